@@ -1,0 +1,132 @@
+package service
+
+import (
+	"fmt"
+	"time"
+)
+
+// OrderStatus is the status of an order and of each of its batches. It is a
+// closed set; batches never take StatusPartiallyPaid.
+type OrderStatus string
+
+// Statuses. The after-payment flow drives the ones after paid.
+const (
+	StatusPendingPayment OrderStatus = "pending_payment" // waiting for WeChat Pay
+	StatusPartiallyPaid  OrderStatus = "partially_paid"  // order only: some batches paid, some pending
+	StatusPaid           OrderStatus = "paid"            // WeChat confirmed payment; posting queued
+	StatusHeld           OrderStatus = "held"            // risk hold (资金冻结) for up to 24 h before posting
+	StatusPosting        OrderStatus = "posting"         // being posted to the provincial platform
+	StatusPosted         OrderStatus = "posted"          // accepted by the provincial platform
+	StatusRefunding      OrderStatus = "refunding"       // refund to the original route in progress
+	StatusRefunded       OrderStatus = "refunded"        // refund succeeded
+	StatusClosed         OrderStatus = "closed"          // never paid; closed at WeChat
+)
+
+// AllStatuses lists every status, in lifecycle order.
+var AllStatuses = []OrderStatus{StatusPendingPayment, StatusPartiallyPaid, StatusPaid, StatusHeld,
+	StatusPosting, StatusPosted, StatusRefunding, StatusRefunded, StatusClosed}
+
+// Valid reports whether s is one of the statuses.
+func (s OrderStatus) Valid() bool {
+	for _, v := range AllStatuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// batchTransitions is the one table of allowed batch transitions.
+var batchTransitions = map[OrderStatus][]OrderStatus{
+	StatusPendingPayment: {StatusPaid, StatusClosed},
+	StatusPaid:           {StatusHeld, StatusPosting, StatusRefunding},
+	StatusHeld:           {StatusPosting, StatusRefunding},
+	StatusPosting:        {StatusPosted, StatusRefunding},
+	StatusRefunding:      {StatusRefunded},
+}
+
+// CanTransition reports whether a batch may move from one status to another.
+func CanTransition(from, to OrderStatus) bool {
+	for _, t := range batchTransitions[from] {
+		if t == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Order is a payment for one quote. It has one or more batches, each paid by
+// its own WeChat transaction.
+type Order struct {
+	No        string
+	UserID    int64 // the payer
+	PersonID  int64 // the insured person
+	QuoteID   string
+	Region    string
+	AmountFen Fen // sum of the batches
+	Status    OrderStatus
+	Batches   []Batch
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Batch is one WeChat Pay transaction of an order.
+type Batch struct {
+	OrderNo     string
+	Seq         int
+	OutTradeNo  string
+	AmountFen   Fen
+	FromMonth   string
+	ToMonth     string
+	Status      OrderStatus
+	PrepayID    string
+	PrepayAt    time.Time // when the current prepay_id was issued (valid 2 h)
+	ExpireAt    time.Time // time_expire sent to WeChat
+	PayerOpenID string
+	// Set when paid.
+	TransactionID string
+	PaidAt        time.Time // WeChat success_time; the 72-hour window starts here
+	UpdatedAt     time.Time
+}
+
+// DeriveOrderStatus computes an order's status from its batches. The order
+// row stores the result, written in the same transaction as any batch change.
+func DeriveOrderStatus(batches []Batch) OrderStatus {
+	count := map[OrderStatus]int{}
+	open := 0
+	for _, b := range batches {
+		count[b.Status]++
+		if b.Status != StatusClosed {
+			open++
+		}
+	}
+	switch {
+	case open == 0:
+		return StatusClosed
+	case count[StatusPendingPayment] == open:
+		return StatusPendingPayment
+	case count[StatusPendingPayment] > 0:
+		return StatusPartiallyPaid
+	}
+	// Every open batch is paid or beyond: the least advanced wins, so the user
+	// sees what is still in progress.
+	for _, s := range []OrderStatus{StatusRefunding, StatusHeld, StatusPaid, StatusPosting} {
+		if count[s] > 0 {
+			return s
+		}
+	}
+	if count[StatusRefunded] == open {
+		return StatusRefunded
+	}
+	return StatusPosted
+}
+
+// OutTradeNo returns the out_trade_no of batch seq of an order: the order
+// number plus a two-digit batch number, 6 to 32 characters of [0-9A-Za-z_-].
+func OutTradeNo(orderNo string, seq int) string {
+	return fmt.Sprintf("%s_%02d", orderNo, seq)
+}
+
+// OutRefundNo returns the one deterministic out_refund_no of a batch, reused
+// on every retry as WeChat requires.
+func OutRefundNo(outTradeNo string) string { return "RF" + outTradeNo }
