@@ -52,6 +52,9 @@ type InsuredProfile struct {
 	Arrears      []ArrearsMonth
 	CurrentDue   Fen
 	CurrentMonth string // YYYY-MM
+	// MutualAidBalanceFen is what the family mutual-aid account (家庭共济)
+	// can offset, in regions that allow it.
+	MutualAidBalanceFen Fen
 }
 
 // InsuranceStatus is the standing of one insurance.
