@@ -1,0 +1,304 @@
+// Package config loads the service configuration from environment variables
+// once, in main, validates it and prints it with secrets masked.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Sub-structs are passed to constructors.
+type Config struct {
+	HTTPAddr      string
+	PublicBaseURL string
+	DataDir       string
+	MySQLDSN      string
+	AutoMigrate   bool // apply embedded migrations at start
+	Redis         Redis
+	WeChat        WeChat
+	Pay           Pay
+	Simulator     bool
+	PIIKey        string // base64 32 bytes
+	AdminToken    string
+	SessionTTL    time.Duration
+	QuoteTTL      time.Duration
+	OrderTTL      time.Duration // time_expire of a batch after prepay
+	LogLevel      string
+	Platform      Platform
+	Face          Face
+	Workers       bool // run background workers in this process
+}
+
+// Redis configures the Redis client; an empty Addr means in-process Redis.
+type Redis struct {
+	Addr     string
+	Password string
+	DB       int
+}
+
+// WeChat configures the mini-program APIs.
+type WeChat struct {
+	AppID   string
+	Secret  string
+	APIBase string
+}
+
+// Pay configures WeChat Pay v3.
+type Pay struct {
+	MchID             string
+	MchCertSerial     string
+	MchPrivateKeyFile string
+	APIv3Key          string
+	PublicKeyID       string
+	PublicKeyFile     string
+	PlatformCertFile  string
+	APIBase           string
+}
+
+// Platform configures the provincial platforms: one default credential set
+// and optional per-region overrides (PLATFORM_<REGION>_APP_ID, ...).
+type Platform struct {
+	BaseURL string
+	AppID   string
+	Secret  string
+	Regions map[string]PlatformRegion
+}
+
+// PlatformRegion is one region's platform credentials.
+type PlatformRegion struct {
+	BaseURL string
+	AppID   string
+	Secret  string
+}
+
+// Face configures face verification.
+type Face struct {
+	LegacyV1       bool // also offer the 1.0 flow (verify_result → identify/getinfo)
+	DailyAttempts  int
+}
+
+// Real hosts the base-URL settings stand in for.
+const (
+	WeChatAPIHost    = "https://api.weixin.qq.com"
+	WeChatPayAPIHost = "https://api.mch.weixin.qq.com"
+)
+
+// Load reads the configuration from getenv and validates it. Errors name the
+// variable.
+func Load(getenv func(string) string) (*Config, error) {
+	env := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		HTTPAddr:      env("HTTP_ADDR", ":8080"),
+		PublicBaseURL: strings.TrimRight(env("PUBLIC_BASE_URL", "http://127.0.0.1:8080"), "/"),
+		DataDir:       env("DATA_DIR", "./data"),
+		MySQLDSN:      env("MYSQL_DSN", ""),
+		Redis: Redis{
+			Addr:     env("REDIS_ADDR", ""),
+			Password: env("REDIS_PASSWORD", ""),
+		},
+		WeChat: WeChat{
+			AppID:   env("WECHAT_APPID", ""),
+			Secret:  env("WECHAT_SECRET", ""),
+			APIBase: strings.TrimRight(env("WECHAT_API_BASE", WeChatAPIHost), "/"),
+		},
+		Pay: Pay{
+			MchID:             env("WECHATPAY_MCHID", ""),
+			MchCertSerial:     env("WECHATPAY_MCH_CERT_SERIAL", ""),
+			MchPrivateKeyFile: env("WECHATPAY_MCH_PRIVATE_KEY_FILE", ""),
+			APIv3Key:          env("WECHATPAY_APIV3_KEY", ""),
+			PublicKeyID:       env("WECHATPAY_PUBLIC_KEY_ID", ""),
+			PublicKeyFile:     env("WECHATPAY_PUBLIC_KEY_FILE", ""),
+			PlatformCertFile:  env("WECHATPAY_PLATFORM_CERT_FILE", ""),
+			APIBase:           strings.TrimRight(env("WECHATPAY_API_BASE", WeChatPayAPIHost), "/"),
+		},
+		PIIKey:     env("PII_KEY", ""),
+		AdminToken: env("ADMIN_TOKEN", ""),
+		LogLevel:   env("LOG_LEVEL", "info"),
+		Platform: Platform{
+			BaseURL: strings.TrimRight(env("PLATFORM_BASE_URL", ""), "/"),
+			AppID:   env("PLATFORM_APP_ID", ""),
+			Secret:  env("PLATFORM_SECRET", ""),
+			Regions: map[string]PlatformRegion{},
+		},
+	}
+	var errs []string
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, name+": "+fmt.Sprintf(format, args...))
+	}
+	parseBool := func(name string, def bool) bool {
+		v := env(name, "")
+		switch strings.ToLower(v) {
+		case "":
+			return def
+		case "on", "true", "1", "yes":
+			return true
+		case "off", "false", "0", "no":
+			return false
+		}
+		bad(name, "want on or off, got %q", v)
+		return def
+	}
+	parseDur := func(name string, def time.Duration) time.Duration {
+		v := env(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(name, "want a positive duration such as 30m, got %q", v)
+			return def
+		}
+		return d
+	}
+	parseInt := func(name string, def, min, max int) int {
+		v := env(name, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			bad(name, "want an integer in [%d, %d], got %q", min, max, v)
+			return def
+		}
+		return n
+	}
+	c.Redis.DB = parseInt("REDIS_DB", 0, 0, 15)
+	c.SessionTTL = parseDur("SESSION_TTL", 7*24*time.Hour)
+	c.QuoteTTL = parseDur("QUOTE_TTL", 30*time.Minute)
+	c.OrderTTL = parseDur("ORDER_TTL", 30*time.Minute)
+	c.Face.DailyAttempts = parseInt("FACE_DAILY_ATTEMPTS", 5, 1, 100)
+	c.Face.LegacyV1 = parseBool("FACE_LEGACY_V1", false)
+	c.Workers = parseBool("WORKERS", true)
+
+	hasWeChat := c.WeChat.AppID != "" || c.WeChat.Secret != "" || c.Pay.MchID != ""
+	c.Simulator = parseBool("SIMULATOR", !hasWeChat)
+	c.AutoMigrate = parseBool("AUTO_MIGRATE", c.MySQLDSN == "" || c.Simulator)
+
+	for _, kv := range []struct{ name, v string }{{"PUBLIC_BASE_URL", c.PublicBaseURL}, {"WECHAT_API_BASE", c.WeChat.APIBase}, {"WECHATPAY_API_BASE", c.Pay.APIBase}} {
+		if u, err := url.Parse(kv.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(kv.name, "want an absolute http(s) URL, got %q", kv.v)
+		}
+	}
+	if c.PIIKey != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.PIIKey); err != nil || len(k) != 32 {
+			bad("PII_KEY", "want base64 of exactly 32 bytes")
+		}
+	}
+	if c.Pay.APIv3Key != "" && len(c.Pay.APIv3Key) != 32 {
+		bad("WECHATPAY_APIV3_KEY", "want exactly 32 characters, got %d", len(c.Pay.APIv3Key))
+	}
+	if !c.Simulator {
+		for _, kv := range []struct{ name, v string }{
+			{"WECHAT_APPID", c.WeChat.AppID}, {"WECHAT_SECRET", c.WeChat.Secret},
+			{"WECHATPAY_MCHID", c.Pay.MchID}, {"WECHATPAY_MCH_CERT_SERIAL", c.Pay.MchCertSerial},
+			{"WECHATPAY_MCH_PRIVATE_KEY_FILE", c.Pay.MchPrivateKeyFile}, {"WECHATPAY_APIV3_KEY", c.Pay.APIv3Key},
+			{"WECHATPAY_PUBLIC_KEY_ID", c.Pay.PublicKeyID}, {"WECHATPAY_PUBLIC_KEY_FILE", c.Pay.PublicKeyFile},
+			{"PII_KEY", c.PIIKey}, {"PLATFORM_BASE_URL", c.Platform.BaseURL}, {"PLATFORM_SECRET", c.Platform.Secret},
+			{"ADMIN_TOKEN", c.AdminToken},
+		} {
+			if kv.v == "" {
+				bad(kv.name, "required when SIMULATOR is off")
+			}
+		}
+		if strings.HasPrefix(c.PublicBaseURL, "http://") {
+			bad("PUBLIC_BASE_URL", "WeChat Pay requires an https notify_url when SIMULATOR is off")
+		}
+	}
+	// Per-region platform overrides: PLATFORM_<CODE>_BASE_URL/_APP_ID/_SECRET
+	// with the region code upper-cased and '-' written as '_'.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "PLATFORM_") || !strings.HasSuffix(k, "_SECRET") || k == "PLATFORM_SECRET" {
+			continue
+		}
+		code := strings.TrimSuffix(strings.TrimPrefix(k, "PLATFORM_"), "_SECRET")
+		pre := "PLATFORM_" + code + "_"
+		region := strings.ReplaceAll(strings.ToLower(code), "_", "-")
+		c.Platform.Regions[region] = PlatformRegion{
+			BaseURL: strings.TrimRight(env(pre+"BASE_URL", c.Platform.BaseURL), "/"),
+			AppID:   env(pre+"APP_ID", c.Platform.AppID),
+			Secret:  env(pre+"SECRET", ""),
+		}
+	}
+	if c.Simulator && c.AdminToken == "" {
+		c.AdminToken = "dev-admin-token"
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// SQLitePath is the embedded database file under DataDir.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "sipay.db") }
+
+// NotifyURL is the WeChat Pay notify_url.
+func (c *Config) NotifyURL() string { return c.PublicBaseURL + "/api/v1/wxpay/notify" }
+
+// Fields returns the effective configuration as name/value pairs with
+// secrets masked, for the start-up log.
+func (c *Config) Fields() []any {
+	m := map[string]string{
+		"HTTP_ADDR": c.HTTPAddr, "PUBLIC_BASE_URL": c.PublicBaseURL, "DATA_DIR": c.DataDir,
+		"MYSQL_DSN": maskDSN(c.MySQLDSN), "REDIS_ADDR": c.Redis.Addr, "REDIS_PASSWORD": mask(c.Redis.Password),
+		"REDIS_DB": strconv.Itoa(c.Redis.DB), "WECHAT_APPID": c.WeChat.AppID, "WECHAT_SECRET": mask(c.WeChat.Secret),
+		"WECHAT_API_BASE": c.WeChat.APIBase, "WECHATPAY_MCHID": c.Pay.MchID, "WECHATPAY_MCH_CERT_SERIAL": c.Pay.MchCertSerial,
+		"WECHATPAY_MCH_PRIVATE_KEY_FILE": c.Pay.MchPrivateKeyFile, "WECHATPAY_APIV3_KEY": mask(c.Pay.APIv3Key),
+		"WECHATPAY_PUBLIC_KEY_ID": c.Pay.PublicKeyID, "WECHATPAY_PUBLIC_KEY_FILE": c.Pay.PublicKeyFile,
+		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
+		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "ADMIN_TOKEN": mask(c.AdminToken),
+		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "ORDER_TTL": c.OrderTTL.String(),
+		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
+		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
+		"PLATFORM_APP_ID": c.Platform.AppID, "PLATFORM_SECRET": mask(c.Platform.Secret), "LOG_LEVEL": c.LogLevel,
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, k, m[k])
+	}
+	return out
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// maskDSN hides the password of a go-sql-driver DSN (user:pass@tcp(...)/db).
+func maskDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	if at < 0 {
+		return dsn
+	}
+	cred := dsn[:at]
+	if user, _, ok := strings.Cut(cred, ":"); ok {
+		return user + ":***" + dsn[at:]
+	}
+	return dsn
+}

@@ -1,0 +1,158 @@
+// Package model stores the domain in MySQL/MariaDB (production) or pure-Go
+// SQLite (the embedded default) through GORM. It holds the row structs, their
+// converters to service types, the stores and the versioned migrations.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/shebao/sipay/service"
+)
+
+// Dialect names.
+const (
+	MySQL  = "mysql"
+	SQLite = "sqlite"
+)
+
+// DB is the database handle shared by the stores.
+type DB struct {
+	*gorm.DB
+	Dialect string
+	Clock   service.Clock
+}
+
+// Open connects to MySQL when dsn is set, else to the SQLite file at
+// sqlitePath. Times are stored in UTC; GORM's NowFunc is the injected clock.
+func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
+	cfg := &gorm.Config{
+		NowFunc:        func() time.Time { return clock.Now().UTC() },
+		TranslateError: true,
+		Logger:         logger.Discard,
+		PrepareStmt:    false,
+	}
+	if dsn != "" {
+		parsed, err := mysqldrv.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+		}
+		parsed.ParseTime = true
+		parsed.Loc = time.UTC
+		if parsed.Params == nil {
+			parsed.Params = map[string]string{}
+		}
+		parsed.Params["charset"] = "utf8mb4"
+		parsed.Params["time_zone"] = "'+00:00'"
+		parsed.Collation = "utf8mb4_unicode_ci"
+		parsed.InterpolateParams = true
+		gdb, err := gorm.Open(mysql.Open(parsed.FormatDSN()), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		sqlDB, err := gdb.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		return &DB{DB: gdb, Dialect: MySQL, Clock: clock}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	// WAL and a busy timeout let readers and one writer share the file;
+	// immediate transactions take the write lock up front so conditional
+	// updates never deadlock on lock upgrades.
+	gdb, err := gorm.Open(sqlite.Open("file:"+sqlitePath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(4)
+	return &DB{DB: gdb, Dialect: SQLite, Clock: clock}, nil
+}
+
+// Ping checks the connection.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	sqlDB, err := db.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Now returns the clock's time in UTC, truncated to microseconds as stored.
+func (db *DB) Now() time.Time { return db.Clock.Now().UTC().Truncate(time.Microsecond) }
+
+// Tx runs fn in a transaction and retries it on deadlock or lock timeout.
+func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = db.WithContext(ctx).Transaction(fn)
+		if !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+// retryable reports MySQL deadlock (1213), lock wait timeout (1205) and
+// SQLite busy errors.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205
+	}
+	s := err.Error()
+	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "database is locked")
+}
+
+// storeErr translates GORM errors into the service sentinels.
+func storeErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", op, service.ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey) || isDuplicate(err):
+		return fmt.Errorf("%s: %w", op, service.ErrDuplicate)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isDuplicate(err error) bool {
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
