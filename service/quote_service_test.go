@@ -368,7 +368,7 @@ func assertField(tb testing.TB, err error, field, code string) {
 		tb.Fatalf("got error %v, want a field error %s/%s", err, field, code)
 	}
 	for _, f := range e.Fields {
-		if f.Field == field && f.Code == code {
+		if f.Field == field && (code == "" || f.Code == code) {
 			if f.Message == "" {
 				tb.Errorf("field %s: got an empty message, want one", field)
 			}
