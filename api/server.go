@@ -1,0 +1,95 @@
+// Package api is the HTTP transport: gin handlers, middleware and the one
+// error envelope. Handlers decode, call a service and encode; *gin.Context
+// never leaves this package.
+//
+// Three kinds of caller use it: the mini-program front end (Bearer token),
+// WeChat Pay notifications (signed by WeChat), and provincial platform
+// callbacks (HMAC-signed). Operations use the admin API (admin token).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// Authenticator resolves session tokens and logs users in.
+type Authenticator interface {
+	Login(ctx context.Context, code string) (*service.Session, error)
+	Authenticate(ctx context.Context, token string) (*service.User, error)
+	SetCareMode(ctx context.Context, userID int64, on bool) (*service.User, error)
+}
+
+// Pinger checks a dependency for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// RateLimiter limits requests per key.
+type RateLimiter = service.RateLimiter
+
+// Deps are the services the API calls. Optional ones may be nil; their routes
+// are then not mounted.
+type Deps struct {
+	Logger   *slog.Logger
+	Auth     Authenticator
+	Limiter  RateLimiter
+	Identity service.IdentityViewer // optional: masked identity in /me
+	Ready    map[string]Pinger      // name → dependency, checked by /readyz
+	// Extra mounts routes from other areas (simulator control, etc.).
+	Extra []func(r *gin.Engine)
+}
+
+// Server is the HTTP API.
+type Server struct {
+	deps   Deps
+	log    *slog.Logger
+	engine *gin.Engine
+}
+
+// MaxBodyBytes is the request body limit for JSON endpoints.
+const MaxBodyBytes = 64 << 10
+
+// NewServer builds the router.
+func NewServer(d Deps) *Server {
+	if d.Logger == nil || d.Auth == nil {
+		panic("api: NewServer: missing dependency")
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{deps: d, log: d.Logger, engine: gin.New()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Engine exposes the router for route listing (OpenAPI drift test).
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+func (s *Server) routes() {
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	e.Use(s.requestID, s.recoverer, s.accessLog)
+	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
+	e.NoMethod(func(c *gin.Context) {
+		fail(c, &service.Error{Kind: service.KindInvalid, Code: "method_not_allowed", Message: "请求方法不被支持"})
+	})
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	v1 := e.Group("/api/v1")
+	v1.POST("/auth/login", s.limit("login", 20), s.login)
+
+	user := v1.Group("", s.authenticate)
+	user.GET("/me", s.me)
+	user.PATCH("/me", s.updateMe)
+
+	for _, mount := range s.deps.Extra {
+		mount(e)
+	}
+}

@@ -1,0 +1,221 @@
+// Package app wires the service together from a config.Config: stores,
+// Redis, WeChat clients, simulators, services, HTTP API and background
+// workers. cmd/server, cmd/demo, cmd/bench and the end-to-end tests all boot
+// the same App.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shebao/sipay/api"
+	"github.com/shebao/sipay/cache"
+	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/sim"
+	"github.com/shebao/sipay/sim/wxsim"
+	"github.com/shebao/sipay/wechat"
+)
+
+// Options override parts of the wiring, for tests and the demo.
+type Options struct {
+	// Clock replaces the clock (default: the wall clock, or an OffsetClock
+	// that the simulator control API can move when SIMULATOR is on).
+	Clock service.Clock
+}
+
+// App is the wired service.
+type App struct {
+	Cfg     *config.Config
+	Log     *slog.Logger
+	Clock   service.Clock
+	DB      *model.DB
+	Redis   *redis.Client
+	Handler http.Handler
+	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
+	SimURL string
+	WxSim  *wxsim.Sim
+
+	workers []func(ctx context.Context)
+	closers []func()
+}
+
+// New builds the App. On error everything opened so far is closed.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (a *App, err error) {
+	a = &App{Cfg: cfg, Log: log, Clock: opts.Clock}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.Clock == nil {
+		if cfg.Simulator {
+			a.Clock = &service.OffsetClock{}
+		} else {
+			a.Clock = service.SystemClock{}
+		}
+	}
+	if cfg.Simulator {
+		log.Warn("DEVELOPMENT SETUP: SIMULATOR=on — WeChat, WeChat Pay and the provincial platform are simulated in-process; no real money moves")
+		if err := a.startSimulators(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.PIIKey == "" {
+		if !cfg.Simulator {
+			return nil, fmt.Errorf("PII_KEY: required when SIMULATOR is off")
+		}
+		if cfg.PIIKey, err = loadOrCreateKey(filepath.Join(cfg.DataDir, "pii.key")); err != nil {
+			return nil, fmt.Errorf("PII_KEY: %w", err)
+		}
+	}
+
+	a.DB, err = model.Open(cfg.MySQLDSN, cfg.SQLitePath(), a.Clock)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { a.DB.Close() })
+	if cfg.AutoMigrate {
+		applied, err := a.DB.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("migrations applied", "dialect", a.DB.Dialect, "migrations", strings.Join(applied, ","))
+		}
+	}
+	rdb, stopRedis, err := cache.Open(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_ADDR: %w", err)
+	}
+	a.Redis = rdb
+	a.closers = append(a.closers, stopRedis)
+	if cfg.Redis.Addr == "" {
+		log.Info("using in-process Redis (REDIS_ADDR is empty)")
+	}
+
+	wx := wechat.New(cfg.WeChat.AppID, cfg.WeChat.Secret, cfg.WeChat.APIBase, rdb)
+	users := model.NewUserStore(a.DB)
+	sessions := cache.NewSessionStore(rdb, a.Clock)
+	limiter := cache.NewRateLimiter(rdb, a.Clock)
+	auth := service.NewAuthService(users, wx, sessions, a.Clock, cfg.SessionTTL)
+
+	deps := api.Deps{
+		Logger:  log,
+		Auth:    auth,
+		Limiter: limiter,
+		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
+	}
+	if cfg.Simulator {
+		deps.Extra = append(deps.Extra, a.mountSimControl)
+	}
+	a.Handler = api.NewServer(deps)
+	return a, nil
+}
+
+// startSimulators starts the in-process simulators on a loopback port and
+// points every client at them.
+func (a *App) startSimulators() error {
+	cfg := a.Cfg
+	if cfg.WeChat.AppID == "" {
+		cfg.WeChat.AppID = "wxdev0000000000001"
+	}
+	if cfg.WeChat.Secret == "" {
+		cfg.WeChat.Secret = "dev-secret-not-for-production"
+	}
+	a.WxSim = wxsim.New(cfg.WeChat.AppID, cfg.WeChat.Secret, a.Clock)
+	mux := http.NewServeMux()
+	mux.Handle("/", a.WxSim)
+	srv, err := sim.Start("127.0.0.1:0", mux)
+	if err != nil {
+		return fmt.Errorf("start simulator: %w", err)
+	}
+	a.closers = append(a.closers, func() { srv.Close() })
+	a.SimURL = srv.URL
+	cfg.WeChat.APIBase = srv.URL
+	cfg.Pay.APIBase = srv.URL
+	cfg.Platform.BaseURL = srv.URL
+	a.Log.Info("simulator listening", "url", srv.URL)
+	return nil
+}
+
+// mountSimControl exposes the simulated clock to the demo (SIMULATOR only).
+func (a *App) mountSimControl(e *gin.Engine) {
+	oc, ok := a.Clock.(*service.OffsetClock)
+	if !ok {
+		return
+	}
+	e.POST("/sim/clock/advance", func(c *gin.Context) {
+		var req struct {
+			Duration string `json:"duration"`
+		}
+		if err := c.ShouldBindJSON(&req); err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_json", "message": "需要 duration"}})
+			return
+		}
+		d, err := parseDuration(req.Duration)
+		if err != nil || d <= 0 {
+			c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_duration", "message": "duration 无效"}})
+			return
+		}
+		off := oc.Advance(d)
+		c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC(), "offset": off.String()})
+	})
+	e.GET("/sim/clock", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC()}) })
+}
+
+// Start runs the background workers until ctx is done; the returned wait
+// function blocks until they have all stopped.
+func (a *App) Start(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	if a.Cfg.Workers {
+		for _, w := range a.workers {
+			wg.Add(1)
+			go func(w func(context.Context)) {
+				defer wg.Done()
+				w(ctx)
+			}(w)
+		}
+	}
+	return wg.Wait
+}
+
+// Close releases everything, newest first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+type redisPinger struct{ rdb *redis.Client }
+
+func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
+
+// loadOrCreateKey reads a base64 32-byte key from path, creating it once.
+func loadOrCreateKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	s := base64.StdEncoding.EncodeToString(k)
+	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
+}

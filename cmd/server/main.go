@@ -1,0 +1,107 @@
+// Command server runs the social-insurance payment backend.
+//
+//	server           serve HTTP (and background workers)
+//	server migrate   apply the embedded database migrations and exit
+//
+// Configuration comes from environment variables; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shebao/sipay/app"
+	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without globals; ready (optional) receives the listen address.
+func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	if len(args) > 0 {
+		switch args[0] {
+		case "migrate":
+			db, err := model.Open(cfg.MySQLDSN, cfg.SQLitePath(), service.SystemClock{})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			applied, err := db.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			log.Info("migrations applied", "dialect", db.Dialect, "count", len(applied), "migrations", strings.Join(applied, ","))
+			return nil
+		default:
+			return fmt.Errorf("unknown command %q (want: migrate)", args[0])
+		}
+	}
+
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log.Info("configuration", cfg.Fields()...)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	workCtx, stopWorkers := context.WithCancel(context.Background())
+	waitWorkers := a.Start(workCtx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		stopWorkers()
+		waitWorkers()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests and stopping workers")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopWorkers()
+	waitWorkers()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,111 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// WeChatLogin exchanges a wx.login code for the user's WeChat ids. It returns
+// *Error values for WeChat's documented failures (invalid_code, rate_limited,
+// login_blocked, wechat_unavailable).
+type WeChatLogin interface {
+	Code2Session(ctx context.Context, code string) (openID, unionID string, err error)
+}
+
+// SessionStore keeps login sessions.
+type SessionStore interface {
+	// CreateSession returns a new opaque token for userID valid until expiresAt.
+	CreateSession(ctx context.Context, userID int64, expiresAt time.Time) (string, error)
+	// FindSession returns the user of a live token or ErrNotFound.
+	FindSession(ctx context.Context, token string) (int64, time.Time, error)
+}
+
+// Session is an issued login.
+type Session struct {
+	Token     string
+	ExpiresAt time.Time
+	User      *User
+}
+
+// AuthService logs users in and resolves their sessions.
+type AuthService struct {
+	users    UserStore
+	wechat   WeChatLogin
+	sessions SessionStore
+	clock    Clock
+	ttl      time.Duration
+}
+
+// NewAuthService returns an AuthService. It panics on nil dependencies.
+func NewAuthService(users UserStore, wechat WeChatLogin, sessions SessionStore, clock Clock, ttl time.Duration) *AuthService {
+	if users == nil || wechat == nil || sessions == nil || clock == nil || ttl <= 0 {
+		panic("service: NewAuthService: missing dependency")
+	}
+	return &AuthService{users: users, wechat: wechat, sessions: sessions, clock: clock, ttl: ttl}
+}
+
+// Login exchanges a wx.login code for a session, creating the user on first
+// login and keeping the unionid when WeChat sends one.
+func (s *AuthService) Login(ctx context.Context, code string) (*Session, error) {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 128 {
+		return nil, Invalid("invalid_code", "登录凭证不能为空", FieldError{Field: "code", Code: "required", Message: "请提供 wx.login 返回的 code"})
+	}
+	openID, unionID, err := s.wechat.Code2Session(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.users.UpsertUserByOpenID(ctx, openID, unionID)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	exp := s.clock.Now().Add(s.ttl).Truncate(time.Second)
+	token, err := s.sessions.CreateSession(ctx, u.ID, exp)
+	if err != nil {
+		return nil, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	return &Session{Token: token, ExpiresAt: exp, User: u}, nil
+}
+
+// ErrUnauthenticated is returned for a missing, unknown or expired token.
+var ErrUnauthenticated = &Error{Kind: KindUnauthenticated, Code: CodeUnauthenticated, Message: "登录已失效，请重新登录"}
+
+// Authenticate returns the user of a session token.
+func (s *AuthService) Authenticate(ctx context.Context, token string) (*User, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	uid, _, err := s.sessions.FindSession(ctx, token)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	u, err := s.users.FindUserByID(ctx, uid)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	return u, err
+}
+
+// SetCareMode sets the user's care-mode preference.
+func (s *AuthService) SetCareMode(ctx context.Context, userID int64, on bool) (*User, error) {
+	return s.users.UpdateUser(ctx, userID, func(u *User) error { u.CareMode = on; return nil })
+}
+
+// RateLimiter counts events per key in fixed windows.
+type RateLimiter interface {
+	// Allow counts one event and reports whether key is within limit per
+	// window, and otherwise how long to wait.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error)
+}
+
+// IdentityViewer shows a person in masked form.
+type IdentityViewer interface {
+	// MaskedPerson returns the person with name and ID number masked.
+	MaskedPerson(ctx context.Context, personID int64) (*Person, error)
+}
