@@ -141,6 +141,9 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 		fields = append(fields, FieldError{Field: field, Code: code, Message: msg})
 	}
 	in.PersonalAccountBP = DefaultPersonalAccountBP
+	if in.AvgWageFen < 0 {
+		add("avg_wage_fen", "out_of_range", "社平工资不能为负")
+	}
 	switch {
 	case in.AvgWageFen > 0:
 		in.AvgWageSource = "由用户提供"
@@ -158,9 +161,6 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 	default:
 		in.AvgWageFen = DefaultAvgWageFen
 		in.AvgWageSource = "示意默认值，非公布数据"
-	}
-	if in.AvgWageFen < 0 {
-		add("avg_wage_fen", "out_of_range", "社平工资不能为负")
 	}
 	if in.CurrentAge < 16 || in.CurrentAge > 70 {
 		add("current_age", "out_of_range", "当前年龄应在 16 至 70 岁之间")
