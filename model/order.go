@@ -1,0 +1,358 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/shebao/sipay/service"
+)
+
+type orderRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	OrderNo   string
+	UserID    int64
+	PersonID  int64
+	QuoteID   string
+	Region    string
+	AmountFen int64
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+type batchRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	OrderNo       string
+	Seq           int
+	OutTradeNo    string
+	AmountFen     int64
+	FromMonth     string
+	ToMonth       string
+	Status        string
+	PrepayID      string
+	PrepayAt      sql.NullTime
+	ExpireAt      sql.NullTime
+	PayerOpenID   string
+	TransactionID sql.NullString
+	PaidAt        sql.NullTime
+	UpdatedAt     time.Time
+}
+
+func (batchRow) TableName() string { return "batches" }
+
+type orderEventRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	OrderNo   string
+	BatchSeq  int
+	Type      string
+	Detail    string
+	CreatedAt time.Time
+}
+
+func (orderEventRow) TableName() string { return "order_events" }
+
+type paymentEventRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	EventID       string
+	Source        string
+	EventType     string
+	OutTradeNo    string
+	TransactionID string
+	Body          string
+	CreatedAt     time.Time
+}
+
+func (paymentEventRow) TableName() string { return "payment_events" }
+
+type alertRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	Kind      string
+	Ref       string
+	Detail    string
+	Status    string
+	CreatedAt time.Time
+}
+
+func (alertRow) TableName() string { return "alerts" }
+
+func nullTime(t time.Time) sql.NullTime {
+	if t.IsZero() {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: t.UTC(), Valid: true}
+}
+
+func fromNull(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+func fromBatch(b *service.Batch) batchRow {
+	r := batchRow{OrderNo: b.OrderNo, Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: int64(b.AmountFen),
+		FromMonth: b.FromMonth, ToMonth: b.ToMonth, Status: string(b.Status), PrepayID: b.PrepayID,
+		PrepayAt: nullTime(b.PrepayAt), ExpireAt: nullTime(b.ExpireAt), PayerOpenID: b.PayerOpenID,
+		PaidAt: nullTime(b.PaidAt), UpdatedAt: b.UpdatedAt}
+	if b.TransactionID != "" {
+		r.TransactionID = sql.NullString{String: b.TransactionID, Valid: true}
+	}
+	return r
+}
+
+func toBatch(r *batchRow) service.Batch {
+	return service.Batch{OrderNo: r.OrderNo, Seq: r.Seq, OutTradeNo: r.OutTradeNo, AmountFen: service.Fen(r.AmountFen),
+		FromMonth: r.FromMonth, ToMonth: r.ToMonth, Status: service.OrderStatus(r.Status), PrepayID: r.PrepayID,
+		PrepayAt: fromNull(r.PrepayAt), ExpireAt: fromNull(r.ExpireAt), PayerOpenID: r.PayerOpenID,
+		TransactionID: r.TransactionID.String, PaidAt: fromNull(r.PaidAt), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+func toOrder(r *orderRow, batches []batchRow) *service.Order {
+	o := &service.Order{No: r.OrderNo, UserID: r.UserID, PersonID: r.PersonID, QuoteID: r.QuoteID, Region: r.Region,
+		AmountFen: service.Fen(r.AmountFen), Status: service.OrderStatus(r.Status), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	for i := range batches {
+		o.Batches = append(o.Batches, toBatch(&batches[i]))
+	}
+	return o
+}
+
+// OrderStore implements service.OrderStore.
+type OrderStore struct{ db *DB }
+
+// NewOrderStore returns an OrderStore.
+func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
+
+// CreateOrder inserts the order, its batches and the "created" event.
+func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
+	now := s.db.Now()
+	o.CreatedAt, o.UpdatedAt = now, now
+	o.Status = service.DeriveOrderStatus(o.Batches)
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		row := orderRow{OrderNo: o.No, UserID: o.UserID, PersonID: o.PersonID, QuoteID: o.QuoteID, Region: o.Region,
+			AmountFen: int64(o.AmountFen), Status: string(o.Status), CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		for i := range o.Batches {
+			o.Batches[i].UpdatedAt = now
+			br := fromBatch(&o.Batches[i])
+			if err := tx.Create(&br).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Create(&orderEventRow{OrderNo: o.No, Type: "created", Detail: "订单已创建", CreatedAt: now}).Error
+	})
+	return storeErr("create order", err)
+}
+
+func (s *OrderStore) load(tx *gorm.DB, where string, arg any) (*service.Order, error) {
+	var row orderRow
+	if err := tx.Where(where, arg).First(&row).Error; err != nil {
+		return nil, err
+	}
+	var batches []batchRow
+	if err := tx.Where("order_no = ?", row.OrderNo).Order("seq").Find(&batches).Error; err != nil {
+		return nil, err
+	}
+	return toOrder(&row, batches), nil
+}
+
+// FindOrder returns the order with its batches.
+func (s *OrderStore) FindOrder(ctx context.Context, orderNo string) (*service.Order, error) {
+	o, err := s.load(s.db.WithContext(ctx), "order_no = ?", orderNo)
+	return o, storeErr("find order", err)
+}
+
+// FindOrderByQuote returns the order of a quote.
+func (s *OrderStore) FindOrderByQuote(ctx context.Context, quoteID string) (*service.Order, error) {
+	o, err := s.load(s.db.WithContext(ctx), "quote_id = ?", quoteID)
+	return o, storeErr("find order by quote", err)
+}
+
+// FindOrders lists a user's orders, newest first, with the total count.
+func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*service.Order, int, error) {
+	q := s.db.WithContext(ctx).Model(&orderRow{}).Where("user_id = ?", f.UserID)
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, storeErr("count orders", err)
+	}
+	var rows []orderRow
+	if err := q.Order("id DESC").Offset(f.Offset).Limit(f.Limit).Find(&rows).Error; err != nil {
+		return nil, 0, storeErr("find orders", err)
+	}
+	if len(rows) == 0 {
+		return nil, int(total), nil
+	}
+	nos := make([]string, len(rows))
+	for i, r := range rows {
+		nos[i] = r.OrderNo
+	}
+	var batches []batchRow
+	if err := s.db.WithContext(ctx).Where("order_no IN ?", nos).Order("seq").Find(&batches).Error; err != nil {
+		return nil, 0, storeErr("find batches", err)
+	}
+	byOrder := map[string][]batchRow{}
+	for _, b := range batches {
+		byOrder[b.OrderNo] = append(byOrder[b.OrderNo], b)
+	}
+	out := make([]*service.Order, len(rows))
+	for i := range rows {
+		out[i] = toOrder(&rows[i], byOrder[rows[i].OrderNo])
+	}
+	return out, int(total), nil
+}
+
+// FindBatches lists batches in status last updated before a time.
+func (s *OrderStore) FindBatches(ctx context.Context, status service.OrderStatus, updatedBefore time.Time, limit int) ([]service.Batch, error) {
+	var rows []batchRow
+	err := s.db.WithContext(ctx).Where("status = ? AND updated_at < ?", string(status), updatedBefore.UTC()).
+		Order("updated_at").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, storeErr("find batches", err)
+	}
+	out := make([]service.Batch, len(rows))
+	for i := range rows {
+		out[i] = toBatch(&rows[i])
+	}
+	return out, nil
+}
+
+// UpdateBatch runs fn under the order's row lock and writes the batch change,
+// the recomputed order status and the effects in one transaction.
+func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn service.BatchUpdater) (*service.Order, error) {
+	var out *service.Order
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var br batchRow
+		if err := tx.Where("out_trade_no = ?", outTradeNo).First(&br).Error; err != nil {
+			return err
+		}
+		// Lock the order row: every batch change of one order is serialized.
+		var orow orderRow
+		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", br.OrderNo).First(&orow).Error; err != nil {
+			return err
+		}
+		var batches []batchRow
+		if err := tx.Where("order_no = ?", br.OrderNo).Order("seq").Find(&batches).Error; err != nil {
+			return err
+		}
+		o := toOrder(&orow, batches)
+		idx := -1
+		for i := range o.Batches {
+			if o.Batches[i].OutTradeNo == outTradeNo {
+				idx = i
+			}
+		}
+		before := o.Batches[idx]
+		var fx service.Effects
+		if err := fn(o, &o.Batches[idx], &fx); err != nil {
+			if errors.Is(err, service.ErrNoChange) {
+				out = o
+				// Alerts and raw events of a no-op (e.g. a mismatching
+				// notification) are still recorded.
+				return s.writeEffects(tx, o.No, &fx)
+			}
+			return err
+		}
+		b := &o.Batches[idx]
+		if b.Status != before.Status && !service.CanTransition(before.Status, b.Status) {
+			return service.Errorf(service.KindConflict, "invalid_transition", "订单状态不允许从 %s 变为 %s", before.Status, b.Status)
+		}
+		now := s.db.Now()
+		b.UpdatedAt = now
+		row := fromBatch(b)
+		res := tx.Model(&batchRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, string(before.Status)).
+			Select("status", "prepay_id", "prepay_at", "expire_at", "payer_open_id", "transaction_id", "paid_at", "updated_at").
+			Updates(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return service.ErrStale
+		}
+		o.Status = service.DeriveOrderStatus(o.Batches)
+		o.UpdatedAt = now
+		if err := tx.Model(&orderRow{}).Where("order_no = ?", o.No).
+			Updates(map[string]any{"status": string(o.Status), "updated_at": now}).Error; err != nil {
+			return err
+		}
+		out = o
+		return s.writeEffects(tx, o.No, &fx)
+	})
+	if err != nil {
+		if service.AsError(err) != nil || errors.Is(err, service.ErrStale) {
+			return nil, err
+		}
+		return nil, storeErr("update batch", err)
+	}
+	return out, nil
+}
+
+func (s *OrderStore) writeEffects(tx *gorm.DB, orderNo string, fx *service.Effects) error {
+	now := s.db.Now()
+	for _, e := range fx.Events {
+		if err := tx.Create(&orderEventRow{OrderNo: orderNo, BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: now}).Error; err != nil {
+			return err
+		}
+	}
+	if r := fx.Raw; r != nil {
+		row := paymentEventRow{EventID: r.EventID, Source: r.Source, EventType: r.EventType, OutTradeNo: r.OutTradeNo,
+			TransactionID: r.TransactionID, Body: r.Body, CreatedAt: now}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	for _, j := range fx.Outbox {
+		if err := insertJob(tx, j, now); err != nil {
+			return err
+		}
+	}
+	for _, a := range fx.Alerts {
+		if err := tx.Create(&alertRow{Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: "open", CreatedAt: now}).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OrderEvents returns the timeline.
+func (s *OrderStore) OrderEvents(ctx context.Context, orderNo string) ([]service.OrderEvent, error) {
+	var rows []orderEventRow
+	if err := s.db.WithContext(ctx).Where("order_no = ?", orderNo).Order("id").Find(&rows).Error; err != nil {
+		return nil, storeErr("order events", err)
+	}
+	out := make([]service.OrderEvent, len(rows))
+	for i, r := range rows {
+		out[i] = service.OrderEvent{OrderNo: r.OrderNo, BatchSeq: r.BatchSeq, Type: r.Type, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// RecordAlert stores an alert.
+func (s *OrderStore) RecordAlert(ctx context.Context, a service.Alert) error {
+	err := s.db.WithContext(ctx).Create(&alertRow{Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: "open", CreatedAt: s.db.Now()}).Error
+	return storeErr("record alert", err)
+}
+
+// FindAlerts lists alerts by status ("" for all), newest first.
+func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) ([]service.Alert, error) {
+	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	var rows []alertRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, storeErr("find alerts", err)
+	}
+	out := make([]service.Alert, len(rows))
+	for i, r := range rows {
+		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}

@@ -1,0 +1,134 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// OrderStore persists orders and batches. Every batch state change goes
+// through UpdateBatch, which runs the change and its side effects (timeline,
+// raw event, outbox jobs, alerts) in one database transaction under a row
+// lock, and recomputes the order status from its batches.
+type OrderStore interface {
+	// CreateOrder inserts the order, its batches and a "created" event.
+	// Returns ErrDuplicate when an order already exists for the quote.
+	CreateOrder(ctx context.Context, o *Order) error
+	// FindOrder returns the order with its batches, or ErrNotFound.
+	FindOrder(ctx context.Context, orderNo string) (*Order, error)
+	// FindOrderByQuote returns the order of a quote, or ErrNotFound.
+	FindOrderByQuote(ctx context.Context, quoteID string) (*Order, error)
+	// FindOrders lists a user's orders, newest first.
+	FindOrders(ctx context.Context, f OrderFilter) ([]*Order, int, error)
+	// FindBatches lists batches in a status whose UpdatedAt is before a time,
+	// oldest first (pollers: missed notifies, expiry, holds).
+	FindBatches(ctx context.Context, status OrderStatus, updatedBefore time.Time, limit int) ([]Batch, error)
+	// UpdateBatch locks the order of outTradeNo, calls fn with it and the
+	// batch, and persists what fn changed. fn returns ErrNoChange to commit
+	// nothing (an idempotent repeat). The batch row is written with a
+	// condition on its previous status, so a lost race returns ErrStale.
+	UpdateBatch(ctx context.Context, outTradeNo string, fn BatchUpdater) (*Order, error)
+	// OrderEvents returns the order's timeline, oldest first.
+	OrderEvents(ctx context.Context, orderNo string) ([]OrderEvent, error)
+	// RecordAlert stores an alert for operations outside any batch change.
+	RecordAlert(ctx context.Context, a Alert) error
+}
+
+// ErrNoChange tells UpdateBatch that nothing needs writing.
+var ErrNoChange = errors.New("no change")
+
+// BatchUpdater changes a batch (and only that batch) and records effects.
+type BatchUpdater func(o *Order, b *Batch, fx *Effects) error
+
+// Effects are rows written in the same transaction as a batch change.
+type Effects struct {
+	Events []OrderEvent
+	Outbox []OutboxJob
+	Raw    *RawEvent
+	Alerts []Alert
+}
+
+// Event appends a timeline event for the batch being changed.
+func (fx *Effects) Event(seq int, typ, detail string) {
+	fx.Events = append(fx.Events, OrderEvent{BatchSeq: seq, Type: typ, Detail: detail})
+}
+
+// OrderFilter selects orders.
+type OrderFilter struct {
+	UserID int64
+	Offset int
+	Limit  int
+}
+
+// OrderEvent is one line of an order's timeline.
+type OrderEvent struct {
+	OrderNo   string
+	BatchSeq  int
+	Type      string
+	Detail    string
+	CreatedAt time.Time
+}
+
+// RawEvent is a payment event as received, kept for audit. EventID is
+// unique: a repeat of the same event writes nothing.
+type RawEvent struct {
+	EventID       string
+	Source        string // notify | query
+	EventType     string
+	OutTradeNo    string
+	TransactionID string
+	Body          string
+}
+
+// OutboxJob is durable background work, unique per (Kind, Ref).
+type OutboxJob struct {
+	ID            int64
+	Kind          string
+	Ref           string
+	Payload       string
+	Attempts      int
+	NextAttemptAt time.Time
+	DeadlineAt    time.Time // zero when none
+	LastError     string
+	CreatedAt     time.Time
+}
+
+// Outbox job kinds.
+const (
+	JobPostBatch   = "post_batch"   // post a paid batch to the provincial platform
+	JobRefundBatch = "refund_batch" // refund a batch to the original route
+)
+
+// Alert is something operations must look at.
+type Alert struct {
+	ID        int64
+	Kind      string
+	Ref       string
+	Detail    string
+	Status    string
+	CreatedAt time.Time
+}
+
+// Alert kinds.
+const (
+	AlertNotifyMismatch = "notify_mismatch" // a verified notification disagrees with our order
+	AlertUnknownTrade   = "unknown_trade"   // a verified notification for an out_trade_no we never issued
+	AlertRefundAbnormal = "refund_abnormal" // WeChat says the refund needs manual handling
+	AlertRefundFailed   = "refund_failed"   // a refund call failed; it is being retried
+	AlertReconMismatch  = "recon_mismatch"  // reconciliation found a difference
+	AlertPaidAfterClose = "paid_after_close"
+)
+
+// Outbox claims jobs with leases, so several instances never work one job at
+// once and a crashed worker's job is taken again after its lease expires.
+type Outbox interface {
+	// Claim leases up to limit due jobs of kind to owner until now+lease.
+	Claim(ctx context.Context, kind, owner string, lease time.Duration, limit int) ([]OutboxJob, error)
+	// Complete marks a job done if owner still holds its lease.
+	Complete(ctx context.Context, id int64, owner string) error
+	// Retry releases a job to run again at next, recording the error.
+	Retry(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// Enqueue adds a job outside a batch change; a duplicate (Kind, Ref) is
+	// ignored.
+	Enqueue(ctx context.Context, j OutboxJob) error
+}
