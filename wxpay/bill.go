@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shebao/sipay/service"
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
 
 // maxBillSize bounds a downloaded (and decompressed) bill.
@@ -31,12 +32,17 @@ type BillSummary struct {
 }
 
 // TradeBill downloads the ALL trade bill of day (its Asia/Shanghai date),
-// checks its SHA1 and parses it. Amounts are exact fen.
+// checks its SHA1 and parses it. Amounts are exact fen. A day without
+// transactions has no bill (NO_STATEMENT_EXIST): no rows and no error.
 func (c *Client) TradeBill(ctx context.Context, day time.Time) ([]service.BillRow, error) {
 	date := day.In(Shanghai).Format("2006-01-02")
 	q := url.Values{"bill_date": {date}, "bill_type": {"ALL"}, "tar_type": {"GZIP"}}
 	res, err := c.api.Get(ctx, apiURL("/v3/bill/tradebill?"+q.Encode()))
 	if err != nil {
+		var apiErr *core.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == "NO_STATEMENT_EXIST" {
+			return nil, nil // no transaction that day: WeChat has no bill
+		}
 		return nil, gatewayErr("tradebill "+date, err)
 	}
 	defer res.Response.Body.Close()
