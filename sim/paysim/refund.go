@@ -81,7 +81,8 @@ func (s *Sim) handleCreateRefund(_ *http.Request, body []byte) reply {
 	if !ok {
 		beh = s.refundBeh[""]
 	}
-	failNow := beh.FailCode != ""
+	failCode := beh.FailCode
+	failNow := failCode != ""
 	if failNow && beh.FailTimes > 0 {
 		beh.FailTimes--
 		if beh.FailTimes == 0 {
@@ -94,7 +95,7 @@ func (s *Sim) handleCreateRefund(_ *http.Request, body []byte) reply {
 		}
 	}
 	if failNow && !beh.FailAfterAccept {
-		return refundFailure(beh.FailCode)
+		return refundFailure(failCode)
 	}
 
 	switch {
@@ -136,7 +137,7 @@ func (s *Sim) handleCreateRefund(_ *http.Request, body []byte) reply {
 		})
 	}
 	if failNow {
-		return refundFailure(beh.FailCode)
+		return refundFailure(failCode)
 	}
 	return jsonReply(http.StatusOK, refundJSON(r))
 }
