@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,6 +69,8 @@ func (s *Sim) enqueue(eventType, originalType, key, url string, resource any) {
 	d := &delivery{Delivery: Delivery{EventID: env.ID, EventType: eventType, Key: key, URL: url},
 		body: body, beh: s.notifyBeh, done: make(chan struct{})}
 	s.deliveries = append(s.deliveries, d)
+	close(s.enqueued)
+	s.enqueued = make(chan struct{})
 	if d.beh.Hold {
 		s.held = append(s.held, d)
 		return
@@ -219,27 +222,38 @@ func (s *Sim) Deliveries() []Delivery {
 	return out
 }
 
-// WaitDelivery waits until the latest event of eventType for key (an
-// out_trade_no or out_refund_no) was acknowledged or given up, and returns
-// its report. It fails when ctx ends first or no such event exists.
+// WaitDelivery waits until an event of eventType for key (an out_trade_no
+// or out_refund_no) exists and its delivery was acknowledged or given up,
+// and returns its report (the latest such event). It fails when ctx ends
+// first.
 func (s *Sim) WaitDelivery(ctx context.Context, eventType, key string) (Delivery, error) {
-	s.mu.Lock()
 	var d *delivery
-	for _, x := range s.deliveries {
-		if x.EventType == eventType && x.Key == key {
-			d = x
+	for d == nil {
+		s.mu.Lock()
+		for _, x := range s.deliveries {
+			if x.EventType == eventType && x.Key == key {
+				d = x
+			}
 		}
-	}
-	s.mu.Unlock()
-	if d == nil {
-		return Delivery{}, fmt.Errorf("%w: %s %s", ErrNoSuchDelivery, eventType, key)
+		next := s.enqueued
+		s.mu.Unlock()
+		if d != nil {
+			break
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return Delivery{}, fmt.Errorf("%w: %s %s: %v", ErrNoSuchDelivery, eventType, key, ctx.Err())
+		case <-s.stop:
+			return Delivery{}, errors.New("paysim stopped")
+		}
 	}
 	select {
 	case <-d.done:
 	case <-ctx.Done():
 		return Delivery{}, ctx.Err()
 	case <-s.stop:
-		return Delivery{}, fmt.Errorf("paysim stopped")
+		return Delivery{}, errors.New("paysim stopped")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -60,12 +60,12 @@ type Sim struct {
 	client *http.Client
 
 	mu         sync.Mutex
-	trades     map[string]*trade   // by out_trade_no
-	tradeOrder []string            // creation order
-	prepays    map[string]*prepay  // by prepay_id
-	refunds    map[string]*refund  // by out_refund_no
-	refundSeq  []string            // creation order
-	byTxID     map[string]*trade   // by transaction_id
+	trades     map[string]*trade  // by out_trade_no
+	tradeOrder []string           // creation order
+	prepays    map[string]*prepay // by prepay_id
+	refunds    map[string]*refund // by out_refund_no
+	refundSeq  []string           // creation order
+	byTxID     map[string]*trade  // by transaction_id
 	refundBeh  map[string]RefundBehavior
 	notifyBeh  NotifyBehavior
 	held       []*delivery
@@ -74,6 +74,7 @@ type Sim struct {
 	billAlter  map[string]service.Fen
 	seq        int64
 	stopped    bool
+	enqueued   chan struct{} // closed and replaced on every new delivery
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -81,13 +82,13 @@ type Sim struct {
 
 type trade struct {
 	AppID, MchID, OutTradeNo, Description, Attach, NotifyURL, OpenID string
-	Total                                                           int64
-	TimeExpire                                                      time.Time
-	CreatedAt                                                       time.Time
-	State                                                           string
-	TransactionID                                                   string
-	SuccessTime                                                     time.Time
-	refunds                                                         []*refund
+	Total                                                            int64
+	TimeExpire                                                       time.Time
+	CreatedAt                                                        time.Time
+	State                                                            string
+	TransactionID                                                    string
+	SuccessTime                                                      time.Time
+	refunds                                                          []*refund
 }
 
 type prepay struct {
@@ -125,7 +126,7 @@ func New(cfg Config) *Sim {
 	return &Sim{cfg: cfg, log: log, client: client,
 		trades: map[string]*trade{}, prepays: map[string]*prepay{}, refunds: map[string]*refund{},
 		byTxID: map[string]*trade{}, refundBeh: map[string]RefundBehavior{}, bills: map[string]billFile{},
-		billAlter: map[string]service.Fen{}, stop: make(chan struct{})}
+		billAlter: map[string]service.Fen{}, stop: make(chan struct{}), enqueued: make(chan struct{})}
 }
 
 // Stop stops background deliveries and refund timers and waits for them.
