@@ -34,7 +34,9 @@ func TestVerify(t *testing.T) {
 		"Nonce":     func() bool { return platform.Verify(secret, ts, nonce+"x", method, path, body, sig) },
 		"Method":    func() bool { return platform.Verify(secret, ts, nonce, "GET", path, body, sig) },
 		"Path":      func() bool { return platform.Verify(secret, ts, nonce, method, "/si/v1/profile", body, sig) },
-		"Body":      func() bool { return platform.Verify(secret, ts, nonce, method, path, []byte(`{"amount_fen":101}`), sig) },
+		"Body": func() bool {
+			return platform.Verify(secret, ts, nonce, method, path, []byte(`{"amount_fen":101}`), sig)
+		},
 		"Uppercase": func() bool {
 			return platform.Verify(secret, ts, nonce, method, path, body, "ED32FCD69BFC2E5ABF58D15FBF231BE5A313B8BDF3C68C0211A60F63EE123F69")
 		},
