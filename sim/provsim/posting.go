@@ -162,6 +162,9 @@ func (e *entry) reject(code, msg string) {
 		msg = "平台拒绝受理"
 	}
 	e.status = http.StatusUnprocessableEntity
+	if code == service.RejectInvalidRequest {
+		e.status = http.StatusBadRequest
+	}
 	e.errBody = &platform.WireError{Error: platform.WireErrorBody{Code: code, Message: msg}}
 	e.result = platform.WirePostingResult{IdempotencyKey: e.key, Status: service.PostingRejected, Code: code, Reason: msg}
 }
