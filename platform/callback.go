@@ -190,7 +190,7 @@ func (c *Callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // error envelope with 400/401/404/405/409/413/500/503.
 func (c *Callbacks) ServeCallback(w http.ResponseWriter, r *http.Request, region string) {
 	rid := r.Header.Get(HeaderRequestID)
-	if rid == "" || len(rid) > 128 {
+	if !validRequestID(rid) {
 		rid = NewNonce()
 	}
 	w.Header().Set(HeaderRequestID, rid)
@@ -276,4 +276,19 @@ func writeEnvelope(w http.ResponseWriter, status int, code, message, rid string)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// validRequestID accepts 1-128 characters from [A-Za-z0-9._-], so a caller's
+// request id can be echoed and logged safely.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
