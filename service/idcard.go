@@ -60,7 +60,7 @@ func idField(code, msg string) *Error {
 //   - foreign_permanent: new card (from 2023-12-01) 18 characters: 9, a
 //     2-digit province of issue, a 3-digit ISO nationality, birth date, 3
 //     digits, MOD 11-2 check; old card 15 characters: ISO alpha-3 nationality
-//   - 12 digits (4-digit region, YYMMDD birth date, sequence, check).
+//     and 12 digits (4-digit region, YYMMDD birth date, sequence, check).
 func ValidateID(t IDType, number string, today time.Time) (string, *Error) {
 	n := normalizeID(number)
 	if n == "" {
