@@ -23,6 +23,7 @@ import (
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim"
 	"github.com/shebao/sipay/sim/wxsim"
@@ -47,6 +48,12 @@ type App struct {
 	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
 	SimURL string
 	WxSim  *wxsim.Sim
+
+	// Identity resolves and shows persons (service.PersonResolver,
+	// IdentityViewer); PII encrypts personal data at rest.
+	Identity *service.IdentityService
+	PII      *pii.Keyring
+	FaceSim  *wxsim.FaceSim
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -118,6 +125,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
 	}
+	if err := a.wireIdentity(&deps, users, wx); err != nil {
+		return nil, err
+	}
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
@@ -136,6 +146,7 @@ func (a *App) startSimulators() error {
 		cfg.WeChat.Secret = "dev-secret-not-for-production"
 	}
 	a.WxSim = wxsim.New(cfg.WeChat.AppID, cfg.WeChat.Secret, a.Clock)
+	a.FaceSim = wxsim.RegisterFace(a.WxSim)
 	mux := http.NewServeMux()
 	mux.Handle("/", a.WxSim)
 	srv, err := sim.Start("127.0.0.1:0", mux)
