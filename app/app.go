@@ -25,8 +25,10 @@ import (
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wechat"
 	"github.com/shebao/sipay/wxpay"
 )
@@ -55,6 +57,12 @@ type App struct {
 	Pay      *wxpay.Client
 	Notify   *wxpay.NotifyParser
 	Platform *platform.Client
+
+	// Identity resolves and shows persons (service.PersonResolver,
+	// IdentityViewer); PII encrypts personal data at rest.
+	Identity *service.IdentityService
+	PII      *pii.Keyring
+	FaceSim  *wxsim.FaceSim
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -128,6 +136,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Auth:    auth,
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
+	}
+	if err := a.wireIdentity(&deps, users, wx); err != nil {
+		return nil, err
 	}
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
