@@ -143,7 +143,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
-	a.Handler = api.NewServer(deps)
+	srv := api.NewServer(deps)
+	a.wireOrders(srv, nil, users, nil)
+	a.Handler = srv
 	return a, nil
 }
 
