@@ -27,6 +27,7 @@ import (
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wechat"
@@ -137,14 +138,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
 	}
-	if err := a.wireIdentity(&deps, users, wx); err != nil {
+	rs, err := regions.Load()
+	if err != nil {
+		return nil, fmt.Errorf("region rules: %w", err)
+	}
+	catalog := service.RegionCatalog(rs)
+	if err := a.wireIdentity(&deps, users, wx, catalog); err != nil {
 		return nil, err
 	}
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
 	srv := api.NewServer(deps)
-	a.wireOrders(srv, nil, users, nil)
+	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
+	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
+		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
+		Pension: service.NewPensionService(rs, a.Clock)})
+	a.wireOrders(srv, quotes, users, nil)
 	a.Handler = srv
 	return a, nil
 }

@@ -11,12 +11,9 @@ import (
 )
 
 // wireIdentity builds the PII keyring, the identity stores and services
-// (face verification, family proxy payment, person resolution) and adds
-// them to the API. The alternative identity checks need the provincial
-// platform and the region catalogue: wire them with
-// service.NewAltIdentityService(regions, platform, model.NewIdentityCheckStore(a.DB, a.PII), users, persons, a.Clock)
-// into deps.AltIdentity.
-func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Client) error {
+// (face verification, alternative checks through the provincial platform,
+// family proxy payment, person resolution) and adds them to the API.
+func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Client, regions service.RegionCatalog) error {
 	key, err := pii.KeyFromBase64(a.Cfg.PIIKey)
 	if err != nil {
 		return fmt.Errorf("PII_KEY: %w", err)
@@ -32,5 +29,6 @@ func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Cl
 	deps.Face = service.NewFaceService(service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
 		users, persons, model.NewFaceAttemptStore(a.DB, a.PII), wechat.NewFaceClient(wx), a.Clock)
 	deps.Family = service.NewFamilyService(family, checks, users, persons, a.Clock)
+	deps.AltIdentity = service.NewAltIdentityService(regions, a.Platform, checks, users, persons, a.Clock)
 	return nil
 }

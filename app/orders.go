@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -12,28 +11,10 @@ import (
 	"github.com/shebao/sipay/wxpay"
 )
 
-// storeQuotes finds quotes straight from the store, checking the owner. It
-// stands in for the quote service's FindQuote until that is wired here.
-type storeQuotes struct{ store *model.QuoteStore }
-
-func (q storeQuotes) FindQuote(ctx context.Context, userID int64, id string) (*service.Quote, error) {
-	quote, err := q.store.FindQuoteByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if quote.UserID != userID {
-		return nil, service.ErrNotFound
-	}
-	return quote, nil
-}
-
 // wireOrders builds the order service and the payment poller, mounts the
 // order routes and the WeChat Pay notify endpoint, and registers the poller
-// as a worker. quotes may be nil (quotes are then read from the store).
+// as a worker.
 func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users service.UserFinder, refunds api.RefundEventHandler) *service.OrderService {
-	if quotes == nil {
-		quotes = storeQuotes{model.NewQuoteStore(a.DB)}
-	}
 	// The same ids buildPayAndPlatform gives the WeChat Pay client.
 	appID, mchID := a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
 	if a.Sims != nil {
