@@ -56,6 +56,10 @@ type Server struct {
 	engine *gin.Engine
 }
 
+// trustedProxies are the peers whose X-Forwarded-For is believed: loopback
+// and private networks, where a reverse proxy in front of the service sits.
+var trustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
 // MaxBodyBytes is the request body limit for JSON endpoints.
 const MaxBodyBytes = 64 << 10
 
@@ -79,6 +83,13 @@ func (s *Server) Engine() *gin.Engine { return s.engine }
 func (s *Server) routes() {
 	e := s.engine
 	e.HandleMethodNotAllowed = true
+	// Only a proxy on this host or the private network may name the client
+	// (X-Forwarded-For, X-Real-IP). gin trusts every peer by default, which
+	// let any client reset the per-IP rate limits (login) with a forged
+	// header.
+	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+		panic("api: trusted proxies: " + err.Error())
+	}
 	e.Use(s.requestID, s.recoverer, s.accessLog)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
 	e.NoMethod(func(c *gin.Context) {
