@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +25,10 @@ import (
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/service"
-	"github.com/shebao/sipay/sim"
-	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wechat"
+	"github.com/shebao/sipay/wxpay"
 )
 
 // Options override parts of the wiring, for tests and the demo.
@@ -46,7 +48,13 @@ type App struct {
 	Handler http.Handler
 	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
 	SimURL string
-	WxSim  *wxsim.Sim
+	Sims   *Simulators
+
+	// Pay is the WeChat Pay gateway, Notify verifies its notifications and
+	// Platform is the provincial platform client.
+	Pay      *wxpay.Client
+	Notify   *wxpay.NotifyParser
+	Platform *platform.Client
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -106,6 +114,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		log.Info("using in-process Redis (REDIS_ADDR is empty)")
 	}
 
+	if err := a.buildPayAndPlatform(); err != nil {
+		return nil, err
+	}
 	wx := wechat.New(cfg.WeChat.AppID, cfg.WeChat.Secret, cfg.WeChat.APIBase, rdb)
 	users := model.NewUserStore(a.DB)
 	sessions := cache.NewSessionStore(rdb, a.Clock)
@@ -123,32 +134,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a.Handler = api.NewServer(deps)
 	return a, nil
-}
-
-// startSimulators starts the in-process simulators on a loopback port and
-// points every client at them.
-func (a *App) startSimulators() error {
-	cfg := a.Cfg
-	if cfg.WeChat.AppID == "" {
-		cfg.WeChat.AppID = "wxdev0000000000001"
-	}
-	if cfg.WeChat.Secret == "" {
-		cfg.WeChat.Secret = "dev-secret-not-for-production"
-	}
-	a.WxSim = wxsim.New(cfg.WeChat.AppID, cfg.WeChat.Secret, a.Clock)
-	mux := http.NewServeMux()
-	mux.Handle("/", a.WxSim)
-	srv, err := sim.Start("127.0.0.1:0", mux)
-	if err != nil {
-		return fmt.Errorf("start simulator: %w", err)
-	}
-	a.closers = append(a.closers, func() { srv.Close() })
-	a.SimURL = srv.URL
-	cfg.WeChat.APIBase = srv.URL
-	cfg.Pay.APIBase = srv.URL
-	cfg.Platform.BaseURL = srv.URL
-	a.Log.Info("simulator listening", "url", srv.URL)
-	return nil
 }
 
 // mountSimControl exposes the simulated clock to the demo (SIMULATOR only).
@@ -174,6 +159,12 @@ func (a *App) mountSimControl(e *gin.Engine) {
 		c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC(), "offset": off.String()})
 	})
 	e.GET("/sim/clock", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC()}) })
+	// The simulators' control endpoints (pay a prepay_id, inject platform
+	// failures, read ledgers) are reachable through the server's own port.
+	target, _ := url.Parse(a.SimURL)
+	proxy := gin.WrapH(httputil.NewSingleHostReverseProxy(target))
+	e.Any("/sim/pay/*path", proxy)
+	e.Any("/sim/platform/*path", proxy)
 }
 
 // Start runs the background workers until ctx is done; the returned wait

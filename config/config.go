@@ -80,8 +80,8 @@ type PlatformRegion struct {
 
 // Face configures face verification.
 type Face struct {
-	LegacyV1       bool // also offer the 1.0 flow (verify_result → identify/getinfo)
-	DailyAttempts  int
+	LegacyV1      bool // also offer the 1.0 flow (verify_result → identify/getinfo)
+	DailyAttempts int
 }
 
 // Real hosts the base-URL settings stand in for.

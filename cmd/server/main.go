@@ -64,17 +64,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		}
 	}
 
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	defer ln.Close()
+	if cfg.Simulator && getenv("PUBLIC_BASE_URL") == "" {
+		// The simulator delivers notifications to our own listener.
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		cfg.PublicBaseURL = "http://127.0.0.1:" + port
+	}
 	a, err := app.New(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	log.Info("configuration", cfg.Fields()...)
-
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
-	}
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	workCtx, stopWorkers := context.WithCancel(context.Background())

@@ -1,0 +1,54 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+type insuranceStatusResponse struct {
+	Insurance   string      `json:"insurance"`
+	Status      string      `json:"status"`
+	PaidThrough string      `json:"paid_through"`
+	BaseFen     service.Fen `json:"base_fen"`
+}
+
+type arrearsMonthResponse struct {
+	Insurance string      `json:"insurance"`
+	Month     string      `json:"month"`
+	BaseFen   service.Fen `json:"base_fen"`
+	AmountFen service.Fen `json:"amount_fen"`
+}
+
+type insuredResponse struct {
+	Region              string                    `json:"region"`
+	PersonID            int64                     `json:"person_id"`
+	CurrentMonth        string                    `json:"current_month"`
+	Insurances          []insuranceStatusResponse `json:"insurances"`
+	ArrearsShown        bool                      `json:"arrears_shown"`
+	Arrears             []arrearsMonthResponse    `json:"arrears"`
+	ArrearsFen          service.Fen               `json:"arrears_fen"`
+	CurrentDueFen       service.Fen               `json:"current_due_fen"`
+	MutualAidBalanceFen service.Fen               `json:"mutual_aid_balance_fen"`
+}
+
+// insuredProfile answers GET /api/v1/insured?region=&person=.
+func (h *quoteHandlers) insuredProfile(c *gin.Context) {
+	v, err := h.deps.Insured.Profile(c.Request.Context(), currentUser(c).ID, c.Query("region"), c.Query("person"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := insuredResponse{Region: v.Region, PersonID: v.PersonID, CurrentMonth: v.CurrentMonth, ArrearsShown: v.ArrearsShown,
+		ArrearsFen: v.ArrearsFen, CurrentDueFen: v.CurrentDue, MutualAidBalanceFen: v.MutualAidBalanceFen,
+		Insurances: []insuranceStatusResponse{}, Arrears: []arrearsMonthResponse{}}
+	for _, s := range v.Insurances {
+		out.Insurances = append(out.Insurances, insuranceStatusResponse(s))
+	}
+	for _, a := range v.Arrears {
+		out.Arrears = append(out.Arrears, arrearsMonthResponse(a))
+	}
+	c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// Quoter is what the region and quote routes need (service.QuoteService).
+type Quoter interface {
+	Regions() []service.Region
+	FindRegion(code string) (*service.Region, error)
+	CreateQuote(ctx context.Context, userID int64, in service.QuoteInput) (*service.Quote, error)
+	FindQuote(ctx context.Context, userID int64, id string) (*service.Quote, error)
+}
+
+// InsuredViewer is what the insured-profile route needs (service.InsuredService).
+type InsuredViewer interface {
+	Profile(ctx context.Context, userID int64, region, person string) (*service.InsuredView, error)
+}
+
+// PensionEstimator is what the pension route needs (service.PensionService).
+type PensionEstimator interface {
+	Estimate(in service.PensionInput) (service.PensionEstimate, error)
+}
+
+// QuoteDeps are the services behind the region, quote, insured and pension
+// routes.
+type QuoteDeps struct {
+	Quotes  Quoter
+	Insured InsuredViewer
+	Pension PensionEstimator
+}
+
+type quoteHandlers struct {
+	*Server
+	deps QuoteDeps
+}
+
+// MountQuotes adds the region, quote, insured-profile and pension routes
+// under /api/v1. Call it once, after NewServer and before serving:
+//
+//	GET  /api/v1/regions                 public
+//	GET  /api/v1/regions/:code           public
+//	GET  /api/v1/pension/estimate        public
+//	POST /api/v1/quotes                  Bearer token
+//	GET  /api/v1/quotes/:id              Bearer token
+//	GET  /api/v1/insured?region=&person= Bearer token
+func (s *Server) MountQuotes(d QuoteDeps) {
+	if d.Quotes == nil || d.Insured == nil || d.Pension == nil {
+		panic("api: MountQuotes: missing dependency")
+	}
+	h := &quoteHandlers{Server: s, deps: d}
+	v1 := s.engine.Group("/api/v1")
+	v1.GET("/regions", h.listRegions)
+	v1.GET("/regions/:code", h.getRegion)
+	v1.GET("/pension/estimate", s.limit("pension", 60), h.estimatePension)
+	user := v1.Group("", s.authenticate)
+	user.POST("/quotes", s.limit("quote", 30), h.createQuote)
+	user.GET("/quotes/:id", h.getQuote)
+	user.GET("/insured", s.limit("insured", 30), h.insuredProfile)
+}
+
+type insuranceChoiceRequest struct {
+	Type    string      `json:"type"`
+	BaseFen service.Fen `json:"base_fen"`
+	Tier    string      `json:"tier"`
+}
+
+type createQuoteRequest struct {
+	Region         string                   `json:"region"`
+	Person         string                   `json:"person"`
+	Insurances     []insuranceChoiceRequest `json:"insurances"`
+	StartMonth     string                   `json:"start_month"`
+	Months         int                      `json:"months"`
+	IncludeArrears bool                     `json:"include_arrears"`
+	UseMutualAid   bool                     `json:"use_mutual_aid"`
+}
+
+type quoteLineResponse struct {
+	Insurance string      `json:"insurance"`
+	Month     string      `json:"month"`
+	Arrears   bool        `json:"arrears"`
+	BaseFen   service.Fen `json:"base_fen"`
+	RateBP    int64       `json:"rate_bp"`
+	AmountFen service.Fen `json:"amount_fen"`
+}
+
+type batchPlanResponse struct {
+	Seq       int         `json:"seq"`
+	AmountFen service.Fen `json:"amount_fen"`
+	FromMonth string      `json:"from_month"`
+	ToMonth   string      `json:"to_month"`
+}
+
+type quoteResponse struct {
+	ID           string              `json:"id"`
+	Region       string              `json:"region"`
+	PersonID     int64               `json:"person_id"`
+	Lines        []quoteLineResponse `json:"lines"`
+	TotalFen     service.Fen         `json:"total_fen"`
+	MutualAidFen service.Fen         `json:"mutual_aid_fen"`
+	PayableFen   service.Fen         `json:"payable_fen"`
+	Batches      []batchPlanResponse `json:"batches"`
+	CreatedAt    time.Time           `json:"created_at"`
+	ExpiresAt    time.Time           `json:"expires_at"`
+}
+
+func toQuoteResponse(q *service.Quote) quoteResponse {
+	out := quoteResponse{ID: q.ID, Region: q.Region, PersonID: q.PersonID, TotalFen: q.TotalFen,
+		MutualAidFen: q.MutualAidFen, PayableFen: q.PayableFen, CreatedAt: q.CreatedAt.UTC(), ExpiresAt: q.ExpiresAt.UTC(),
+		Lines: []quoteLineResponse{}, Batches: []batchPlanResponse{}}
+	for _, l := range q.Lines {
+		out.Lines = append(out.Lines, quoteLineResponse(l))
+	}
+	for _, b := range q.Batches {
+		out.Batches = append(out.Batches, batchPlanResponse(b))
+	}
+	return out
+}
+
+// createQuote answers POST /api/v1/quotes with 201 and the quote.
+func (h *quoteHandlers) createQuote(c *gin.Context) {
+	var req createQuoteRequest
+	if !bind(c, &req) {
+		return
+	}
+	in := service.QuoteInput{Region: req.Region, Person: req.Person, StartMonth: req.StartMonth, Months: req.Months,
+		IncludeArrears: req.IncludeArrears, UseMutualAid: req.UseMutualAid}
+	for _, x := range req.Insurances {
+		in.Insurances = append(in.Insurances, service.InsuranceChoice(x))
+	}
+	q, err := h.deps.Quotes.CreateQuote(c.Request.Context(), currentUser(c).ID, in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toQuoteResponse(q))
+}
+
+// getQuote answers GET /api/v1/quotes/:id; another user's quote is 404.
+func (h *quoteHandlers) getQuote(c *gin.Context) {
+	q, err := h.deps.Quotes.FindQuote(c.Request.Context(), currentUser(c).ID, c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toQuoteResponse(q))
+}

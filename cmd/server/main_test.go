@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shebao/sipay/model/modeltest"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// mustRunMain starts run() on a free port and returns its base URL; the
+// server is stopped (as by SIGTERM) at cleanup and must exit cleanly.
+func mustRunMain(t *testing.T, env map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	env["HTTP_ADDR"] = "127.0.0.1:0"
+	if env["DATA_DIR"] == "" {
+		env["DATA_DIR"] = t.TempDir()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run exited: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start\n%s", logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("server did not stop after cancel")
+		}
+	})
+	return "http://" + addr, logs
+}
+
+func loginAndMe(t *testing.T, base string) {
+	t.Helper()
+	res, err := http.Post(base+"/api/v1/auth/login", "application/json", strings.NewReader(`{"code":"e2e-user"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var login struct {
+		Token string `json:"token"`
+	}
+	json.NewDecoder(res.Body).Decode(&login)
+	if res.StatusCode != 200 || login.Token == "" {
+		t.Fatalf("login status=%d, want 200 with a token", res.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+login.Token)
+	me, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me.Body.Close()
+	if me.StatusCode != 200 {
+		t.Fatalf("GET /me status=%d, want 200", me.StatusCode)
+	}
+}
+
+func TestMain_EmbeddedDefaults(t *testing.T) {
+	base, logs := mustRunMain(t, map[string]string{})
+	for _, p := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("%s status=%d, want 200", p, res.StatusCode)
+		}
+	}
+	loginAndMe(t, base)
+	if !strings.Contains(logs.String(), "DEVELOPMENT SETUP") {
+		t.Fatalf("no development-setup log line")
+	}
+}
+
+func TestMain_MySQLAndRedis(t *testing.T) {
+	dsn := modeltest.FreshMySQLDSN(t)
+	redisAddr := os.Getenv("TEST_REDIS_ADDR")
+	if redisAddr == "" {
+		t.Skip("TEST_REDIS_ADDR not set")
+	}
+	base, logs := mustRunMain(t, map[string]string{"MYSQL_DSN": dsn, "REDIS_ADDR": redisAddr, "REDIS_DB": "14"})
+	loginAndMe(t, base)
+	if !strings.Contains(logs.String(), `"dialect":"mysql"`) {
+		t.Fatalf("server did not migrate MySQL:\n%s", logs)
+	}
+}
+
+func TestMain_BadConfigNamesVariable(t *testing.T) {
+	err := run(context.Background(), nil, func(k string) string {
+		return map[string]string{"SESSION_TTL": "nope"}[k]
+	}, &bytes.Buffer{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "SESSION_TTL") {
+		t.Fatalf("err=%v, want it to name SESSION_TTL", err)
+	}
+}

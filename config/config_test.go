@@ -1,0 +1,54 @@
+package config_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/shebao/sipay/config"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	t.Run("DefaultsAreSimulator", func(t *testing.T) {
+		c, err := config.Load(envOf(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Simulator || c.HTTPAddr != ":8080" || c.MySQLDSN != "" || !c.AutoMigrate {
+			t.Fatalf("got %+v, want simulator defaults", c)
+		}
+	})
+	t.Run("CredentialsTurnSimulatorOff", func(t *testing.T) {
+		_, err := config.Load(envOf(map[string]string{"WECHAT_APPID": "wx1"}))
+		if err == nil || !strings.Contains(err.Error(), "WECHAT_SECRET") || !strings.Contains(err.Error(), "PII_KEY") {
+			t.Fatalf("err=%v, want missing production variables named", err)
+		}
+	})
+	t.Run("BadValuesNamed", func(t *testing.T) {
+		for name, val := range map[string]string{"PII_KEY": "short", "SESSION_TTL": "forever", "REDIS_DB": "99",
+			"SIMULATOR": "maybe", "PUBLIC_BASE_URL": "ftp://x", "WECHATPAY_APIV3_KEY": "abc"} {
+			_, err := config.Load(envOf(map[string]string{name: val}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("%s=%q: err=%v, want an error naming %s", name, val, err, name)
+			}
+		}
+	})
+	t.Run("SecretsMasked", func(t *testing.T) {
+		key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+		c, err := config.Load(envOf(map[string]string{"PII_KEY": key, "MYSQL_DSN": "u:hunter2@tcp(h:3306)/db", "WECHAT_SECRET": "s3cr3t", "SIMULATOR": "on"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, f := range c.Fields() {
+			b.WriteString(f.(string) + " ")
+		}
+		for _, secret := range []string{key, "hunter2", "s3cr3t"} {
+			if strings.Contains(b.String(), secret) {
+				t.Fatalf("logged config contains %q: %s", secret, b.String())
+			}
+		}
+	})
+}

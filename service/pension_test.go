@@ -1,0 +1,91 @@
+package service_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shebao/sipay/regions"
+	"github.com/shebao/sipay/service"
+)
+
+func TestPensionDivisorFollowsTheOfficialTable(t *testing.T) {
+	for age, want := range map[int]int{40: 233, 47: 208, 50: 195, 55: 170, 60: 139, 63: 117, 65: 101, 70: 56} {
+		if got, ok := service.PensionDivisor(age); !ok || got != want {
+			t.Errorf("age %d: got %d %v, want %d", age, got, ok, want)
+		}
+	}
+	for _, age := range []int{39, 71} {
+		if _, ok := service.PensionDivisor(age); ok {
+			t.Errorf("age %d: got a divisor, want none", age)
+		}
+	}
+}
+
+func newPension(tb testing.TB) *service.PensionService {
+	tb.Helper()
+	rs, err := regions.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return service.NewPensionService(rs, service.NewManualClock(now))
+}
+
+func TestEstimatePensionBeijingAverageBase(t *testing.T) {
+	e, err := newPension(t).Estimate(service.PensionInput{Region: "beijing", CurrentAge: 40, RetirementAge: 60,
+		YearsPaid: 15, PlannedYears: 20, BaseRatioBP: 10000, AccountBalanceFen: 5000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// avg 1211600 (Beijing data). basic = 1211600 × (1 + 1) / 2 × 35 × 1 % = 424060.
+	// account = 5000000 + 1211600 × 100 % × 8 % × 12 × 20 = 5000000 + 23262720 = 28262720.
+	// personal = 28262720 / 139 = 203328.92 → 203329. monthly = 627389.
+	if e.AvgWageFen != 1211600 || e.BasicPensionFen != 424060 || e.AccountAtRetirementFen != 28262720 ||
+		e.Divisor != 139 || e.PersonalPensionFen != 203329 || e.MonthlyPensionFen != 627389 {
+		t.Fatalf("got %+v, want basic 424060 account 28262720 personal 203329 monthly 627389", e)
+	}
+	// Retiring in 2026 + 20 = 2046: minimum 180 + (2046 - 2029) × 6 = 282 → capped at 240 months.
+	if e.RetirementYear != 2046 || e.MinMonthsRequired != 240 || !e.MeetsMinimum {
+		t.Errorf("got year %d min %d meets %v, want 2046 240 true", e.RetirementYear, e.MinMonthsRequired, e.MeetsMinimum)
+	}
+	if len(e.Assumptions) < 6 || !strings.Contains(strings.Join(e.Assumptions, ""), "计发月数 139") {
+		t.Errorf("got assumptions %q, want the list naming divisor 139", e.Assumptions)
+	}
+}
+
+func TestEstimatePensionIllustrativeDefaultShortOfMinimum(t *testing.T) {
+	e, err := newPension(t).Estimate(service.PensionInput{CurrentAge: 50, RetirementAge: 55, YearsPaid: 10, PlannedYears: 5, BaseRatioBP: 6000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// avg 750000 (illustrative default). basic = 750000 × 1.6 / 2 × 15 % = 90000.
+	// account = 750000 × 60 % × 8 % × 12 × 5 = 2160000; / 170 = 12705.88 → 12706. monthly 102706.
+	// Retiring 2031: minimum 180 + 2 × 6 = 192 months > 15 years (180).
+	if e.BasicPensionFen != 90000 || e.PersonalPensionFen != 12706 || e.MonthlyPensionFen != 102706 || e.MinMonthsRequired != 192 || e.MeetsMinimum {
+		t.Fatalf("got %+v, want basic 90000 personal 12706 monthly 102706 min 192 not met", e)
+	}
+	joined := strings.Join(e.Assumptions, "")
+	if !strings.Contains(joined, "示意默认值") || !strings.Contains(joined, "不足最低缴费年限") {
+		t.Errorf("got assumptions %q, want the illustrative default and the shortfall stated", e.Assumptions)
+	}
+}
+
+func TestEstimatePensionRefusesBadInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    service.PensionInput
+		field string
+	}{
+		{"UnknownRegion", service.PensionInput{Region: "atlantis", CurrentAge: 40, RetirementAge: 60, YearsPaid: 5, BaseRatioBP: 10000}, "region"},
+		{"RetirementAgeOffTable", service.PensionInput{CurrentAge: 40, RetirementAge: 72, YearsPaid: 5, BaseRatioBP: 10000}, "retirement_age"},
+		{"RetiredAlready", service.PensionInput{CurrentAge: 62, RetirementAge: 60, YearsPaid: 5, BaseRatioBP: 10000}, "retirement_age"},
+		{"PlannedBeyondRetirement", service.PensionInput{CurrentAge: 55, RetirementAge: 60, YearsPaid: 5, PlannedYears: 6, BaseRatioBP: 10000}, "planned_years"},
+		{"RatioBelowSixty", service.PensionInput{CurrentAge: 40, RetirementAge: 60, YearsPaid: 5, BaseRatioBP: 5999}, "base_ratio_bp"},
+		{"NegativeBalance", service.PensionInput{CurrentAge: 40, RetirementAge: 60, YearsPaid: 5, BaseRatioBP: 10000, AccountBalanceFen: -1}, "account_balance_fen"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := newPension(t).Estimate(c.in)
+			assertField(t, err, c.field, "")
+		})
+	}
+}
