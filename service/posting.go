@@ -415,10 +415,19 @@ func BatchLines(q *Quote, b *Batch) []QuoteLine {
 	return out
 }
 
-// HandlePlatformEvent applies a platform callback: accepted → posted with
-// vouchers, rejected → refund, pending → reference recorded. Repeats change
-// nothing.
+// HandlePlatformEvent applies a platform posting callback: posting.accepted
+// → posted with vouchers, posting.rejected → refund. Repeats change nothing.
+// Identity-check events are not ours and are ignored.
 func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEvent) error {
+	status := ev.Result.Status
+	switch ev.Type {
+	case EventPostingAccepted:
+		status = PostingAccepted
+	case EventPostingRejected:
+		status = PostingRejected
+	case EventIdentityCheckCompleted:
+		return nil
+	}
 	o, b, err := findBatch(ctx, s.d.Orders, ev.IdempotencyKey)
 	if isNotFound(err) {
 		return s.d.Orders.RecordAlert(ctx, Alert{Kind: "unknown_posting", Ref: ev.IdempotencyKey, Detail: "platform callback " + ev.EventID + " for an unknown batch"})
@@ -433,30 +442,30 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 	if err != nil {
 		return err
 	}
-	switch ev.Result.Status {
+	switch status {
 	case PostingAccepted:
-		return s.accept(ctx, rec, b.OutTradeNo, ev.Result)
+		res := ev.Result
+		res.Status = PostingAccepted
+		if res.Reference == "" {
+			res.Reference = rec.Reference
+		}
+		return s.accept(ctx, rec, b.OutTradeNo, res)
 	case PostingRejected:
 		if b.Status != StatusPosting && b.Status != StatusPaid && b.Status != StatusHeld {
 			return nil
 		}
-		rec.Status, rec.Reason = PostingRejected, ev.Result.Reason
+		reason := ev.Reason
+		if reason == "" {
+			reason = ev.Result.Reason
+		}
+		rec.Status, rec.Reason = PostingRejected, reason
 		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 			return err
 		}
-		_, err := s.d.Refunds.Begin(ctx, b.OutTradeNo, RefundPlatformRejected, ev.Result.Reason)
+		_, err := s.d.Refunds.Begin(ctx, b.OutTradeNo, RefundPlatformRejected, reason)
 		return err
-	case PostingPending:
-		if rec.Status == PostingPending || rec.Status == PostingAccepted {
-			return nil
-		}
-		rec.Status, rec.Reference = PostingPending, ev.Result.Reference
-		if rec.FirstPendingAt.IsZero() {
-			rec.FirstPendingAt = s.d.Clock.Now()
-		}
-		return s.d.Postings.SavePosting(ctx, rec)
 	}
-	return Invalid("invalid_status", "未知的受理状态")
+	return nil
 }
 
 // DelayWorkingDays is after how many working days a pending posting is
