@@ -107,7 +107,7 @@ func (s *AfterStore) SavePosting(ctx context.Context, p *service.PostingRecord) 
 		return tx.Model(&postingRow{}).Where("id = ?", cur.ID).Updates(upd).Error
 	}
 	err := s.db.Tx(ctx, write)
-	if isDuplicate(err) {
+	if err != nil && isDuplicate(err) {
 		// A concurrent first save won the insert; update its row instead.
 		err = s.db.Tx(ctx, write)
 	}

@@ -263,7 +263,12 @@ func (s *PostingService) post(ctx context.Context, j OutboxJob, o *Order, b *Bat
 
 	if callErr != nil {
 		var rej *PlatformRejection
-		if errors.As(callErr, &rej) {
+		if errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound {
+			// The platform lost (or never got) the posting it called pending:
+			// send it again with the same key.
+			rec.Status = PostingNone
+			pending = false
+		} else if errors.As(callErr, &rej) {
 			return s.reject(ctx, j, rec, b, rej.Code, rej.Reason)
 		}
 		return s.transient(ctx, j, rec, o, b, callErr, deadline, pending)
