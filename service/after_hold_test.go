@@ -129,7 +129,9 @@ func TestUnreviewedThirdPartyHoldIsRefundedAfter24Hours(t *testing.T) {
 func TestReleasedHoldStillGetsTheFullSeventyTwoHourWindow(t *testing.T) {
 	each(t, amountHold(), func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		h.platform.answer = func(int, service.Posting) (service.PostingResult, error) { return service.PostingResult{}, errPlatformDown }
+		h.platform.answer = func(int, service.Posting) (service.PostingResult, error) {
+			return service.PostingResult{}, errPlatformDown
+		}
 		h.platform.query = func(string) (service.PostingResult, error) { return service.PostingResult{}, errPlatformDown }
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(25), uid, 11, 150000)
@@ -186,6 +188,38 @@ func TestVelocityRuleHoldsTheBatchOverTheDailyLimit(t *testing.T) {
 		h.wantStatus(otns[2], service.StatusHeld)
 		if _, err := h.holds.Release(context.Background(), otns[0], "x"); service.ErrorKind(err) != service.KindNotFound {
 			t.Fatalf("release of a batch never held: got %v, want not found", err)
+		}
+	})
+}
+
+func TestHoldReleaseAndExpiryRefundRaceLeavesOneDecision(t *testing.T) {
+	r := noHolds()
+	r.ThirdParty = service.HoldRule{Enabled: true, Action: service.HoldRefund}
+	each(t, r, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(26), uid, 99, 150000)
+		h.run()
+		h.wantStatus(otn, service.StatusHeld)
+		// A release has moved the batch to posting but not yet closed the
+		// hold record when the sweeper applies the expired hold's refund.
+		if _, err := h.orders.UpdateBatch(ctx, otn, func(o *service.Order, b *service.Batch, fx *service.Effects) error {
+			b.Status = service.StatusPosting
+			return nil
+		}); err != nil {
+			t.Fatalf("release transition: %v", err)
+		}
+		h.clock.Advance(24 * time.Hour)
+		if n, err := h.holds.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("sweep: got %d, %v; want 1 (closing the record)", n, err)
+		}
+		if hd, _ := h.holds.Find(ctx, otn); hd.Status != service.HoldReleased {
+			t.Fatalf("hold after sweep: got %s, want released (repaired from the batch)", hd.Status)
+		}
+		h.run()
+		h.wantStatus(otn, service.StatusPosted)
+		if n := h.refundCount(); n != 0 {
+			t.Fatalf("refunds: got %d, want 0", n)
 		}
 	})
 }

@@ -78,7 +78,9 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 func TestPlatformDownForTheWholeWindowRefundsOnceAtSeventyTwoHours(t *testing.T) {
 	each(t, noHolds(), func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		h.platform.answer = func(int, service.Posting) (service.PostingResult, error) { return service.PostingResult{}, errPlatformDown }
+		h.platform.answer = func(int, service.Posting) (service.PostingResult, error) {
+			return service.PostingResult{}, errPlatformDown
+		}
 		h.platform.query = func(string) (service.PostingResult, error) { return service.PostingResult{}, errPlatformDown }
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
 			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundProcessing, RefundFen: r.RefundFen}, nil

@@ -316,14 +316,12 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 	if h.Status != HoldOpen {
 		return nil, ErrHoldNotOpen
 	}
-	_, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
-	if err != nil {
-		return nil, err
-	}
-	if b.Status != StatusHeld && b.Status != StatusRefunding {
-		return nil, ErrHoldNotOpen
-	}
-	if _, err := s.d.Refunds.Begin(ctx, outTradeNo, reason, detail); err != nil {
+	// Only a batch still held is refunded: a release that won the race
+	// keeps its posting.
+	if _, err := s.d.Refunds.beginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
+		if ErrorCode(err) == codeNotRefundable {
+			return nil, ErrHoldNotOpen
+		}
 		return nil, err
 	}
 	if err := s.decide(ctx, h, HoldRejected, by); err != nil {

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
+
+const codeNotRefundable = "not_refundable"
 
 // RefundState is our state of a refund row.
 type RefundState string
@@ -136,14 +139,19 @@ type refundPayload struct {
 // refund job in the same transaction. A batch already refunding or refunded
 // is left as it is (idempotent).
 func (s *RefundService) Begin(ctx context.Context, outTradeNo string, reason RefundReason, detail string) (*Order, error) {
+	return s.beginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting)
+}
+
+// beginFrom is Begin restricted to batches in one of the from statuses, so a
+// decision taken on a held batch cannot refund a batch released meanwhile.
+func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
 	payload, _ := json.Marshal(refundPayload{Reason: reason, Detail: detail})
 	o, err := s.d.Orders.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		switch b.Status {
-		case StatusRefunding, StatusRefunded:
+		if b.Status == StatusRefunding || b.Status == StatusRefunded {
 			return ErrNoChange
-		case StatusPaid, StatusHeld, StatusPosting:
-		default:
-			return Errorf(KindConflict, "not_refundable", "订单状态为 %s，不能退款", b.Status)
+		}
+		if !slices.Contains(from, b.Status) {
+			return Errorf(KindConflict, codeNotRefundable, "订单状态为 %s，不能退款", b.Status)
 		}
 		b.Status = StatusRefunding
 		fx.Event(b.Seq, "refunding", reason.Text()+"："+Fen(b.AmountFen).String()+" 元退款处理中")
