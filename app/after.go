@@ -31,7 +31,7 @@ type AfterPayment struct {
 type AfterInputs struct {
 	Orders   *model.OrderStore
 	Persons  service.PersonFinder
-	Quotes   service.QuoteFinder
+	Quotes   service.QuoteByID
 	Family   service.FamilyBindings // optional
 	Gateway  service.PaymentGateway
 	Platform service.Platform

@@ -46,15 +46,11 @@ type PersonFinder interface {
 	FindPerson(ctx context.Context, id int64) (*Person, error)
 }
 
-// QuoteFinder reads an issued quote; the quotes helper's store implements it.
-type QuoteFinder interface {
+// QuoteByID reads an issued quote by id, whoever owns it; the quote store
+// (model.QuoteStore) implements it.
+type QuoteByID interface {
 	// FindQuoteByID returns ErrNotFound when the quote does not exist.
 	FindQuoteByID(ctx context.Context, id string) (*Quote, error)
-}
-
-// UserFinder reads users (UserStore implements it).
-type UserFinder interface {
-	FindUserByID(ctx context.Context, id int64) (*User, error)
 }
 
 // FamilyBindings answers whether a payer may pay for another person: a
@@ -90,10 +86,6 @@ const (
 	AlertUnknownRefund     = "unknown_refund"      // a refund notification for an out_refund_no we never issued
 	AlertPostingDelayed    = "posting_delayed"     // the platform has not confirmed within 3 working days
 )
-
-// Shanghai is China Standard Time. China has no daylight saving time, so a
-// fixed zone is exact and needs no tzdata.
-var Shanghai = time.FixedZone("CST", 8*3600)
 
 // ShanghaiDay returns the [start, end) of the Asia/Shanghai calendar day
 // containing t, in UTC.

@@ -400,3 +400,21 @@ func (s *HoldService) List(ctx context.Context, status string, limit int) ([]Hol
 func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	return s.find(ctx, outTradeNo)
 }
+
+// ConsentedFamily answers FamilyBindings from the family bindings: the payer
+// has an active binding, consented by the member, to that person.
+type ConsentedFamily struct{ Store FamilyStore }
+
+// HasConsentedBinding reports whether payer has an active binding to person.
+func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
+	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range bs {
+		if b.Status == FamilyActive && b.PersonID == personID && personID != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}

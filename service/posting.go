@@ -50,7 +50,7 @@ type PostingDeps struct {
 	Outbox   Outbox
 	Platform Platform
 	Persons  PersonFinder
-	Quotes   QuoteFinder
+	Quotes   QuoteByID
 	Postings PostingStore
 	Holds    *HoldService
 	Refunds  *RefundService
