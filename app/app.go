@@ -62,11 +62,12 @@ type App struct {
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
+	PII      *pii.Keyring
+	FaceSim  *wxsim.FaceSim
+
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
 	After *AfterPayment
-	PII      *pii.Keyring
-	FaceSim  *wxsim.FaceSim
 
 	workers []func(ctx context.Context)
 	closers []func()
