@@ -356,7 +356,7 @@ func (h *harness) events(otn string) []string {
 	return out
 }
 
-func count(xs []string, x string) int {
+func countType(xs []string, x string) int {
 	n := 0
 	for _, v := range xs {
 		if v == x {

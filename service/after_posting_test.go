@@ -58,7 +58,7 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 			t.Fatalf("transaction detail: got expiry %v txid %q, want issued+18m and the transaction id", x.ExpiresAt, x.Content.TransactionID)
 		}
 		ev := h.events(otn)
-		if count(ev, "posting_retry") != 1 || count(ev, "posted") != 1 {
+		if countType(ev, "posting_retry") != 1 || countType(ev, "posted") != 1 {
 			t.Fatalf("timeline: got %v, want one posting_retry and one posted", ev)
 		}
 		// A repeat of the job and a late acceptance callback change nothing.
@@ -66,7 +66,7 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 			IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
 			t.Fatalf("callback: %v", err)
 		}
-		if got := count(h.events(otn), "posted"); got != 1 {
+		if got := countType(h.events(otn), "posted"); got != 1 {
 			t.Fatalf("posted events after callback: got %d, want 1", got)
 		}
 		if vs, _ := h.vouchers.ListForUser(ctx, uid, orderNo(1)); len(vs) != 3 {
@@ -133,7 +133,7 @@ func TestPlatformDownForTheWholeWindowRefundsOnceAtSeventyTwoHours(t *testing.T)
 		h.clock.Advance(time.Hour)
 		h.run()
 		after := h.events(otn)
-		if len(after) != len(before) || count(after, "refunded") != 1 {
+		if len(after) != len(before) || countType(after, "refunded") != 1 {
 			t.Fatalf("timeline after duplicates: got %v, want unchanged %v with one refunded", after, before)
 		}
 		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 1 {
@@ -203,7 +203,7 @@ func TestTwoInstancesConcurrentlyNeverPostOrRefundTwice(t *testing.T) {
 			if posts != 1 || booked != 1 || creates != 0 {
 				t.Fatalf("%s: got %d posts %d bookings %d refunds, want 1 post 1 booking 0 refunds", otn, posts, booked, creates)
 			}
-			if n := count(h.events(otn), "posted"); n != 1 {
+			if n := countType(h.events(otn), "posted"); n != 1 {
 				t.Fatalf("%s: got %d posted events, want 1", otn, n)
 			}
 		}
@@ -266,7 +266,7 @@ func TestPermanentRejectionRefundsImmediately(t *testing.T) {
 		if rv == nil || rv.Reason != service.RefundPlatformRejected || rv.Status != service.RefundStateSuccess {
 			t.Fatalf("refund: got %+v, want platform_rejected success", rv)
 		}
-		if n := count(h.events(otn), "refunded"); n != 1 {
+		if n := countType(h.events(otn), "refunded"); n != 1 {
 			t.Fatalf("refunded events: got %d, want 1", n)
 		}
 	})
@@ -307,7 +307,7 @@ func TestPendingPostingIsNotRefundedAndIsFlaggedAfterThreeWorkingDaysAcrossAWeek
 		step(time.Date(2026, 3, 11, 10, 0, 0, 0, service.Shanghai), 1) // 3 working days
 		step(time.Date(2026, 3, 11, 11, 0, 0, 0, service.Shanghai), 0) // once only
 
-		if n := count(h.events(otn), "info_delay"); n != 1 {
+		if n := countType(h.events(otn), "info_delay"); n != 1 {
 			t.Fatalf("info_delay events: got %d, want 1", n)
 		}
 		o, _ := h.orders.FindOrder(ctx, orderNo(5))

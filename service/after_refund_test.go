@@ -65,7 +65,7 @@ func TestRefundAbnormalAlertsOperationsOnce(t *testing.T) {
 		if as := h.alerts(service.AlertRefundAbnormal); len(as) != 1 {
 			t.Fatalf("refund_abnormal alerts: got %d, want 1", len(as))
 		}
-		if n := count(h.events(otn), "refund_abnormal"); n != 1 {
+		if n := countType(h.events(otn), "refund_abnormal"); n != 1 {
 			t.Fatalf("refund_abnormal events: got %d, want 1", n)
 		}
 		// Operations fix it in the merchant console; WeChat notifies success.
