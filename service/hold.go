@@ -242,6 +242,9 @@ func (s *HoldService) Screen(ctx context.Context, o *Order, b *Batch) (*Hold, er
 
 func (s *HoldService) payerIsInsured(ctx context.Context, o *Order) (bool, error) {
 	u, err := s.d.Users.FindUserByID(ctx, o.UserID)
+	if isNotFound(err) {
+		return false, nil // an unknown payer is not the insured: hold for review
+	}
 	if err != nil {
 		return false, fmt.Errorf("hold: payer: %w", err)
 	}

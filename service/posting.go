@@ -103,7 +103,9 @@ func (s *PostingService) RunOnce(ctx context.Context) (int, error) {
 	for _, j := range jobs {
 		if err := s.Work(ctx, j); err != nil {
 			s.d.Log.Error("posting job failed", "out_trade_no", j.Ref, "err", err)
-			next := s.d.Clock.Now().Add(time.Minute)
+			// Unexpected errors (database, missing person or quote) back off
+			// like platform failures; the deadline check runs before them.
+			next := s.d.Clock.Now().Add(RetryDelay(j.Attempts))
 			if rerr := s.d.Outbox.Retry(ctx, j.ID, s.d.Owner, next, ErrorText(err, 400)); rerr != nil && !errors.Is(rerr, ErrStale) {
 				s.d.Log.Error("posting job retry failed", "out_trade_no", j.Ref, "err", rerr)
 			}

@@ -175,7 +175,9 @@ func (s *RefundService) RunOnce(ctx context.Context) (int, error) {
 	for _, j := range jobs {
 		if err := s.Work(ctx, j); err != nil {
 			s.d.Log.Error("refund job failed", "out_trade_no", j.Ref, "err", err)
-			s.retry(ctx, j, s.d.Clock.Now().Add(time.Minute), ErrorText(err, 400))
+			if rerr := s.retry(ctx, j, s.d.Clock.Now().Add(RetryDelay(j.Attempts)), ErrorText(err, 400)); rerr != nil {
+				s.d.Log.Error("refund job retry failed", "out_trade_no", j.Ref, "err", rerr)
+			}
 		}
 	}
 	return len(jobs), nil
