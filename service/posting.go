@@ -401,21 +401,41 @@ func (s *PostingService) buildPosting(ctx context.Context, o *Order, b *Batch) (
 	if err != nil {
 		return Posting{}, fmt.Errorf("posting: quote: %w", err)
 	}
+	lines := BatchLines(q, b)
+	var sum Fen
+	for _, l := range lines {
+		sum += l.AmountFen
+	}
+	if sum != b.AmountFen {
+		// Our bug, never the user's: the platform would refuse the posting
+		// (amount_mismatch). Retried (and refunded at the deadline) rather
+		// than sent.
+		return Posting{}, fmt.Errorf("posting %s: lines sum to %d fen, batch is %d fen", b.OutTradeNo, sum, b.AmountFen)
+	}
 	return Posting{IdempotencyKey: b.OutTradeNo, Region: o.Region, OrderNo: o.No, BatchSeq: b.Seq,
 		OutTradeNo: b.OutTradeNo, TransactionID: b.TransactionID, AmountFen: b.AmountFen, Person: p.Ref(),
-		Lines: BatchLines(q, b), PaidAt: b.PaidAt}, nil
+		Lines: lines, PaidAt: b.PaidAt}, nil
 }
 
-// BatchLines returns the quote lines a batch pays: the lines whose month is
-// within the batch's [FromMonth, ToMonth]; all lines when the batch carries
-// no months.
+// BatchLines returns what a batch's WeChat payment covers: the quote lines
+// whose month is within the batch's [FromMonth, ToMonth] (batches are split
+// on month boundaries, see PlanBatches), with the family mutual-aid offset
+// taken from the medical lines in quote order exactly as PlanBatches takes
+// it, and lines left at zero dropped. The platform requires the lines to sum
+// to the posted amount. A batch without months covers every line.
 func BatchLines(q *Quote, b *Batch) []QuoteLine {
-	if b.FromMonth == "" || b.ToMonth == "" {
-		return q.Lines
-	}
+	aid := q.MutualAidFen
 	var out []QuoteLine
 	for _, l := range q.Lines {
-		if l.Month >= b.FromMonth && l.Month <= b.ToMonth {
+		if l.Insurance == InsuranceMedical && aid > 0 {
+			off := min(aid, l.AmountFen)
+			l.AmountFen -= off
+			aid -= off
+		}
+		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
+			continue
+		}
+		if l.AmountFen > 0 {
 			out = append(out, l)
 		}
 	}
