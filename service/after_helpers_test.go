@@ -180,13 +180,30 @@ func (postPersons) FindPerson(ctx context.Context, id int64) (*service.Person, e
 	return &service.Person{ID: id, Name: "张三", IDType: service.IDResident, IDNumber: "440106199001011234"}, nil
 }
 
-type postQuotes struct{}
+// postQuotes serves the quotes h.paid registers: a pension and a medical
+// line of 2026-02 summing to the batch amount.
+type postQuotes struct {
+	mu sync.Mutex
+	m  map[string]*service.Quote
+}
 
-func (postQuotes) FindQuoteByID(ctx context.Context, id string) (*service.Quote, error) {
-	return &service.Quote{ID: id, Region: "gd-gz", Lines: []service.QuoteLine{
-		{Insurance: service.InsurancePension, Month: "2026-02", BaseFen: 500000, RateBP: 2000, AmountFen: 100000},
-		{Insurance: service.InsuranceMedical, Month: "2026-02", BaseFen: 500000, RateBP: 1000, AmountFen: 50000},
-	}}, nil
+func (q *postQuotes) FindQuoteByID(ctx context.Context, id string) (*service.Quote, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if v, ok := q.m[id]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("quote %s: %w", id, service.ErrNotFound)
+}
+
+func (q *postQuotes) add(id string, amount service.Fen) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	pension := amount * 2 / 3
+	q.m[id] = &service.Quote{ID: id, Region: "gd-gz", Lines: []service.QuoteLine{
+		{Insurance: service.InsurancePension, Month: "2026-02", BaseFen: 500000, RateBP: 2000, AmountFen: pension},
+		{Insurance: service.InsuranceMedical, Month: "2026-02", BaseFen: 500000, RateBP: 1000, AmountFen: amount - pension},
+	}}
 }
 
 type postFamily struct{ bound map[[2]int64]bool }
@@ -207,6 +224,7 @@ type harness struct {
 	platform *postPlatform
 	gw       *refundGateway
 	family   *postFamily
+	quotes   *postQuotes
 	rules    service.HoldRules
 
 	posting  *service.PostingService
@@ -225,7 +243,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, rules s
 	tb.Helper()
 	h := &harness{t: tb, db: db, clock: clock, orders: model.NewOrderStore(db), outbox: model.NewOutbox(db),
 		store: model.NewAfterStore(db), users: model.NewUserStore(db), platform: newPostPlatform(), gw: newRefundGateway(),
-		family: &postFamily{bound: map[[2]int64]bool{}}, rules: rules}
+		family: &postFamily{bound: map[[2]int64]bool{}}, quotes: &postQuotes{m: map[string]*service.Quote{}}, rules: rules}
 	h.posting, h.refunds, h.holds = h.instance("worker-a")
 	h.vouchers = service.NewVoucherService(h.store, h.orders, clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	h.recon = service.NewReconService(h.store, h.store, h.gw, clock)
@@ -244,7 +262,7 @@ func (h *harness) instance(owner string) (*service.PostingService, *service.Refu
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	vouchers := service.NewVoucherService(h.store, h.orders, h.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	posting := service.NewPostingService(service.PostingDeps{Orders: h.orders, Outbox: h.outbox, Platform: h.platform,
-		Persons: postPersons{}, Quotes: postQuotes{}, Postings: h.store, Holds: holds, Refunds: refunds, Vouchers: vouchers,
+		Persons: postPersons{}, Quotes: h.quotes, Postings: h.store, Holds: holds, Refunds: refunds, Vouchers: vouchers,
 		Clock: h.clock, Owner: owner})
 	return posting, refunds, holds
 }
@@ -289,6 +307,7 @@ func (h *harness) paid(no string, userID, personID int64, amount service.Fen) st
 	o := &service.Order{No: no, UserID: userID, PersonID: personID, QuoteID: "Q" + no, Region: "gd-gz", AmountFen: amount,
 		Batches: []service.Batch{{OrderNo: no, Seq: 1, OutTradeNo: otn, AmountFen: amount, FromMonth: "2026-02", ToMonth: "2026-02",
 			Status: service.StatusPendingPayment, PayerOpenID: "openid"}}}
+	h.quotes.add(o.QuoteID, amount)
 	if err := h.orders.CreateOrder(ctx, o); err != nil {
 		h.t.Fatalf("create order: %v", err)
 	}
