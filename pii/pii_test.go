@@ -31,7 +31,8 @@ func TestEncryptRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(ct, pt) {
+		// A one-character plaintext may occur in base64 by chance.
+		if len(pt) > 3 && strings.Contains(ct, pt) {
 			t.Fatalf("ciphertext %q contains plaintext %q", ct, pt)
 		}
 		if !strings.HasPrefix(ct, "v1:k1:") {
