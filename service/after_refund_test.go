@@ -103,3 +103,45 @@ func TestRefundNotificationForUnknownOrMismatchingRefundIsAlertedNotApplied(t *t
 		}
 	})
 }
+
+func TestClosedRefundIsAlertedAndRetriedByOperationsWithTheSameOutRefundNo(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		h.platform.answer = rejectAll
+		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
+			status := service.RefundSuccess
+			if n == 1 {
+				status = service.RefundClosed
+			}
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: status, RefundFen: r.RefundFen}, nil
+		}
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(9), uid, 11, 150000)
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		if n := len(h.alerts(service.AlertRefundClosed)); n != 1 {
+			t.Fatalf("refund_closed alerts: got %d, want 1", n)
+		}
+		h.clock.Advance(time.Hour)
+		h.run()
+		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 1 {
+			t.Fatalf("refund calls before the retry: got %d, want 1 (a closed refund waits for operations)", n)
+		}
+		r, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn))
+		if err != nil || r.Status != service.RefundStatePending {
+			t.Fatalf("retry: got %+v, %v; want pending", r, err)
+		}
+		h.run()
+		h.wantStatus(otn, service.StatusRefunded)
+		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 2 {
+			t.Fatalf("refund calls: got %d, want 2 with the same out_refund_no", n)
+		}
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn)); service.ErrorCode(err) != "refund_succeeded" {
+			t.Fatalf("retry of a successful refund: got %v, want refund_succeeded", err)
+		}
+		audit, _ := h.store.FindAudit(ctx, service.OutRefundNo(otn), 10)
+		if len(audit) != 1 || audit[0].Action != "retry_refund" || !strings.Contains(audit[0].Before, `"closed"`) {
+			t.Fatalf("audit: got %+v, want one retry_refund from closed", audit)
+		}
+	})
+}
