@@ -39,7 +39,9 @@ func (f *fakeAdmin) Order(context.Context, string, string) (*service.AdminOrder,
 
 type fakeVouchers struct{}
 
-func (fakeVouchers) ListForUser(context.Context, int64, string) ([]service.Voucher, error) { return nil, nil }
+func (fakeVouchers) ListForUser(context.Context, int64, string) ([]service.Voucher, error) {
+	return nil, nil
+}
 func (fakeVouchers) Verify(_ context.Context, code string) (*service.VoucherCheck, error) {
 	if code != "good" {
 		return nil, service.ErrVoucherInvalid
@@ -58,7 +60,9 @@ func newAdminServer(tb testing.TB) (*fakeAdmin, *testServer) {
 
 type stubAuth struct{}
 
-func (stubAuth) Login(context.Context, string) (*service.Session, error) { return nil, service.ErrUnauthenticated }
+func (stubAuth) Login(context.Context, string) (*service.Session, error) {
+	return nil, service.ErrUnauthenticated
+}
 func (stubAuth) Authenticate(context.Context, string) (*service.User, error) {
 	return nil, service.ErrUnauthenticated
 }
