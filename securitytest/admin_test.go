@@ -13,7 +13,7 @@ import (
 func TestAdminRoutesRefuseUserSessionsAndWrongTokens(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	user := e.login(t, "admin-probe")
-	params := strings.NewReplacer(":order_no", "O0", ":id", "1", ":seq", "1", ":no", "X0", ":date", "2026-11-23")
+	params := strings.NewReplacer(":order_no", "O0", ":id", "1", ":seq", "1", ":no", "X0", ":date", "2026-11-23", ":out_trade_no", "T0", ":out_refund_no", "R0")
 	n := 0
 	for _, r := range routes(t, e) {
 		if !strings.Contains(r, "/admin/") && !strings.HasSuffix(r, "/admin") {

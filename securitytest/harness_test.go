@@ -290,3 +290,22 @@ func (e *env) payInSimulator(tb testing.TB, token string, order reply) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// waitStatus polls the caller's order until its status is one of want
+// (the background workers post paid orders to the simulated platform).
+func (e *env) waitStatus(tb testing.TB, token, orderNo string, want ...string) reply {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.do(tb, "GET", "/api/v1/orders/"+orderNo, token, nil)
+		for _, w := range want {
+			if r.str("status") == w {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("order %s is %q after 30 s, want one of %v: %.400s", orderNo, r.str("status"), want, r.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

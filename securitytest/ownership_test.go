@@ -41,6 +41,7 @@ type fixture struct {
 	order1     string // paid batch 1
 	order2     string // pending payment
 	order2Key  string // Idempotency-Key of order2
+	vouchers   []any  // A's vouchers of order1
 }
 
 func buildFixture(t *testing.T, e *env) *fixture {
@@ -70,9 +71,15 @@ func buildFixture(t *testing.T, e *env) *fixture {
 	o1 := e.order(t, f.a, f.qSelf, "own-a-1")
 	f.order1 = o1.str("order_no")
 	e.payInSimulator(t, f.a, o1)
+	e.waitStatus(t, f.a, f.order1, "posted")
 	f.order2Key = "own-a-2"
 	f.order2 = e.order(t, f.a, f.qMum, f.order2Key).str("order_no")
 
+	v := e.do(t, "GET", "/api/v1/orders/"+f.order1+"/vouchers", f.a, nil)
+	want(t, "A's vouchers", v, http.StatusOK, "")
+	if f.vouchers, _ = v.body["vouchers"].([]any); len(f.vouchers) == 0 {
+		t.Fatalf("A's posted order has no vouchers: %s", v.raw)
+	}
 	f.b = e.login(t, "own-bob")
 	e.verify(t, f.b, bobName, bobID)
 	f.bID = e.do(t, "GET", "/api/v1/me", f.b, nil).str("id")
@@ -245,6 +252,21 @@ func ownershipCases() []ownershipCase {
 				f.notFound(t, "B reads A's order", f.e.do(t, "GET", "/api/v1/orders/"+no, f.b, nil))
 			}
 		}},
+		{"GET /api/v1/orders/:order_no/vouchers", func(t *testing.T, f *fixture) {
+			for _, no := range []string{f.order1, f.order2} {
+				r := f.e.do(t, "GET", "/api/v1/orders/"+no+"/vouchers", f.b, nil)
+				f.notFound(t, "B lists A's vouchers", r)
+				for _, v := range f.vouchers {
+					if code, _ := v.(map[string]any)["verify_code"].(string); code != "" && strings.Contains(r.raw, code) {
+						t.Errorf("B sees A's voucher code: %s", r.raw)
+					}
+				}
+			}
+			unknown := f.e.do(t, "GET", "/api/v1/orders/NO-SUCH-ORDER/vouchers", f.b, nil)
+			if r := f.e.do(t, "GET", "/api/v1/orders/"+f.order1+"/vouchers", f.b, nil); r.code() != unknown.code() {
+				t.Errorf("B's 404 for A's order (%q) differs from an unknown order's (%q): existence leaks", r.code(), unknown.code())
+			}
+		}},
 		{"POST /api/v1/orders/:order_no/batches/:seq/pay", func(t *testing.T, f *fixture) {
 			f.notFound(t, "B pays A's unpaid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order2+"/batches/1/pay", f.b, nil))
 			f.notFound(t, "B pays A's paid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/batches/1/pay", f.b, nil))
@@ -269,7 +291,7 @@ var publicRoutes = []string{
 	"GET /api/v1/regions",
 	"GET /api/v1/regions/:code",
 	"GET /api/v1/pension/estimate",
-	"GET /api/v1/vouchers/verify",
+	"GET /api/v1/vouchers/verify", // a signed code is the capability; the reply is masked
 	"POST /api/v1/wxpay/notify",
 	" /api/v1/platform/", // provincial platform callbacks (HMAC)
 	" /api/v1/admin/",    // operations API (admin token)
@@ -322,7 +344,7 @@ func routes(t *testing.T, e *env) []string {
 // simulator) and has B try each of them on every route of the router. A
 // route that is neither public, nor self-only, nor covered by a case fails.
 func TestOwnershipEveryRouteAnswers404ToAnotherUser(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{workers: true})
 	cases := ownershipCases()
 	covered := map[string]bool{}
 	for _, c := range cases {
