@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/sim/paysim"
+	"github.com/shebao/sipay/sim/provsim"
 )
 
 // Personal data of the PII flow. Every string here must never be stored or
@@ -76,7 +79,46 @@ func piiFlow(t *testing.T, e *env) (orderNos, tokens []string) {
 	o2 := e.order(t, tok, e.do(t, "POST", "/api/v1/quotes", tok, quoteBody(spouse)).str("id"), "pii-2")
 	want(t, "cancel", e.do(t, "POST", "/api/v1/orders/"+o2.str("order_no")+"/cancel", tok, nil), http.StatusOK, "")
 	orderNos = []string{o.str("order_no"), o2.str("order_no")}
-	for _, path := range []string{"/api/v1/me", "/api/v1/family", "/api/v1/orders", "/api/v1/orders/" + o.str("order_no")} {
+	// The workers post the paid order to the simulated platform (outbox,
+	// postings, vouchers), or hold it for review (a family member's payment).
+	status := e.waitStatus(t, tok, o.str("order_no"), "posted", "held").str("status")
+	paths := []string{"/api/v1/me", "/api/v1/family", "/api/v1/orders", "/api/v1/orders/" + o.str("order_no"), "/api/v1/orders/" + o.str("order_no") + "/vouchers"}
+	if status == "held" {
+		t.Logf("the proxy payment is held for review; no vouchers yet")
+	}
+
+	// A payment the platform rejects is refunded; WeChat reports the refund
+	// ABNORMAL, which raises an alert for operations.
+	e.app.Sims.Platform.RejectPostings("not_insured", "平台拒绝受理")
+	e.app.Sims.Pay.SetRefundBehavior("", paysim.RefundBehavior{EndStatus: "ABNORMAL"})
+	o3 := e.order(t, tok, e.do(t, "POST", "/api/v1/quotes", tok, quoteBody("self")).str("id"), "pii-3")
+	e.payInSimulator(t, tok, o3)
+	admin := e.app.Cfg.AdminToken
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.send(t, req{method: "GET", path: "/api/v1/admin/alerts", token: admin, header: map[string]string{"X-Operator": "pii-test"}})
+		want(t, "admin alerts", r, http.StatusOK, "")
+		if strings.Contains(r.raw, "refund_abnormal") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refund_abnormal alert after 30 s: %s", r.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.app.Sims.Platform.SetPostingMode(provsim.ModeAccept)
+	orderNos = append(orderNos, o3.str("order_no"))
+	for _, path := range []string{"/api/v1/admin/alerts", "/api/v1/admin/holds", "/api/v1/admin/orders/" + o.str("order_no"), "/api/v1/admin/orders/" + o3.str("order_no")} {
+		r := e.send(t, req{method: "GET", path: path, token: admin, header: map[string]string{"X-Operator": "pii-test"}})
+		want(t, path, r, http.StatusOK, "")
+		for _, s := range piiSecrets() {
+			if strings.Contains(r.raw, s) {
+				t.Errorf("GET %s (admin) shows plaintext %q", path, s)
+			}
+		}
+	}
+	paths = append(paths, "/api/v1/orders/"+o3.str("order_no"))
+	for _, path := range paths {
 		r := e.do(t, "GET", path, tok, nil)
 		want(t, path, r, http.StatusOK, "")
 		for _, s := range piiSecrets() {
@@ -113,9 +155,10 @@ func TestNoPlaintextPIIAnywhere(t *testing.T) {
 				}
 			}
 			dump += dumpRedis(t, e.app.Redis)
-			for _, table := range []string{"users", "persons", "family_bindings", "face_attempts", "identity_checks", "quotes", "orders"} {
-				if !strings.Contains(dump, "\n"+table+":\n") {
-					t.Errorf("dump has no table %s; tables: %s", table, tableNames(dump))
+			for _, table := range []string{"users", "persons", "family_bindings", "face_attempts", "identity_checks", "quotes", "orders",
+				"batches", "payment_events", "outbox", "order_events", "postings", "refunds", "alerts", "vouchers", "audit_log"} {
+				if rowsOf(dump, table) == 0 {
+					t.Errorf("table %s is missing or empty after the flow; tables: %s", table, tableNames(dump))
 				}
 			}
 			logs := e.logs.String()
@@ -133,6 +176,18 @@ func TestNoPlaintextPIIAnywhere(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rowsOf counts the dumped rows of table.
+func rowsOf(dump, table string) int {
+	_, rest, ok := strings.Cut(dump, "\n"+table+":\n")
+	if !ok || rest == "" || rest[0] == '\n' {
+		return 0
+	}
+	if i := strings.Index(rest, "\n\n"); i >= 0 {
+		rest = rest[:i+1]
+	}
+	return strings.Count(rest, "\n")
 }
 
 // around returns the line of text that holds s.
