@@ -41,6 +41,8 @@ type report struct {
 	BigOrders    int64 // … when NotifyBig started
 	Notes        []string
 	Duration     time.Duration
+
+	users []benchUser // seeded once, shared by quotes and orders
 }
 
 func (r *report) note(format string, args ...any) {
