@@ -40,6 +40,11 @@ type Deps struct {
 	Limiter  RateLimiter
 	Identity service.IdentityViewer // optional: masked identity in /me
 	Ready    map[string]Pinger      // name → dependency, checked by /readyz
+
+	Face        FaceVerification // optional: /identity/face/*
+	AltIdentity AltIdentity      // optional: /identity/alt/*
+	Family      Family           // optional: /family
+
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
 }
@@ -88,6 +93,8 @@ func (s *Server) routes() {
 	user := v1.Group("", s.authenticate)
 	user.GET("/me", s.me)
 	user.PATCH("/me", s.updateMe)
+	s.identityRoutes(user)
+	s.familyRoutes(user)
 
 	for _, mount := range s.deps.Extra {
 		mount(e)

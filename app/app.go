@@ -25,8 +25,11 @@ import (
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wechat"
 	"github.com/shebao/sipay/wxpay"
 )
@@ -55,6 +58,12 @@ type App struct {
 	Pay      *wxpay.Client
 	Notify   *wxpay.NotifyParser
 	Platform *platform.Client
+
+	// Identity resolves and shows persons (service.PersonResolver,
+	// IdentityViewer); PII encrypts personal data at rest.
+	Identity *service.IdentityService
+	PII      *pii.Keyring
+	FaceSim  *wxsim.FaceSim
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -129,10 +138,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
 	}
+	rs, err := regions.Load()
+	if err != nil {
+		return nil, fmt.Errorf("region rules: %w", err)
+	}
+	catalog := service.RegionCatalog(rs)
+	if err := a.wireIdentity(&deps, users, wx, catalog); err != nil {
+		return nil, err
+	}
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
-	a.Handler = api.NewServer(deps)
+	srv := api.NewServer(deps)
+	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
+	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
+		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
+		Pension: service.NewPensionService(rs, a.Clock)})
+	a.wireOrders(srv, quotes, users, nil)
+	a.Handler = srv
 	return a, nil
 }
 

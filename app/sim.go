@@ -47,6 +47,7 @@ func (a *App) startSimulators() error {
 	keys.AppID = cfg.WeChat.AppID
 	s := &Simulators{Keys: keys}
 	s.WeChat = wxsim.New(cfg.WeChat.AppID, cfg.WeChat.Secret, a.Clock)
+	a.FaceSim = wxsim.RegisterFace(s.WeChat)
 	s.Pay = paysim.New(paysim.Config{AppID: keys.AppID, MchID: keys.MchID, MerchantPublicKey: &keys.MerchantKey.PublicKey,
 		MerchantSerial: keys.MerchantSerial, PlatformKey: keys.PlatformKey, PublicKeyID: keys.PublicKeyID,
 		APIv3Key: keys.APIv3Key, Clock: a.Clock, Logger: a.Log.With("sim", "wechatpay")})

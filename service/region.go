@@ -380,3 +380,16 @@ func FindRegion(regions []Region, code string) (*Region, bool) {
 	}
 	return nil, false
 }
+
+// RegionCatalog is the loaded set of regions.
+type RegionCatalog []Region
+
+// IdentityMethods returns a region's accepted identity methods and false
+// when the region is unknown (implements RegionIdentityRules).
+func (c RegionCatalog) IdentityMethods(code string) ([]string, bool) {
+	r, ok := FindRegion(c, code)
+	if !ok {
+		return nil, false
+	}
+	return r.IdentityMethods, true
+}

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// Family is family proxy payment as the API calls it (service.FamilyService).
+type Family interface {
+	Add(ctx context.Context, userID int64, in service.FamilyInput) (*service.FamilyView, error)
+	List(ctx context.Context, userID int64) ([]*service.FamilyView, error)
+	Remove(ctx context.Context, userID, id int64) error
+	Accept(ctx context.Context, memberUserID int64, token string) (*service.FamilyView, error)
+	ConsentWithCheck(ctx context.Context, userID, bindingID int64, checkID string) (*service.FamilyView, error)
+}
+
+// familyRoutes mounts the family endpoints on the authenticated group.
+func (s *Server) familyRoutes(user *gin.RouterGroup) {
+	if s.deps.Family == nil {
+		return
+	}
+	user.GET("/family", s.familyList)
+	user.POST("/family", s.limit("family_add", 10), s.familyAdd)
+	user.DELETE("/family/:id", s.familyRemove)
+	user.POST("/family/:id/consent", s.familyConsent)
+	user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
+}
+
+type familyAddRequest struct {
+	identityRequest
+	Relation string `json:"relation"`
+}
+
+type familyResponse struct {
+	ID                  int64      `json:"id"`
+	Relation            string     `json:"relation"`
+	Name                string     `json:"name"`
+	IDType              string     `json:"id_type"`
+	IDNumber            string     `json:"id_number"`
+	Status              string     `json:"status"`
+	ConsentedAt         *time.Time `json:"consented_at,omitempty"`
+	CreatedAt           time.Time  `json:"created_at"`
+	Invitation          string     `json:"invitation,omitempty"`
+	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// toFamilyResponse converts a view; name and ID number are already masked.
+func toFamilyResponse(v *service.FamilyView) familyResponse {
+	return familyResponse{ID: v.ID, Relation: v.Relation, Name: v.Name, IDType: string(v.IDType), IDNumber: v.IDNumber,
+		Status: v.Status, ConsentedAt: optTime(v.ConsentedAt), CreatedAt: v.CreatedAt.UTC(), Invitation: v.Invitation,
+		InvitationExpiresAt: optTime(v.InvitationExpiresAt)}
+}
+
+func (s *Server) familyAdd(c *gin.Context) {
+	var req familyAddRequest
+	if !bind(c, &req) {
+		return
+	}
+	v, err := s.deps.Family.Add(c.Request.Context(), currentUser(c).ID, service.FamilyInput{IdentityInput: req.input(), Relation: req.Relation})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toFamilyResponse(v))
+}
+
+func (s *Server) familyList(c *gin.Context) {
+	vs, err := s.deps.Family.List(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]familyResponse, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, toFamilyResponse(v))
+	}
+	c.JSON(http.StatusOK, gin.H{"family": out})
+}
+
+// bindingID parses the :id path parameter; a malformed id is a 404 like an
+// unknown one.
+func bindingID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		fail(c, service.ErrFamilyNotFound)
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) familyRemove(c *gin.Context) {
+	id, ok := bindingID(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Family.Remove(c.Request.Context(), currentUser(c).ID, id); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type familyConsentRequest struct {
+	CheckID string `json:"check_id"`
+}
+
+func (s *Server) familyConsent(c *gin.Context) {
+	id, ok := bindingID(c)
+	if !ok {
+		return
+	}
+	var req familyConsentRequest
+	if !bind(c, &req) {
+		return
+	}
+	v, err := s.deps.Family.ConsentWithCheck(c.Request.Context(), currentUser(c).ID, id, req.CheckID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFamilyResponse(v))
+}
+
+func (s *Server) familyAccept(c *gin.Context) {
+	v, err := s.deps.Family.Accept(c.Request.Context(), currentUser(c).ID, c.Param("token"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFamilyResponse(v))
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/service"
+)
+
+// FaceVerification is face verification as the API calls it
+// (service.FaceService).
+type FaceVerification interface {
+	Start(ctx context.Context, userID int64, in service.IdentityInput) (*service.FaceStart, error)
+	Result(ctx context.Context, userID int64, verifyID string) (*service.Person, error)
+	Legacy(ctx context.Context, userID int64, in service.LegacyInput) (*service.Person, error)
+}
+
+// AltIdentity is the alternative identity check (service.AltIdentityService).
+type AltIdentity interface {
+	Start(ctx context.Context, userID int64, in service.AltStartInput) (*service.AltCheck, error)
+	Finish(ctx context.Context, userID int64, checkID, secret string) (*service.AltResult, error)
+}
+
+// identityRoutes mounts the identity endpoints on the authenticated group.
+func (s *Server) identityRoutes(user *gin.RouterGroup) {
+	if s.deps.Face != nil {
+		user.POST("/identity/face/start", s.limit("face_start", 10), s.faceStart)
+		user.POST("/identity/face/result", s.limit("face_result", 30), s.faceResult)
+		user.POST("/identity/face/legacy", s.limit("face_legacy", 10), s.faceLegacy)
+	}
+	if s.deps.AltIdentity != nil {
+		user.POST("/identity/alt/start", s.limit("alt_start", 5), s.altStart)
+		user.POST("/identity/alt/finish", s.limit("alt_finish", 20), s.altFinish)
+	}
+}
+
+type identityRequest struct {
+	Name     string `json:"name"`
+	IDType   string `json:"id_type"`
+	IDNumber string `json:"id_number"`
+}
+
+func (r identityRequest) input() service.IdentityInput {
+	return service.IdentityInput{Name: r.Name, IDType: service.IDType(r.IDType), IDNumber: r.IDNumber}
+}
+
+type faceStartResponse struct {
+	VerifyID  string `json:"verify_id"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+// verifiedResponse answers a successful verification with the identity
+// masked.
+type verifiedResponse struct {
+	Verified bool           `json:"verified"`
+	Identity identityMasked `json:"identity"`
+}
+
+func maskedIdentity(p *service.Person) identityMasked {
+	return identityMasked{Name: pii.MaskName(p.Name), IDType: string(p.IDType), IDNumber: pii.MaskIDNumber(p.IDNumber)}
+}
+
+func (s *Server) faceStart(c *gin.Context) {
+	var req identityRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := s.deps.Face.Start(c.Request.Context(), currentUser(c).ID, req.input())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, faceStartResponse{VerifyID: res.VerifyID, ExpiresIn: int(res.ExpiresIn.Seconds())})
+}
+
+type faceResultRequest struct {
+	VerifyID string `json:"verify_id"`
+}
+
+func (s *Server) faceResult(c *gin.Context) {
+	var req faceResultRequest
+	if !bind(c, &req) {
+		return
+	}
+	p, err := s.deps.Face.Result(c.Request.Context(), currentUser(c).ID, req.VerifyID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, verifiedResponse{Verified: true, Identity: maskedIdentity(p)})
+}
+
+type faceLegacyRequest struct {
+	identityRequest
+	VerifyResult string `json:"verify_result"`
+}
+
+func (s *Server) faceLegacy(c *gin.Context) {
+	var req faceLegacyRequest
+	if !bind(c, &req) {
+		return
+	}
+	p, err := s.deps.Face.Legacy(c.Request.Context(), currentUser(c).ID, service.LegacyInput{IdentityInput: req.input(), VerifyResult: req.VerifyResult})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, verifiedResponse{Verified: true, Identity: maskedIdentity(p)})
+}
+
+type altStartRequest struct {
+	identityRequest
+	Region  string `json:"region"`
+	Method  string `json:"method"`
+	Purpose string `json:"purpose"`
+	Phone   string `json:"phone"`
+}
+
+type altStartResponse struct {
+	CheckID   string `json:"check_id"`
+	Method    string `json:"method"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+func (s *Server) altStart(c *gin.Context) {
+	var req altStartRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := s.deps.AltIdentity.Start(c.Request.Context(), currentUser(c).ID, service.AltStartInput{
+		Region: req.Region, Method: req.Method, Purpose: req.Purpose, IdentityInput: req.input(), Phone: req.Phone})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, altStartResponse{CheckID: res.CheckID, Method: res.Method, ExpiresIn: int(res.ExpiresIn.Seconds())})
+}
+
+type altFinishRequest struct {
+	CheckID string `json:"check_id"`
+	Secret  string `json:"secret"`
+}
+
+type altFinishResponse struct {
+	CheckID  string         `json:"check_id"`
+	Purpose  string         `json:"purpose"`
+	Verified bool           `json:"verified"`
+	Identity identityMasked `json:"identity"`
+}
+
+func (s *Server) altFinish(c *gin.Context) {
+	var req altFinishRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := s.deps.AltIdentity.Finish(c.Request.Context(), currentUser(c).ID, req.CheckID, req.Secret)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, altFinishResponse{CheckID: res.CheckID, Purpose: res.Purpose, Verified: true, Identity: maskedIdentity(res.Person)})
+}

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// OrderService is what the order and notify routes need
+// (service.OrderService implements it).
+type OrderService interface {
+	CreateOrder(ctx context.Context, userID int64, quoteID string) (*service.PayResult, error)
+	PayBatch(ctx context.Context, userID int64, orderNo string, seq int) (*service.PayResult, error)
+	FindOrders(ctx context.Context, userID int64, page, pageSize int) ([]*service.Order, int, error)
+	FindOrderDetail(ctx context.Context, userID int64, orderNo string) (*service.OrderDetail, error)
+	CancelOrder(ctx context.Context, userID int64, orderNo string) (*service.CancelResult, error)
+	HandleTransaction(ctx context.Context, ev service.TransactionEvent) error
+}
+
+// OrderDeps are the services behind the order and WeChat Pay notify routes.
+type OrderDeps struct {
+	Orders OrderService
+	// Idempotency stores replies of POST /orders; nil keeps the
+	// Idempotency-Key requirement but replays nothing.
+	Idempotency service.IdempotencyStore
+	// Notify verifies and decrypts WeChat Pay notifications; nil leaves
+	// the notify route unmounted.
+	Notify NotifyParser
+	// NotifyMalformed tells a malformed notification (400) from one that
+	// failed verification (401); nil treats every parse error as 401.
+	NotifyMalformed func(error) bool
+	// Refunds handles REFUND.* notifications; nil answers them 500 so
+	// WeChat retries later.
+	Refunds RefundEventHandler
+	// Dedupe is the Redis fast path for repeated notifications; optional.
+	Dedupe NotifyDeduper
+}
+
+type orderHandlers struct {
+	*Server
+	deps OrderDeps
+}
+
+// MountOrders adds the order routes and the WeChat Pay notify endpoint. Call
+// it once, after NewServer and before serving:
+//
+//	POST /api/v1/orders                               Bearer token, Idempotency-Key
+//	GET  /api/v1/orders?page=&page_size=              Bearer token
+//	GET  /api/v1/orders/:order_no                     Bearer token
+//	POST /api/v1/orders/:order_no/batches/:seq/pay    Bearer token
+//	POST /api/v1/orders/:order_no/cancel              Bearer token
+//	POST /api/v1/wxpay/notify                         signed by WeChat Pay
+func (s *Server) MountOrders(d OrderDeps) {
+	if d.Orders == nil {
+		panic("api: MountOrders: missing dependency")
+	}
+	h := &orderHandlers{Server: s, deps: d}
+	v1 := s.engine.Group("/api/v1")
+	user := v1.Group("", s.authenticate)
+	user.POST("/orders", s.limit("order", 30), h.idempotent, h.createOrder)
+	user.GET("/orders", h.listOrders)
+	user.GET("/orders/:order_no", h.getOrder)
+	user.POST("/orders/:order_no/batches/:seq/pay", s.limit("pay", 30), h.payBatch)
+	user.POST("/orders/:order_no/cancel", s.limit("cancel", 30), h.cancelOrder)
+	if d.Notify != nil {
+		v1.POST("/wxpay/notify", h.notify)
+	}
+}
+
+type batchResponse struct {
+	Seq        int         `json:"seq"`
+	OutTradeNo string      `json:"out_trade_no"`
+	AmountFen  service.Fen `json:"amount_fen"`
+	Status     string      `json:"status"`
+	FromMonth  string      `json:"from_month"`
+	ToMonth    string      `json:"to_month"`
+	ExpireAt   *time.Time  `json:"expire_at,omitempty"`
+	PaidAt     *time.Time  `json:"paid_at,omitempty"`
+}
+
+type orderResponse struct {
+	OrderNo   string          `json:"order_no"`
+	QuoteID   string          `json:"quote_id"`
+	Region    string          `json:"region"`
+	AmountFen service.Fen     `json:"amount_fen"`
+	Status    string          `json:"status"`
+	CreatedAt time.Time       `json:"created_at"`
+	Batches   []batchResponse `json:"batches"`
+}
+
+type payParamsResponse struct {
+	AppID     string `json:"appId"`
+	TimeStamp string `json:"timeStamp"`
+	NonceStr  string `json:"nonceStr"`
+	Package   string `json:"package"`
+	SignType  string `json:"signType"`
+	PaySign   string `json:"paySign"`
+}
+
+type createOrderResponse struct {
+	orderResponse
+	PaySeq    int               `json:"pay_seq"`
+	PayParams payParamsResponse `json:"pay_params"`
+}
+
+type payResponse struct {
+	OrderNo   string            `json:"order_no"`
+	Seq       int               `json:"seq"`
+	PayParams payParamsResponse `json:"pay_params"`
+}
+
+type lineResponse struct {
+	Insurance string      `json:"insurance"`
+	Month     string      `json:"month"`
+	Arrears   bool        `json:"arrears"`
+	BaseFen   service.Fen `json:"base_fen"`
+	RateBP    int64       `json:"rate_bp"`
+	AmountFen service.Fen `json:"amount_fen"`
+}
+
+type eventResponse struct {
+	BatchSeq  int       `json:"batch_seq,omitempty"`
+	Type      string    `json:"type"`
+	Detail    string    `json:"detail"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type orderDetailResponse struct {
+	orderResponse
+	Lines    []lineResponse  `json:"lines"`
+	Timeline []eventResponse `json:"timeline"`
+}
+
+type orderListResponse struct {
+	Orders   []orderResponse `json:"orders"`
+	Total    int             `json:"total"`
+	Page     int             `json:"page"`
+	PageSize int             `json:"page_size"`
+}
+
+type cancelResponse struct {
+	orderResponse
+	FullyCancelled bool   `json:"fully_cancelled"`
+	Message        string `json:"message"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func toOrderResponse(o *service.Order) orderResponse {
+	r := orderResponse{OrderNo: o.No, QuoteID: o.QuoteID, Region: o.Region, AmountFen: o.AmountFen,
+		Status: string(o.Status), CreatedAt: o.CreatedAt.UTC(), Batches: []batchResponse{}}
+	for _, b := range o.Batches {
+		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
+			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt)})
+	}
+	return r
+}
+
+func toPayParams(p service.PayParams) payParamsResponse {
+	return payParamsResponse{AppID: p.AppID, TimeStamp: p.TimeStamp, NonceStr: p.NonceStr, Package: p.Package,
+		SignType: p.SignType, PaySign: p.PaySign}
+}
+
+type createOrderRequest struct {
+	QuoteID string `json:"quote_id"`
+}
+
+func (h *orderHandlers) createOrder(c *gin.Context) {
+	var req createOrderRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := h.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: toPayParams(res.PayParams)})
+}
+
+func (h *orderHandlers) payBatch(c *gin.Context) {
+	seq, err := strconv.Atoi(c.Param("seq"))
+	if err != nil || seq < 1 || seq > 99 {
+		fail(c, service.NotFound("该笔缴费不存在"))
+		return
+	}
+	res, err := h.deps.Orders.PayBatch(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: toPayParams(res.PayParams)})
+}
+
+func (h *orderHandlers) listOrders(c *gin.Context) {
+	page, pageSize := 1, service.DefaultPageSize
+	if v := c.Query("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fail(c, service.Invalid(service.CodeInvalid, "page 无效", service.FieldError{Field: "page", Code: "invalid", Message: "应为正整数"}))
+			return
+		}
+		page = n
+	}
+	if v := c.Query("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > service.MaxPageSize {
+			fail(c, service.Invalid(service.CodeInvalid, "page_size 无效", service.FieldError{Field: "page_size", Code: "invalid", Message: "应为 1 到 50"}))
+			return
+		}
+		pageSize = n
+	}
+	orders, total, err := h.deps.Orders.FindOrders(c.Request.Context(), currentUser(c).ID, page, pageSize)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	r := orderListResponse{Orders: []orderResponse{}, Total: total, Page: page, PageSize: pageSize}
+	for _, o := range orders {
+		r.Orders = append(r.Orders, toOrderResponse(o))
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (h *orderHandlers) getOrder(c *gin.Context) {
+	d, err := h.deps.Orders.FindOrderDetail(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
+	for _, l := range d.Lines {
+		r.Lines = append(r.Lines, lineResponse(l))
+	}
+	for _, e := range d.Timeline {
+		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (h *orderHandlers) cancelOrder(c *gin.Context) {
+	res, err := h.deps.Orders.CancelOrder(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cancelResponse{orderResponse: toOrderResponse(res.Order), FullyCancelled: res.FullyCancelled, Message: res.Message})
+}

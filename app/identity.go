@@ -1,0 +1,34 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/shebao/sipay/api"
+	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/wechat"
+)
+
+// wireIdentity builds the PII keyring, the identity stores and services
+// (face verification, alternative checks through the provincial platform,
+// family proxy payment, person resolution) and adds them to the API.
+func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Client, regions service.RegionCatalog) error {
+	key, err := pii.KeyFromBase64(a.Cfg.PIIKey)
+	if err != nil {
+		return fmt.Errorf("PII_KEY: %w", err)
+	}
+	if a.PII, err = pii.NewKeyring(key); err != nil {
+		return fmt.Errorf("PII_KEY: %w", err)
+	}
+	persons := model.NewPersonStore(a.DB, a.PII)
+	family := model.NewFamilyStore(a.DB, a.PII)
+	checks := model.NewIdentityCheckStore(a.DB, a.PII)
+	a.Identity = service.NewIdentityService(users, persons, family)
+	deps.Identity = a.Identity
+	deps.Face = service.NewFaceService(service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
+		users, persons, model.NewFaceAttemptStore(a.DB, a.PII), wechat.NewFaceClient(wx), a.Clock)
+	deps.Family = service.NewFamilyService(family, checks, users, persons, a.Clock)
+	deps.AltIdentity = service.NewAltIdentityService(regions, a.Platform, checks, users, persons, a.Clock)
+	return nil
+}

@@ -1,0 +1,38 @@
+package app
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shebao/sipay/api"
+	"github.com/shebao/sipay/cache"
+	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/wxpay"
+)
+
+// wireOrders builds the order service and the payment poller, mounts the
+// order routes and the WeChat Pay notify endpoint, and registers the poller
+// as a worker.
+func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users service.UserFinder, refunds api.RefundEventHandler) *service.OrderService {
+	// The same ids buildPayAndPlatform gives the WeChat Pay client.
+	appID, mchID := a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
+	if a.Sims != nil {
+		appID, mchID = a.Sims.Keys.AppID, a.Sims.Keys.MchID
+	}
+	orders := service.NewOrderService(quotes, model.NewOrderStore(a.DB), a.Pay, users, a.Clock, service.OrderSettings{
+		AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL,
+	})
+	orders.SetLogger(a.Log.With("component", "orders"))
+	poller := service.NewPaymentPoller(orders, cache.NewLocker(a.Redis), service.PollerSettings{})
+	a.workers = append(a.workers, poller.Run)
+	srv.MountOrders(api.OrderDeps{
+		Orders:          orders,
+		Idempotency:     cache.NewIdempotencyStore(a.Redis),
+		Notify:          a.Notify,
+		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
+		Refunds:         refunds,
+		Dedupe:          cache.NewEventDedupe(a.Redis, 48*time.Hour),
+	})
+	return orders
+}

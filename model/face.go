@@ -1,0 +1,174 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/service"
+)
+
+type faceAttemptRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	UserID    int64
+	Flow      string
+	OutSeqNo  string
+	VerifyID  *string
+	CertEnc   string
+	Status    string
+	VerifyRet int
+	PersonID  int64
+	Day       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+}
+
+func (faceAttemptRow) TableName() string { return "face_attempts" }
+
+type certJSON struct {
+	Name     string `json:"n"`
+	IDType   string `json:"t"`
+	IDNumber string `json:"i"`
+}
+
+func (s sealer) sealCert(ref service.PersonRef) (string, error) {
+	b, err := json.Marshal(certJSON{Name: ref.Name, IDType: string(ref.IDType), IDNumber: ref.IDNumber})
+	if err != nil {
+		return "", err
+	}
+	return s.seal("cert", string(b))
+}
+
+func (s sealer) openCert(ct string) (service.PersonRef, error) {
+	pt, err := s.open("cert", ct)
+	if err != nil {
+		return service.PersonRef{}, err
+	}
+	var c certJSON
+	if err := json.Unmarshal([]byte(pt), &c); err != nil {
+		return service.PersonRef{}, fmt.Errorf("decode cert: %w", err)
+	}
+	return service.PersonRef{Name: c.Name, IDType: service.IDType(c.IDType), IDNumber: c.IDNumber}, nil
+}
+
+func (s sealer) toFaceAttempt(r *faceAttemptRow) (*service.FaceAttempt, error) {
+	cert, err := s.openCert(r.CertEnc)
+	if err != nil {
+		return nil, err
+	}
+	a := &service.FaceAttempt{ID: r.ID, UserID: r.UserID, Flow: r.Flow, OutSeqNo: r.OutSeqNo, Cert: cert, Status: r.Status,
+		VerifyRet: r.VerifyRet, PersonID: r.PersonID, Day: r.Day, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UpdatedAt: r.UpdatedAt}
+	if r.VerifyID != nil {
+		a.VerifyID = *r.VerifyID
+	}
+	return a, nil
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// FaceAttemptStore implements service.FaceAttemptStore. The claimed
+// identity (cert_info) is stored encrypted.
+type FaceAttemptStore struct {
+	db *DB
+	s  sealer
+}
+
+// NewFaceAttemptStore returns a FaceAttemptStore.
+func NewFaceAttemptStore(db *DB, ring *pii.Keyring) *FaceAttemptStore {
+	if ring == nil {
+		panic("model: NewFaceAttemptStore: nil keyring")
+	}
+	return &FaceAttemptStore{db: db, s: sealer{ring}}
+}
+
+// ReserveFaceAttempt inserts the attempt unless the user has used limit
+// attempts that day. The user's row is locked so concurrent starts of one
+// user are counted one after the other.
+func (s *FaceAttemptStore) ReserveFaceAttempt(ctx context.Context, a *service.FaceAttempt, limit int) error {
+	certEnc, err := s.s.sealCert(a.Cert)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var u userRow
+		if err := lockForUpdate(tx, s.db.Dialect).Select("id").First(&u, a.UserID).Error; err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&faceAttemptRow{}).Where("user_id = ? AND day = ? AND status <> ?", a.UserID, a.Day, service.FaceError).
+			Count(&n).Error; err != nil {
+			return err
+		}
+		if n >= int64(limit) {
+			return service.ErrDailyLimit
+		}
+		row := faceAttemptRow{UserID: a.UserID, Flow: a.Flow, OutSeqNo: a.OutSeqNo, VerifyID: optString(a.VerifyID), CertEnc: certEnc,
+			Status: a.Status, VerifyRet: a.VerifyRet, PersonID: a.PersonID, Day: a.Day,
+			CreatedAt: a.CreatedAt.UTC(), ExpiresAt: a.ExpiresAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		a.ID = row.ID
+		return nil
+	})
+	if err == service.ErrDailyLimit {
+		return err
+	}
+	return storeErr("reserve face attempt", err)
+}
+
+// FindFaceAttemptByVerifyID returns the attempt or ErrNotFound.
+func (s *FaceAttemptStore) FindFaceAttemptByVerifyID(ctx context.Context, verifyID string) (*service.FaceAttempt, error) {
+	var row faceAttemptRow
+	if err := s.db.WithContext(ctx).Where("verify_id = ?", verifyID).First(&row).Error; err != nil {
+		return nil, storeErr("find face attempt", err)
+	}
+	a, err := s.s.toFaceAttempt(&row)
+	if err != nil {
+		return nil, storeErr("find face attempt", err)
+	}
+	return a, nil
+}
+
+// UpdateFaceAttempt applies fn to the attempt under a row lock. The claimed
+// identity and owner never change.
+func (s *FaceAttemptStore) UpdateFaceAttempt(ctx context.Context, id int64, fn func(*service.FaceAttempt) error) (*service.FaceAttempt, error) {
+	var out *service.FaceAttempt
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var row faceAttemptRow
+		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
+			return err
+		}
+		a, err := s.s.toFaceAttempt(&row)
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		if err := tx.Model(&faceAttemptRow{}).Where("id = ?", id).Updates(map[string]any{
+			"verify_id": optString(a.VerifyID), "status": a.Status, "verify_ret": a.VerifyRet, "person_id": a.PersonID,
+			"expires_at": a.ExpiresAt.UTC(), "updated_at": a.UpdatedAt.UTC()}).Error; err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		if service.AsError(err) != nil {
+			return nil, err
+		}
+		return nil, storeErr("update face attempt", err)
+	}
+	return out, nil
+}

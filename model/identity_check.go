@@ -1,0 +1,138 @@
+package model
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/service"
+)
+
+type identityCheckRow struct {
+	ID              int64 `gorm:"primaryKey"`
+	PublicID        string
+	UserID          int64
+	Region          string
+	Method          string
+	Purpose         string
+	PlatformCheckID string
+	NameEnc         string
+	IDType          string
+	IDNumberEnc     string
+	PhoneEnc        string
+	Status          string
+	FailedTries     int
+	PersonID        int64
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (identityCheckRow) TableName() string { return "identity_checks" }
+
+func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckRecord, error) {
+	name, err := s.open("name", r.NameEnc)
+	if err != nil {
+		return nil, err
+	}
+	num, err := s.open("id_number", r.IDNumberEnc)
+	if err != nil {
+		return nil, err
+	}
+	phone, err := s.open("phone", r.PhoneEnc)
+	if err != nil {
+		return nil, err
+	}
+	return &service.IdentityCheckRecord{ID: r.ID, PublicID: r.PublicID, UserID: r.UserID, Region: r.Region, Method: r.Method,
+		Purpose: r.Purpose, PlatformCheckID: r.PlatformCheckID,
+		Person: service.PersonRef{Name: name, IDType: service.IDType(r.IDType), IDNumber: num}, Phone: phone,
+		Status: r.Status, FailedTries: r.FailedTries, PersonID: r.PersonID,
+		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UpdatedAt: r.UpdatedAt}, nil
+}
+
+// IdentityCheckStore implements service.IdentityCheckStore with the
+// checked identity encrypted.
+type IdentityCheckStore struct {
+	db *DB
+	s  sealer
+}
+
+// NewIdentityCheckStore returns an IdentityCheckStore.
+func NewIdentityCheckStore(db *DB, ring *pii.Keyring) *IdentityCheckStore {
+	if ring == nil {
+		panic("model: NewIdentityCheckStore: nil keyring")
+	}
+	return &IdentityCheckStore{db: db, s: sealer{ring}}
+}
+
+// CreateIdentityCheck inserts c and sets c.ID.
+func (s *IdentityCheckStore) CreateIdentityCheck(ctx context.Context, c *service.IdentityCheckRecord) error {
+	nameEnc, err := s.s.seal("name", c.Person.Name)
+	if err != nil {
+		return err
+	}
+	numEnc, err := s.s.seal("id_number", c.Person.IDNumber)
+	if err != nil {
+		return err
+	}
+	phoneEnc, err := s.s.seal("phone", c.Phone)
+	if err != nil {
+		return err
+	}
+	row := identityCheckRow{PublicID: c.PublicID, UserID: c.UserID, Region: c.Region, Method: c.Method, Purpose: c.Purpose,
+		PlatformCheckID: c.PlatformCheckID, NameEnc: nameEnc, IDType: string(c.Person.IDType), IDNumberEnc: numEnc, PhoneEnc: phoneEnc,
+		Status: c.Status, FailedTries: c.FailedTries, PersonID: c.PersonID,
+		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return storeErr("create identity check", err)
+	}
+	c.ID = row.ID
+	return nil
+}
+
+// FindIdentityCheck returns the check with that public id or ErrNotFound.
+func (s *IdentityCheckStore) FindIdentityCheck(ctx context.Context, publicID string) (*service.IdentityCheckRecord, error) {
+	var row identityCheckRow
+	if err := s.db.WithContext(ctx).Where("public_id = ?", publicID).First(&row).Error; err != nil {
+		return nil, storeErr("find identity check", err)
+	}
+	c, err := s.s.toIdentityCheck(&row)
+	if err != nil {
+		return nil, storeErr("find identity check", err)
+	}
+	return c, nil
+}
+
+// UpdateIdentityCheck applies fn under a row lock; only the status, tries
+// and person change.
+func (s *IdentityCheckStore) UpdateIdentityCheck(ctx context.Context, id int64, fn func(*service.IdentityCheckRecord) error) (*service.IdentityCheckRecord, error) {
+	var out *service.IdentityCheckRecord
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var row identityCheckRow
+		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
+			return err
+		}
+		c, err := s.s.toIdentityCheck(&row)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := tx.Model(&identityCheckRow{}).Where("id = ?", id).Updates(map[string]any{
+			"status": c.Status, "failed_tries": c.FailedTries, "person_id": c.PersonID, "updated_at": c.UpdatedAt.UTC()}).Error; err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		if service.AsError(err) != nil {
+			return nil, err
+		}
+		return nil, storeErr("update identity check", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,188 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/service"
+)
+
+type personRow struct {
+	ID           int64 `gorm:"primaryKey"`
+	NameEnc      string
+	IDType       string
+	IDNumberEnc  string
+	IDNumberBidx string
+	PhoneEnc     string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (personRow) TableName() string { return "persons" }
+
+// sealer encrypts the personal fields of rows.
+type sealer struct{ ring *pii.Keyring }
+
+func (s sealer) seal(field, v string) (string, error) {
+	ct, err := s.ring.Encrypt(v)
+	if err != nil {
+		return "", fmt.Errorf("encrypt %s: %w", field, err)
+	}
+	return ct, nil
+}
+
+func (s sealer) open(field, ct string) (string, error) {
+	pt, err := s.ring.Decrypt(ct)
+	if err != nil {
+		return "", fmt.Errorf("decrypt %s: %w", field, err)
+	}
+	return pt, nil
+}
+
+// bidx is the blind index of an ID number under the current key; bidxes
+// lists it under every key of the ring, for lookups across a rotation.
+func (s sealer) bidx(t service.IDType, number string) string {
+	return s.ring.BlindIndex(string(t), number)
+}
+func (s sealer) bidxes(t service.IDType, number string) []string {
+	return s.ring.BlindIndexes(string(t), number)
+}
+
+func (s sealer) toPerson(r *personRow) (*service.Person, error) {
+	name, err := s.open("name", r.NameEnc)
+	if err != nil {
+		return nil, err
+	}
+	num, err := s.open("id_number", r.IDNumberEnc)
+	if err != nil {
+		return nil, err
+	}
+	phone, err := s.open("phone", r.PhoneEnc)
+	if err != nil {
+		return nil, err
+	}
+	return &service.Person{ID: r.ID, Name: name, IDType: service.IDType(r.IDType), IDNumber: num, Phone: phone}, nil
+}
+
+// PersonStore implements service.PersonStore. Names, ID numbers and phones
+// are encrypted with the keyring; lookups use the blind index.
+type PersonStore struct {
+	db *DB
+	s  sealer
+}
+
+// NewPersonStore returns a PersonStore.
+func NewPersonStore(db *DB, ring *pii.Keyring) *PersonStore {
+	if ring == nil {
+		panic("model: NewPersonStore: nil keyring")
+	}
+	return &PersonStore{db: db, s: sealer{ring}}
+}
+
+// EnsurePerson finds the person by document or creates it, storing the
+// verified name (and phone when given). Rows written under an old key are
+// re-encrypted and re-indexed under the current key.
+func (s *PersonStore) EnsurePerson(ctx context.Context, p service.Person) (*service.Person, error) {
+	var out *service.Person
+	attempt := func() error {
+		return s.db.Tx(ctx, func(tx *gorm.DB) error {
+			nameEnc, err := s.s.seal("name", p.Name)
+			if err != nil {
+				return err
+			}
+			now := s.db.Now()
+			var row personRow
+			err = lockForUpdate(tx, s.db.Dialect).Where("id_type = ? AND id_number_bidx IN ?", string(p.IDType), s.s.bidxes(p.IDType, p.IDNumber)).
+				First(&row).Error
+			switch {
+			case errors.Is(err, gorm.ErrRecordNotFound):
+				numEnc, err := s.s.seal("id_number", p.IDNumber)
+				if err != nil {
+					return err
+				}
+				phoneEnc, err := s.s.seal("phone", p.Phone)
+				if err != nil {
+					return err
+				}
+				row = personRow{NameEnc: nameEnc, IDType: string(p.IDType), IDNumberEnc: numEnc,
+					IDNumberBidx: s.s.bidx(p.IDType, p.IDNumber), PhoneEnc: phoneEnc, CreatedAt: now, UpdatedAt: now}
+				if err := tx.Create(&row).Error; err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			default:
+				upd := map[string]any{"name_enc": nameEnc, "updated_at": now}
+				row.NameEnc = nameEnc
+				if p.Phone != "" {
+					if row.PhoneEnc, err = s.s.seal("phone", p.Phone); err != nil {
+						return err
+					}
+					upd["phone_enc"] = row.PhoneEnc
+				} else if s.s.ring.NeedsRotation(row.PhoneEnc) {
+					phone, err := s.s.open("phone", row.PhoneEnc)
+					if err != nil {
+						return err
+					}
+					if row.PhoneEnc, err = s.s.seal("phone", phone); err != nil {
+						return err
+					}
+					upd["phone_enc"] = row.PhoneEnc
+				}
+				if s.s.ring.NeedsRotation(row.IDNumberEnc) {
+					if row.IDNumberEnc, err = s.s.seal("id_number", p.IDNumber); err != nil {
+						return err
+					}
+					upd["id_number_enc"], upd["id_number_bidx"] = row.IDNumberEnc, s.s.bidx(p.IDType, p.IDNumber)
+				}
+				if err := tx.Model(&personRow{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
+					return err
+				}
+			}
+			out, err = s.s.toPerson(&row)
+			return err
+		})
+	}
+	err := attempt()
+	if err != nil && isDuplicate(err) {
+		// A concurrent first verification of the same document won the
+		// insert; the retry finds its row.
+		err = attempt()
+	}
+	if err != nil {
+		return nil, storeErr("ensure person", err)
+	}
+	return out, nil
+}
+
+// FindPersonByID returns the person or ErrNotFound.
+func (s *PersonStore) FindPersonByID(ctx context.Context, id int64) (*service.Person, error) {
+	var row personRow
+	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
+		return nil, storeErr("find person", err)
+	}
+	p, err := s.s.toPerson(&row)
+	if err != nil {
+		return nil, storeErr("find person", err)
+	}
+	return p, nil
+}
+
+// FindPersonByIDNumber returns the person with that document or ErrNotFound.
+func (s *PersonStore) FindPersonByIDNumber(ctx context.Context, t service.IDType, number string) (*service.Person, error) {
+	var row personRow
+	if err := s.db.WithContext(ctx).Where("id_type = ? AND id_number_bidx IN ?", string(t), s.s.bidxes(t, number)).
+		First(&row).Error; err != nil {
+		return nil, storeErr("find person", err)
+	}
+	p, err := s.s.toPerson(&row)
+	if err != nil {
+		return nil, storeErr("find person", err)
+	}
+	return p, nil
+}

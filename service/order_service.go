@@ -1,0 +1,410 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+)
+
+// QuoteFinder reads quotes for the order use cases. The quotes service
+// implements it. FindQuote returns an error wrapping ErrNotFound (or a
+// KindNotFound *Error) when the user has no such quote.
+type QuoteFinder interface {
+	FindQuote(ctx context.Context, userID int64, id string) (*Quote, error)
+}
+
+// UserFinder reads the payer (for the openid WeChat Pay needs). UserStore
+// implements it.
+type UserFinder interface {
+	FindUserByID(ctx context.Context, id int64) (*User, error)
+}
+
+// PaySigner signs fresh wx.requestPayment parameters for an existing
+// prepay_id. wxpay.Client implements it; when the gateway does not, PayBatch
+// prepays again with the same out_trade_no instead.
+type PaySigner interface {
+	PayParamsFor(prepayID string) (PayParams, error)
+}
+
+// OrderSettings configure the order use cases.
+type OrderSettings struct {
+	AppID string // mini-program appid bound to the merchant; notifications must carry it
+	MchID string // merchant id; notifications must carry it
+	// OrderTTL is time_expire after the first prepay of a batch (default 30m).
+	OrderTTL time.Duration
+	// PrepayReuse is how long a prepay_id is reused (default 110m; WeChat
+	// keeps it 2 h).
+	PrepayReuse time.Duration
+	// Description is shown on the user's WeChat bill (default 社保缴费).
+	Description string
+}
+
+// Error codes of the order use cases.
+const (
+	CodeQuoteExpired        = "quote_expired"
+	CodeQuoteAlreadyOrdered = "quote_already_ordered"
+	CodeNothingToPay        = "nothing_to_pay"
+	CodePrepayFailed        = "prepay_failed"
+	CodeBatchPaid           = "batch_already_paid"
+	CodeBatchClosed         = "batch_closed"
+	CodeBatchOutOfOrder     = "batch_out_of_order"
+	CodeBatchExpired        = "batch_expired"
+	CodeOrderNotCancellable = "order_not_cancellable"
+	CodeNotifyMismatch      = "notify_mismatch"
+)
+
+// ErrUnknownTrade is returned by HandleTransaction for a verified
+// notification whose out_trade_no we never issued. The notification is
+// WeChat's (its signature verified), and our orders and batches are written
+// before any prepay, so an unknown out_trade_no belongs to another system on
+// the same merchant id, or our data was lost. Retries by WeChat cannot fix
+// either, so the endpoint acknowledges it (204) and operations get an
+// AlertUnknownTrade carrying the raw event.
+var ErrUnknownTrade = errors.New("unknown out_trade_no")
+
+// OrderService creates and pays orders and applies WeChat Pay results.
+type OrderService struct {
+	quotes  QuoteFinder
+	store   OrderStore
+	gateway PaymentGateway
+	users   UserFinder
+	clock   Clock
+	cfg     OrderSettings
+	log     *slog.Logger
+}
+
+// NewOrderService returns an OrderService. It panics on nil dependencies or
+// missing AppID/MchID.
+func NewOrderService(quotes QuoteFinder, store OrderStore, gateway PaymentGateway, users UserFinder, clock Clock, cfg OrderSettings) *OrderService {
+	if quotes == nil || store == nil || gateway == nil || users == nil || clock == nil || cfg.AppID == "" || cfg.MchID == "" {
+		panic("service: NewOrderService: missing dependency")
+	}
+	if cfg.OrderTTL <= 0 {
+		cfg.OrderTTL = 30 * time.Minute
+	}
+	if cfg.PrepayReuse <= 0 {
+		cfg.PrepayReuse = 110 * time.Minute
+	}
+	if cfg.Description == "" {
+		cfg.Description = "社保缴费"
+	}
+	return &OrderService{quotes: quotes, store: store, gateway: gateway, users: users, clock: clock, cfg: cfg, log: slog.Default()}
+}
+
+// SetLogger replaces the logger (default slog.Default()).
+func (s *OrderService) SetLogger(l *slog.Logger) { s.log = l }
+
+// Shanghai is China Standard Time, in which order numbers carry their date.
+var Shanghai = time.FixedZone("CST", 8*3600)
+
+// PayResult is an order with the wx.requestPayment parameters of the batch
+// to pay now.
+type PayResult struct {
+	Order     *Order
+	Seq       int
+	PayParams PayParams
+}
+
+// CreateOrder turns the user's quote into an order and prepays its first
+// batch. Errors: not_found (no such quote of this user), quote_expired,
+// quote_already_ordered (409, naming the order), nothing_to_pay, and
+// prepay_failed (503: the order exists and the client can pay it again).
+func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID string) (*PayResult, error) {
+	if quoteID == "" || len(quoteID) > 40 {
+		return nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
+	}
+	q, err := s.quotes.FindQuote(ctx, userID, quoteID)
+	if errors.Is(err, ErrNotFound) || ErrorKind(err) == KindNotFound {
+		return nil, NotFound("报价不存在")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create order: find quote: %w", err)
+	}
+	if q.UserID != userID {
+		return nil, NotFound("报价不存在")
+	}
+	if o, err := s.store.FindOrderByQuote(ctx, q.ID); err == nil {
+		return nil, alreadyOrdered(o.No)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("create order: %w", err)
+	}
+	now := s.clock.Now()
+	if !now.Before(q.ExpiresAt) {
+		return nil, Errorf(KindUnprocessable, CodeQuoteExpired, "报价已过期，请重新获取报价")
+	}
+	if q.PayableFen <= 0 || len(q.Batches) == 0 {
+		return nil, Errorf(KindUnprocessable, CodeNothingToPay, "该报价无需通过微信支付缴费")
+	}
+	var sum Fen
+	for i, bp := range q.Batches {
+		if bp.Seq != i+1 || bp.AmountFen <= 0 {
+			return nil, fmt.Errorf("create order: quote %s: bad batch plan %d", q.ID, i)
+		}
+		sum += bp.AmountFen
+	}
+	if sum != q.PayableFen {
+		return nil, fmt.Errorf("create order: quote %s: batches sum %d, payable %d", q.ID, sum, q.PayableFen)
+	}
+	payer, err := s.users.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("create order: payer: %w", err)
+	}
+
+	var o *Order
+	for attempt := 0; ; attempt++ {
+		o = &Order{No: newOrderNo(now), UserID: userID, PersonID: q.PersonID, QuoteID: q.ID, Region: q.Region, AmountFen: sum}
+		for _, bp := range q.Batches {
+			b := Batch{OrderNo: o.No, Seq: bp.Seq, OutTradeNo: OutTradeNo(o.No, bp.Seq), AmountFen: bp.AmountFen,
+				FromMonth: bp.FromMonth, ToMonth: bp.ToMonth, Status: StatusPendingPayment, PayerOpenID: payer.OpenID}
+			if bp.Seq == 1 {
+				// time_expire is decided (and stored) before WeChat hears of
+				// the batch: from now on a trade may exist at WeChat, and
+				// every prepay of it carries this same time_expire.
+				b.ExpireAt = now.Add(s.cfg.OrderTTL).Truncate(time.Second)
+			}
+			o.Batches = append(o.Batches, b)
+		}
+		err = s.store.CreateOrder(ctx, o)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrDuplicate) {
+			return nil, fmt.Errorf("create order: %w", err)
+		}
+		// UNIQUE(quote_id) is the truth about "one order per quote"; the
+		// other unique key is the random order number.
+		if prev, ferr := s.store.FindOrderByQuote(ctx, q.ID); ferr == nil {
+			return nil, alreadyOrdered(prev.No)
+		}
+		if attempt == 2 {
+			return nil, fmt.Errorf("create order: %w", err)
+		}
+	}
+	res, err := s.prepay(ctx, o.No, 1, payer.OpenID)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func alreadyOrdered(orderNo string) *Error {
+	e := Errorf(KindConflict, CodeQuoteAlreadyOrdered, "该报价已生成订单 %s，请在订单中继续支付", orderNo)
+	return e
+}
+
+// newOrderNo returns "SI" + yyyymmdd (Asia/Shanghai) + 14 random digits:
+// 24 characters, so out_trade_no ("_NN" appended) has 27.
+func newOrderNo(now time.Time) string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1e14))
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("SI%s%014d", now.In(Shanghai).Format("20060102"), n.Int64())
+}
+
+// PayBatch returns fresh payment parameters for batch seq of the user's
+// order. Batches are paid in turn; a prepay_id younger than PrepayReuse is
+// reused, otherwise the same out_trade_no is prepaid again.
+func (s *OrderService) PayBatch(ctx context.Context, userID int64, orderNo string, seq int) (*PayResult, error) {
+	o, err := s.ownOrder(ctx, userID, orderNo)
+	if err != nil {
+		return nil, err
+	}
+	payer, err := s.users.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("pay batch: payer: %w", err)
+	}
+	b := batchOf(o, seq)
+	if b == nil {
+		return nil, NotFound("该笔缴费不存在")
+	}
+	if err := payable(o, b, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	if signer, ok := s.gateway.(PaySigner); ok && b.PrepayID != "" && s.clock.Now().Sub(b.PrepayAt) < s.cfg.PrepayReuse {
+		pp, err := signer.PayParamsFor(b.PrepayID)
+		if err != nil {
+			return nil, fmt.Errorf("pay batch: sign: %w", err)
+		}
+		return &PayResult{Order: o, Seq: seq, PayParams: pp}, nil
+	}
+	return s.prepay(ctx, o.No, seq, payer.OpenID)
+}
+
+// payable refuses batches that cannot be paid now.
+func payable(o *Order, b *Batch, now time.Time) error {
+	switch {
+	case b.Status == StatusClosed:
+		return Errorf(KindConflict, CodeBatchClosed, "第 %d 笔缴费已关闭，无法支付", b.Seq)
+	case b.Status != StatusPendingPayment:
+		return Errorf(KindConflict, CodeBatchPaid, "第 %d 笔已支付，无需重复支付", b.Seq)
+	}
+	for _, prev := range o.Batches {
+		if prev.Seq >= b.Seq {
+			continue
+		}
+		switch prev.Status {
+		case StatusPendingPayment:
+			return Errorf(KindConflict, CodeBatchOutOfOrder, "请先支付第 %d 笔", prev.Seq)
+		case StatusClosed:
+			return Errorf(KindConflict, CodeBatchClosed, "第 %d 笔已关闭，本订单无法继续支付", prev.Seq)
+		}
+	}
+	if !b.ExpireAt.IsZero() && !now.Before(b.ExpireAt.Add(-time.Minute)) {
+		return Errorf(KindUnprocessable, CodeBatchExpired, "第 %d 笔已超过支付期限，请取消订单后重新下单", b.Seq)
+	}
+	return nil
+}
+
+// prepay asks WeChat for a prepay_id for batch seq and stores it (no status
+// change). time_expire is fixed in the batch before the first call.
+func (s *OrderService) prepay(ctx context.Context, orderNo string, seq int, openID string) (*PayResult, error) {
+	otn := OutTradeNo(orderNo, seq)
+	now := s.clock.Now()
+	o, err := s.store.FindOrder(ctx, orderNo)
+	if err != nil {
+		return nil, fmt.Errorf("prepay: %w", err)
+	}
+	b := batchOf(o, seq)
+	if b == nil {
+		return nil, NotFound("该笔缴费不存在")
+	}
+	if b.ExpireAt.IsZero() || b.PayerOpenID != openID {
+		o, err = s.store.UpdateBatch(ctx, otn, func(o *Order, b *Batch, _ *Effects) error {
+			if err := payable(o, b, now); err != nil {
+				return err
+			}
+			if b.ExpireAt.IsZero() {
+				b.ExpireAt = now.Add(s.cfg.OrderTTL).Truncate(time.Second)
+			}
+			b.PayerOpenID = openID
+			return nil
+		})
+		if err != nil {
+			return nil, storeOrAppErr("prepay", err)
+		}
+		b = batchOf(o, seq)
+	}
+	pp, err := s.gateway.Prepay(ctx, Prepay{OutTradeNo: otn, Description: s.cfg.Description,
+		Attach: fmt.Sprintf("%s:%d", orderNo, seq), PayerOpenID: openID, AmountFen: b.AmountFen, ExpireAt: b.ExpireAt})
+	if err != nil {
+		s.log.Warn("prepay failed", "out_trade_no", otn, "err", err)
+		return nil, &Error{Kind: KindUnavailable, Code: CodePrepayFailed, RetryAfter: 3 * time.Second, Err: err,
+			Message: fmt.Sprintf("订单 %s 已创建，但微信支付下单暂时失败，请稍后在订单中点击“去支付”重试", orderNo)}
+	}
+	o, err = s.store.UpdateBatch(ctx, otn, func(o *Order, b *Batch, _ *Effects) error {
+		if b.Status != StatusPendingPayment {
+			return Errorf(KindConflict, CodeBatchClosed, "第 %d 笔已不可支付", b.Seq)
+		}
+		b.PrepayID, b.PrepayAt = pp.PrepayID, now
+		return nil
+	})
+	if err != nil {
+		if ErrorCode(err) == CodeBatchClosed {
+			// Cancelled or expired while WeChat answered: make sure the new
+			// trade cannot be paid. Closing twice is harmless.
+			if cerr := s.gateway.CloseTrade(ctx, otn); cerr != nil {
+				s.log.Warn("close after refused prepay", "out_trade_no", otn, "err", cerr)
+			}
+		}
+		return nil, storeOrAppErr("prepay", err)
+	}
+	return &PayResult{Order: o, Seq: seq, PayParams: pp}, nil
+}
+
+func storeOrAppErr(op string, err error) error {
+	if AsError(err) != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func batchOf(o *Order, seq int) *Batch {
+	for i := range o.Batches {
+		if o.Batches[i].Seq == seq {
+			return &o.Batches[i]
+		}
+	}
+	return nil
+}
+
+// ownOrder returns the user's order; another user's order is not found.
+func (s *OrderService) ownOrder(ctx context.Context, userID int64, orderNo string) (*Order, error) {
+	if orderNo == "" || len(orderNo) > 24 {
+		return nil, NotFound("订单不存在")
+	}
+	o, err := s.store.FindOrder(ctx, orderNo)
+	if errors.Is(err, ErrNotFound) {
+		return nil, NotFound("订单不存在")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find order: %w", err)
+	}
+	if o.UserID != userID {
+		return nil, NotFound("订单不存在")
+	}
+	return o, nil
+}
+
+// FindOrder returns the user's order; another user's order is not found.
+func (s *OrderService) FindOrder(ctx context.Context, userID int64, orderNo string) (*Order, error) {
+	return s.ownOrder(ctx, userID, orderNo)
+}
+
+// OrderDetail is an order with its quote lines and timeline.
+type OrderDetail struct {
+	Order    *Order
+	Lines    []QuoteLine
+	Timeline []OrderEvent
+}
+
+// FindOrderDetail returns the user's order with the lines of its quote and
+// its timeline.
+func (s *OrderService) FindOrderDetail(ctx context.Context, userID int64, orderNo string) (*OrderDetail, error) {
+	o, err := s.ownOrder(ctx, userID, orderNo)
+	if err != nil {
+		return nil, err
+	}
+	d := &OrderDetail{Order: o}
+	if q, err := s.quotes.FindQuote(ctx, userID, o.QuoteID); err == nil {
+		d.Lines = q.Lines
+	} else {
+		s.log.Warn("order detail: quote unavailable", "order_no", o.No, "err", err)
+	}
+	if d.Timeline, err = s.store.OrderEvents(ctx, o.No); err != nil {
+		return nil, fmt.Errorf("order detail: %w", err)
+	}
+	return d, nil
+}
+
+// Timeline returns the user's order timeline, oldest first.
+func (s *OrderService) Timeline(ctx context.Context, userID int64, orderNo string) ([]OrderEvent, error) {
+	if _, err := s.ownOrder(ctx, userID, orderNo); err != nil {
+		return nil, err
+	}
+	return s.store.OrderEvents(ctx, orderNo)
+}
+
+// Page sizes of order lists.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 50
+)
+
+// FindOrders lists the user's orders, newest first; page is 1-based.
+func (s *OrderService) FindOrders(ctx context.Context, userID int64, page, pageSize int) ([]*Order, int, error) {
+	if page < 1 {
+		page = 1
+	}
+	if pageSize < 1 {
+		pageSize = DefaultPageSize
+	}
+	if pageSize > MaxPageSize {
+		pageSize = MaxPageSize
+	}
+	return s.store.FindOrders(ctx, OrderFilter{UserID: userID, Offset: (page - 1) * pageSize, Limit: pageSize})
+}

@@ -1,0 +1,219 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Locker takes short leases on keys (Redis SET NX PX). It is a fast path
+// that keeps several instances from querying one batch at once; the
+// status-conditioned update in OrderStore.UpdateBatch stays the truth.
+type Locker interface {
+	// TryLock takes key for ttl; ok is false when someone else holds it.
+	TryLock(ctx context.Context, key string, ttl time.Duration) (token string, ok bool, err error)
+	// Unlock releases key if token still holds it.
+	Unlock(ctx context.Context, key, token string) error
+}
+
+// PollerSettings configure the PaymentPoller.
+type PollerSettings struct {
+	Interval   time.Duration // between rounds (default 5s)
+	QueryAfter time.Duration // how long a pending batch waits before it is queried (default 3m)
+	Limit      int           // batches per round (default 100)
+	Lease      time.Duration // per-batch lease (default 30s)
+}
+
+// PaymentPoller recovers missed payment notifications and expires unpaid
+// batches. Each round it takes the pending batches not touched for
+// QueryAfter, asks WeChat about each, and applies SUCCESS through the same
+// transition as a notification. A batch past its time_expire is closed at
+// WeChat first and marked closed only when WeChat confirms it is unpaid.
+// Every batch it looks at and leaves pending is touched (its updated_at
+// moves on), so the next look comes QueryAfter later and batches take turns.
+type PaymentPoller struct {
+	orders  *OrderService
+	store   OrderStore
+	gateway PaymentGateway
+	locks   Locker // optional
+	clock   Clock
+	cfg     PollerSettings
+	log     *slog.Logger
+}
+
+// NewPaymentPoller returns a poller; locks may be nil (single instance).
+func NewPaymentPoller(orders *OrderService, locks Locker, cfg PollerSettings) *PaymentPoller {
+	if orders == nil {
+		panic("service: NewPaymentPoller: missing dependency")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.QueryAfter <= 0 {
+		cfg.QueryAfter = 3 * time.Minute
+	}
+	if cfg.Limit <= 0 {
+		cfg.Limit = 100
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	return &PaymentPoller{orders: orders, store: orders.store, gateway: orders.gateway, locks: locks,
+		clock: orders.clock, cfg: cfg, log: orders.log}
+}
+
+// Run polls every Interval until ctx is done.
+func (p *PaymentPoller) Run(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := p.PollOnce(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("payment poller round failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PollStats counts what a round did.
+type PollStats struct {
+	Checked, Paid, Closed, Skipped, Failed int
+}
+
+// PollOnce runs one round.
+func (p *PaymentPoller) PollOnce(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	batches, err := p.store.FindBatches(ctx, StatusPendingPayment, p.clock.Now().Add(-p.cfg.QueryAfter), p.cfg.Limit)
+	if err != nil {
+		return st, fmt.Errorf("poll: %w", err)
+	}
+	for _, b := range batches {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		p.pollBatch(ctx, b, &st)
+	}
+	return st, nil
+}
+
+func (p *PaymentPoller) pollBatch(ctx context.Context, b Batch, st *PollStats) {
+	if p.locks != nil {
+		key := "lease:paypoll:" + b.OutTradeNo
+		token, ok, err := p.locks.TryLock(ctx, key, p.cfg.Lease)
+		switch {
+		case err != nil:
+			// Redis trouble: go on without the lease; the database update
+			// is conditional anyway.
+			p.log.Warn("poller lease unavailable", "err", err)
+		case !ok:
+			st.Skipped++
+			return
+		default:
+			defer p.locks.Unlock(context.WithoutCancel(ctx), key, token)
+		}
+	}
+	st.Checked++
+	outcome, err := p.check(ctx, b)
+	switch {
+	case err != nil:
+		st.Failed++
+		p.log.Warn("poll batch", "out_trade_no", b.OutTradeNo, "err", err)
+		p.touch(ctx, b.OutTradeNo)
+	case outcome == StatusPaid:
+		st.Paid++
+	case outcome == StatusClosed:
+		st.Closed++
+	case outcome == "":
+		p.touch(ctx, b.OutTradeNo)
+	}
+}
+
+// check looks at one pending batch and returns the status it moved to, or
+// "" when it stays pending.
+func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error) {
+	now := p.clock.Now()
+	if b.PrepayID == "" && b.ExpireAt.IsZero() {
+		return "", nil // never offered to WeChat: nothing to ask
+	}
+	expired := !b.ExpireAt.IsZero() && !now.Before(b.ExpireAt)
+	t, err := p.gateway.QueryTrade(ctx, b.OutTradeNo)
+	switch {
+	case errors.Is(err, ErrTradeNotFound):
+		if !expired {
+			return "", nil // a prepay may be on its way; look again later
+		}
+		if b.PrepayID != "" {
+			// WeChat gave us a prepay_id but denies the trade: never treat
+			// that as closed.
+			p.alertOnce(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay answers ORDER_NOT_EXIST after time_expire")
+			return "", nil
+		}
+		return p.closed(ctx, b, p.orders.closeAtWeChat(ctx, b, "超时未支付"))
+	case err != nil:
+		return "", fmt.Errorf("query: %w", err)
+	}
+	switch t.State {
+	case TradeSuccess:
+		if err := p.orders.ApplyQueried(ctx, t); err != nil {
+			return "", err
+		}
+		return StatusPaid, nil
+	case TradeClosed, TradeRevoked:
+		return p.closed(ctx, b, p.orders.markClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
+	case TradeNotPay, TradeUserPaying, TradePayError:
+		if !expired {
+			return "", nil
+		}
+		return p.closed(ctx, b, p.orders.closeAtWeChat(ctx, b, "超时未支付"))
+	}
+	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	return "", nil
+}
+
+// closed reports the batch's new status after a close attempt.
+func (p *PaymentPoller) closed(ctx context.Context, b Batch, err error) (OrderStatus, error) {
+	if err != nil {
+		if ErrorKind(err) == KindUnavailable {
+			return "", nil // WeChat has not confirmed yet: look again later
+		}
+		return "", err
+	}
+	o, err := p.store.FindOrder(ctx, b.OrderNo)
+	if err != nil {
+		return "", err
+	}
+	if nb := batchOf(o, b.Seq); nb != nil && nb.Status != StatusPendingPayment {
+		return nb.Status, nil
+	}
+	return "", nil
+}
+
+// touch moves the batch's updated_at on without changing it, so it is looked
+// at again QueryAfter later.
+func (p *PaymentPoller) touch(ctx context.Context, outTradeNo string) {
+	_, err := p.store.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		if b.Status != StatusPendingPayment {
+			return ErrNoChange
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStale) {
+		p.log.Warn("touch batch", "out_trade_no", outTradeNo, "err", err)
+	}
+}
+
+// alertOnce records an alert, at most once a day per batch and problem when
+// a Locker is configured.
+func (p *PaymentPoller) alertOnce(ctx context.Context, outTradeNo, detail string) {
+	if p.locks != nil {
+		if _, ok, err := p.locks.TryLock(ctx, "alerted:"+outTradeNo+":"+detail, 24*time.Hour); err == nil && !ok {
+			return
+		}
+	}
+	p.orders.alert(ctx, outTradeNo, detail)
+}

@@ -1,0 +1,15 @@
+package wechat_test
+
+import (
+	"testing"
+
+	"github.com/shebao/sipay/wechat"
+)
+
+func TestCertHashDocumentVector(t *testing.T) {
+	// WeChat's documented example (getFaceIdentifyImage page).
+	got := wechat.CertHash("IDENTITY_CARD", "张三", "310101199801011234")
+	if want := "3c241f7ff324977aeb91f173bb2a7b06569e6fd784d5573db34a636d8671108b"; got != want {
+		t.Fatalf("CertHash=%s, want %s", got, want)
+	}
+}
