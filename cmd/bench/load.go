@@ -31,6 +31,8 @@ type result struct {
 	Latencies   []time.Duration // successful ops, sorted
 	Exhausted   bool            // the work pool ran out before the duration
 	Server      *procStats      // server child figures, when there is one
+	CPU         cpuUse          // where the machine's CPU went during the run
+	Rounds      int             // rounds merged into this result
 }
 
 // Rate is successful operations per second.
@@ -68,10 +70,9 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[rank-1]
 }
 
-// runLoad runs f from conc goroutines for warm+dur (or until the work runs
-// out) and measures the dur part. Operations that start during the warm-up
-// are not recorded.
-func runLoad(ctx context.Context, name string, conc int, warm, dur time.Duration, f op) *result {
+// runLoad runs f from conc goroutines for dur, or until the work runs out,
+// and measures every operation that started in that time.
+func runLoad(ctx context.Context, name string, conc int, dur time.Duration, f op) *result {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -81,8 +82,7 @@ func runLoad(ctx context.Context, name string, conc int, warm, dur time.Duration
 		exhausted bool
 	)
 	start := time.Now()
-	measureFrom := start.Add(warm)
-	deadline := measureFrom.Add(dur)
+	deadline := start.Add(dur)
 	var lastEnd time.Time
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
@@ -106,11 +106,11 @@ func runLoad(ctx context.Context, name string, conc int, warm, dur time.Duration
 					cancel()
 					break
 				}
-				if t0.Before(measureFrom) {
-					continue
-				}
 				end = t1
 				if err != nil {
+					if ctx.Err() != nil {
+						break // cancelled with the run, not a failure
+					}
 					bad++
 					if firstErr == nil {
 						firstErr = err
@@ -135,11 +135,56 @@ func runLoad(ctx context.Context, name string, conc int, warm, dur time.Duration
 	}
 	wg.Wait()
 	res.Exhausted = exhausted
-	if lastEnd.After(measureFrom) {
-		res.Elapsed = lastEnd.Sub(measureFrom)
+	if lastEnd.After(start) {
+		res.Elapsed = lastEnd.Sub(start)
 	}
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	return res
+}
+
+// merge adds the rounds of one scenario together: counts and time add up,
+// latencies are pooled, server peaks are the highest, CPU use is weighted by
+// time.
+func merge(rs []*result) *result {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := &result{Name: rs[0].Name, Concurrency: rs[0].Concurrency}
+	var cpu cpuUse
+	for _, r := range rs {
+		out.OK += r.OK
+		out.Errors += r.Errors
+		if out.FirstErr == nil {
+			out.FirstErr = r.FirstErr
+		}
+		out.Elapsed += r.Elapsed
+		out.Latencies = append(out.Latencies, r.Latencies...)
+		out.Exhausted = out.Exhausted || r.Exhausted
+		if r.Server != nil {
+			if out.Server == nil {
+				out.Server = &procStats{}
+			}
+			out.Server.PeakRSSKB = max(out.Server.PeakRSSKB, r.Server.PeakRSSKB)
+			out.Server.HWMKB = max(out.Server.HWMKB, r.Server.HWMKB)
+			out.Server.EndRSSKB = r.Server.EndRSSKB
+			out.Server.CPUSec += r.Server.CPUSec
+		}
+		w := r.Elapsed.Seconds()
+		cpu.Server += r.CPU.Server * w
+		cpu.DB += r.CPU.DB * w
+		cpu.Redis += r.CPU.Redis * w
+		cpu.Bench += r.CPU.Bench * w
+		cpu.Other += r.CPU.Other * w
+		cpu.Total += r.CPU.Total * w
+		cpu.LoadAvg = r.CPU.LoadAvg
+	}
+	if t := out.Elapsed.Seconds(); t > 0 {
+		cpu.Server, cpu.DB, cpu.Redis, cpu.Bench, cpu.Other, cpu.Total = cpu.Server/t, cpu.DB/t, cpu.Redis/t, cpu.Bench/t, cpu.Other/t, cpu.Total/t
+	}
+	out.CPU = cpu
+	out.Rounds = len(rs)
+	sort.Slice(out.Latencies, func(i, j int) bool { return out.Latencies[i] < out.Latencies[j] })
+	return out
 }
 
 // newHTTPClient returns a client for loopback load: keep-alive connections,

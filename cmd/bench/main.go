@@ -76,6 +76,7 @@ type options struct {
 	Keep        bool   // keep the database (for inspection)
 	LogLevel    string // server LOG_LEVEL
 	MaxPool     int    // most notifications pre-signed for one run
+	Rounds      int    // alternations of a ceiling and its scenario
 }
 
 // parseFlags parses the command line. -quick shortens every run to 3 s and
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bench database instead of dropping it")
 	fs.StringVar(&o.LogLevel, "loglevel", "info", "server LOG_LEVEL (its log goes to a file in the temp dir)")
 	fs.IntVar(&o.MaxPool, "max-pool", 40000, "most notifications pre-signed for one notify run")
+	fs.IntVar(&o.Rounds, "rounds", 2, "each ceiling and the scenario compared with it alternate this many times, each round Duration/rounds long")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -128,6 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-scale-orders must be at least -base-orders")
 	case o.MaxPool < 1:
 		return nil, errors.New("-max-pool must be at least 1")
+	case o.Rounds < 1:
+		return nil, errors.New("-rounds must be at least 1")
 	}
 	if err := loopbackOnly(o.Redis); err != nil {
 		return nil, fmt.Errorf("-redis: %w", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
-	"github.com/shebao/sipay/wxpay"
 )
 
 // sigsPerOrder is the number of RSA-2048 signatures one order with one batch
@@ -86,28 +84,29 @@ type quoteRef struct {
 	User int
 }
 
-// runOrders measures POST /api/v1/orders with an Idempotency-Key: each
+// ordersLoad prepares POST /api/v1/orders with an Idempotency-Key: each
 // request turns a fresh seeded quote into an order and prepays its batch
-// against the pay simulator.
-func runOrders(ctx context.Context, o *options, rep *report, db *benchDB, rdb *redis.Client, srv *child, c *http.Client, keys *wxpay.DevKeys, logf func(string, ...any)) error {
+// against the pay simulator. It returns nil when the route is not mounted.
+func ordersLoad(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *redis.Client, srv *child, c *http.Client) (*load, error) {
 	if !routeExists(ctx, c, srv.URL(), "/api/v1/orders") {
 		rep.note("orders: POST /api/v1/orders is not mounted in this build; skipped")
-		return nil
+		return nil, nil
 	}
-	users, err := benchUsers(ctx, o, rep, db, rdb, logf)
+	users, err := benchUsers(ctx, b, rep, db, rdb)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ceiling := rep.SignRate / sigsPerOrder
-	n := int(math.Min(float64(o.MaxPool), math.Ceil(ceiling*(o.Duration+o.Warmup).Seconds()*1.3)+float64(o.Conc)))
-	logf("orders: seeding %d quotes", n)
+	// The pool is sized for the signing ceiling measured at start-up.
+	ceiling := float64(rep.Machine.CPUs) * 1000 / sigsPerOrder // at most 1 ms a signature
+	n := b.poolSize(ceiling, b.o.Conc)
+	b.logf("orders: seeding %d quotes", n)
 	quotes, err := seedQuotes(ctx, db, users, func(u benchUser) int64 { return u.PersonID }, n)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var next atomic.Int64
 	base := srv.URL()
-	r := measure(ctx, srv, o, "orders", o.Conc, func(ctx context.Context, _ int) error {
+	return &load{"orders", b.o.Conc, srv, func(ctx context.Context, _ int) error {
 		k := int(next.Add(1) - 1)
 		if k >= len(quotes) {
 			return errExhausted
@@ -130,18 +129,22 @@ func runOrders(ctx context.Context, o *options, rep *report, db *benchDB, rdb *r
 			return fmt.Errorf("order reply without paySign: %.200s", body)
 		}
 		return nil
-	})
-	rep.Orders = r
+	}}, nil
+}
+
+// finishOrders records the signatures per order and cross-checks them with
+// the server's CPU time per order.
+func finishOrders(rep *report) {
+	r := rep.Orders
 	rep.SigsPerOrder = sigsPerOrder
-	rep.SigsNote = "derived: our Authorization header, the simulator's answer signature, our paySign"
-	if r.Server != nil && r.OK > 0 && rep.SignRate > 0 {
-		perSig := float64(rep.Machine.CPUs) / rep.SignRate
+	rep.SigsNote = "derived: our Authorization header on the prepay call, the simulator's signature on its answer, our paySign; a CPU profile of the run attributes the signing time 2:1 to wechatpay-go's signer and wxpay.SignResponseHeaders, as derived"
+	if r.Server != nil && r.OK > 0 && rep.SignRate() > 0 {
+		perSig := float64(rep.Machine.CPUs) / rep.SignRate()
 		perOrder := r.Server.CPUSec / float64(r.OK+r.Errors)
-		rep.SigsNote += fmt.Sprintf("; the server used %.2f ms CPU per order = %.1f signatures' worth (%.2f ms each)",
+		rep.SigsNote += fmt.Sprintf("; the server used %.2f ms CPU per order, %.1f signatures' worth at %.2f ms each",
 			perOrder*1e3, perOrder/perSig, perSig*1e3)
 	}
 	if r.Exhausted {
-		rep.note("orders: the %d seeded quotes ran out after %s; figures cover that time", n, r.Elapsed.Round(time.Millisecond))
+		rep.note("orders: the seeded quotes ran out after %s measured; the figures cover that time", r.Elapsed.Round(time.Millisecond))
 	}
-	return nil
 }

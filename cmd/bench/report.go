@@ -62,9 +62,9 @@ func targets(rep *report) []target {
 	ts = append(ts, lat)
 	sigCeil := 0.0
 	if rep.SigsPerOrder > 0 {
-		sigCeil = rep.SignRate / rep.SigsPerOrder
+		sigCeil = rep.SignRate() / rep.SigsPerOrder
 	}
-	ratio(fmt.Sprintf("orders ÷ signing ceiling (%.0f sig/s ÷ %.0f sig/order)", rep.SignRate, rep.SigsPerOrder), rep.Orders, nil, sigCeil, 0.6, "/s")
+	ratio(fmt.Sprintf("orders ÷ signing ceiling (%.0f sig/s ÷ %.0f sig/order)", rep.SignRate(), rep.SigsPerOrder), rep.Orders, nil, sigCeil, 0.6, "/s")
 	helloRate := 0.0
 	if rep.Hello != nil {
 		helloRate = rep.Hello.Rate()
@@ -102,41 +102,59 @@ func human(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// printReport writes the machine, the scenario table, the ceilings and the
-// PASS/MISS table as Markdown.
+// printReport writes the machine, the scenario table, the CPU split, the
+// ceilings and the PASS/MISS table as Markdown.
 func printReport(w io.Writer, o *options, rep *report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "\n## Machine\n\n")
 	fmt.Fprintf(w, "- CPU: %d × %s (GOMAXPROCS %d, %s), memory %s, kernel %s\n", m.CPUs, m.CPUModel, m.GOMAXPROCS, m.GOOSGOARCH, m.MemTotal, m.Kernel)
 	fmt.Fprintf(w, "- Database: %s (%s); Redis %s; %s\n", m.DBVersion, m.DBSettings, m.RedisVer, m.GoVersion)
-	fmt.Fprintf(w, "- Run: %s measured per scenario after %s warm-up; whole run %s\n", o.Duration, o.Warmup, rep.Duration.Round(time.Second))
+	fmt.Fprintf(w, "- Run: %s measured per scenario in %d alternating rounds, each after a %s warm-up; whole run %s\n",
+		o.Duration, o.Rounds, o.Warmup, rep.Duration.Round(time.Second))
 
+	type line struct {
+		label string
+		r     *result
+	}
+	lines := []line{
+		{"ceiling: raw notify tx (database/sql)", rep.Raw},
+		{fmt.Sprintf("notify, %s orders in tables", human(rep.SmallOrders)), rep.Notify},
+		{"ceiling: raw notify tx (database/sql)", rep.RawLat},
+		{"notify (latency run)", rep.NotifyLat},
+		{"ceiling: gin hello-world (own process)", rep.Hello},
+		{"quotes POST /api/v1/quotes", rep.Quotes},
+		{"ceiling: RSA-2048 signing, all cores", rep.Sign},
+		{"orders POST /api/v1/orders (+prepay)", rep.Orders},
+		{fmt.Sprintf("raw notify tx, %s orders in tables", human(rep.BigOrders)), rep.RawBig},
+		{fmt.Sprintf("notify, %s orders in tables", human(rep.BigOrders)), rep.NotifyBig},
+	}
 	fmt.Fprintf(w, "\n## Scenarios\n\n")
-	fmt.Fprintf(w, "| scenario | conc | req/s | p50 | p99 | ok | errors | server CPU/req | server peak RSS |\n")
+	fmt.Fprintf(w, "| scenario | conc | ops/s | p50 | p99 | ok | errors | server CPU/op | server peak RSS |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	row := func(label string, r *result) {
+	for _, l := range lines {
+		r := l.r
 		if r == nil {
-			fmt.Fprintf(w, "| %s | | not run | | | | | | |\n", label)
-			return
+			fmt.Fprintf(w, "| %s | | not run | | | | | | |\n", l.label)
+			continue
 		}
 		cpu, rss := "–", "–"
 		if r.Server != nil && r.OK > 0 {
 			cpu = fmt.Sprintf("%.0f µs", r.Server.CPUSec/float64(r.OK+r.Errors)*1e6)
 			rss = mb(r.Server.PeakRSSKB)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %d | %d | %s | %s |\n", label, r.Concurrency, r.Rate(), ms(r.P(0.5)), ms(r.P(0.99)), r.OK, r.Errors, cpu, rss)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %d | %d | %s | %s |\n", l.label, r.Concurrency, r.Rate(), ms(r.P(0.5)), ms(r.P(0.99)), r.OK, r.Errors, cpu, rss)
 	}
-	row("ceiling: gin hello-world (own process)", rep.Hello)
-	row("ceiling: raw notify tx (database/sql)", rep.Raw)
-	row("ceiling: raw notify tx (database/sql)", rep.RawLat)
-	row(fmt.Sprintf("notify, %s orders in tables", human(rep.SmallOrders)), rep.Notify)
-	row("notify (latency run)", rep.NotifyLat)
-	row("quotes POST /api/v1/quotes", rep.Quotes)
-	row("orders POST /api/v1/orders (+prepay)", rep.Orders)
-	row(fmt.Sprintf("notify, %s orders in tables", human(rep.BigOrders)), rep.NotifyBig)
-	fmt.Fprintf(w, "\nRSA-2048 PKCS#1 v1.5 SHA-256 on %d cores: %.0f signatures/s, %.0f verifications/s.\n", m.CPUs, rep.SignRate, rep.Verify)
+	fmt.Fprintf(w, "\nWhere the CPU went (average cores busy during the measured time; the machine has %d):\n\n", m.CPUs)
+	fmt.Fprintf(w, "| scenario | server | database | redis | bench (load generator) | other processes | busy | loadavg |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, l := range lines {
+		if r := l.r; r != nil {
+			c := r.CPU
+			fmt.Fprintf(w, "| %s, c=%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", l.label, r.Concurrency, c.Server, c.DB, c.Redis, c.Bench, c.Other, c.Total, c.LoadAvg)
+		}
+	}
+	fmt.Fprintf(w, "\nRSA-2048 verifications on %d cores: %.0f/s.\n", m.CPUs, rep.Verify)
 	if rep.SigsNote != "" {
-		fmt.Fprintf(w, "Signatures per order: %.1f (%s).\n", rep.SigsPerOrder, rep.SigsNote)
+		fmt.Fprintf(w, "Signatures per order: %.0f (%s).\n", rep.SigsPerOrder, rep.SigsNote)
 	}
 
 	fmt.Fprintf(w, "\n## Targets\n\n| target | measured | want | result |\n|---|---|---|---|\n")

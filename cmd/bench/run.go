@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math"
@@ -24,10 +27,11 @@ const benchRedisDB = 13
 type report struct {
 	Machine   machine
 	Hello     *result
-	SignRate  float64 // RSA-2048 signatures/s on all cores
+	Sign      *result // RSA-2048 signatures, one goroutine per CPU
 	Verify    float64 // verifications/s on all cores
 	Raw       *result // raw transaction, throughput concurrency
 	RawLat    *result // raw transaction, latency concurrency
+	RawBig    *result // raw transaction with ScaleOrders in the tables
 	Notify    *result // throughput concurrency, small tables
 	NotifyLat *result // latency concurrency
 	NotifyBig *result // throughput concurrency, ScaleOrders in the tables
@@ -45,16 +49,105 @@ type report struct {
 	users []benchUser // seeded once, shared by quotes and orders
 }
 
+// SignRate is signatures per second on all cores.
+func (r *report) SignRate() float64 {
+	if r.Sign == nil {
+		return 0
+	}
+	return r.Sign.Rate()
+}
+
 func (r *report) note(format string, args ...any) {
 	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+// bench runs loads and accounts for them.
+type bench struct {
+	o      *options
+	pids   pids
+	logf   func(string, ...any)
+	piiKey string // the server's PII_KEY
+}
+
+// load is one scenario: op run from Conc goroutines. Child is the server
+// process serving it (sampled and profiled), nil for in-process work.
+type load struct {
+	Name  string
+	Conc  int
+	Child *child
+	Op    op
+}
+
+// once runs the warm-up, then measures l for dur.
+func (b *bench) once(ctx context.Context, l load, dur time.Duration, round int) *result {
+	if b.o.Warmup > 0 {
+		runLoad(ctx, l.Name, l.Conc, b.o.Warmup, l.Op)
+	}
+	var s *sampler
+	profDone := make(chan struct{})
+	if l.Child != nil {
+		s = startSampler(l.Child.Pid())
+	}
+	if l.Child != nil && b.o.CPUProfile != "" {
+		path := filepath.Join(b.o.CPUProfile, fmt.Sprintf("%s-c%d-r%d.pprof", strings.ReplaceAll(l.Name, " ", "_"), l.Conc, round+1))
+		go func() {
+			defer close(profDone)
+			if err := l.Child.cpuProfile(ctx, max(1, int(dur.Round(time.Second).Seconds())), path); err != nil {
+				b.logf("profile %s: %v", path, err)
+			}
+		}()
+	} else {
+		close(profDone)
+	}
+	s0 := snapshot(b.pids)
+	r := runLoad(ctx, l.Name, l.Conc, dur, l.Op)
+	r.CPU = use(s0, snapshot(b.pids))
+	if s != nil {
+		r.Server = s.Stop()
+	}
+	<-profDone
+	return r
+}
+
+// pair runs the loads in turn, Rounds times, each for Duration/Rounds, so
+// that whatever else loads the machine falls on all of them alike. A ceiling
+// and the scenario compared with it are always measured as a pair.
+func (b *bench) pair(ctx context.Context, ls ...load) []*result {
+	rounds := b.o.Rounds
+	per := b.o.Duration / time.Duration(rounds)
+	all := make([][]*result, len(ls))
+	for r := 0; r < rounds; r++ {
+		for i, l := range ls {
+			all[i] = append(all[i], b.once(ctx, l, per, r))
+		}
+	}
+	out := make([]*result, len(ls))
+	for i := range ls {
+		out[i] = merge(all[i])
+		r := out[i]
+		b.logf("%-10s c=%-3d %8.1f/s  p50 %-9s p99 %-9s ok %d err %d  cpu: %s%s", r.Name, r.Concurrency, r.Rate(),
+			r.P(0.5).Round(10*time.Microsecond), r.P(0.99).Round(10*time.Microsecond), r.OK, r.Errors, r.CPU, errSuffix(r))
+	}
+	return out
+}
+
+// poolSize is how many items a pool needs for a load expected to run at
+// rate for the whole duration plus warm-ups, with margin, capped.
+func (b *bench) poolSize(rate float64, conc int) int {
+	need := rate*(b.o.Duration+time.Duration(b.o.Rounds)*b.o.Warmup).Seconds()*1.5 + float64(2*conc)
+	return int(math.Min(float64(b.o.MaxPool), math.Ceil(need)))
 }
 
 // run runs every scenario and prints the report to out.
 func run(ctx context.Context, o *options, out io.Writer) error {
 	began := time.Now()
-	rep := &report{Machine: describeMachine(ctx, o)}
-	logf := func(format string, args ...any) {
+	b := &bench{o: o, pids: findPids(), logf: func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}}
+	logf := b.logf
+	rep := &report{Machine: describeMachine(ctx, o)}
+	if b.pids.db == 0 || b.pids.redis == 0 {
+		rep.note("could not find the mariadbd/mysqld or redis-server process; their CPU is counted as other")
 	}
 	tmp, err := os.MkdirTemp("", "sipay-bench-")
 	if err != nil {
@@ -70,6 +163,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	b.piiKey = newPIIKey()
 
 	logf("creating database on %s", o.MySQL)
 	db, err := createBenchDB(ctx, o.MySQL)
@@ -97,129 +191,160 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 
-	// Ceiling 1: gin hello-world in its own process.
-	logf("ceiling: gin hello-world at %d concurrent", o.Conc)
-	hello, err := startChild(ctx, "hello", "-hello", nil, tmp)
-	if err != nil {
-		return err
-	}
-	hc := newHTTPClient(o.Conc)
-	rep.Hello = measure(ctx, hello, o, "hello", o.Conc, func(ctx context.Context, _ int) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hello.URL()+"/hello", nil)
-		_, err := do(hc, req, http.StatusOK)
-		return err
-	})
-	hello.Stop()
-	hc.CloseIdleConnections()
-
-	// Ceiling 2: RSA-2048 signing on all cores.
-	signDur := min(o.Duration/2, 5*time.Second)
-	logf("ceiling: RSA-2048 signing on %d cores for %s", runtime.NumCPU(), signDur)
-	rep.SignRate, rep.Verify = signRate(ctx, keys.MerchantKey, signDur)
-
-	// Ceiling 3: the notify transaction in bare database/sql.
-	rawN := o.MaxPool * 2
-	logf("ceiling: raw notify transaction; seeding %d pending orders", rawN)
-	if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "R", From: 0, N: rawN}, 2); err != nil {
-		return err
-	}
-	raw := &rawPool{prefix: "R", n: rawN}
-	body := strings.Repeat("x", 420) // the size of a decrypted transaction resource
-	rep.Raw = measure(ctx, nil, o, "raw tx", o.Conc, raw.op(db.SQL, body))
-	rep.RawLat = measure(ctx, nil, o, "raw tx", o.LatConc, raw.op(db.SQL, body))
-	if _, err := db.SQL.ExecContext(ctx, "DELETE FROM batches WHERE order_no LIKE 'R%'"); err != nil {
-		return err
-	}
-	if _, err := db.SQL.ExecContext(ctx, "DELETE FROM orders WHERE order_no LIKE 'R%'"); err != nil {
-		return err
-	}
-
-	// The server.
-	logf("starting the server child")
+	// The processes under test: the server (app.New, as cmd/server) and the
+	// gin hello-world, each in its own process.
 	env := []string{"HTTP_ADDR=127.0.0.1:0", "SIMULATOR=on", "WORKERS=off", "MYSQL_DSN=" + db.DSN,
 		"REDIS_ADDR=" + o.Redis, fmt.Sprintf("REDIS_DB=%d", benchRedisDB), "DATA_DIR=" + tmp, "LOG_LEVEL=" + o.LogLevel,
-		"PUBLIC_BASE_URL=", "WECHAT_APPID=", "WECHAT_SECRET=", "WECHATPAY_MCHID=", "AUTO_MIGRATE=on"}
+		"PII_KEY=" + b.piiKey, "PUBLIC_BASE_URL=", "WECHAT_APPID=", "WECHAT_SECRET=", "WECHATPAY_MCHID=", "AUTO_MIGRATE=on"}
 	srv, err := startChild(ctx, "server", "-serve", env, tmp)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
+	logf("server pid %d on %s, pprof on http://%s/debug/pprof/, log %s", srv.Pid(), srv.Addr, srv.Debug, srv.logPath)
 	if err := waitReady(ctx, srv.URL()); err != nil {
 		return fmt.Errorf("%w; server log: %s", err, tailFile(srv.logPath, 2000))
 	}
+	b.pids.server = srv.Pid()
+	hello, err := startChild(ctx, "hello", "-hello", nil, tmp)
+	if err != nil {
+		return err
+	}
+	defer hello.Stop()
 	sc := newHTTPClient(o.Conc)
+	body := strings.Repeat("x", 420) // the size of a decrypted transaction resource
 
-	notifyRun := func(name, prefix string, conc int, expect float64, from int) (*result, error) {
-		n := int(math.Min(float64(o.MaxPool), math.Ceil(expect*(o.Duration+o.Warmup).Seconds()*1.15)+float64(conc)))
-		logf("%s: seeding and signing %d notifications", name, n)
-		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: prefix, From: from, N: n}, 2); err != nil {
+	// Calibrate the pool sizes with one second of raw transactions.
+	const calN = 20000
+	if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "C", From: 0, N: calN}, 2); err != nil {
+		return err
+	}
+	cal := runLoad(ctx, "calibrate", o.Conc, time.Second, (&rawPool{prefix: "C", n: calN}).op(db.SQL, body))
+	logf("calibration: %.0f raw transactions/s", cal.Rate())
+
+	// Notify against the raw transaction ceiling.
+	newPool := func(name, prefix string, n int) (*notifyPool, error) {
+		logf("%s: seeding %d pending orders and signing a notification for each", name, n)
+		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: prefix, From: 0, N: n}, 2); err != nil {
 			return nil, err
 		}
 		t0 := time.Now()
-		pool, err := signNotifications(keys, prefix, from, n)
-		if err != nil {
-			return nil, err
-		}
+		p, err := signNotifications(keys, prefix, 0, n)
 		logf("%s: signed in %s", name, time.Since(t0).Round(time.Millisecond))
-		r := measure(ctx, srv, o, name, conc, pool.op(sc, srv.URL()))
+		return p, err
+	}
+	checkPaid := func(name, prefix string, r *result, p *notifyPool) error {
 		var paid int64
 		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM batches WHERE order_no LIKE ? AND status = 'paid'", prefix+"%").Scan(&paid); err != nil {
-			return nil, err
-		}
-		if int(paid) < r.OK || int(paid) > pool.used() {
-			rep.note("%s: %d notifications answered 2xx in the measured part, %d taken from the pool, but %d batches are paid", name, r.OK, pool.used(), paid)
-		}
-		if r.Exhausted {
-			rep.note("%s: the %d pre-signed notifications ran out after %s; figures cover that time", name, n, r.Elapsed.Round(time.Millisecond))
-		}
-		return r, nil
-	}
-
-	// Notify, small tables.
-	if rep.SmallOrders, err = db.count(ctx, "orders"); err != nil {
-		return err
-	}
-	if routeExists(ctx, sc, srv.URL(), notifyPath) {
-		if rep.Notify, err = notifyRun("notify", "N", o.Conc, rep.Raw.Rate(), 0); err != nil {
 			return err
 		}
-		if rep.NotifyLat, err = notifyRun("notify", "L", o.LatConc, rep.RawLat.Rate(), 0); err != nil {
+		if int(paid) < r.OK || int(paid) > p.used() {
+			rep.note("%s: %d notifications answered 2xx in the measured part and %d were sent in all, but %d batches are paid", name, r.OK, p.used(), paid)
+		}
+		if r.Exhausted {
+			rep.note("%s: the %d pre-signed notifications ran out after %s measured; the figures cover that time", name, len(p.items), r.Elapsed.Round(time.Millisecond))
+		}
+		return nil
+	}
+	if routeExists(ctx, sc, srv.URL(), notifyPath) {
+		nHi, nLo := b.poolSize(cal.Rate(), o.Conc), b.poolSize(cal.Rate(), o.LatConc)
+		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "R", From: 0, N: nHi + nLo}, 2); err != nil {
+			return err
+		}
+		raw := &rawPool{prefix: "R", n: nHi + nLo}
+		pn, err := newPool("notify", "N", nHi)
+		if err != nil {
+			return err
+		}
+		pl, err := newPool("notify", "L", nLo)
+		if err != nil {
+			return err
+		}
+		if rep.SmallOrders, err = db.count(ctx, "orders"); err != nil {
+			return err
+		}
+		logf("notify ÷ raw transaction at c=%d, %d orders in the tables", o.Conc, rep.SmallOrders)
+		rs := b.pair(ctx, load{"raw tx", o.Conc, nil, raw.op(db.SQL, body)}, load{"notify", o.Conc, srv, pn.op(sc, srv.URL())})
+		rep.Raw, rep.Notify = rs[0], rs[1]
+		logf("notify ÷ raw transaction at c=%d", o.LatConc)
+		rs = b.pair(ctx, load{"raw tx", o.LatConc, nil, raw.op(db.SQL, body)}, load{"notify", o.LatConc, srv, pl.op(sc, srv.URL())})
+		rep.RawLat, rep.NotifyLat = rs[0], rs[1]
+		if err := checkPaid("notify", "N", rep.Notify, pn); err != nil {
+			return err
+		}
+		if err := checkPaid("notify (latency)", "L", rep.NotifyLat, pl); err != nil {
 			return err
 		}
 	} else {
 		rep.note("notify: %s is not mounted in this build; notify scenarios skipped", notifyPath)
 	}
 
-	// Quotes and orders.
-	if err := runQuotes(ctx, o, rep, db, rdb, srv, sc, logf); err != nil {
+	// Quotes against the gin hello-world.
+	hc := newHTTPClient(o.Conc)
+	helloLoad := load{"hello", o.Conc, hello, func(ctx context.Context, _ int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hello.URL()+"/hello", nil)
+		_, err := do(hc, req, http.StatusOK)
+		return err
+	}}
+	quoteLoad, err := quotesLoad(ctx, b, rep, db, rdb, srv, sc)
+	if err != nil {
 		return err
 	}
-	if err := runOrders(ctx, o, rep, db, rdb, srv, sc, keys, logf); err != nil {
+	if quoteLoad != nil {
+		logf("quotes ÷ gin hello-world at c=%d", o.Conc)
+		rs := b.pair(ctx, helloLoad, *quoteLoad)
+		rep.Hello, rep.Quotes = rs[0], rs[1]
+	} else {
+		rep.Hello = b.pair(ctx, helloLoad)[0]
+	}
+	hello.Stop()
+
+	// Orders against the signing ceiling.
+	signLoad := load{"rsa sign", runtime.NumCPU(), nil, signOp(keys)}
+	rep.Verify = verifyRate(ctx, keys, time.Second)
+	orderLoad, err := ordersLoad(ctx, b, rep, db, rdb, srv, sc)
+	if err != nil {
 		return err
+	}
+	if orderLoad != nil {
+		logf("orders ÷ RSA signing ceiling")
+		rs := b.pair(ctx, signLoad, *orderLoad)
+		rep.Sign, rep.Orders = rs[0], rs[1]
+		finishOrders(rep)
+	} else {
+		rep.Sign = b.pair(ctx, signLoad)[0]
 	}
 
-	// Scale check.
+	// Scale check: the same notify load with ScaleOrders in the tables.
 	if o.Scale && rep.Notify != nil {
 		have, err := db.count(ctx, "orders")
 		if err != nil {
 			return err
 		}
-		pool := int(math.Min(float64(o.MaxPool), math.Ceil(rep.Notify.Rate()*(o.Duration+o.Warmup).Seconds()*1.3)+float64(o.Conc)))
-		fill := o.ScaleOrders - int(have) - pool
-		if fill > 0 {
+		nN, nR := b.poolSize(rep.Notify.Rate(), o.Conc), b.poolSize(rep.Raw.Rate(), o.Conc)
+		if fill := o.ScaleOrders - int(have) - nN - nR; fill > 0 {
 			logf("scale: bulk-inserting %d history orders", fill)
 			t0 := time.Now()
 			if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "H", From: o.BaseOrders, N: fill, Paid: true}, 2); err != nil {
 				return err
 			}
-			logf("scale: inserted in %s", time.Since(t0).Round(time.Second))
-			rep.note("scale: %d orders+batches bulk-inserted in %s", fill, time.Since(t0).Round(time.Second))
+			rep.note("scale: %d orders with their batches bulk-inserted in %s", fill, time.Since(t0).Round(time.Second))
+		}
+		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "S", From: 0, N: nR}, 2); err != nil {
+			return err
+		}
+		pm, err := newPool("notify 1M", "M", nN)
+		if err != nil {
+			return err
 		}
 		if rep.BigOrders, err = db.count(ctx, "orders"); err != nil {
 			return err
 		}
-		rep.BigOrders += int64(pool)
-		if rep.NotifyBig, err = notifyRun("notify 1M", "M", o.Conc, rep.Notify.Rate()*1.1, 0); err != nil {
+		logf("scale: notify and raw transaction at c=%d with %d orders in the tables", o.Conc, rep.BigOrders)
+		rs := b.pair(ctx, load{"raw tx 1M", o.Conc, nil, (&rawPool{prefix: "S", n: nR}).op(db.SQL, body)},
+			load{"notify 1M", o.Conc, srv, pm.op(sc, srv.URL())})
+		rep.RawBig, rep.NotifyBig = rs[0], rs[1]
+		if err := checkPaid("notify 1M", "M", rep.NotifyBig, pm); err != nil {
 			return err
 		}
 	}
@@ -229,49 +354,23 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	return nil
 }
 
-// measure runs one load scenario with warm-up; with a server child it samples
-// the child's RSS and CPU and, with -cpuprofile, records a CPU profile of the
-// measured part.
-func measure(ctx context.Context, c *child, o *options, name string, conc int, f op) *result {
-	var s *sampler
-	profDone := make(chan struct{})
-	if c != nil {
-		s = startSampler(c.Pid())
-		if o.CPUProfile != "" {
-			path := filepath.Join(o.CPUProfile, fmt.Sprintf("%s-c%d.pprof", strings.ReplaceAll(name, " ", "_"), conc))
-			go func() {
-				defer close(profDone)
-				select {
-				case <-time.After(o.Warmup):
-				case <-ctx.Done():
-					return
-				}
-				secs := max(1, int(o.Duration.Seconds()))
-				if err := c.cpuProfile(ctx, secs, path); err != nil {
-					fmt.Fprintf(os.Stderr, "profile %s: %v\n", path, err)
-				}
-			}()
-		} else {
-			close(profDone)
-		}
-	} else {
-		close(profDone)
+// signOp makes one RSA-2048 PKCS#1 v1.5 SHA-256 signature of a message the
+// size of a prepay request's signing string.
+func signOp(keys *wxpay.DevKeys) op {
+	msg := []byte("POST\n/v3/pay/transactions/jsapi\n1700000000\n593BEC0C930BF1AFEB40B4A08C8FB242\n" +
+		`{"appid":"wxd678efh567hg6787","mchid":"1230000109","description":"社保缴费","out_trade_no":"SI2026112400000000000001_01","notify_url":"https://example.com/api/v1/wxpay/notify","amount":{"total":140000,"currency":"CNY"},"payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}` + "\n")
+	return func(context.Context, int) error {
+		h := sha256.Sum256(msg)
+		_, err := keys.MerchantKey.Sign(rand.Reader, h[:], crypto.SHA256)
+		return err
 	}
-	r := runLoad(ctx, name, conc, o.Warmup, o.Duration, f)
-	if s != nil {
-		r.Server = s.Stop()
-	}
-	<-profDone
-	fmt.Fprintf(os.Stderr, "%s  %-10s c=%-3d %8.1f/s  p50 %-9s p99 %-9s ok %d err %d%s\n", time.Now().Format("15:04:05"),
-		name, conc, r.Rate(), r.P(0.5).Round(10*time.Microsecond), r.P(0.99).Round(10*time.Microsecond), r.OK, r.Errors, errSuffix(r))
-	return r
 }
 
 func errSuffix(r *result) string {
 	if r.FirstErr == nil {
 		return ""
 	}
-	return " first error: " + r.FirstErr.Error()
+	return "  first error: " + r.FirstErr.Error()
 }
 
 // waitReady polls /readyz for up to 30 s.
@@ -301,22 +400,10 @@ func routeExists(ctx context.Context, c *http.Client, base, path string) bool {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader("{}"))
 	req.Header.Set("Content-Type", "application/json")
 	body, err := do(c, req, 0)
-	var se *statusError
-	if err == nil {
-		return true
-	}
-	if ok := asStatus(err, &se); ok && se.Status == http.StatusNotFound && strings.Contains(string(body), "接口不存在") {
+	if se, ok := err.(*statusError); ok && se.Status == http.StatusNotFound && strings.Contains(string(body), "接口不存在") {
 		return false
 	}
 	return true
-}
-
-func asStatus(err error, target **statusError) bool {
-	se, ok := err.(*statusError)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 // tailFile returns the last n bytes of a file.

@@ -26,12 +26,12 @@ const benchUserCount = 3000
 
 // benchUsers seeds the users once per run (verified when the build has an
 // identity store; see persons.go) and returns them.
-func benchUsers(ctx context.Context, o *options, rep *report, db *benchDB, rdb *redis.Client, logf func(string, ...any)) ([]benchUser, error) {
+func benchUsers(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *redis.Client) ([]benchUser, error) {
 	if rep.users != nil {
 		return rep.users, nil
 	}
-	logf("seeding %d users with sessions", benchUserCount)
-	persons, err := seedPersons(ctx, o, db, benchUserCount)
+	b.logf("seeding %d users with sessions", benchUserCount)
+	persons, err := seedPersons(ctx, b, db, benchUserCount)
 	if err != nil {
 		return nil, err
 	}
