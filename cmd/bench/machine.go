@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,6 +25,7 @@ type machine struct {
 	Kernel     string
 	GOMAXPROCS int
 	GOOSGOARCH string
+	Fsync      string // 4 KiB write+fdatasync latency in TMPDIR
 }
 
 func describeMachine(ctx context.Context, o *options) machine {
@@ -56,6 +61,9 @@ func describeMachine(ctx context.Context, o *options) machine {
 		m.DBSettings = strings.Join(parts, " ")
 		db.Close()
 	}
+	if p50, p99, err := fsyncLatency(os.TempDir(), 300); err == nil {
+		m.Fsync = fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (300 × 4 KiB write+fdatasync in %s)", float64(p50)/1e6, float64(p99)/1e6, os.TempDir())
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: o.Redis})
 	if info, err := rdb.Info(ctx, "server").Result(); err == nil {
 		for _, l := range strings.Split(info, "\n") {
@@ -66,4 +74,30 @@ func describeMachine(ctx context.Context, o *options) machine {
 	}
 	rdb.Close()
 	return m
+}
+
+// fsyncLatency writes 4 KiB and fdatasyncs it n times in a temporary file
+// under dir and returns the median and 99th percentile of one write+sync:
+// the floor under every durable commit when dir is on the database's disk.
+func fsyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
+	f, err := os.CreateTemp(dir, "bench-fsync-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	lat := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		if _, err := f.WriteAt(buf, int64(i%64)*4096); err != nil {
+			return 0, 0, err
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return 0, 0, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return percentile(lat, 0.5), percentile(lat, 0.99), nil
 }

@@ -138,10 +138,12 @@ func finishOrders(rep *report) {
 	r := rep.Orders
 	rep.SigsPerOrder = sigsPerOrder
 	rep.SigsNote = "derived: our Authorization header on the prepay call, the simulator's signature on its answer, our paySign; a CPU profile of the run attributes the signing time 2:1 to wechatpay-go's signer and wxpay.SignResponseHeaders, as derived"
-	if r.Server != nil && r.OK > 0 && rep.SignRate() > 0 {
-		perSig := float64(rep.Machine.CPUs) / rep.SignRate()
+	// CPU time per signature, measured in the signing runs (robust to other
+	// processes taking CPU, unlike the wall-clock rate).
+	if s := rep.Sign; s != nil && s.OK > 0 && r.Server != nil && r.OK > 0 {
+		perSig := s.CPU.Bench * s.Elapsed.Seconds() / float64(s.OK)
 		perOrder := r.Server.CPUSec / float64(r.OK+r.Errors)
-		rep.SigsNote += fmt.Sprintf("; the server used %.2f ms CPU per order, %.1f signatures' worth at %.2f ms each",
+		rep.SigsNote += fmt.Sprintf("; the server used %.2f ms CPU per order, as much as %.1f signatures at the %.2f ms CPU one signature took",
 			perOrder*1e3, perOrder/perSig, perSig*1e3)
 	}
 	if r.Exhausted {

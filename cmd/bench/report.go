@@ -109,6 +109,9 @@ func printReport(w io.Writer, o *options, rep *report) {
 	fmt.Fprintf(w, "\n## Machine\n\n")
 	fmt.Fprintf(w, "- CPU: %d × %s (GOMAXPROCS %d, %s), memory %s, kernel %s\n", m.CPUs, m.CPUModel, m.GOMAXPROCS, m.GOOSGOARCH, m.MemTotal, m.Kernel)
 	fmt.Fprintf(w, "- Database: %s (%s); Redis %s; %s\n", m.DBVersion, m.DBSettings, m.RedisVer, m.GoVersion)
+	if m.Fsync != "" {
+		fmt.Fprintf(w, "- Disk: %s\n", m.Fsync)
+	}
 	fmt.Fprintf(w, "- Run: %s measured per scenario in %d alternating rounds, each after a %s warm-up; whole run %s\n",
 		o.Duration, o.Rounds, o.Warmup, rep.Duration.Round(time.Second))
 

@@ -99,9 +99,13 @@ func (b *bench) once(ctx context.Context, l load, dur time.Duration, round int) 
 	} else {
 		close(profDone)
 	}
-	s0 := snapshot(b.pids)
+	p := b.pids
+	if l.Child != nil {
+		p.server = l.Child.Pid() // the hello-world counts as "server" in its own runs
+	}
+	s0 := snapshot(p)
 	r := runLoad(ctx, l.Name, l.Conc, dur, l.Op)
-	r.CPU = use(s0, snapshot(b.pids))
+	r.CPU = use(s0, snapshot(p))
 	if s != nil {
 		r.Server = s.Stop()
 	}
