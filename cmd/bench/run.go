@@ -344,6 +344,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		if rep.BigOrders, err = db.count(ctx, "orders"); err != nil {
 			return err
 		}
+		var size float64
+		if err := db.SQL.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length+index_length),0)/1048576 FROM information_schema.tables WHERE table_schema = ?", db.Name).Scan(&size); err == nil {
+			rep.note("scale: the bench database holds %.0f MB of data and indexes with %d orders (InnoDB's estimate); the notified batches are recent rows, as in production", size, rep.BigOrders)
+		}
 		logf("scale: notify and raw transaction at c=%d with %d orders in the tables", o.Conc, rep.BigOrders)
 		rs := b.pair(ctx, load{"raw tx 1M", o.Conc, nil, (&rawPool{prefix: "S", n: nR}).op(db.SQL, body)},
 			load{"notify 1M", o.Conc, srv, pm.op(sc, srv.URL())})
