@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ type machine struct {
 	GOMAXPROCS int
 	GOOSGOARCH string
 	Fsync      string // 4 KiB write+fdatasync latency in TMPDIR
+	BufferPool string // innodb_buffer_pool_size, human
 }
 
 func describeMachine(ctx context.Context, o *options) machine {
@@ -56,6 +58,10 @@ func describeMachine(ctx context.Context, o *options) machine {
 			var name, val string
 			if err := db.QueryRowContext(ctx, "SHOW VARIABLES LIKE '"+v+"'").Scan(&name, &val); err == nil {
 				parts = append(parts, name+"="+val)
+				if v == "innodb_buffer_pool_size" {
+					n, _ := strconv.ParseInt(val, 10, 64)
+					m.BufferPool = fmt.Sprintf("%d MB", n>>20)
+				}
 			}
 		}
 		m.DBSettings = strings.Join(parts, " ")

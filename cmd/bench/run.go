@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"io"
 	"math"
@@ -35,8 +36,11 @@ type report struct {
 	Notify    *result // throughput concurrency, small tables
 	NotifyLat *result // latency concurrency
 	NotifyBig *result // throughput concurrency, ScaleOrders in the tables
-	Quotes    *result
-	Orders    *result
+	// The small side of the scale check, alternated with NotifyBig/RawBig.
+	NotifyScaleSmall, RawScaleSmall *result
+	ScaleSmallOrders                int64
+	Quotes                          *result
+	Orders                          *result
 	// SigsPerOrder is the RSA signatures made on this machine per order
 	// (see orders.go), SigsNote how it was obtained.
 	SigsPerOrder float64
@@ -237,9 +241,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		logf("%s: signed in %s", name, time.Since(t0).Round(time.Millisecond))
 		return p, err
 	}
-	checkPaid := func(name, prefix string, r *result, p *notifyPool) error {
+	checkPaid := func(sdb *sql.DB, name, prefix string, r *result, p *notifyPool) error {
 		var paid int64
-		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM batches WHERE order_no LIKE ? AND status = 'paid'", prefix+"%").Scan(&paid); err != nil {
+		if err := sdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM batches WHERE order_no LIKE ? AND status = 'paid'", prefix+"%").Scan(&paid); err != nil {
 			return err
 		}
 		if int(paid) < r.OK || int(paid) > p.used() {
@@ -273,10 +277,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		logf("notify ÷ raw transaction at c=%d", o.LatConc)
 		rs = b.pair(ctx, load{"raw tx", o.LatConc, nil, raw.op(db.SQL, body)}, load{"notify", o.LatConc, srv, pl.op(sc, srv.URL())})
 		rep.RawLat, rep.NotifyLat = rs[0], rs[1]
-		if err := checkPaid("notify", "N", rep.Notify, pn); err != nil {
+		if err := checkPaid(db.SQL, "notify", "N", rep.Notify, pn); err != nil {
 			return err
 		}
-		if err := checkPaid("notify (latency)", "L", rep.NotifyLat, pl); err != nil {
+		if err := checkPaid(db.SQL, "notify (latency)", "L", rep.NotifyLat, pl); err != nil {
 			return err
 		}
 	} else {
@@ -319,42 +323,87 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rep.Sign = b.pair(ctx, signLoad)[0]
 	}
 
-	// Scale check: the same notify load with ScaleOrders in the tables.
+	// Scale check: a second database with ScaleOrders orders and a second
+	// server on it; the same notify load alternates between the two servers
+	// (and the raw transaction between the two databases), so the machine's
+	// background load falls on both sides alike.
 	if o.Scale && rep.Notify != nil {
-		have, err := db.count(ctx, "orders")
+		rate := math.Max(rep.Notify.Rate(), cal.Rate())
+		nN, nR := b.poolSize(rate, o.Conc), b.poolSize(math.Max(rep.Raw.Rate(), cal.Rate()), o.Conc)
+		big, err := createBenchDB(ctx, o.MySQL)
 		if err != nil {
 			return err
 		}
-		nN, nR := b.poolSize(rep.Notify.Rate(), o.Conc), b.poolSize(rep.Raw.Rate(), o.Conc)
-		if fill := o.ScaleOrders - int(have) - nN - nR; fill > 0 {
-			logf("scale: bulk-inserting %d history orders", fill)
-			t0 := time.Now()
-			if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "H", From: o.BaseOrders, N: fill, Paid: true}, 2); err != nil {
+		if !o.Keep {
+			defer func() {
+				if err := big.Drop(); err != nil {
+					logf("drop %s: %v", big.Name, err)
+				}
+			}()
+		}
+		fill := max(0, o.ScaleOrders-nN-nR)
+		logf("scale: bulk-inserting %d history orders into %s", fill, big.Name)
+		t0 := time.Now()
+		if err := seedOrders(ctx, big.SQL, seedSpec{Prefix: "H", From: 0, N: fill, Paid: true}, 2); err != nil {
+			return err
+		}
+		rep.note("scale: %d orders with their batches bulk-inserted in %s (multi-row INSERTs of 2,000 rows, 2 connections)", fill, time.Since(t0).Round(time.Second))
+		for _, sd := range []struct {
+			db     *benchDB
+			prefix string
+		}{{db, "T"}, {big, "S"}, {big, "M"}} {
+			n := nR
+			if sd.prefix == "M" {
+				n = nN
+			}
+			if err := seedOrders(ctx, sd.db.SQL, seedSpec{Prefix: sd.prefix, From: 0, N: n}, 2); err != nil {
 				return err
 			}
-			rep.note("scale: %d orders with their batches bulk-inserted in %s", fill, time.Since(t0).Round(time.Second))
 		}
-		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "S", From: 0, N: nR}, 2); err != nil {
-			return err
-		}
-		pm, err := newPool("notify 1M", "M", nN)
+		pSmall, err := newPool("notify small", "P", nN)
 		if err != nil {
 			return err
 		}
-		if rep.BigOrders, err = db.count(ctx, "orders"); err != nil {
+		t1 := time.Now()
+		pBig, err := signNotifications(keys, "M", 0, nN)
+		if err != nil {
 			return err
 		}
+		logf("notify big: signed %d in %s", nN, time.Since(t1).Round(time.Millisecond))
+		bigEnv := append(append([]string(nil), env...), "MYSQL_DSN="+big.DSN)
+		srv2, err := startChild(ctx, "server-1m", "-serve", bigEnv, tmp)
+		if err != nil {
+			return err
+		}
+		defer srv2.Stop()
+		if err := waitReady(ctx, srv2.URL()); err != nil {
+			return fmt.Errorf("%w; server log: %s", err, tailFile(srv2.logPath, 2000))
+		}
+		if rep.ScaleSmallOrders, err = db.count(ctx, "orders"); err != nil {
+			return err
+		}
+		if rep.BigOrders, err = big.count(ctx, "orders"); err != nil {
+			return err
+		}
+		big.SQL.ExecContext(ctx, "ANALYZE TABLE orders, batches")
 		var size float64
-		if err := db.SQL.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length+index_length),0)/1048576 FROM information_schema.tables WHERE table_schema = ?", db.Name).Scan(&size); err == nil {
-			rep.note("scale: the bench database holds %.0f MB of data and indexes with %d orders (InnoDB's estimate); the notified batches are recent rows, as in production", size, rep.BigOrders)
+		if err := big.SQL.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length+index_length),0)/1048576 FROM information_schema.tables WHERE table_schema = ?", big.Name).Scan(&size); err == nil {
+			rep.note("scale: the large database holds %.0f MB of data and indexes with %d orders (InnoDB's estimate; buffer pool %s); the notified batches are recent rows, as in production", size, rep.BigOrders, rep.Machine.BufferPool)
 		}
-		logf("scale: notify and raw transaction at c=%d with %d orders in the tables", o.Conc, rep.BigOrders)
-		rs := b.pair(ctx, load{"raw tx 1M", o.Conc, nil, (&rawPool{prefix: "S", n: nR}).op(db.SQL, body)},
-			load{"notify 1M", o.Conc, srv, pm.op(sc, srv.URL())})
-		rep.RawBig, rep.NotifyBig = rs[0], rs[1]
-		if err := checkPaid("notify 1M", "M", rep.NotifyBig, pm); err != nil {
+		logf("scale: %d versus %d orders in the tables, c=%d", rep.ScaleSmallOrders, rep.BigOrders, o.Conc)
+		rs := b.pair(ctx,
+			load{"raw tx", o.Conc, nil, (&rawPool{prefix: "T", n: nR}).op(db.SQL, body)},
+			load{"notify", o.Conc, srv, pSmall.op(sc, srv.URL())},
+			load{"raw tx big", o.Conc, nil, (&rawPool{prefix: "S", n: nR}).op(big.SQL, body)},
+			load{"notify big", o.Conc, srv2, pBig.op(sc, srv2.URL())})
+		rep.RawScaleSmall, rep.NotifyScaleSmall, rep.RawBig, rep.NotifyBig = rs[0], rs[1], rs[2], rs[3]
+		if err := checkPaid(db.SQL, "notify small (scale)", "P", rep.NotifyScaleSmall, pSmall); err != nil {
 			return err
 		}
+		if err := checkPaid(big.SQL, "notify big", "M", rep.NotifyBig, pBig); err != nil {
+			return err
+		}
+		srv2.Stop()
 	}
 	srv.Stop()
 	rep.Duration = time.Since(began)
