@@ -65,6 +65,10 @@ type App struct {
 	PII      *pii.Keyring
 	FaceSim  *wxsim.FaceSim
 
+	// After is the after-payment flow (posting, refunds, holds, vouchers,
+	// reconciliation, operations); After.Posting is the platform callback sink.
+	After *AfterPayment
+
 	workers []func(ctx context.Context)
 	closers []func()
 }
@@ -149,12 +153,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
+	after, err := a.wireAfterPayment(AfterInputs{Orders: model.NewOrderStore(a.DB), Persons: a.Identity,
+		Quotes: model.NewQuoteStore(a.DB), Family: service.ConsentedFamily{Store: model.NewFamilyStore(a.DB, a.PII)},
+		Gateway: a.Pay, Platform: a.Platform}, &deps)
+	if err != nil {
+		return nil, err
+	}
+	a.After = after
 	srv := api.NewServer(deps)
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
 	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
 		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
 		Pension: service.NewPensionService(rs, a.Clock)})
-	a.wireOrders(srv, quotes, users, nil)
+	a.wireOrders(srv, quotes, users, after.Refunds)
 	a.Handler = srv
 	return a, nil
 }
