@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bench database instead of dropping it")
 	fs.StringVar(&o.LogLevel, "loglevel", "info", "server LOG_LEVEL (its log goes to a file in the temp dir)")
 	fs.IntVar(&o.MaxPool, "max-pool", 40000, "most notifications pre-signed for one notify run")
-	fs.IntVar(&o.Rounds, "rounds", 2, "each ceiling and the scenario compared with it alternate this many times, each round Duration/rounds long")
+	fs.IntVar(&o.Rounds, "rounds", 4, "each ceiling and the scenario compared with it alternate this many times, each round Duration/rounds long")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
