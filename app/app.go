@@ -59,6 +59,8 @@ type App struct {
 	Notify   *wxpay.NotifyParser
 	Platform *platform.Client
 
+	platformCfg platform.Config
+
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
@@ -160,12 +162,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.After = after
+	codes := make([]string, len(rs))
+	for i, r := range rs {
+		codes[i] = r.Code
+	}
+	callbacks := platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
+		Nonces: &platform.RedisNonceStore{Client: rdb}}, after.Posting, log.With("component", "platform-callback"))
+	deps.Extra = append(deps.Extra, func(e *gin.Engine) {
+		e.POST("/api/v1/platform/:region/callback", func(c *gin.Context) {
+			callbacks.ServeCallback(c.Writer, c.Request, c.Param("region"))
+		})
+	})
 	srv := api.NewServer(deps)
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
 	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
 		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
 		Pension: service.NewPensionService(rs, a.Clock)})
-	a.wireOrders(srv, quotes, users, after.Refunds)
+	a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
 	a.Handler = srv
 	return a, nil
 }
