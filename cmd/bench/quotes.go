@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// quotesLoad prepares POST /api/v1/quotes: a verified user (round-robin
+// over the seeded users, whose quote limit is 30 a minute each) asks for a
+// one-month pension + medical quote in Jiangsu (free base mode, so the
+// provincial platform is not called); the server resolves the person,
+// prices, plans the batch and stores the quote. nil when the route is not
+// mounted.
+func quotesLoad(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *redis.Client, srv *child, c *http.Client) (*load, error) {
+	if !routeExists(ctx, c, srv.URL(), "/api/v1/quotes") {
+		rep.note("quotes: POST /api/v1/quotes is not mounted in this build; skipped")
+		return nil, nil
+	}
+	users, err := benchUsers(ctx, b, rep, db, rdb)
+	if err != nil {
+		return nil, err
+	}
+	month := time.Now().In(cstZone).Format("2006-01")
+	body := []byte(fmt.Sprintf(`{"region":"jiangsu","person":"self","insurances":[{"type":"pension","base_fen":500000},{"type":"medical","base_fen":500000}],"start_month":%q,"months":1}`, month))
+	var next atomic.Int64
+	base := srv.URL()
+	return &load{"quotes", b.o.Conc, srv, func(ctx context.Context, _ int) error {
+		u := users[int(next.Add(1)-1)%len(users)]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/quotes", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+		resp, err := do(c, req, http.StatusCreated)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(resp, []byte(`"payable_fen":140000`)) {
+			return fmt.Errorf("quote reply without payable_fen 140000: %.200s", resp)
+		}
+		return nil
+	}}, nil
+}
