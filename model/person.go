@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/service"
@@ -90,6 +91,29 @@ func NewPersonStore(db *DB, ring *pii.Keyring) *PersonStore {
 func (s *PersonStore) EnsurePerson(ctx context.Context, p service.Person) (*service.Person, error) {
 	var out *service.Person
 	attempt := func() error {
+		// Insert-or-ignore first, so the locking read below always finds a
+		// row: SELECT … FOR UPDATE on a missing row takes a gap lock on
+		// MySQL, and concurrent first verifications of different people
+		// then deadlock each other.
+		var n int64
+		if err := s.db.WithContext(ctx).Model(&personRow{}).Where("id_type = ? AND id_number_bidx IN ?",
+			string(p.IDType), s.s.bidxes(p.IDType, p.IDNumber)).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			nameEnc, err1 := s.s.seal("name", p.Name)
+			numEnc, err2 := s.s.seal("id_number", p.IDNumber)
+			phoneEnc, err3 := s.s.seal("phone", p.Phone)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				return err
+			}
+			now := s.db.Now()
+			row := personRow{NameEnc: nameEnc, IDType: string(p.IDType), IDNumberEnc: numEnc,
+				IDNumberBidx: s.s.bidx(p.IDType, p.IDNumber), PhoneEnc: phoneEnc, CreatedAt: now, UpdatedAt: now}
+			if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+				return err
+			}
+		}
 		return s.db.Tx(ctx, func(tx *gorm.DB) error {
 			nameEnc, err := s.s.seal("name", p.Name)
 			if err != nil {
