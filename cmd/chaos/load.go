@@ -46,6 +46,9 @@ type reply struct {
 	Body   []byte
 	Err    error
 	Hang   bool // the request timed out
+	// Replayed is set when the idempotency layer replayed a saved reply
+	// (Idempotent-Replayed: true).
+	Replayed bool
 }
 
 // ok reports a 2xx answer.
@@ -65,6 +68,9 @@ func (r reply) code() string {
 // retryable reports a transport error, 5xx, 429 or 409
 // idempotency_in_progress: worth trying again after a pause.
 func (r reply) retryable() bool {
+	if r.Replayed {
+		return false // the same key gives the same answer for 24 h
+	}
 	return r.Err != nil || r.Status >= 500 || r.Status == http.StatusTooManyRequests ||
 		r.Status == http.StatusConflict && r.code() == "idempotency_in_progress"
 }
@@ -95,6 +101,8 @@ func classify(r reply) string {
 		return "2xx"
 	case r.Status >= 500 && r.code() == "":
 		return fmt.Sprintf("%d without envelope", r.Status)
+	case r.Replayed:
+		return fmt.Sprintf("%d %s (replayed)", r.Status, r.code())
 	default:
 		return fmt.Sprintf("%d %s", r.Status, r.code())
 	}
@@ -261,7 +269,7 @@ func (c *customer) do(ctx context.Context, method, path string, body any, hdr ..
 	} else {
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		r = reply{Status: resp.StatusCode, Body: b, Err: rerr}
+		r = reply{Status: resp.StatusCode, Body: b, Err: rerr, Replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
 	}
 	if toServer && ctx.Err() == nil {
 		c.l.st.add(r)

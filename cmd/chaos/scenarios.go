@@ -171,6 +171,8 @@ func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, p
 		switch {
 		case class == "hang":
 			e.fail(name, "%d requests hung (no answer within %s)", n, requestTimeout)
+		case strings.HasSuffix(class, "(replayed)"):
+			e.logf("%s: note: %d replies were a saved 5xx replayed for the same Idempotency-Key (%s)", name, n, class)
 		case strings.HasPrefix(class, "500"):
 			e.fail(name, "%d requests answered %s (want 503 with the envelope or success); first body: %s", n, class, l.st.samples[class])
 		case strings.Contains(class, "without envelope"):
