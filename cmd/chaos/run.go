@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shebao/sipay/sim/paysim"
 )
 
 // chaosRedisDB is the database index used on the shared Redis.
@@ -65,6 +67,9 @@ func run(ctx context.Context, o options) (string, error) {
 		}
 	}
 	started := time.Now()
+	// A hard bound on the whole run, whatever happens below.
+	ctx, cancel := context.WithTimeout(ctx, min(4*time.Minute, o.Duration+150*time.Second))
+	defer cancel()
 	e := &env{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a05)), pool: newClientPool(64)}
 	e.runID = strconv.FormatUint(e.rng.Uint64()%1_000_000, 36)
 	var err error
@@ -289,6 +294,23 @@ func (e *env) verify(ctx context.Context, name string, l *load, limit time.Durat
 	e.logf("%s: load %s", name, l.summary())
 	e.logf("%s: replies %s", name, l.st.String())
 	e.logf("%s: after %s of draining: %s", name, took.Round(100*time.Millisecond), v.String())
+	var ds []paysim.Delivery
+	if err := e.w.getJSON(ctx, "/sim/pay/deliveries", &ds); err == nil {
+		acked, retried, gaveUp := 0, 0, 0
+		for _, d := range ds {
+			if d.Acked {
+				acked++
+			}
+			if d.Sent > 2 { // one duplicate is sent on purpose
+				retried++
+			}
+			if d.GaveUp {
+				gaveUp++
+			}
+		}
+		e.logf("%s: WeChat Pay notifications so far: %d events, %d acked, %d re-sent on the retry schedule, %d given up",
+			name, len(ds), acked, retried, gaveUp)
+	}
 	if !v.Settled {
 		e.logf("%s: not settled after %s (checked anyway)", name, limit)
 	}

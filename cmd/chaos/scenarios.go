@@ -11,11 +11,12 @@ import (
 
 // Bounds of the scenarios.
 const (
-	drainLimit       = 25 * time.Second // wait for notifications and workers to catch up
+	drainLimit       = 20 * time.Second // wait for notifications and workers to catch up
 	recoveryLimit    = 15 * time.Second // a request must succeed again within this after a fault ends
 	minKillInterval  = 2 * time.Second
 	maxKillInterval  = 6 * time.Second
 	platformFailRate = 0.3
+	longOutage       = 3 * time.Second // the second kill of scenario 1 stays down this long
 )
 
 // beginFaults turns the simulator faults of a loaded scenario on.
@@ -58,6 +59,12 @@ func (e *env) scenarioKill(ctx context.Context, name string, d time.Duration, po
 		}
 		t0 := time.Now()
 		srv.kill()
+		if i == 1 {
+			// One long outage: customers holding pay params keep paying at
+			// the simulator, whose notifications fail until the server is
+			// back and are then re-sent on WeChat's (scaled) schedule.
+			sleepCtx(ctx, longOutage)
+		}
 		if err := srv.start(ctx); err != nil {
 			wait()
 			return fmt.Errorf("restart after kill -9: %w", err)
