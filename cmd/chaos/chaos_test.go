@@ -143,3 +143,20 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck_PaidBatchWaitingIsRecordedButNotSettled(t *testing.T) {
+	s := cleanSnapshot(t)
+	s.Batches[2].Status = "paid" // its posting job is leased by a killed worker
+	v := check(s)
+	if v.Settled || !v.Recorded || len(v.Violations) != 0 {
+		t.Fatalf("got settled=%v recorded=%v violations=%v, want recorded, not settled, no violations", v.Settled, v.Recorded, v.Violations)
+	}
+}
+
+func TestCheck_UnrecordedPaymentIsNotRecorded(t *testing.T) {
+	s := cleanSnapshot(t)
+	s.Batches[2].Status = "pending_payment" // the notification was lost and not yet re-sent
+	if v := check(s); v.Recorded {
+		t.Fatalf("got recorded, want not recorded while a WeChat SUCCESS is missing here")
+	}
+}

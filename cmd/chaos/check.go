@@ -48,6 +48,10 @@ type verdict struct {
 	// WeChat SUCCESS is recorded as paid, and no batch is in paid or
 	// refunding (the workers pick those up within seconds).
 	Settled bool
+	// Recorded is weaker: every WeChat SUCCESS is recorded as paid or
+	// beyond and the refund sums agree; batches may still wait for a retry
+	// or for the lease of a killed worker to expire.
+	Recorded bool
 	// Counts of batches by status, and the sums.
 	ByStatus             map[string]int
 	PaidFen, RefundedFen service.Fen // ours
@@ -73,7 +77,7 @@ type verdict struct {
 //  5. the sums agree: our paid batches == WeChat's successful trades, our
 //     refunded batches == WeChat's successful refunds.
 func check(s snapshot) verdict {
-	v := verdict{ByStatus: map[string]int{}, Settled: true}
+	v := verdict{ByStatus: map[string]int{}, Settled: true, Recorded: true}
 	bad := func(format string, args ...any) { v.Violations = append(v.Violations, fmt.Sprintf(format, args...)) }
 	batches := map[string]dbBatch{}
 	for _, b := range s.Batches {
@@ -101,7 +105,7 @@ func check(s snapshot) verdict {
 		case !ok:
 			bad("WeChat trade %s is %s but no batch of ours has it", t.OutTradeNo, t.State)
 		case !paidOrBeyond[b.Status]:
-			v.Settled = false
+			v.Settled, v.Recorded = false, false
 			bad("WeChat trade %s is %s (%d fen) but our batch is %s", t.OutTradeNo, t.State, t.TotalFen, b.Status)
 		}
 		if t.SuccessfulRefunds > 1 {
@@ -194,7 +198,7 @@ func check(s snapshot) verdict {
 		// A batch still refunding whose WeChat refund already succeeded is
 		// caught up within seconds: only unsettled then.
 		if v.ByStatus[string(service.StatusRefunding)] > 0 {
-			v.Settled = false
+			v.Settled, v.Recorded = false, false
 		}
 		bad("sum of our refunded batches %d fen != WeChat successful refunds %d fen", v.RefundedFen, v.LedgerRefundFen)
 	}
@@ -278,17 +282,24 @@ func (w *witness) getJSON(ctx context.Context, path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// drain waits (at most limit) until the snapshot is settled, then returns
-// the final verdict.
+// drain waits (at most limit) until the snapshot is settled, or recorded
+// and unchanged for three seconds (what is left waits for a retry minutes
+// away or for a killed worker's lease), then returns the final verdict.
 func (w *witness) drain(ctx context.Context, limit time.Duration) (verdict, time.Duration, error) {
 	t0 := time.Now()
+	prev, same := "", 0
 	for {
 		s, err := w.snapshot(ctx)
 		if err != nil {
 			return verdict{}, time.Since(t0), err
 		}
 		v := check(s)
-		if v.Settled || time.Since(t0) > limit || ctx.Err() != nil {
+		if cur := v.String(); cur == prev {
+			same++
+		} else {
+			prev, same = cur, 0
+		}
+		if v.Settled || (v.Recorded && same >= 3) || time.Since(t0) > limit || ctx.Err() != nil {
 			return v, time.Since(t0), nil
 		}
 		time.Sleep(time.Second)
