@@ -397,7 +397,10 @@ func (c *customer) order(ctx context.Context, second bool) {
 	}
 	key := fmt.Sprintf("chaos-%s-%d-%d", l.runID, c.n, c.rng.Uint32())
 	body := map[string]string{"quote_id": qv.ID}
-	r := c.try(ctx, 25*time.Second, "POST", "/api/v1/orders", body, "Idempotency-Key", key)
+	// After a kill -9 the key stays "in progress" (409) until its Redis lock
+	// expires (a minute): the customer gives up after a few seconds and the
+	// unpaid order expires.
+	r := c.try(ctx, 8*time.Second, "POST", "/api/v1/orders", body, "Idempotency-Key", key)
 	o, ok := decode[createdOrder](r)
 	if !ok || o.OrderNo == "" {
 		return
@@ -405,7 +408,7 @@ func (c *customer) order(ctx context.Context, second bool) {
 	if c.rng.IntN(100) < 20 {
 		// Resend the same request: Stripe rules say the same order comes back.
 		l.replays.Add(1)
-		again := c.try(ctx, 25*time.Second, "POST", "/api/v1/orders", body, "Idempotency-Key", key)
+		again := c.try(ctx, 8*time.Second, "POST", "/api/v1/orders", body, "Idempotency-Key", key)
 		if o2, ok := decode[createdOrder](again); ok && o2.OrderNo != o.OrderNo {
 			l.violate("idempotency: key %s gave order %s, then %s", key, o.OrderNo, o2.OrderNo)
 		}
@@ -430,6 +433,13 @@ func (c *customer) order(ctx context.Context, second bool) {
 			return
 		}
 		pp = pv.PayParams
+	}
+	if c.rng.IntN(100) < 40 {
+		// The payer hesitates in the WeChat cashier: payments (and their
+		// notifications) then also land while a server is down.
+		if !sleepCtx(ctx, time.Duration(200+c.rng.IntN(2300))*time.Millisecond) {
+			return
+		}
 	}
 	pay := c.try(ctx, 10*time.Second, "POST", l.simURL+"/sim/pay/request-payment", pp)
 	if !pay.ok() {

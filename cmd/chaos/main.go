@@ -42,7 +42,7 @@ func main() {
 	flag.DurationVar(&o.Duration, "duration", 90*time.Second, "total load time over the four scenarios")
 	flag.Int64Var(&o.Seed, "seed", 0, "random seed (0: from the clock; printed)")
 	flag.StringVar(&o.Only, "only", "", "run only these scenarios, comma-separated numbers (e.g. 1,3)")
-	flag.IntVar(&o.Workers, "workers", 6, "concurrent simulated customers")
+	flag.IntVar(&o.Workers, "workers", 8, "concurrent simulated customers")
 	flag.IntVar(&o.RedisPort, "redis-port", 6390, "loopback port of the throw-away redis-server of scenario 2")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (logs, keys) and the database")
 	flag.Parse()
