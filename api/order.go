@@ -39,6 +39,14 @@ type OrderDeps struct {
 	Refunds RefundEventHandler
 	// Dedupe is the Redis fast path for repeated notifications; optional.
 	Dedupe NotifyDeduper
+	// After adds each batch's refund, hold and delay view to the order
+	// GET; optional.
+	After AfterViewer
+}
+
+// AfterViewer shows what happened to an order's batches after payment.
+type AfterViewer interface {
+	View(ctx context.Context, o *service.Order) ([]service.BatchAfterView, error)
 }
 
 type orderHandlers struct {
@@ -81,6 +89,14 @@ type batchResponse struct {
 	ToMonth    string      `json:"to_month"`
 	ExpireAt   *time.Time  `json:"expire_at,omitempty"`
 	PaidAt     *time.Time  `json:"paid_at,omitempty"`
+	// TransactionID is WeChat's transaction id once paid.
+	TransactionID string `json:"transaction_id,omitempty"`
+	// After payment (order GET only).
+	Reference   string          `json:"platform_reference,omitempty"`
+	Refund      *refundViewJSON `json:"refund,omitempty"`
+	HeldUntil   *time.Time      `json:"held_until,omitempty"`
+	Delayed     bool            `json:"delayed,omitempty"`
+	DelayAdvice string          `json:"delay_advice,omitempty"`
 }
 
 type orderResponse struct {
@@ -162,7 +178,8 @@ func toOrderResponse(o *service.Order) orderResponse {
 		Status: string(o.Status), CreatedAt: o.CreatedAt.UTC(), Batches: []batchResponse{}}
 	for _, b := range o.Batches {
 		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
-			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt)})
+			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt),
+			TransactionID: b.TransactionID})
 	}
 	return r
 }
@@ -245,6 +262,29 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
+	}
+	if h.deps.After != nil {
+		views, err := h.deps.After.View(c.Request.Context(), d.Order)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		for i := range r.Batches {
+			if i >= len(views) || views[i].OutTradeNo != r.Batches[i].OutTradeNo {
+				continue
+			}
+			v := views[i]
+			b := &r.Batches[i]
+			b.Reference, b.Delayed, b.DelayAdvice = v.Reference, v.Delayed, v.DelayAdvice
+			if v.Refund != nil {
+				j := ToRefundViewJSON(v.Refund)
+				b.Refund = &j
+			}
+			if !v.HeldUntil.IsZero() {
+				t := v.HeldUntil.UTC()
+				b.HeldUntil = &t
+			}
+		}
 	}
 	c.JSON(http.StatusOK, r)
 }

@@ -47,6 +47,11 @@ type Deps struct {
 
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
+	// Vouchers (optional) serves e-vouchers and their public verification.
+	Vouchers VoucherAPI
+	// Admin (optional) is the operations API, mounted only with AdminToken.
+	Admin      AdminAPI
+	AdminToken string
 }
 
 // Server is the HTTP API.
@@ -95,6 +100,21 @@ func (s *Server) routes() {
 	user.PATCH("/me", s.updateMe)
 	s.identityRoutes(user)
 	s.familyRoutes(user)
+
+	if s.deps.Vouchers != nil {
+		user.GET("/orders/:order_no/vouchers", s.listVouchers)
+		v1.GET("/vouchers/verify", s.limit("voucher_verify", 60), s.verifyVoucher)
+	}
+	if s.deps.Admin != nil && s.deps.AdminToken != "" {
+		admin := v1.Group("/admin", s.adminAuth)
+		admin.GET("/holds", s.adminHolds)
+		admin.GET("/alerts", s.adminAlerts)
+		admin.GET("/recon", s.adminRecon)
+		admin.POST("/holds/:out_trade_no/release", s.adminReleaseHold)
+		admin.POST("/holds/:out_trade_no/reject", s.adminRejectHold)
+		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
+		admin.GET("/orders/:order_no", s.adminOrder)
+	}
 
 	for _, mount := range s.deps.Extra {
 		mount(e)

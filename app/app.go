@@ -59,11 +59,17 @@ type App struct {
 	Notify   *wxpay.NotifyParser
 	Platform *platform.Client
 
+	platformCfg platform.Config
+
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
 	PII      *pii.Keyring
 	FaceSim  *wxsim.FaceSim
+
+	// After is the after-payment flow (posting, refunds, holds, vouchers,
+	// reconciliation, operations); After.Posting is the platform callback sink.
+	After *AfterPayment
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -149,12 +155,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if cfg.Simulator {
 		deps.Extra = append(deps.Extra, a.mountSimControl)
 	}
+	after, err := a.wireAfterPayment(AfterInputs{Orders: model.NewOrderStore(a.DB), Persons: a.Identity,
+		Quotes: model.NewQuoteStore(a.DB), Family: service.ConsentedFamily{Store: model.NewFamilyStore(a.DB, a.PII)},
+		Gateway: a.Pay, Platform: a.Platform}, &deps)
+	if err != nil {
+		return nil, err
+	}
+	a.After = after
+	codes := make([]string, len(rs))
+	for i, r := range rs {
+		codes[i] = r.Code
+	}
+	callbacks := platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
+		Nonces: &platform.RedisNonceStore{Client: rdb}}, after.Posting, log.With("component", "platform-callback"))
+	deps.Extra = append(deps.Extra, func(e *gin.Engine) {
+		e.POST("/api/v1/platform/:region/callback", func(c *gin.Context) {
+			callbacks.ServeCallback(c.Writer, c.Request, c.Param("region"))
+		})
+	})
 	srv := api.NewServer(deps)
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
 	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
 		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
 		Pension: service.NewPensionService(rs, a.Clock)})
-	a.wireOrders(srv, quotes, users, nil)
+	a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
 	a.Handler = srv
 	return a, nil
 }

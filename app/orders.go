@@ -14,7 +14,7 @@ import (
 // wireOrders builds the order service and the payment poller, mounts the
 // order routes and the WeChat Pay notify endpoint, and registers the poller
 // as a worker.
-func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users service.UserFinder, refunds api.RefundEventHandler) *service.OrderService {
+func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users service.UserFinder, refunds api.RefundEventHandler, after api.AfterViewer) *service.OrderService {
 	// The same ids buildPayAndPlatform gives the WeChat Pay client.
 	appID, mchID := a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
 	if a.Sims != nil {
@@ -33,6 +33,7 @@ func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users serv
 		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
 		Refunds:         refunds,
 		Dedupe:          cache.NewEventDedupe(a.Redis, 48*time.Hour),
+		After:           after,
 	})
 	return orders
 }

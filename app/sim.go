@@ -131,6 +131,7 @@ func (a *App) buildPayAndPlatform() error {
 	for code, r := range cfg.Platform.Regions {
 		pc.Regions[code] = platform.Credentials{AppID: r.AppID, Secret: r.Secret, BaseURL: r.BaseURL}
 	}
+	a.platformCfg = pc
 	if a.Platform, err = platform.NewClient(pc, a.Clock, nil, a.Log.With("component", "platform")); err != nil {
 		return fmt.Errorf("PLATFORM_*: %w", err)
 	}

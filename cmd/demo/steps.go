@@ -1,0 +1,260 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// residentID returns a valid 18-digit resident ID for the 17 leading digits
+// (GB 11643-1999 check digit).
+func residentID(first17 string) string {
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range first17 {
+		sum += int(c-'0') * weights[i]
+	}
+	return first17 + string("10X98765432"[sum%11])
+}
+
+func (d *demo) run() error {
+	// ---- the happy path ---------------------------------------------
+	d.title("登录 (wx.login → code2session)")
+	res, err := d.call("POST", "/api/v1/auth/login", obj{"code": "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)}, 200)
+	if err != nil {
+		return err
+	}
+	d.token = str(res, "token")
+	say("user id %s, session expires %s (session_key stays on the server)", str(res, "user", "id"), str(res, "expires_at"))
+
+	d.title("人脸核身 2.0 (getverifyid → wx.requestFacialVerify → queryverifyinfo)")
+	idNo := residentID("11010519880312" + fmt.Sprintf("%03d", time.Now().Nanosecond()%1000))
+	res, err = d.call("POST", "/api/v1/identity/face/start", obj{"name": "张三", "id_type": "resident_id", "id_number": idNo}, 200)
+	if err != nil {
+		return err
+	}
+	verifyID := str(res, "verify_id")
+	say("verify_id %s… valid %s s", verifyID[:min(12, len(verifyID))], str(res, "expires_in"))
+	if _, err = d.call("POST", "/api/v1/identity/face/result", obj{"verify_id": verifyID}, 200); err != nil {
+		return err
+	}
+	me, err := d.call("GET", "/api/v1/me", nil, 200)
+	if err != nil {
+		return err
+	}
+	if str(me, "verified") != "true" {
+		return fmt.Errorf("after face verification /me says verified=%s", str(me, "verified"))
+	}
+	say("verified as %s %s (masked; the ID number is encrypted at rest)", str(me, "identity", "name"), str(me, "identity", "id_number"))
+
+	d.title("地区规则与参保信息")
+	regions, err := d.call("GET", "/api/v1/regions", nil, 200)
+	if err != nil {
+		return err
+	}
+	items := list(regions, "regions")
+	if len(items) == 0 {
+		items = list(regions, "items")
+	}
+	say("%d regions, e.g. %s (%s)", len(items), str(items[0], "name"), str(items[0], "code"))
+	region := "beijing"
+	prof, err := d.call("GET", "/api/v1/insured?region="+region+"&person=self", nil, 200)
+	if err != nil {
+		return err
+	}
+	say("北京: current month %s, current due %s, arrears %s", str(prof, "current_month"), yuan(prof, "current_due_fen"), yuan(prof, "arrears_fen"))
+
+	orderNo, err := d.quoteOrderPay(region, str(prof, "current_month"))
+	if err != nil {
+		return err
+	}
+
+	d.title("缴费成功通知 → 入账 (posting to the provincial platform)")
+	order, err := d.waitStatus(orderNo, "posted", 60*time.Second)
+	if err != nil {
+		return err
+	}
+	b := list(order, "batches")[0]
+	say("order %s is %s; transaction_id %s", orderNo, str(order, "status"), str(b, "transaction_id"))
+
+	d.title("电子凭证 (fiscal e-receipt, acceptance receipt, transaction detail)")
+	vres, err := d.call("GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 200)
+	if err != nil {
+		return err
+	}
+	vouchers := list(vres, "vouchers")
+	if len(vouchers) != 3 {
+		return fmt.Errorf("got %d vouchers, want 3", len(vouchers))
+	}
+	for _, v := range vouchers {
+		say("%-20s %s  %s, kept until %s, code %s…", str(v, "kind"), str(v, "title"), yuan(v, "amount_fen"), orDash(str(v, "kept_until")), str(v, "verify_code")[:min(16, len(str(v, "verify_code")))])
+	}
+	code := str(vouchers[0], "verify_code")
+	ver, err := d.call("GET", "/api/v1/vouchers/verify?code="+code, nil, 200)
+	if err != nil {
+		return err
+	}
+	if str(ver, "status") != "valid" {
+		return fmt.Errorf("voucher verify says %q, want valid", str(ver, "status"))
+	}
+	say("verify: %s %s, %s, order %s (masked)", str(ver, "status"), str(ver, "title"), yuan(ver, "amount_fen"), str(ver, "order_no"))
+	if _, err := d.call("GET", "/api/v1/vouchers/verify?code="+tamper(code), nil, 400); err != nil {
+		return fmt.Errorf("a tampered voucher code was not refused: %w", err)
+	}
+	say("a tampered code is refused")
+
+	// ---- the failure path ---------------------------------------------
+	d.title("故障路径: the provincial platform goes down")
+	clock, err := d.call("GET", "/sim/clock", nil, 200)
+	if err != nil {
+		return err
+	}
+	now, _ := time.Parse(time.RFC3339Nano, str(clock, "now"))
+	if _, err := d.call("POST", "/sim/platform/down", obj{"from": now.Add(-time.Minute), "to": now.Add(30 * 24 * time.Hour)}, 200); err != nil {
+		return err
+	}
+	say("platform down from %s for 30 days (simulated clock)", now.Format(time.RFC3339))
+	orderNo2, err := d.quoteOrderPay(region, str(prof, "current_month"))
+	if err != nil {
+		return err
+	}
+	if _, err := d.waitStatus(orderNo2, "posting", 30*time.Second); err != nil {
+		return err
+	}
+	say("order %s is posting: every attempt fails, retries follow the back-off schedule", orderNo2)
+
+	d.title("72 小时后 → 原路退款")
+	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "71h"}, 200); err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second)
+	o, err := d.call("GET", "/api/v1/orders/"+orderNo2, nil, 200)
+	if err != nil {
+		return err
+	}
+	if s := str(o, "status"); s != "posting" {
+		return fmt.Errorf("at 71 h the order is %s, want still posting (no refund before 72 h)", s)
+	}
+	say("at +71 h: still %s (no refund before the deadline)", str(o, "status"))
+	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "2h"}, 200); err != nil {
+		return err
+	}
+	o, err = d.waitStatus(orderNo2, "refunded", 60*time.Second)
+	if err != nil {
+		return err
+	}
+	say("at +73 h: %s", str(o, "status"))
+	for _, e := range list(o, "timeline") {
+		say("  %s  %-18s %s", str(e, "created_at"), str(e, "type"), str(e, "detail"))
+	}
+	ledger, err := d.call("GET", "/sim/pay/ledger", nil, 200)
+	if err != nil {
+		return err
+	}
+	refunds := 0
+	for _, r := range list(ledger, "refunds") {
+		if str(r, "status") == "SUCCESS" && str(r, "out_trade_no") == str(list(o, "batches")[0], "out_trade_no") {
+			refunds++
+		}
+	}
+	if refunds != 1 {
+		return fmt.Errorf("WeChat Pay simulator ledger shows %d successful refunds for the batch, want exactly 1", refunds)
+	}
+	say("WeChat Pay ledger: exactly one refund, to the original route")
+	return nil
+}
+
+// quoteOrderPay quotes one month of pension + medical, orders it with an
+// Idempotency-Key and pays it in the WeChat Pay simulator.
+func (d *demo) quoteOrderPay(region, month string) (string, error) {
+	d.title("报价 (quote)")
+	q, err := d.call("POST", "/api/v1/quotes", obj{"region": region, "person": "self", "start_month": month, "months": 1,
+		"insurances": []obj{{"type": "pension", "base_fen": 800000}, {"type": "medical", "base_fen": 800000}}}, 201)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list(q, "lines") {
+		say("%-8s %s base %s × %s‱ = %s", str(l, "insurance"), str(l, "month"), yuan(l, "base_fen"), str(l, "rate_bp"), yuan(l, "amount_fen"))
+	}
+	say("total %s, payable %s, quote %s expires %s", yuan(q, "total_fen"), yuan(q, "payable_fen"), str(q, "id"), str(q, "expires_at"))
+
+	d.title("下单 (order with an Idempotency-Key) and WeChat Pay prepay")
+	key := "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	o, err := d.call("POST", "/api/v1/orders", obj{"quote_id": str(q, "id")}, 201, "Idempotency-Key", key)
+	if err != nil {
+		return "", err
+	}
+	again, err := d.call("POST", "/api/v1/orders", obj{"quote_id": str(q, "id")}, 201, "Idempotency-Key", key)
+	if err != nil {
+		return "", err
+	}
+	if str(again, "order_no") != str(o, "order_no") {
+		return "", fmt.Errorf("the same Idempotency-Key gave order %s then %s", str(o, "order_no"), str(again, "order_no"))
+	}
+	orderNo := str(o, "order_no")
+	say("order %s, %s in %d batch(es); retry with the same key replays the same order", orderNo, yuan(o, "amount_fen"), len(list(o, "batches")))
+	pp, _ := o["pay_params"].(map[string]any)
+	say("wx.requestPayment params: package=%s signType=%s paySign=%s…", str(pp, "package"), str(pp, "signType"), str(pp, "paySign")[:16])
+
+	d.title("在模拟器中支付 (the simulator plays wx.requestPayment; WeChat then notifies us)")
+	if _, err := d.call("POST", "/sim/pay/request-payment", pp, 200); err != nil {
+		return "", err
+	}
+	if _, err := d.waitStatus(orderNo, "paid|held|posting|posted", 30*time.Second); err != nil {
+		return "", err
+	}
+	say("a signed TRANSACTION.SUCCESS notification arrived and was verified; the front end was never trusted")
+	return orderNo, nil
+}
+
+// waitStatus polls the order until its status is one of want ("a|b").
+func (d *demo) waitStatus(orderNo, want string, limit time.Duration) (obj, error) {
+	var o obj
+	err := d.waitFor("order "+orderNo+" to be "+want, limit, func() (bool, error) {
+		var err error
+		o, err = d.call("GET", "/api/v1/orders/"+orderNo, nil, 200)
+		if err != nil {
+			return false, err
+		}
+		for _, w := range splitBar(want) {
+			if str(o, "status") == w {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil && o != nil {
+		err = fmt.Errorf("%w (last status %s)", err, str(o, "status"))
+	}
+	return o, err
+}
+
+func splitBar(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '|' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func tamper(code string) string {
+	b := []byte(code)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "长期"
+	}
+	return s
+}

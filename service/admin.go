@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// AuditEntry is one operations action: who, what, when, state before and
+// after (JSON).
+type AuditEntry struct {
+	ID        int64
+	Actor     string
+	Action    string
+	Target    string
+	Before    string
+	After     string
+	CreatedAt time.Time
+}
+
+// AuditStore persists the audit log.
+type AuditStore interface {
+	WriteAudit(ctx context.Context, e AuditEntry) error
+	FindAudit(ctx context.Context, target string, limit int) ([]AuditEntry, error)
+}
+
+// AdminDeps are the dependencies of the AdminService.
+type AdminDeps struct {
+	Orders   OrderStore
+	Alerts   AlertFinder
+	Holds    *HoldService
+	Refunds  *RefundService
+	Recon    *ReconService
+	Postings PostingStore
+	Audit    AuditStore
+	Clock    Clock
+}
+
+// AdminService is the operations API. Every call is written to the audit
+// log, reads included (they show personal order data).
+type AdminService struct {
+	d AdminDeps
+}
+
+// NewAdminService returns an AdminService.
+func NewAdminService(d AdminDeps) *AdminService {
+	if d.Orders == nil || d.Alerts == nil || d.Holds == nil || d.Refunds == nil || d.Recon == nil || d.Postings == nil || d.Audit == nil || d.Clock == nil {
+		panic("service: NewAdminService: missing dependency")
+	}
+	return &AdminService{d: d}
+}
+
+func (s *AdminService) audit(ctx context.Context, actor, action, target string, before, after any) error {
+	enc := func(v any) string {
+		if v == nil {
+			return ""
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	return s.d.Audit.WriteAudit(ctx, AuditEntry{Actor: actor, Action: action, Target: target, Before: enc(before), After: enc(after), CreatedAt: s.d.Clock.Now()})
+}
+
+// Holds lists holds in a status ("" = all).
+func (s *AdminService) Holds(ctx context.Context, actor, status string) ([]Hold, error) {
+	hs, err := s.d.Holds.List(ctx, status, 200)
+	if err != nil {
+		return nil, err
+	}
+	return hs, s.audit(ctx, actor, "list_holds", status, nil, nil)
+}
+
+// Alerts lists alerts in a status ("" = all).
+func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Alert, error) {
+	as, err := s.d.Alerts.FindAlerts(ctx, status, 200)
+	if err != nil {
+		return nil, err
+	}
+	return as, s.audit(ctx, actor, "list_alerts", status, nil, nil)
+}
+
+// Recon returns a day's reconciliation report.
+func (s *AdminService) Recon(ctx context.Context, actor, day string) (*ReconReport, error) {
+	t, err := ParseReconDay(day)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.d.Recon.Report(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.audit(ctx, actor, "view_recon", day, nil, nil)
+}
+
+type holdState struct {
+	Hold        *Hold       `json:"hold"`
+	BatchStatus OrderStatus `json:"batch_status"`
+}
+
+func (s *AdminService) holdState(ctx context.Context, outTradeNo string) (*holdState, error) {
+	h, err := s.d.Holds.Find(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	_, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return &holdState{Hold: h, BatchStatus: b.Status}, nil
+}
+
+// ReleaseHold releases a held batch to posting.
+func (s *AdminService) ReleaseHold(ctx context.Context, actor, outTradeNo string) (*Hold, error) {
+	before, err := s.holdState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.d.Holds.Release(ctx, outTradeNo, actor)
+	if err != nil {
+		return nil, err
+	}
+	after, err := s.holdState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return h, s.audit(ctx, actor, "release_hold", outTradeNo, before, after)
+}
+
+// RejectHold refunds a held batch.
+func (s *AdminService) RejectHold(ctx context.Context, actor, outTradeNo, note string) (*Hold, error) {
+	before, err := s.holdState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.d.Holds.Reject(ctx, outTradeNo, actor, RefundHoldRejected, note)
+	if err != nil {
+		return nil, err
+	}
+	after, err := s.holdState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return h, s.audit(ctx, actor, "reject_hold", outTradeNo, before, after)
+}
+
+// RetryRefund re-sends a stuck refund with the same out_refund_no.
+func (s *AdminService) RetryRefund(ctx context.Context, actor, outRefundNo string) (*Refund, error) {
+	before, after, err := s.d.Refunds.Retry(ctx, outRefundNo)
+	if err != nil {
+		return nil, err
+	}
+	return after, s.audit(ctx, actor, "retry_refund", outRefundNo, before, after)
+}
+
+// AdminOrder is an order with everything operations need.
+type AdminOrder struct {
+	Order    *Order
+	Events   []OrderEvent
+	Postings map[string]*PostingRecord
+	Refunds  map[string]*RefundView
+	Holds    map[string]*Hold
+}
+
+// Order returns an order with its full timeline, postings, holds and
+// refunds.
+func (s *AdminService) Order(ctx context.Context, actor, orderNo string) (*AdminOrder, error) {
+	o, err := s.d.Orders.FindOrder(ctx, orderNo)
+	if isNotFound(err) {
+		return nil, NotFound("订单不存在")
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.d.Orders.OrderEvents(ctx, orderNo)
+	if err != nil {
+		return nil, err
+	}
+	out := &AdminOrder{Order: o, Events: ev, Postings: map[string]*PostingRecord{}, Refunds: map[string]*RefundView{}, Holds: map[string]*Hold{}}
+	for _, b := range o.Batches {
+		if p, err := s.d.Postings.FindPosting(ctx, b.OutTradeNo); err == nil {
+			out.Postings[b.OutTradeNo] = p
+		} else if !isNotFound(err) {
+			return nil, err
+		}
+		if h, err := s.d.Holds.d.Store.FindHold(ctx, b.OutTradeNo); err == nil {
+			out.Holds[b.OutTradeNo] = h
+		} else if !isNotFound(err) {
+			return nil, err
+		}
+		rv, err := s.d.Refunds.View(ctx, b.OutTradeNo)
+		if err != nil {
+			return nil, err
+		}
+		if rv != nil {
+			out.Refunds[b.OutTradeNo] = rv
+		}
+	}
+	return out, s.audit(ctx, actor, "view_order", orderNo, nil, nil)
+}

@@ -1,0 +1,64 @@
+package service
+
+import (
+	"context"
+	"time"
+)
+
+// BatchAfterView is what a user sees of a batch after payment: its refund,
+// its hold and an information-delay flag. The order GET includes it.
+type BatchAfterView struct {
+	OutTradeNo string
+	Reference  string // platform reference (受理编号), once known
+	Refund     *RefundView
+	// HeldUntil is set while the batch is in a risk hold.
+	HeldUntil time.Time
+	// Delayed is set when the platform has not confirmed within 3 working
+	// days; DelayAdvice tells the user to contact 12333 with the numbers.
+	Delayed     bool
+	DelayAdvice string
+}
+
+// AfterViewer builds BatchAfterViews.
+type AfterViewer struct {
+	Postings PostingStore
+	Holds    HoldStore
+	Refunds  *RefundService
+}
+
+// View returns the after-payment view of every batch of o, in batch order.
+func (v *AfterViewer) View(ctx context.Context, o *Order) ([]BatchAfterView, error) {
+	out := make([]BatchAfterView, 0, len(o.Batches))
+	for _, b := range o.Batches {
+		bv := BatchAfterView{OutTradeNo: b.OutTradeNo}
+		if b.Status == StatusPendingPayment || b.Status == StatusClosed {
+			out = append(out, bv)
+			continue
+		}
+		p, err := v.Postings.FindPosting(ctx, b.OutTradeNo)
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		if p != nil {
+			bv.Reference = p.Reference
+			if !p.DelayFlaggedAt.IsZero() && b.Status == StatusPosting {
+				bv.Delayed = true
+				bv.DelayAdvice = DelayAdvice(o.No, b.OutTradeNo, b.TransactionID, p.Reference)
+			}
+		}
+		if b.Status == StatusHeld {
+			h, err := v.Holds.FindHold(ctx, b.OutTradeNo)
+			if err != nil && !isNotFound(err) {
+				return nil, err
+			}
+			if h != nil {
+				bv.HeldUntil = h.ExpiresAt
+			}
+		}
+		if bv.Refund, err = v.Refunds.View(ctx, b.OutTradeNo); err != nil {
+			return nil, err
+		}
+		out = append(out, bv)
+	}
+	return out, nil
+}
