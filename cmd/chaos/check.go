@@ -15,10 +15,6 @@ import (
 	"github.com/shebao/sipay/sim/provsim"
 )
 
-// retryWindow is the 72 hours a paid batch may stay unposted before its
-// money must go back (service.RetryWindow of the after-payment flow).
-const retryWindow = 72 * time.Hour
-
 // dbBatch is one batch row as stored by the server.
 type dbBatch struct {
 	OutTradeNo string
@@ -182,7 +178,7 @@ func check(s snapshot) verdict {
 				bad("batch %s is refunded but WeChat has %d successful refunds for it", b.OutTradeNo, refundsOK[b.OutTradeNo])
 			}
 		default: // paid, held, posting, refunding: still in progress
-			if b.PaidAt.IsZero() || !s.Now.Before(b.PaidAt.Add(retryWindow)) {
+			if b.PaidAt.IsZero() || !s.Now.Before(b.PaidAt.Add(service.RetryWindow)) {
 				bad("batch %s is still %s after its 72-hour window (paid %s)", b.OutTradeNo, b.Status, b.PaidAt.Format(time.RFC3339))
 			}
 			v.PendingInWindow++
