@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -86,6 +87,14 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 	port := e.o.RedisPort
 	if port == 6379 {
 		return fmt.Errorf("-redis-port must not be 6379")
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 300*time.Millisecond); err == nil {
+		// Something already listens there: never touch it, take a free port.
+		c.Close()
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		e.logf("%s: port %d is taken, using %d for the throw-away redis-server", name, e.o.RedisPort, port)
 	}
 	logPath := e.tmp + "/redis.log"
 	rp, err := startRedis(port, logPath)
