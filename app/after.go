@@ -48,7 +48,7 @@ func instanceID() string {
 // wireAfterPayment builds the after-payment services, mounts their routes
 // in deps and registers their workers. Call it before api.NewServer.
 func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, error) {
-	rules, err := service.LoadHoldRules(os.Getenv)
+	rules, err := service.LoadHoldRules(a.Cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	Platform      Platform
 	Face          Face
 	Workers       bool // run background workers in this process
+	// Getenv is the environment Load read, for settings that their own
+	// package parses and validates at start (HOLD_* risk-hold rules).
+	Getenv func(string) string
 }
 
 // Redis configures the Redis client; an empty Addr means in-process Redis.
@@ -100,6 +103,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{
+		Getenv:        getenv,
 		HTTPAddr:      env("HTTP_ADDR", ":8080"),
 		PublicBaseURL: strings.TrimRight(env("PUBLIC_BASE_URL", "http://127.0.0.1:8080"), "/"),
 		DataDir:       env("DATA_DIR", "./data"),
