@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/sim"
+	"github.com/shebao/sipay/sim/paysim"
+	"github.com/shebao/sipay/sim/provsim"
+	"github.com/shebao/sipay/sim/wxsim"
+	"github.com/shebao/sipay/wxpay"
+)
+
+// Credentials the simulators accept; the server is started with the same.
+const (
+	simWeChatSecret   = "chaos-wechat-secret"
+	simPlatformAppID  = "sipay-chaos"
+	simPlatformSecret = "chaos-platform-secret-not-for-production"
+)
+
+// runSims is the `chaos sims` subcommand: the WeChat, WeChat Pay and
+// provincial platform simulators in their own long-lived process, built as
+// app/sim.go builds them, so that killing the server does not kill the
+// witness. It prints "READY <url>" on stdout once listening and exits when
+// its stdin closes (the orchestrator died or finished).
+func runSims(args []string) error {
+	fs := flag.NewFlagSet("sims", flag.ContinueOnError)
+	keysDir := fs.String("keys", "", "development keys directory (wxpay.LoadOrCreateDevKeys)")
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	callback := fs.String("callback", "", "server base URL for provincial platform callbacks")
+	scale := fs.Float64("scale", 0.02, "WeChat Pay notification retry schedule scale")
+	seed := fs.Uint64("seed", 1, "platform fault RNG seed")
+	logPath := fs.String("log", "", "log file (default: discard)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *keysDir == "" {
+		return fmt.Errorf("sims: -keys is required")
+	}
+	keys, err := wxpay.LoadOrCreateDevKeys(*keysDir)
+	if err != nil {
+		return fmt.Errorf("sims: development keys: %w", err)
+	}
+	logOut := io.Discard
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	clock := service.SystemClock{}
+
+	wx := wxsim.New(keys.AppID, simWeChatSecret, clock)
+	wxsim.RegisterFace(wx)
+	pay := paysim.New(paysim.Config{AppID: keys.AppID, MchID: keys.MchID, MerchantPublicKey: &keys.MerchantKey.PublicKey,
+		MerchantSerial: keys.MerchantSerial, PlatformKey: keys.PlatformKey, PublicKeyID: keys.PublicKeyID,
+		APIv3Key: keys.APIv3Key, Clock: clock, ScheduleScale: *scale, Logger: log.With("sim", "wechatpay"),
+		NotifyClient: &http.Client{Timeout: 3 * time.Second}})
+	defer pay.Stop()
+	var cb func(string) string
+	if *callback != "" {
+		cb = provsim.CallbackURLFor(strings.TrimRight(*callback, "/"))
+	}
+	prov := provsim.New(provsim.Config{
+		Shared: platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
+		Clock:  clock, CallbackURL: cb, Logger: log.With("sim", "platform"), Seed: *seed,
+		PendingDelay: 2 * time.Second, HTTPClient: &http.Client{Timeout: 3 * time.Second},
+	})
+
+	mux := http.NewServeMux()
+	payH, provH := pay.Handler(), prov.Handler()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v3/"), strings.HasPrefix(p, "/sim/pay/"):
+			payH.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/si/"), strings.HasPrefix(p, "/sim/platform/"):
+			provH.ServeHTTP(w, r)
+		default:
+			wx.ServeHTTP(w, r)
+		}
+	})
+	srv, err := sim.Start(*addr, mux)
+	if err != nil {
+		return fmt.Errorf("sims: listen: %w", err)
+	}
+	defer srv.Close()
+	fmt.Printf("READY %s\n", srv.URL)
+	// Live as long as the orchestrator holds our stdin open.
+	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+	return nil
+}
