@@ -132,11 +132,12 @@ func (h *orderHandlers) idempotent(c *gin.Context) {
 }
 
 // savable reports whether a reply is kept for replay: everything the
-// endpoint decided (including 5xx, as Stripe does), but not requests refused
-// before running.
+// endpoint decided (including 500, as Stripe does), but not requests refused
+// before running, nor 503 "try again" answers (a lost database connection,
+// WeChat unreachable), which a retry with the same key should re-run.
 func savable(status int) bool {
 	switch status {
-	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return false
 	}
 	return true

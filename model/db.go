@@ -5,8 +5,11 @@ package model
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +45,9 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		TranslateError: true,
 		Logger:         logger.Discard,
 		PrepareStmt:    false,
+		// Multi-statement writes use DB.Tx explicitly; a lone statement is
+		// atomic, so GORM's implicit BEGIN/COMMIT would only add round trips.
+		SkipDefaultTransaction: true,
 	}
 	if dsn != "" {
 		parsed, err := mysqldrv.ParseDSN(dsn)
@@ -68,6 +74,7 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		registerConnErrors(gdb)
 		return &DB{DB: gdb, Dialect: MySQL, Clock: clock}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
@@ -85,6 +92,7 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		return nil, err
 	}
 	sqlDB.SetMaxOpenConns(4)
+	registerConnErrors(gdb)
 	return &DB{DB: gdb, Dialect: SQLite, Clock: clock}, nil
 }
 
@@ -115,7 +123,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	for attempt := 0; attempt < 5; attempt++ {
 		err = db.WithContext(ctx).Transaction(fn)
 		if !retryable(err) {
-			return err
+			return unavailable(err)
 		}
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
@@ -155,4 +163,48 @@ func isDuplicate(err error) bool {
 		return me.Number == 1062
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// unavailable wraps err as the user-facing error for a lost or refused database
+// connection: 503 with a retry advice instead of an internal error.
+func unavailable(err error) error {
+	if err == nil || service.AsError(err) != nil || !isConnErr(err) {
+		return err
+	}
+	return service.Unavailable("服务暂时繁忙，请稍后重试", 2*time.Second, err)
+}
+
+// isConnErr reports a lost, refused or broken database connection.
+func isConnErr(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	s := err.Error()
+	for _, frag := range []string{"connection refused", "broken pipe", "connection reset", "invalid connection", "bad connection", "Too many connections", "database is closed"} {
+		if strings.Contains(s, frag) {
+			return true
+		}
+	}
+	return false
+}
+
+// registerConnErrors turns connection failures of every statement into
+// service.Unavailable, in one place for all stores.
+func registerConnErrors(gdb *gorm.DB) {
+	fix := func(db *gorm.DB) {
+		if db.Error != nil {
+			db.Error = unavailable(db.Error)
+		}
+	}
+	cb := gdb.Callback()
+	cb.Create().After("gorm:create").Register("sipay:conn_errors", fix)
+	cb.Query().After("gorm:query").Register("sipay:conn_errors", fix)
+	cb.Update().After("gorm:update").Register("sipay:conn_errors", fix)
+	cb.Delete().After("gorm:delete").Register("sipay:conn_errors", fix)
+	cb.Row().After("gorm:row").Register("sipay:conn_errors", fix)
+	cb.Raw().After("gorm:raw").Register("sipay:conn_errors", fix)
 }
