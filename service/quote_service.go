@@ -172,6 +172,14 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		if err != nil {
 			return nil, platformError("assess base", err)
 		}
+		// The platform's figure is checked like a user's: an assessed base
+		// outside the bounds in force is a platform fault, never priced.
+		for _, m := range months {
+			if p, ok := region.PeriodFor(m); !ok || base < p.MinFen || base > p.MaxFen {
+				return nil, Unavailable("社保平台返回的核定基数异常，请稍后再试或联系12333", time.Minute,
+					fmt.Errorf("assess base: %d outside the bounds for %s", base, m))
+			}
+		}
 		for i := range in.Insurances {
 			bases[i] = make([]Fen, len(months))
 			for k := range months {
@@ -231,7 +239,11 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 			}
 			rate, _ := region.Rate(a.Insurance)
 			// The platform's amount stands: it knows the base and rate of
-			// that past month.
+			// that past month. It must still be a plausible charge.
+			if a.AmountFen <= 0 || a.BaseFen <= 0 || a.AmountFen > a.BaseFen {
+				return nil, Unavailable("社保平台返回的欠费数据异常，请稍后再试或联系12333", time.Minute,
+					fmt.Errorf("arrears %s %s: amount %d base %d", a.Insurance, a.Month, a.AmountFen, a.BaseFen))
+			}
 			lines = append(lines, QuoteLine{Insurance: a.Insurance, Month: a.Month, Arrears: true,
 				BaseFen: a.BaseFen, RateBP: rate.RateBP, AmountFen: a.AmountFen})
 		}

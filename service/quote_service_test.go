@@ -466,7 +466,7 @@ func TestCreateQuoteRefusesMonthsAlreadyPaid(t *testing.T) {
 func TestCreateQuoteRefusesSingleMonthAboveLimit(t *testing.T) {
 	e := newEnv(t)
 	e.platform.base = 551000
-	e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{{Insurance: "pension", Month: "2026-01", BaseFen: 2754900, AmountFen: 5000001}}}
+	e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{{Insurance: "pension", Month: "2026-01", BaseFen: 25000005, AmountFen: 5000001}}}
 	_, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
 		Insurances: []service.InsuranceChoice{{Type: "pension"}}, StartMonth: "2026-11", Months: 1, IncludeArrears: true})
 	if service.ErrorCode(err) != service.CodePaymentLimitExceeded || service.ErrorKind(err) != service.KindUnprocessable {
@@ -586,4 +586,37 @@ func TestLineAmountRoundsHalfUp(t *testing.T) {
 			t.Errorf("LineAmount(%d, %d): got %d, want %d", c.base, c.rate, got, c.want)
 		}
 	}
+}
+
+// The platform's figures are checked like a user's: a faulty or
+// compromised platform never gets a negative, huge or implausible amount
+// priced into a quote.
+func TestCreateQuoteRefusesImplausiblePlatformFigures(t *testing.T) {
+	in := service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
+		Insurances: []service.InsuranceChoice{{Type: "pension"}}, StartMonth: "2026-11", Months: 1}
+	for name, base := range map[string]service.Fen{"NegativeBase": -700000, "HugeBase": 1 << 60, "ZeroBase": 0} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.platform.base = base
+			q, err := e.svc.CreateQuote(context.Background(), 1, in)
+			if q != nil || service.ErrorKind(err) != service.KindUnavailable {
+				t.Fatalf("base %d: quote %+v err %v, want no quote and unavailable", base, q, err)
+			}
+			if len(e.store.quotes) != 0 {
+				t.Fatalf("stored %d quotes, want 0", len(e.store.quotes))
+			}
+		})
+	}
+	t.Run("NegativeArrears", func(t *testing.T) {
+		e := newEnv(t)
+		e.platform.base = 551000
+		e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{
+			{Insurance: "pension", Month: "2026-09", BaseFen: 551000, AmountFen: -110200}}}
+		in := in
+		in.IncludeArrears = true
+		q, err := e.svc.CreateQuote(context.Background(), 1, in)
+		if q != nil || service.ErrorKind(err) != service.KindUnavailable {
+			t.Fatalf("quote %+v err %v, want no quote and unavailable", q, err)
+		}
+	})
 }
