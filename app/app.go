@@ -29,7 +29,7 @@ import (
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
-	"github.com/shebao/sipay/sim/wxsim"
+	"github.com/shebao/sipay/sim"
 	"github.com/shebao/sipay/wechat"
 	"github.com/shebao/sipay/wxpay"
 )
@@ -51,7 +51,7 @@ type App struct {
 	Handler http.Handler
 	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
 	SimURL string
-	Sims   *Simulators
+	Sims   *sim.Stack
 
 	// Pay is the WeChat Pay gateway, Notify verifies its notifications and
 	// Platform is the provincial platform client.
@@ -65,7 +65,6 @@ type App struct {
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
 	PII      *pii.Keyring
-	FaceSim  *wxsim.FaceSim
 
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.

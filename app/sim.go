@@ -2,27 +2,12 @@ package app
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/sim"
-	"github.com/shebao/sipay/sim/paysim"
-	"github.com/shebao/sipay/sim/provsim"
-	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wxpay"
 )
-
-// Simulators are the in-process stand-ins for WeChat, WeChat Pay and the
-// provincial platform, served on one loopback listener.
-type Simulators struct {
-	WeChat   *wxsim.Sim
-	Pay      *paysim.Sim
-	Platform *provsim.Sim
-	Keys     *wxpay.DevKeys
-}
 
 // Development credentials of the simulated provincial platform.
 const (
@@ -45,34 +30,11 @@ func (a *App) startSimulators() error {
 		cfg.WeChat.Secret = "dev-secret-not-for-production"
 	}
 	keys.AppID = cfg.WeChat.AppID
-	s := &Simulators{Keys: keys}
-	s.WeChat = wxsim.New(cfg.WeChat.AppID, cfg.WeChat.Secret, a.Clock)
-	a.FaceSim = wxsim.RegisterFace(s.WeChat)
-	s.Pay = paysim.New(paysim.Config{AppID: keys.AppID, MchID: keys.MchID, MerchantPublicKey: &keys.MerchantKey.PublicKey,
-		MerchantSerial: keys.MerchantSerial, PlatformKey: keys.PlatformKey, PublicKeyID: keys.PublicKeyID,
-		APIv3Key: keys.APIv3Key, Clock: a.Clock, Logger: a.Log.With("sim", "wechatpay")})
-	a.closers = append(a.closers, s.Pay.Stop)
-	base := cfg.PublicBaseURL
-	s.Platform = provsim.New(provsim.Config{
-		Shared: platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
-		Clock:  a.Clock, CallbackURL: provsim.CallbackURLFor(base), Logger: a.Log.With("sim", "platform"),
-		PendingDelay: 2 * time.Second,
-	})
-
-	mux := http.NewServeMux()
-	payH := s.Pay.Handler()
-	provH := s.Platform.Handler()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/v3/"), strings.HasPrefix(p, "/sim/pay/"):
-			payH.ServeHTTP(w, r)
-		case strings.HasPrefix(p, "/si/"), strings.HasPrefix(p, "/sim/platform/"):
-			provH.ServeHTTP(w, r)
-		default:
-			s.WeChat.ServeHTTP(w, r)
-		}
-	})
-	srv, err := sim.Start("127.0.0.1:0", mux)
+	s := sim.NewStack(sim.StackConfig{Keys: keys, WeChatSecret: cfg.WeChat.Secret,
+		Platform:     platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
+		CallbackBase: cfg.PublicBaseURL, Clock: a.Clock, Logger: a.Log})
+	a.closers = append(a.closers, s.Stop)
+	srv, err := sim.Start("127.0.0.1:0", s)
 	if err != nil {
 		return fmt.Errorf("start simulator: %w", err)
 	}

@@ -8,15 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim"
-	"github.com/shebao/sipay/sim/paysim"
-	"github.com/shebao/sipay/sim/provsim"
-	"github.com/shebao/sipay/sim/wxsim"
 	"github.com/shebao/sipay/wxpay"
 )
 
@@ -28,8 +24,8 @@ const (
 )
 
 // runSims is the `chaos sims` subcommand: the WeChat, WeChat Pay and
-// provincial platform simulators in their own long-lived process, built as
-// app/sim.go builds them, so that killing the server does not kill the
+// provincial platform simulators (sim.Stack, as in the server) in their own
+// long-lived process, so that killing the server does not kill the
 // witness. It prints "READY <url>" on stdout once listening and exits when
 // its stdin closes (the orchestrator died or finished).
 func runSims(args []string) error {
@@ -62,36 +58,12 @@ func runSims(args []string) error {
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := service.SystemClock{}
 
-	wx := wxsim.New(keys.AppID, simWeChatSecret, clock)
-	wxsim.RegisterFace(wx)
-	pay := paysim.New(paysim.Config{AppID: keys.AppID, MchID: keys.MchID, MerchantPublicKey: &keys.MerchantKey.PublicKey,
-		MerchantSerial: keys.MerchantSerial, PlatformKey: keys.PlatformKey, PublicKeyID: keys.PublicKeyID,
-		APIv3Key: keys.APIv3Key, Clock: clock, ScheduleScale: *scale, Logger: log.With("sim", "wechatpay"),
-		NotifyClient: &http.Client{Timeout: 3 * time.Second}})
-	defer pay.Stop()
-	var cb func(string) string
-	if *callback != "" {
-		cb = provsim.CallbackURLFor(strings.TrimRight(*callback, "/"))
-	}
-	prov := provsim.New(provsim.Config{
-		Shared: platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
-		Clock:  clock, CallbackURL: cb, Logger: log.With("sim", "platform"), Seed: *seed,
-		PendingDelay: 2 * time.Second, HTTPClient: &http.Client{Timeout: 3 * time.Second},
-	})
-
-	mux := http.NewServeMux()
-	payH, provH := pay.Handler(), prov.Handler()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/v3/"), strings.HasPrefix(p, "/sim/pay/"):
-			payH.ServeHTTP(w, r)
-		case strings.HasPrefix(p, "/si/"), strings.HasPrefix(p, "/sim/platform/"):
-			provH.ServeHTTP(w, r)
-		default:
-			wx.ServeHTTP(w, r)
-		}
-	})
-	srv, err := sim.Start(*addr, mux)
+	stack := sim.NewStack(sim.StackConfig{Keys: keys, WeChatSecret: simWeChatSecret,
+		Platform:     platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
+		CallbackBase: *callback, Clock: clock, NotifyScale: *scale, Seed: *seed,
+		HTTPClient: &http.Client{Timeout: 3 * time.Second}, Logger: log})
+	defer stack.Stop()
+	srv, err := sim.Start(*addr, stack)
 	if err != nil {
 		return fmt.Errorf("sims: listen: %w", err)
 	}
