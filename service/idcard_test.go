@@ -121,5 +121,28 @@ func FuzzValidateID(f *testing.F) {
 		if err != nil || again != got {
 			t.Fatalf("normalised %q re-validates to %q, %v; want itself, nil", got, again, err)
 		}
+		// An accepted 18-character number carries a correct GB 11643 check
+		// character and a real birth date not after today, checked here
+		// independently of the code under test.
+		switch typ {
+		case service.IDResident, service.IDHKMacauResidence, service.IDTaiwanResidence:
+			if len(got) != 18 || got[17] != mod11Check(got[:17]) {
+				t.Fatalf("accepted %q with a wrong check character", got)
+			}
+			birth, perr := time.Parse("20060102", got[6:14])
+			if perr != nil || birth.After(today) {
+				t.Fatalf("accepted %q with birth date %q", got, got[6:14])
+			}
+		}
 	})
+}
+
+// mod11Check is the ISO 7064 MOD 11-2 check character of 17 digits.
+func mod11Check(d string) byte {
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(d[i]-'0') * weights[i]
+	}
+	return "10X98765432"[sum%11]
 }

@@ -1,7 +1,12 @@
 package wxpay_test
 
 import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +46,28 @@ func FuzzParse(f *testing.F) {
 		}
 		if err != nil && got != nil {
 			t.Fatalf("Parse returned both %v and %v", got, err)
+		}
+		if err != nil {
+			return
+		}
+		// Accepted: check independently that WeChat's key signed exactly
+		// this message, under its key id, within five minutes.
+		if serial != k.PublicKeyID {
+			t.Fatalf("accepted serial %q, want %q", serial, k.PublicKeyID)
+		}
+		raw, derr := base64.StdEncoding.DecodeString(sig)
+		sum := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
+		if derr != nil || rsa.VerifyPKCS1v15(&k.PlatformKey.PublicKey, crypto.SHA256, sum[:], raw) != nil {
+			t.Fatalf("accepted a body the platform key did not sign")
+		}
+		sec, perr := strconv.ParseInt(ts, 10, 64)
+		if perr != nil || time.Unix(sec, 0).Sub(notifyNow).Abs() >= 5*time.Minute {
+			t.Fatalf("accepted timestamp %q outside five minutes of %v", ts, notifyNow)
+		}
+		switch got.(type) {
+		case service.TransactionEvent, service.RefundEvent:
+		default:
+			t.Fatalf("accepted result of type %T", got)
 		}
 	})
 }
