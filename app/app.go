@@ -182,8 +182,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	return a, nil
 }
 
-// mountSimControl exposes the simulated clock to the demo (SIMULATOR only).
+// mountSimControl exposes the simulators' controls and the simulated clock
+// (SIMULATOR only).
 func (a *App) mountSimControl(e *gin.Engine) {
+	// The simulators' control endpoints (pay a prepay_id, inject platform
+	// failures, read ledgers) are reachable through the server's own port.
+	target, _ := url.Parse(a.SimURL)
+	proxy := gin.WrapH(httputil.NewSingleHostReverseProxy(target))
+	e.Any("/sim/pay/*path", proxy)
+	e.Any("/sim/platform/*path", proxy)
+	// The business clock can be moved only when it is the simulator's
+	// adjustable clock (not an injected test clock).
 	oc, ok := a.Clock.(*service.OffsetClock)
 	if !ok {
 		return
@@ -205,12 +214,6 @@ func (a *App) mountSimControl(e *gin.Engine) {
 		c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC(), "offset": off.String()})
 	})
 	e.GET("/sim/clock", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC()}) })
-	// The simulators' control endpoints (pay a prepay_id, inject platform
-	// failures, read ledgers) are reachable through the server's own port.
-	target, _ := url.Parse(a.SimURL)
-	proxy := gin.WrapH(httputil.NewSingleHostReverseProxy(target))
-	e.Any("/sim/pay/*path", proxy)
-	e.Any("/sim/platform/*path", proxy)
 }
 
 // Start runs the background workers until ctx is done; the returned wait
