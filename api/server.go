@@ -45,6 +45,9 @@ type Deps struct {
 	AltIdentity AltIdentity      // optional: /identity/alt/*
 	Family      Family           // optional: /family
 
+	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES); nil means loopback and private networks.
+	TrustedProxies []string
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
 	// Vouchers (optional) serves e-vouchers and their public verification.
@@ -61,9 +64,10 @@ type Server struct {
 	engine *gin.Engine
 }
 
-// trustedProxies are the peers whose X-Forwarded-For is believed: loopback
-// and private networks, where a reverse proxy in front of the service sits.
-var trustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+// defaultTrustedProxies are the peers whose X-Forwarded-For is believed
+// unless Deps.TrustedProxies says otherwise: loopback and private networks,
+// where a reverse proxy in front of the service sits.
+var defaultTrustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
 
 // MaxBodyBytes is the request body limit for JSON endpoints.
 const MaxBodyBytes = 64 << 10
@@ -92,7 +96,11 @@ func (s *Server) routes() {
 	// (X-Forwarded-For, X-Real-IP). gin trusts every peer by default, which
 	// let any client reset the per-IP rate limits (login) with a forged
 	// header.
-	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+	trusted := s.deps.TrustedProxies
+	if trusted == nil {
+		trusted = defaultTrustedProxies
+	}
+	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("api: trusted proxies: " + err.Error())
 	}
 	e.Use(s.requestID, s.recoverer, s.accessLog)

@@ -52,9 +52,15 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	if err != nil {
 		return nil, err
 	}
-	secret, err := base64.StdEncoding.DecodeString(a.Cfg.PIIKey)
+	// Voucher codes are signed with VOUCHER_KEY, or a key derived from
+	// PII_KEY when it is unset.
+	secretB64, secretVar := a.Cfg.VoucherKey, "VOUCHER_KEY"
+	if secretB64 == "" {
+		secretB64, secretVar = a.Cfg.PIIKey, "PII_KEY"
+	}
+	secret, err := base64.StdEncoding.DecodeString(secretB64)
 	if err != nil {
-		return nil, fmt.Errorf("PII_KEY: %w", err)
+		return nil, fmt.Errorf("%s: %w", secretVar, err)
 	}
 	store := model.NewAfterStore(a.DB)
 	outbox := model.NewOutbox(a.DB)

@@ -142,6 +142,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Auth:    auth,
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
+
+		TrustedProxies: cfg.TrustedProxies,
 	}
 	rs, err := regions.Load()
 	if err != nil {

@@ -18,7 +18,15 @@ func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Cl
 	if err != nil {
 		return fmt.Errorf("PII_KEY: %w", err)
 	}
-	if a.PII, err = pii.NewKeyring(key); err != nil {
+	var old []pii.Key
+	for _, b64 := range a.Cfg.PIIOldKeys {
+		k, err := pii.KeyFromBase64(b64)
+		if err != nil {
+			return fmt.Errorf("PII_OLD_KEYS: %w", err)
+		}
+		old = append(old, k)
+	}
+	if a.PII, err = pii.NewKeyring(key, old...); err != nil {
 		return fmt.Errorf("PII_KEY: %w", err)
 	}
 	persons := model.NewPersonStore(a.DB, a.PII)

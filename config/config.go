@@ -5,6 +5,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,14 +27,22 @@ type Config struct {
 	Pay           Pay
 	Simulator     bool
 	PIIKey        string // base64 32 bytes
-	AdminToken    string
-	SessionTTL    time.Duration
-	QuoteTTL      time.Duration
-	OrderTTL      time.Duration // time_expire of a batch after prepay
-	LogLevel      string
-	Platform      Platform
-	Face          Face
-	Workers       bool // run background workers in this process
+	// PIIOldKeys still decrypt (and are re-encrypted under PIIKey on write)
+	// during a key rotation.
+	PIIOldKeys []string
+	// VoucherKey signs voucher verification codes; empty derives it from
+	// PIIKey. Set it before rotating PII_KEY, or printed codes stop verifying.
+	VoucherKey string
+	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
+	TrustedProxies []string
+	AdminToken     string
+	SessionTTL     time.Duration
+	QuoteTTL       time.Duration
+	OrderTTL       time.Duration // time_expire of a batch after prepay
+	LogLevel       string
+	Platform       Platform
+	Face           Face
+	Workers        bool // run background workers in this process
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
@@ -128,6 +137,7 @@ func Load(getenv func(string) string) (*Config, error) {
 			APIBase:           strings.TrimRight(env("WECHATPAY_API_BASE", WeChatPayAPIHost), "/"),
 		},
 		PIIKey:     env("PII_KEY", ""),
+		VoucherKey: env("VOUCHER_KEY", ""),
 		AdminToken: env("ADMIN_TOKEN", ""),
 		LogLevel:   env("LOG_LEVEL", "info"),
 		Platform: Platform{
@@ -195,9 +205,25 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad(kv.name, "want an absolute http(s) URL, got %q", kv.v)
 		}
 	}
+	key32 := func(name, v string) {
+		if k, err := base64.StdEncoding.DecodeString(v); err != nil || len(k) != 32 {
+			bad(name, "want base64 of exactly 32 bytes")
+		}
+	}
 	if c.PIIKey != "" {
-		if k, err := base64.StdEncoding.DecodeString(c.PIIKey); err != nil || len(k) != 32 {
-			bad("PII_KEY", "want base64 of exactly 32 bytes")
+		key32("PII_KEY", c.PIIKey)
+	}
+	if c.VoucherKey != "" {
+		key32("VOUCHER_KEY", c.VoucherKey)
+	}
+	for _, k := range splitList(env("PII_OLD_KEYS", "")) {
+		key32("PII_OLD_KEYS", k)
+		c.PIIOldKeys = append(c.PIIOldKeys, k)
+	}
+	c.TrustedProxies = splitList(env("TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"))
+	for _, cidr := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad("TRUSTED_PROXIES", "want comma-separated CIDRs, got %q", cidr)
 		}
 	}
 	if c.Pay.APIv3Key != "" && len(c.Pay.APIv3Key) != 32 {
@@ -274,7 +300,8 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE": c.Pay.MchPrivateKeyFile, "WECHATPAY_APIV3_KEY": mask(c.Pay.APIv3Key),
 		"WECHATPAY_PUBLIC_KEY_ID": c.Pay.PublicKeyID, "WECHATPAY_PUBLIC_KEY_FILE": c.Pay.PublicKeyFile,
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
-		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "ADMIN_TOKEN": mask(c.AdminToken),
+		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
+		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
@@ -288,6 +315,17 @@ func (c *Config) Fields() []any {
 	out := make([]any, 0, 2*len(keys))
 	for _, k := range keys {
 		out = append(out, k, m[k])
+	}
+	return out
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
 	}
 	return out
 }

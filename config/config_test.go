@@ -28,7 +28,8 @@ func TestLoad(t *testing.T) {
 	})
 	t.Run("BadValuesNamed", func(t *testing.T) {
 		for name, val := range map[string]string{"PII_KEY": "short", "SESSION_TTL": "forever", "REDIS_DB": "99",
-			"SIMULATOR": "maybe", "PUBLIC_BASE_URL": "ftp://x", "WECHATPAY_APIV3_KEY": "abc"} {
+			"SIMULATOR": "maybe", "PUBLIC_BASE_URL": "ftp://x", "WECHATPAY_APIV3_KEY": "abc",
+			"PII_OLD_KEYS": "AAAA", "VOUCHER_KEY": "nope", "TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"} {
 			_, err := config.Load(envOf(map[string]string{name: val}))
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Fatalf("%s=%q: err=%v, want an error naming %s", name, val, err, name)
