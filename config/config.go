@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -248,21 +247,21 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("PUBLIC_BASE_URL", "WeChat Pay requires an https notify_url when SIMULATOR is off")
 		}
 	}
-	// Per-region platform overrides: PLATFORM_<CODE>_BASE_URL/_APP_ID/_SECRET
-	// with the region code upper-cased and '-' written as '_'.
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "PLATFORM_") || !strings.HasSuffix(k, "_SECRET") || k == "PLATFORM_SECRET" {
-			continue
-		}
-		code := strings.TrimSuffix(strings.TrimPrefix(k, "PLATFORM_"), "_SECRET")
-		pre := "PLATFORM_" + code + "_"
-		region := strings.ReplaceAll(strings.ToLower(code), "_", "-")
-		c.Platform.Regions[region] = PlatformRegion{
+	// Per-region platform overrides: PLATFORM_REGIONS lists the region
+	// codes; each reads PLATFORM_<CODE>_BASE_URL/_APP_ID/_SECRET with the
+	// code upper-cased and '-' written as '_', falling back to the default
+	// endpoint and app id. A listed region must have its own secret.
+	for _, region := range splitList(env("PLATFORM_REGIONS", "")) {
+		pre := "PLATFORM_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_")) + "_"
+		r := PlatformRegion{
 			BaseURL: strings.TrimRight(env(pre+"BASE_URL", c.Platform.BaseURL), "/"),
 			AppID:   env(pre+"APP_ID", c.Platform.AppID),
 			Secret:  env(pre+"SECRET", ""),
 		}
+		if r.Secret == "" {
+			bad(pre+"SECRET", "required for region %s listed in PLATFORM_REGIONS", region)
+		}
+		c.Platform.Regions[region] = r
 	}
 	if c.Simulator && c.AdminToken == "" {
 		c.AdminToken = "dev-admin-token"

@@ -53,3 +53,20 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+func TestPlatformRegions(t *testing.T) {
+	c, err := config.Load(envOf(map[string]string{"PLATFORM_BASE_URL": "https://si.example", "PLATFORM_APP_ID": "app",
+		"PLATFORM_REGIONS": "guangdong-shenzhen", "PLATFORM_GUANGDONG_SHENZHEN_SECRET": "s1",
+		"PLATFORM_GUANGDONG_SHENZHEN_BASE_URL": "https://sz.example/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Platform.Regions["guangdong-shenzhen"]
+	if want := (config.PlatformRegion{BaseURL: "https://sz.example", AppID: "app", Secret: "s1"}); got != want {
+		t.Fatalf("region = %+v, want %+v", got, want)
+	}
+	_, err = config.Load(envOf(map[string]string{"PLATFORM_REGIONS": "beijing"}))
+	if err == nil || !strings.Contains(err.Error(), "PLATFORM_BEIJING_SECRET") {
+		t.Fatalf("err=%v, want it to name PLATFORM_BEIJING_SECRET", err)
+	}
+}
