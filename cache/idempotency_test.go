@@ -25,7 +25,15 @@ func testRedis(tb testing.TB) *redis.Client {
 		addr, db = miniredis.RunT(tb).Addr(), 0
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
-	tb.Cleanup(func() { rdb.Close() })
+	tb.Cleanup(func() {
+		// Remove this run's keys, so a repeated test (-count=N) starts clean.
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, "*test:"+run+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		rdb.Close()
+	})
 	return rdb
 }
 
