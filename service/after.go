@@ -79,14 +79,6 @@ type CallGuard interface {
 	Acquire(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
 }
 
-// Alert kinds added by the after-payment flow.
-const (
-	AlertRefundClosed      = "refund_closed"       // WeChat closed a refund; operations must act
-	AlertPostedAfterRefund = "posted_after_refund" // the platform booked a batch whose money is being refunded
-	AlertUnknownRefund     = "unknown_refund"      // a refund notification for an out_refund_no we never issued
-	AlertPostingDelayed    = "posting_delayed"     // the platform has not confirmed within 3 working days
-)
-
 // ShanghaiDay returns the [start, end) of the Asia/Shanghai calendar day
 // containing t, in UTC.
 func ShanghaiDay(t time.Time) (time.Time, time.Time) {

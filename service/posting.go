@@ -457,7 +457,7 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 	}
 	o, b, err := findBatch(ctx, s.d.Orders, ev.IdempotencyKey)
 	if isNotFound(err) {
-		return s.d.Orders.RecordAlert(ctx, Alert{Kind: "unknown_posting", Ref: ev.IdempotencyKey, Detail: "platform callback " + ev.EventID + " for an unknown batch"})
+		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertUnknownPosting, Ref: ev.IdempotencyKey, Detail: "platform callback " + ev.EventID + " for an unknown batch"})
 	}
 	if err != nil {
 		return err
