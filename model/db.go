@@ -208,3 +208,38 @@ func registerConnErrors(gdb *gorm.DB) {
 	cb.Row().After("gorm:row").Register("sipay:conn_errors", fix)
 	cb.Raw().After("gorm:raw").Register("sipay:conn_errors", fix)
 }
+
+// updateLocked is the read-modify-write every store's Update* method
+// shares: in one transaction it loads row R by id under a row lock,
+// decodes it, lets fn change the domain value, and writes back the columns
+// cols names. An *service.Error from fn reaches the caller unchanged; other
+// errors are translated with storeErr under op.
+func updateLocked[R any, T any](ctx context.Context, db *DB, op string, id int64,
+	decode func(*R) (T, error), fn func(T) error, cols func(T) map[string]any) (T, error) {
+	var out, zero T
+	err := db.Tx(ctx, func(tx *gorm.DB) error {
+		var row R
+		if err := lockForUpdate(tx, db.Dialect).First(&row, id).Error; err != nil {
+			return err
+		}
+		v, err := decode(&row)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+		if err := tx.Model(new(R)).Where("id = ?", id).Updates(cols(v)).Error; err != nil {
+			return err
+		}
+		out = v
+		return nil
+	})
+	if err != nil {
+		if service.AsError(err) != nil {
+			return zero, err
+		}
+		return zero, storeErr(op, err)
+	}
+	return out, nil
+}

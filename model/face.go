@@ -143,32 +143,8 @@ func (s *FaceAttemptStore) FindFaceAttemptByVerifyID(ctx context.Context, verify
 // UpdateFaceAttempt applies fn to the attempt under a row lock. The claimed
 // identity and owner never change.
 func (s *FaceAttemptStore) UpdateFaceAttempt(ctx context.Context, id int64, fn func(*service.FaceAttempt) error) (*service.FaceAttempt, error) {
-	var out *service.FaceAttempt
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var row faceAttemptRow
-		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
-			return err
-		}
-		a, err := s.s.toFaceAttempt(&row)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-		if err := tx.Model(&faceAttemptRow{}).Where("id = ?", id).Updates(map[string]any{
-			"verify_id": optString(a.VerifyID), "status": a.Status, "verify_ret": a.VerifyRet, "person_id": a.PersonID,
-			"expires_at": a.ExpiresAt.UTC(), "updated_at": a.UpdatedAt.UTC()}).Error; err != nil {
-			return err
-		}
-		out = a
-		return nil
+	return updateLocked(ctx, s.db, "update face attempt", id, s.s.toFaceAttempt, fn, func(a *service.FaceAttempt) map[string]any {
+		return map[string]any{"verify_id": optString(a.VerifyID), "status": a.Status, "verify_ret": a.VerifyRet, "person_id": a.PersonID,
+			"expires_at": a.ExpiresAt.UTC(), "updated_at": a.UpdatedAt.UTC()}
 	})
-	if err != nil {
-		if service.AsError(err) != nil {
-			return nil, err
-		}
-		return nil, storeErr("update face attempt", err)
-	}
-	return out, nil
 }

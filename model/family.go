@@ -156,39 +156,15 @@ func (s *FamilyStore) ListFamilyBindings(ctx context.Context, userID int64) ([]*
 // UpdateFamilyBinding applies fn under a row lock; the status, person and
 // consent change, the member's identity does not.
 func (s *FamilyStore) UpdateFamilyBinding(ctx context.Context, id int64, fn func(*service.FamilyBinding) error) (*service.FamilyBinding, error) {
-	var out *service.FamilyBinding
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var row familyRow
-		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
-			return err
-		}
-		b, err := s.s.toFamily(&row)
-		if err != nil {
-			return err
-		}
-		if err := fn(b); err != nil {
-			return err
-		}
+	return updateLocked(ctx, s.db, "update family binding", id, s.s.toFamily, fn, func(b *service.FamilyBinding) map[string]any {
 		var consented *time.Time
 		if !b.ConsentedAt.IsZero() {
 			t := b.ConsentedAt.UTC()
 			consented = &t
 		}
-		if err := tx.Model(&familyRow{}).Where("id = ?", id).Updates(map[string]any{
-			"status": b.Status, "person_id": b.PersonID, "consent_method": b.ConsentMethod, "consented_at": consented,
-			"updated_at": b.UpdatedAt.UTC()}).Error; err != nil {
-			return err
-		}
-		out = b
-		return nil
+		return map[string]any{"status": b.Status, "person_id": b.PersonID, "consent_method": b.ConsentMethod,
+			"consented_at": consented, "updated_at": b.UpdatedAt.UTC()}
 	})
-	if err != nil {
-		if service.AsError(err) != nil {
-			return nil, err
-		}
-		return nil, storeErr("update family binding", err)
-	}
-	return out, nil
 }
 
 // DeleteFamilyBinding removes the user's binding or returns ErrNotFound.

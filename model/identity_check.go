@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/service"
 )
@@ -108,31 +106,7 @@ func (s *IdentityCheckStore) FindIdentityCheck(ctx context.Context, publicID str
 // UpdateIdentityCheck applies fn under a row lock; only the status, tries
 // and person change.
 func (s *IdentityCheckStore) UpdateIdentityCheck(ctx context.Context, id int64, fn func(*service.IdentityCheckRecord) error) (*service.IdentityCheckRecord, error) {
-	var out *service.IdentityCheckRecord
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var row identityCheckRow
-		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
-			return err
-		}
-		c, err := s.s.toIdentityCheck(&row)
-		if err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
-		if err := tx.Model(&identityCheckRow{}).Where("id = ?", id).Updates(map[string]any{
-			"status": c.Status, "failed_tries": c.FailedTries, "person_id": c.PersonID, "updated_at": c.UpdatedAt.UTC()}).Error; err != nil {
-			return err
-		}
-		out = c
-		return nil
+	return updateLocked(ctx, s.db, "update identity check", id, s.s.toIdentityCheck, fn, func(c *service.IdentityCheckRecord) map[string]any {
+		return map[string]any{"status": c.Status, "failed_tries": c.FailedTries, "person_id": c.PersonID, "updated_at": c.UpdatedAt.UTC()}
 	})
-	if err != nil {
-		if service.AsError(err) != nil {
-			return nil, err
-		}
-		return nil, storeErr("update identity check", err)
-	}
-	return out, nil
 }

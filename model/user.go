@@ -68,31 +68,11 @@ func (s *UserStore) FindUserByID(ctx context.Context, id int64) (*service.User, 
 
 // UpdateUser applies fn to the user under a row lock.
 func (s *UserStore) UpdateUser(ctx context.Context, id int64, fn func(*service.User) error) (*service.User, error) {
-	var out *service.User
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var row userRow
-		if err := lockForUpdate(tx, s.db.Dialect).First(&row, id).Error; err != nil {
-			return err
-		}
-		u := toUser(&row)
-		if err := fn(u); err != nil {
-			return err
-		}
+	decode := func(r *userRow) (*service.User, error) { return toUser(r), nil }
+	return updateLocked(ctx, s.db, "update user", id, decode, fn, func(u *service.User) map[string]any {
 		u.UpdatedAt = s.db.Now()
-		if err := tx.Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{
-			"care_mode": u.CareMode, "person_id": u.PersonID, "union_id": u.UnionID, "updated_at": u.UpdatedAt}).Error; err != nil {
-			return err
-		}
-		out = u
-		return nil
+		return map[string]any{"care_mode": u.CareMode, "person_id": u.PersonID, "union_id": u.UnionID, "updated_at": u.UpdatedAt}
 	})
-	if err != nil {
-		if service.AsError(err) != nil {
-			return nil, err
-		}
-		return nil, storeErr("update user", err)
-	}
-	return out, nil
 }
 
 // lockForUpdate adds SELECT … FOR UPDATE on MySQL. SQLite transactions take
