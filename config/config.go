@@ -42,6 +42,8 @@ type Config struct {
 	Platform       Platform
 	Face           Face
 	Workers        bool // run background workers in this process
+	// Ops configures the operations console (OPS_*).
+	Ops Ops
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
@@ -194,6 +196,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Face.DailyAttempts = parseInt("FACE_DAILY_ATTEMPTS", 5, 1, 100)
 	c.Face.LegacyV1 = parseBool("FACE_LEGACY_V1", false)
 	c.Workers = parseBool("WORKERS", true)
+	c.Ops = parseOps(env, bad)
 
 	hasWeChat := c.WeChat.AppID != "" || c.WeChat.Secret != "" || c.Pay.MchID != ""
 	c.Simulator = parseBool("SIMULATOR", !hasWeChat)
@@ -301,6 +304,7 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
 		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
+		"OPS_OPERATORS": strings.Join(sortedKeys(c.Ops.Operators), ","), "OPS_SESSION_IDLE": c.Ops.SessionIdle.String(),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
@@ -318,7 +322,7 @@ func (c *Config) Fields() []any {
 	return out
 }
 
-func sortedKeys(m map[string]PlatformRegion) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
