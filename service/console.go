@@ -369,3 +369,13 @@ func (s *OpsService) AuditLog(ctx context.Context, actor string, f AuditFilter) 
 	}
 	return es, n, s.d.Admin.audit(ctx, actor, "view_audit", f.Query, nil, nil)
 }
+
+// OpsSession is a signed-in operations console session: the operator
+// recorded in the audit log, the CSRF token every form carries, and when it
+// started and was last used (the idle timeout).
+type OpsSession struct {
+	Operator string    `json:"op"`
+	CSRF     string    `json:"csrf"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"seen"`
+}
