@@ -350,6 +350,56 @@ func TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted(t *testing.T) {
 	}
 	shot(t, bctx, dir, "dashboard")
 
+	// Keyboard: the first Tab reaches the skip link, the next the first
+	// navigation link; Enter on a focused link follows it.
+	focused := func() string {
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.textContent.trim() : ""`))
+		if err != nil {
+			t.Fatalf("active element: %v", err)
+		}
+		return s
+	}
+	if err := chromedp.Do(bctx, chromedp.KeyEvent("\t")); err != nil {
+		t.Fatal(err)
+	}
+	if got := focused(); got != "跳到主要内容" {
+		t.Fatalf("first Tab focuses %q, want the skip link", got)
+	}
+	for i := 0; i < 3; i++ { // skip link, 概览, 风控冻结
+		if err := chromedp.Do(bctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := focused(); got != "结果未知" {
+		t.Fatalf("fourth Tab focuses %q, want the third navigation link", got)
+	}
+	if err := chromedp.Do(bctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`a[href="/ops/unknown"][aria-current="page"]`))); err != nil {
+		t.Fatalf("Enter on a navigation link: %v", err)
+	}
+
+	// 200 % zoom of a 1200 px window is a 600 CSS px viewport: no page may
+	// need horizontal scrolling (wide tables scroll inside their own box).
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(600, 900)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/ops/", "/ops/holds?status=", "/ops/unknown", "/ops/refunds?status=all", "/ops/alerts?status=all",
+		"/ops/recon?date=" + today, "/ops/orders/" + heldNo, "/ops/audit"} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+			t.Fatal(err)
+		}
+		over, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over {
+			t.Errorf("%s scrolls sideways at 600 CSS px (200%% zoom)", p)
+		}
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/ops/holds?status="), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, bctx, dir, "holds-zoom200")
+
 	// The release is in the audit trail under the operator's name, written
 	// by the same AdminService the JSON API uses.
 	es, err := model.NewAfterStore(a.DB).FindAudit(ctx, heldOTN, 10)
