@@ -68,16 +68,31 @@ func (s *AfterStore) ActivityBetween(ctx context.Context, from, to time.Time) (*
 	return &a, nil
 }
 
-// unknownPostingStates are the posting states without a definite platform
-// answer besides "" (never answered), which counts only after a failure.
-var unknownPostingStates = []string{service.PostingPending, "confirming"}
-
-// FindUnknownOutcomes lists postings whose outcome at the platform is not
-// known: pending (or confirming), or never answered after a failed call.
+// FindUnknownOutcomes lists postings of unfinished batches whose outcome at
+// the platform is not known: the batch is confirming (the posting flow's
+// 待确认 state), the platform answered pending, or a call failed without a
+// definite answer. Oldest first.
 func (s *AfterStore) FindUnknownOutcomes(ctx context.Context, limit int) ([]service.UnknownOutcome, error) {
-	var rows []postingRow
-	err := s.db.WithContext(ctx).Where("status IN ? OR (status = '' AND failures > 0)", unknownPostingStates).
-		Order("updated_at").Limit(limit).Find(&rows).Error
+	type row struct {
+		OutTradeNo     string
+		OrderNo        string
+		Region         string
+		Status         string
+		Reference      string
+		Failures       int
+		LastError      string
+		FirstPendingAt sql.NullTime
+		CreatedAt      time.Time
+		BatchStatus    string
+	}
+	var rows []row
+	err := s.db.WithContext(ctx).Table("postings").
+		Select("postings.out_trade_no, postings.order_no, postings.region, postings.status, postings.reference, postings.failures, " +
+			"postings.last_error, postings.first_pending_at, postings.created_at, batches.status AS batch_status").
+		Joins("JOIN batches ON batches.out_trade_no = postings.out_trade_no").
+		Where("batches.status IN ?", []string{string(service.StatusPosting), "confirming"}).
+		Where("batches.status = ? OR postings.status = ? OR (postings.status = '' AND postings.failures > 0)", "confirming", service.PostingPending).
+		Order("postings.updated_at").Limit(limit).Scan(&rows).Error
 	if err != nil {
 		return nil, storeErr("find unknown outcomes", err)
 	}
@@ -87,7 +102,11 @@ func (s *AfterStore) FindUnknownOutcomes(ctx context.Context, limit int) ([]serv
 		if r.FirstPendingAt.Valid {
 			since = r.FirstPendingAt.Time.UTC()
 		}
-		out[i] = service.UnknownOutcome{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: r.Status,
+		st := r.Status
+		if r.BatchStatus == "confirming" {
+			st = "confirming"
+		}
+		out[i] = service.UnknownOutcome{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: st,
 			Reference: r.Reference, Failures: r.Failures, LastError: r.LastError, Since: since}
 	}
 	return out, nil
