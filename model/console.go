@@ -87,7 +87,7 @@ func (s *AfterStore) FindUnknownOutcomes(ctx context.Context, limit int) ([]serv
 	}
 	var rows []row
 	err := s.db.WithContext(ctx).Table("postings").
-		Select("postings.out_trade_no, postings.order_no, postings.region, postings.status, postings.reference, postings.failures, " +
+		Select("postings.out_trade_no, postings.order_no, postings.region, postings.status, postings.reference, postings.failures, "+
 			"postings.last_error, postings.first_pending_at, postings.created_at, batches.status AS batch_status").
 		Joins("JOIN batches ON batches.out_trade_no = postings.out_trade_no").
 		Where("batches.status IN ?", []string{string(service.StatusPosting), "confirming"}).

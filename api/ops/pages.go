@@ -104,6 +104,7 @@ func (c *Console) funcs() template.FuncMap {
 		"week":    chartWeek,
 		"rates":   chartRates,
 		"orderOf": orderOf,
+		"reconOf": reconOf,
 	}
 }
 
@@ -168,6 +169,15 @@ func orderOf(outTradeNo string) string {
 		if _, err := strconv.Atoi(outTradeNo[i+1:]); err == nil {
 			return outTradeNo[:i]
 		}
+	}
+	return ""
+}
+
+// reconOf returns the day of a reconciliation alert's ref ("recon:<day>"),
+// or "".
+func reconOf(ref string) string {
+	if d, ok := strings.CutPrefix(ref, "recon:"); ok {
+		return d
 	}
 	return ""
 }
