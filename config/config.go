@@ -42,11 +42,11 @@ type Config struct {
 	Platform       Platform
 	Face           Face
 	Workers        bool // run background workers in this process
-	// Ops configures the operations console (OPS_*).
-	Ops Ops
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
+	// Ops configures the operations console (OPS_*).
+	Ops Ops
 }
 
 // Redis configures the Redis client; an empty Addr means in-process Redis.
@@ -304,12 +304,12 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
 		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
-		"OPS_OPERATORS": strings.Join(sortedKeys(c.Ops.Operators), ","), "OPS_SESSION_IDLE": c.Ops.SessionIdle.String(),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
 		"PLATFORM_APP_ID": c.Platform.AppID, "PLATFORM_SECRET": mask(c.Platform.Secret), "PLATFORM_REGIONS": strings.Join(sortedKeys(c.Platform.Regions), ","), "LOG_LEVEL": c.LogLevel,
 	}
+	m["OPS_OPERATORS"], m["OPS_SESSION_IDLE"] = strings.Join(sortedKeys(c.Ops.Operators), ","), c.Ops.SessionIdle.String()
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
