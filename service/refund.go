@@ -224,6 +224,10 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	}
 	if b.Status != StatusRefunding {
 		s.d.Log.Error("refund job for a batch not refunding", "out_trade_no", b.OutTradeNo, "status", b.Status)
+		if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertRefundState, Ref: b.OutTradeNo,
+			Detail: fmt.Sprintf("refund job for a batch in status %s; nothing sent to WeChat", b.Status)}); err != nil {
+			return err
+		}
 		return s.complete(ctx, j)
 	}
 	// The latest attempt is the one to advance; attempt 1 is created on the
