@@ -258,7 +258,8 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 	}
 	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
 	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse(l))
+		r.Lines = append(r.Lines, lineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
+			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen})
 	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})

@@ -155,7 +155,7 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 		}
 		in.AvgWageFen = r.AvgWageFen
 		in.AvgWageSource = r.Name + "地区数据，" + sourceLabel(r.AvgWageSource.Source)
-		if rate, ok := r.Rate(InsurancePension); ok && rate.PersonalAccountBP > 0 {
+		if rate, ok := r.RateFor(InsurancePension, monthOf(s.clock.Now())); ok && rate.PersonalAccountBP > 0 {
 			in.PersonalAccountBP = rate.PersonalAccountBP
 		}
 	default:
