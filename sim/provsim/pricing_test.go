@@ -26,9 +26,12 @@ func TestSim_ArrearsPricedByTheRegionsRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, code := range []string{"hunan", "shanghai", "beijing", "guangdong-guangzhou"} {
-		t.Run(code, func(t *testing.T) {
-			body := `{"region":"` + code + `","person":{"name":"欠费张三","id_type":"resident_id","id_number":"110101199003074514"}}`
+	floorLines := 0
+	for _, c := range []struct{ code, id string }{{"hunan", "110101199003074514"}, {"hunan", "110101199003077777"}, {"hunan", "110101199003078888"},
+		{"shanghai", "110101199003074514"}, {"beijing", "110101199003074514"}, {"guangdong-guangzhou", "110101199003074514"}} {
+		code := c.code
+		t.Run(code+"/"+c.id, func(t *testing.T) {
+			body := `{"region":"` + code + `","person":{"name":"欠费张三","id_type":"resident_id","id_number":"` + c.id + `"}}`
 			w := do(t, h, creds, clock.Now(), platform.NewNonce(), "POST", "/si/v1/profile", body)
 			if w.Code != http.StatusOK {
 				t.Fatalf("profile: %d %s", w.Code, w.Body)
@@ -51,11 +54,17 @@ func TestSim_ArrearsPricedByTheRegionsRules(t *testing.T) {
 					a.BaseFen < int64(period.MinFen) || a.BaseFen > int64(period.MaxFen) {
 					t.Errorf("arrears %+v: want rate %d, amount = base × rate, base within %d-%d", a, rate.RateBP, period.MinFen, period.MaxFen)
 				}
-				if rate.BaseRule == service.BaseRuleFloor && a.BaseFen != int64(period.MinFen) {
-					t.Errorf("arrears %+v: want the floor %d as base", a, period.MinFen)
+				if rate.BaseRule == service.BaseRuleFloor {
+					floorLines++
+					if a.BaseFen != int64(period.MinFen) {
+						t.Errorf("arrears %+v: want the floor %d as base", a, period.MinFen)
+					}
 				}
 			}
 		})
+	}
+	if floorLines == 0 {
+		t.Fatalf("got no Hunan medical arrears to check the floor rule on")
 	}
 }
 
