@@ -224,6 +224,15 @@ func (s *QuoteService) CheckIdentity(ctx context.Context, userID, personID int64
 		Message: fmt.Sprintf("%s要求参保人通过%s验证身份后才能缴费", region.Name, strings.Join(names, join))}
 }
 
+// CheckPersonIdentity is CheckIdentity by region code (implements IdentityGate).
+func (s *QuoteService) CheckPersonIdentity(ctx context.Context, userID, personID int64, region string) error {
+	r, err := s.FindRegion(region)
+	if err != nil {
+		return err
+	}
+	return s.CheckIdentity(ctx, userID, personID, r)
+}
+
 func identityName(m string) string {
 	switch m {
 	case IdentityFace:
