@@ -88,10 +88,6 @@ const (
 	FieldNotInsured            = "not_insured"
 )
 
-// AlertPlatformFigure is raised when the platform answers a base or an
-// amount outside the region's bounds or inconsistent with itself.
-const AlertPlatformFigure = "platform_figure_out_of_bounds"
-
 // InsuranceChoice is one insurance the payer wants to pay, with the base in
 // free mode (BaseFen) or the tier code in tiers mode (Tier). In assessed mode
 // both must be empty, and so for an insurance whose base the region fixes
