@@ -129,3 +129,52 @@ func TestOrderStoreCommittedMutualAid(t *testing.T) {
 		}
 	})
 }
+
+// Identity evidence: a verified face attempt counts everywhere; a verified
+// identity check counts in its own region only; pending checks never count.
+func TestIdentityEvidenceVerifiedMethods(t *testing.T) {
+	clock := service.NewManualClock(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+	modeltest.Each(t, clock, func(t *testing.T, db *model.DB) {
+		ctx := context.Background()
+		now := clock.Now()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if err := db.Exec(q, args...).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := `INSERT INTO identity_checks (public_id, user_id, region, method, purpose, platform_check_id, name_enc, id_type, id_number_enc, status, person_id, created_at, expires_at, updated_at)
+			VALUES (?, 1, ?, ?, 'self', 'p', 'x', 'resident_id', 'x', ?, ?, ?, ?, ?)`
+		exec(check, "ck1", "guangdong-guangzhou", "sms", "verified", 5, now, now, now)
+		exec(check, "ck2", "jiangsu", "ecard_password", "pending", 5, now, now, now)
+		exec(check, "ck3", "jiangsu", "ecard_password", "verified", 6, now, now, now)
+		exec(`INSERT INTO face_attempts (user_id, flow, out_seq_no, cert_enc, status, person_id, day, created_at, expires_at, updated_at)
+			VALUES (1, 'v2', 'seq1', 'x', 'verified', 5, '2026-11-24', ?, ?, ?)`, now, now, now)
+		e := model.NewIdentityEvidence(db)
+		for _, c := range []struct {
+			person int64
+			region string
+			want   string
+		}{{5, "guangdong-guangzhou", "face,sms"}, {5, "jiangsu", "face"}, {6, "jiangsu", "ecard_password"}, {6, "guangdong-guangzhou", ""}} {
+			got, err := e.VerifiedMethods(ctx, 1, c.person, c.region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(sorted(got), ","); g != c.want {
+				t.Errorf("person %d in %s: got %q, want %q", c.person, c.region, g, c.want)
+			}
+		}
+	})
+}
+
+func sorted(xs []string) []string {
+	out := append([]string(nil), xs...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}

@@ -240,3 +240,26 @@ func TestCreateQuoteMutualAidLeavesCommittedBalance(t *testing.T) {
 		t.Errorf("got id %q", q.ID)
 	}
 }
+
+type refuseGate struct{ calls int }
+
+func (g *refuseGate) CheckPersonIdentity(context.Context, int64, int64, string) error {
+	g.calls++
+	return &service.Error{Kind: service.KindForbidden, Code: service.CodeIdentityNotAccepted, Message: "no"}
+}
+
+// Ordering checks the region's identity method too: a quote may outlive a
+// change of the rules, and nothing is written when it fails.
+func TestCreateOrderNeedsTheRegionsIdentityMethod(t *testing.T) {
+	e := newSQLiteOrderEnv(t)
+	gate := &refuseGate{}
+	e.svc.SetIdentityGate(gate)
+	e.addQuote(t, "qg", 1, 1000)
+	_, err := e.svc.CreateOrder(context.Background(), 1, "qg")
+	if service.ErrorCode(err) != service.CodeIdentityNotAccepted || gate.calls != 1 {
+		t.Fatalf("got %v after %d gate calls, want %s", err, gate.calls, service.CodeIdentityNotAccepted)
+	}
+	if _, err := e.store.FindOrderByQuote(context.Background(), "qg"); err == nil {
+		t.Fatalf("got an order, want none")
+	}
+}
