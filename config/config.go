@@ -41,11 +41,11 @@ type Config struct {
 	// (placeholder or derived) figure of the region data. Default on, off
 	// in the simulator.
 	QuoteRequireSourced bool
-	OrderTTL       time.Duration // time_expire of a batch after prepay
-	LogLevel       string
-	Platform       Platform
-	Face           Face
-	Workers        bool // run background workers in this process
+	OrderTTL            time.Duration // time_expire of a batch after prepay
+	LogLevel            string
+	Platform            Platform
+	Face                Face
+	Workers             bool // run background workers in this process
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string

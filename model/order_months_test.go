@@ -104,7 +104,7 @@ func TestOrderStoreCommittedMutualAid(t *testing.T) {
 		for i, aid := range []service.Fen{30000, 20000} {
 			q := &service.Quote{ID: fmt.Sprintf("QAID%d", i), UserID: 101, PersonID: 9, Region: "440300", TotalFen: 100000, MutualAidFen: aid,
 				PayableFen: 100000 - aid, Lines: []service.QuoteLine{{Insurance: "medical", Month: "2026-11", BaseFen: 1, RateBP: 1, AmountFen: 100000}},
-				Batches: []service.BatchPlan{{Seq: 1, AmountFen: 100000 - aid, FromMonth: "2026-11", ToMonth: "2026-11"}},
+				Batches:   []service.BatchPlan{{Seq: 1, AmountFen: 100000 - aid, FromMonth: "2026-11", ToMonth: "2026-11"}},
 				CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
 			if err := qs.CreateQuote(ctx, q); err != nil {
 				t.Fatal(err)

@@ -157,11 +157,11 @@ type arrearsFile struct {
 }
 
 type regionFile struct {
-	Code               string       `yaml:"code"`
-	Name               string       `yaml:"name"`
-	PolicyNote         string       `yaml:"policy_note"`
-	BaseMode           string       `yaml:"base_mode"`
-	Periods            []periodFile `yaml:"periods"`
+	Code               string           `yaml:"code"`
+	Name               string           `yaml:"name"`
+	PolicyNote         string           `yaml:"policy_note"`
+	BaseMode           string           `yaml:"base_mode"`
+	Periods            []periodFile     `yaml:"periods"`
 	Rates              []rateFile       `yaml:"rates"`
 	Bundling           []bundlingFile   `yaml:"bundling"`
 	PeriodMonths       periodMonthsFile `yaml:"period_months"`
@@ -170,11 +170,11 @@ type regionFile struct {
 	Identity           identityFile     `yaml:"identity"`
 	PaymentChannels    listFile         `yaml:"payment_channels"`
 	MutualAid          flagFile         `yaml:"mutual_aid"`
-	PaymentLimitFen    int64        `yaml:"payment_limit_fen"`
-	PaymentLimitSource figureFile   `yaml:"payment_limit_source"`
-	IDTypes            []string     `yaml:"id_types"`
-	AvgWageFen         int64        `yaml:"avg_wage_fen"`
-	AvgWageSource      figureFile   `yaml:"avg_wage_source"`
+	PaymentLimitFen    int64            `yaml:"payment_limit_fen"`
+	PaymentLimitSource figureFile       `yaml:"payment_limit_source"`
+	IDTypes            []string         `yaml:"id_types"`
+	AvgWageFen         int64            `yaml:"avg_wage_fen"`
+	AvgWageSource      figureFile       `yaml:"avg_wage_source"`
 }
 
 func toFigure(f figureFile) service.Figure {

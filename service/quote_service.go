@@ -60,7 +60,7 @@ const (
 	CodeMonthNotPayable        = "month_not_payable"             // 422: a past month the platform does not list as arrears
 	CodePlatformFigure         = "platform_figure_out_of_bounds" // 422: the platform's base or amount is implausible
 	CodeIllustrativeFigures    = "illustrative_figures"          // 422: QUOTE_REQUIRE_SOURCED and a figure is a placeholder
-	CodeIdentityNotAccepted    = "identity_method_not_accepted" // 403: not verified by a method the region accepts
+	CodeIdentityNotAccepted    = "identity_method_not_accepted"  // 403: not verified by a method the region accepts
 	FieldRequired              = "required"
 	FieldUnknownInsurance      = "unknown_insurance"
 	FieldDuplicate             = "duplicate"
