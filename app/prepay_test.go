@@ -89,8 +89,8 @@ func addMonths(m string, n int) string {
 	return t.AddDate(0, n, 0).Format("2006-01")
 }
 
-// residentID returns a valid 18-digit resident ID number (MOD 11-2) for seq.
-func residentID(seq int) string {
+// prepayResidentID returns a valid 18-digit resident ID number (MOD 11-2) for seq.
+func prepayResidentID(seq int) string {
 	body := fmt.Sprintf("440106199001%02d%03d", 1+seq%28, 100+seq%900)
 	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
@@ -106,7 +106,7 @@ func verifiedUser(t *testing.T, a *app.App, ctx context.Context, region string, 
 	t.Helper()
 	users, persons := model.NewUserStore(a.DB), model.NewPersonStore(a.DB, a.PII)
 	for seq := 0; seq < 50; seq++ {
-		ref := service.PersonRef{Name: "预缴" + region, IDType: service.IDResident, IDNumber: residentID(seq + len(region)*50)}
+		ref := service.PersonRef{Name: "预缴" + region, IDType: service.IDResident, IDNumber: prepayResidentID(seq + len(region)*50)}
 		prof, err := a.Platform.FindProfile(ctx, region, ref)
 		if err != nil {
 			t.Fatalf("profile: %v", err)
