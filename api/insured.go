@@ -19,6 +19,7 @@ type arrearsMonthResponse struct {
 	Insurance string      `json:"insurance"`
 	Month     string      `json:"month"`
 	BaseFen   service.Fen `json:"base_fen"`
+	RateBP    int64       `json:"rate_bp"`
 	AmountFen service.Fen `json:"amount_fen"`
 }
 

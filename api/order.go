@@ -139,6 +139,8 @@ type lineResponse struct {
 	BaseFen   service.Fen `json:"base_fen"`
 	RateBP    int64       `json:"rate_bp"`
 	AmountFen service.Fen `json:"amount_fen"`
+	PricedBy  string      `json:"priced_by,omitempty"`
+	Source    string      `json:"source,omitempty"`
 }
 
 type eventResponse struct {
@@ -289,7 +291,8 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 	}
 	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
 	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse(l))
+		r.Lines = append(r.Lines, lineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
+			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen, PricedBy: l.PricedBy, Source: string(l.Source)})
 	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})

@@ -143,7 +143,11 @@ func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderServic
 }
 
 func (a *orderAPI) addQuote(id string, userID int64, amounts ...service.Fen) {
-	q := &service.Quote{ID: id, UserID: userID, PersonID: 42, Region: "440300", CreatedAt: a.clock.Now(), ExpiresAt: a.clock.Now().Add(time.Hour)}
+	// Each quote is for its own person: one open order per person and month.
+	a.quotes.mu.Lock()
+	person := int64(42 + len(a.quotes.m))
+	a.quotes.mu.Unlock()
+	q := &service.Quote{ID: id, UserID: userID, PersonID: person, Region: "440300", CreatedAt: a.clock.Now(), ExpiresAt: a.clock.Now().Add(time.Hour)}
 	for i, amt := range amounts {
 		m := fmt.Sprintf("2026-%02d", i+1)
 		q.Batches = append(q.Batches, service.BatchPlan{Seq: i + 1, AmountFen: amt, FromMonth: m, ToMonth: m})
@@ -663,4 +667,24 @@ func TestOrderAPI_Notify(t *testing.T) {
 			t.Fatalf("status=%d body=%s, want 500 FAIL", w.Code, w.Body)
 		}
 	})
+}
+
+// A second unpaid order for the same person, insurance and month gets 409
+// month_already_ordered naming the open order (the review created two for
+// Beijing 2026-11).
+func TestOrderAPI_SecondOrderForTheSameMonthIsRefused(t *testing.T) {
+	a := newOrderAPI(t, nil)
+	a.addQuote("q1", 1, 1000)
+	a.addQuote("q2", 1, 1000)
+	a.quotes.mu.Lock()
+	a.quotes.m["q2"].PersonID = a.quotes.m["q1"].PersonID
+	a.quotes.mu.Unlock()
+	first := a.create(t, "t1", "q1", "k-1")
+	w := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q2"}`, "Idempotency-Key", "k-2")
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `"month_already_ordered"`) || !strings.Contains(w.Body.String(), first.OrderNo) {
+		t.Fatalf("second order: status=%d body=%s, want 409 month_already_ordered naming %s", w.Code, w.Body, first.OrderNo)
+	}
+	if n := countOrders(t, a); n != 1 {
+		t.Fatalf("orders=%d, want 1", n)
+	}
 }

@@ -16,6 +16,10 @@ type Quoter interface {
 	FindRegion(code string) (*service.Region, error)
 	CreateQuote(ctx context.Context, userID int64, in service.QuoteInput) (*service.Quote, error)
 	FindQuote(ctx context.Context, userID int64, id string) (*service.Quote, error)
+	// CurrentMonth is the month (YYYY-MM, China time) whose rules are in force.
+	CurrentMonth() string
+	// RequiresSourced reports whether quotes resting on illustrative figures are refused.
+	RequiresSourced() bool
 }
 
 // InsuredViewer is what the insured-profile route needs (service.InsuredService).
@@ -88,6 +92,8 @@ type quoteLineResponse struct {
 	BaseFen   service.Fen `json:"base_fen"`
 	RateBP    int64       `json:"rate_bp"`
 	AmountFen service.Fen `json:"amount_fen"`
+	PricedBy  string      `json:"priced_by"` // region | platform
+	Source    string      `json:"source"`    // sourced | illustrative | platform
 }
 
 type batchPlanResponse struct {
@@ -115,7 +121,8 @@ func toQuoteResponse(q *service.Quote) quoteResponse {
 		MutualAidFen: q.MutualAidFen, PayableFen: q.PayableFen, CreatedAt: q.CreatedAt.UTC(), ExpiresAt: q.ExpiresAt.UTC(),
 		Lines: []quoteLineResponse{}, Batches: []batchPlanResponse{}}
 	for _, l := range q.Lines {
-		out.Lines = append(out.Lines, quoteLineResponse(l))
+		out.Lines = append(out.Lines, quoteLineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
+			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen, PricedBy: l.PricedBy, Source: string(l.Source)})
 	}
 	for _, b := range q.Batches {
 		out.Batches = append(out.Batches, batchPlanResponse(b))

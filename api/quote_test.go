@@ -140,6 +140,30 @@ func TestRegionRoutes(t *testing.T) {
 			t.Fatalf("got %d %v, want 200 with the cross-border note and hk_macau_travel", code, body)
 		}
 	})
+	t.Run("IllustrativeFiguresShown", func(t *testing.T) {
+		// Beijing's rates are placeholders; Shanghai's are S1 from 2024-03
+		// and it alone bundles both ways; Guangzhou needs face and SMS.
+		code, body := quoteTestDo(t, srv, "GET", "/api/v1/regions/beijing", "", "")
+		ill := fmt.Sprint(body["illustrative"])
+		if code != 200 || !strings.Contains(ill, "rates[0]") || !strings.Contains(ill, "rates[1]") || body["pension_needs_medical"] != false || body["medical_needs_pension"] != true {
+			t.Fatalf("beijing: got %d %v, want illustrative rates listed and one-way bundling", code, body)
+		}
+		code, body = quoteTestDo(t, srv, "GET", "/api/v1/regions/shanghai", "", "")
+		ill = fmt.Sprint(body["illustrative"])
+		if code != 200 || strings.Contains(ill, "rates[") || body["pension_needs_medical"] != true {
+			t.Fatalf("shanghai: got %d %v, want sourced rates and two-way bundling", code, body)
+		}
+		code, body = quoteTestDo(t, srv, "GET", "/api/v1/regions", "", "")
+		for _, r := range body["regions"].([]any) {
+			m := r.(map[string]any)
+			if m["code"] == "guangdong-guangzhou" && m["identity_all"] != true {
+				t.Fatalf("guangzhou: got %v, want identity_all (face and SMS)", m)
+			}
+			if _, ok := m["illustrative"].([]any); !ok {
+				t.Fatalf("%v: want an illustrative list", m["code"])
+			}
+		}
+	})
 	t.Run("UnknownRegion", func(t *testing.T) {
 		code, body := quoteTestDo(t, srv, "GET", "/api/v1/regions/atlantis", "", "")
 		if code != 404 || errorCode(body) != service.CodeNotFound {

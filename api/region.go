@@ -31,55 +31,98 @@ type periodResponse struct {
 
 type rateResponse struct {
 	Insurance         string         `json:"insurance"`
+	From              string         `json:"from,omitempty"`
+	To                string         `json:"to,omitempty"`
+	BaseRule          string         `json:"base_rule,omitempty"` // floor: the base is the floor of the period in force
 	RateBP            int64          `json:"rate_bp"`
 	PersonalAccountBP int64          `json:"personal_account_bp,omitempty"`
 	Figure            figureResponse `json:"figure"`
 }
 
 type regionSummaryResponse struct {
-	Code            string      `json:"code"`
-	Name            string      `json:"name"`
-	BaseMode        string      `json:"base_mode"`
-	MedicalBundled  bool        `json:"medical_bundled"`
-	PeriodMonths    []int       `json:"period_months"`
-	PrepayCapMonths int         `json:"prepay_cap_months"`
-	ArrearsView     string      `json:"arrears_view"`
-	IdentityMethods []string    `json:"identity_methods"`
-	PaymentChannels []string    `json:"payment_channels"`
-	MutualAid       bool        `json:"mutual_aid"`
-	PaymentLimitFen service.Fen `json:"payment_limit_fen"`
-	IDTypes         []string    `json:"id_types"`
+	Code     string `json:"code"`
+	Name     string `json:"name"`
+	BaseMode string `json:"base_mode"`
+	// MedicalNeedsPension and PensionNeedsMedical are the bundling rule in
+	// force this month; PrepayCapMonths the prepayment window in force.
+	MedicalNeedsPension bool        `json:"medical_needs_pension"`
+	PensionNeedsMedical bool        `json:"pension_needs_medical"`
+	PeriodMonths        []int       `json:"period_months"`
+	PrepayCapMonths     int         `json:"prepay_cap_months"`
+	ArrearsView         string      `json:"arrears_view"`
+	IdentityMethods     []string    `json:"identity_methods"`
+	IdentityAll         bool        `json:"identity_all"` // every method is required, not any one
+	PaymentChannels     []string    `json:"payment_channels"`
+	MutualAid           bool        `json:"mutual_aid"`
+	PaymentLimitFen     service.Fen `json:"payment_limit_fen"`
+	IDTypes             []string    `json:"id_types"`
+	// Illustrative lists the data paths of placeholder figures and rules
+	// (for example "rates[1]"); quotes resting on them are refused when
+	// RequireSourced is on.
+	Illustrative   []string `json:"illustrative"`
+	RequireSourced bool     `json:"require_sourced"`
+}
+
+type ruleResponse struct {
+	From                string         `json:"from,omitempty"`
+	To                  string         `json:"to,omitempty"`
+	MedicalNeedsPension *bool          `json:"medical_needs_pension,omitempty"`
+	PensionNeedsMedical *bool          `json:"pension_needs_medical,omitempty"`
+	CapMonths           *int           `json:"cap_months,omitempty"`
+	Figure              figureResponse `json:"figure"`
 }
 
 type regionResponse struct {
 	regionSummaryResponse
-	PolicyNote         string           `json:"policy_note"`
-	Periods            []periodResponse `json:"periods"`
-	Rates              []rateResponse   `json:"rates"`
-	PaymentLimitFigure figureResponse   `json:"payment_limit_figure"`
-	AvgWageFen         service.Fen      `json:"avg_wage_fen"`
-	AvgWageFigure      figureResponse   `json:"avg_wage_figure"`
+	PolicyNote         string                    `json:"policy_note"`
+	Periods            []periodResponse          `json:"periods"`
+	Rates              []rateResponse            `json:"rates"`
+	Bundling           []ruleResponse            `json:"bundling"`
+	Prepay             []ruleResponse            `json:"prepay"`
+	Sources            map[string]figureResponse `json:"sources"` // period_months, arrears_view, identity, payment_channels, mutual_aid
+	PaymentLimitFigure figureResponse            `json:"payment_limit_figure"`
+	AvgWageFen         service.Fen               `json:"avg_wage_fen"`
+	AvgWageFigure      figureResponse            `json:"avg_wage_figure"`
 }
 
 func toFigureResponse(f service.Figure) figureResponse {
 	return figureResponse{Source: string(f.Source), Note: f.Note}
 }
 
-func toRegionSummary(r *service.Region) regionSummaryResponse {
-	out := regionSummaryResponse{Code: r.Code, Name: r.Name, BaseMode: string(r.BaseMode), MedicalBundled: r.MedicalBundled,
-		PeriodMonths: r.PeriodMonths, PrepayCapMonths: r.PrepayCapMonths, ArrearsView: string(r.ArrearsView),
-		IdentityMethods: r.IdentityMethods, PaymentChannels: r.PaymentChannels, MutualAid: r.MutualAid,
-		PaymentLimitFen: r.PaymentLimitFen, IDTypes: []string{}}
+func (h *quoteHandlers) toRegionSummary(r *service.Region) regionSummaryResponse {
+	cur := h.deps.Quotes.CurrentMonth()
+	b := r.BundlingFor(cur)
+	out := regionSummaryResponse{Code: r.Code, Name: r.Name, BaseMode: string(r.BaseMode),
+		MedicalNeedsPension: b.MedicalNeedsPension, PensionNeedsMedical: b.PensionNeedsMedical,
+		PeriodMonths: r.PeriodMonths, PrepayCapMonths: r.PrepayFor(cur).CapMonths, ArrearsView: string(r.ArrearsView),
+		IdentityMethods: r.IdentityMethods, IdentityAll: r.IdentityAll, PaymentChannels: r.PaymentChannels, MutualAid: r.MutualAid,
+		PaymentLimitFen: r.PaymentLimitFen, IDTypes: []string{}, Illustrative: r.Illustrative(),
+		RequireSourced: h.deps.Quotes.RequiresSourced()}
+	if out.Illustrative == nil {
+		out.Illustrative = []string{}
+	}
 	for _, t := range r.IDTypes {
 		out.IDTypes = append(out.IDTypes, string(t))
 	}
 	return out
 }
 
-func toRegionResponse(r *service.Region) regionResponse {
-	out := regionResponse{regionSummaryResponse: toRegionSummary(r), PolicyNote: r.PolicyNote,
+func (h *quoteHandlers) toRegionResponse(r *service.Region) regionResponse {
+	out := regionResponse{regionSummaryResponse: h.toRegionSummary(r), PolicyNote: r.PolicyNote,
 		PaymentLimitFigure: toFigureResponse(r.PaymentLimitSource), AvgWageFen: r.AvgWageFen,
-		AvgWageFigure: toFigureResponse(r.AvgWageSource), Periods: []periodResponse{}, Rates: []rateResponse{}}
+		AvgWageFigure: toFigureResponse(r.AvgWageSource), Periods: []periodResponse{}, Rates: []rateResponse{},
+		Bundling: []ruleResponse{}, Prepay: []ruleResponse{}, Sources: map[string]figureResponse{
+			"period_months": toFigureResponse(r.PeriodMonthsSource), "arrears_view": toFigureResponse(r.ArrearsViewSource),
+			"identity": toFigureResponse(r.IdentitySource), "payment_channels": toFigureResponse(r.PaymentChannelsSource),
+			"mutual_aid": toFigureResponse(r.MutualAidSource)}}
+	for _, b := range r.Bundling {
+		mp, pm := b.MedicalNeedsPension, b.PensionNeedsMedical
+		out.Bundling = append(out.Bundling, ruleResponse{From: b.From, To: b.To, MedicalNeedsPension: &mp, PensionNeedsMedical: &pm, Figure: toFigureResponse(b.Figure)})
+	}
+	for _, p := range r.Prepay {
+		c := p.CapMonths
+		out.Prepay = append(out.Prepay, ruleResponse{From: p.From, To: p.To, CapMonths: &c, Figure: toFigureResponse(p.Figure)})
+	}
 	for _, p := range r.Periods {
 		pr := periodResponse{From: p.From, To: p.To, MinFen: p.MinFen, MaxFen: p.MaxFen, Figure: toFigureResponse(p.Figure)}
 		for _, t := range p.Tiers {
@@ -88,7 +131,7 @@ func toRegionResponse(r *service.Region) regionResponse {
 		out.Periods = append(out.Periods, pr)
 	}
 	for _, x := range r.Rates {
-		out.Rates = append(out.Rates, rateResponse{Insurance: x.Insurance, RateBP: x.RateBP,
+		out.Rates = append(out.Rates, rateResponse{Insurance: x.Insurance, From: x.From, To: x.To, BaseRule: x.BaseRule, RateBP: x.RateBP,
 			PersonalAccountBP: x.PersonalAccountBP, Figure: toFigureResponse(x.Figure)})
 	}
 	return out
@@ -99,7 +142,7 @@ func (h *quoteHandlers) listRegions(c *gin.Context) {
 	regions := h.deps.Quotes.Regions()
 	out := make([]regionSummaryResponse, 0, len(regions))
 	for i := range regions {
-		out = append(out, toRegionSummary(&regions[i]))
+		out = append(out, h.toRegionSummary(&regions[i]))
 	}
 	c.JSON(http.StatusOK, gin.H{"regions": out})
 }
@@ -112,5 +155,5 @@ func (h *quoteHandlers) getRegion(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toRegionResponse(r))
+	c.JSON(http.StatusOK, h.toRegionResponse(r))
 }

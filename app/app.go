@@ -176,10 +176,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	})
 	srv := api.NewServer(deps)
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
+	quotes.SetRequireSourced(cfg.QuoteRequireSourced)
+	quotes.SetIdentityEvidence(model.NewIdentityEvidence(a.DB))
+	quotes.SetMutualAidCommitments(model.NewOrderStore(a.DB))
+	quotes.SetAlerts(model.NewOrderStore(a.DB))
 	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
 		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
 		Pension: service.NewPensionService(rs, a.Clock)})
-	a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
+	orders := a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
+	orders.SetIdentityGate(quotes)
 	a.Handler = srv
 	return a, nil
 }

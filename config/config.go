@@ -37,11 +37,15 @@ type Config struct {
 	AdminToken     string
 	SessionTTL     time.Duration
 	QuoteTTL       time.Duration
-	OrderTTL       time.Duration // time_expire of a batch after prepay
-	LogLevel       string
-	Platform       Platform
-	Face           Face
-	Workers        bool // run background workers in this process
+	// QuoteRequireSourced refuses quotes resting on an illustrative
+	// (placeholder or derived) figure of the region data. Default on, off
+	// in the simulator.
+	QuoteRequireSourced bool
+	OrderTTL            time.Duration // time_expire of a batch after prepay
+	LogLevel            string
+	Platform            Platform
+	Face                Face
+	Workers             bool // run background workers in this process
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
@@ -201,6 +205,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	hasWeChat := c.WeChat.AppID != "" || c.WeChat.Secret != "" || c.Pay.MchID != ""
 	c.Simulator = parseBool("SIMULATOR", !hasWeChat)
 	c.AutoMigrate = parseBool("AUTO_MIGRATE", c.MySQLDSN == "" || c.Simulator)
+	c.QuoteRequireSourced = parseBool("QUOTE_REQUIRE_SOURCED", !c.Simulator)
 
 	for _, kv := range []struct{ name, v string }{{"PUBLIC_BASE_URL", c.PublicBaseURL}, {"WECHAT_API_BASE", c.WeChat.APIBase}, {"WECHATPAY_API_BASE", c.Pay.APIBase}} {
 		if u, err := url.Parse(kv.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -304,7 +309,7 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
 		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
-		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "ORDER_TTL": c.OrderTTL.String(),
+		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "QUOTE_REQUIRE_SOURCED": onOff(c.QuoteRequireSourced), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
 		"PLATFORM_APP_ID": c.Platform.AppID, "PLATFORM_SECRET": mask(c.Platform.Secret), "PLATFORM_REGIONS": strings.Join(sortedKeys(c.Platform.Regions), ","), "LOG_LEVEL": c.LogLevel,

@@ -70,3 +70,20 @@ func TestPlatformRegions(t *testing.T) {
 		t.Fatalf("err=%v, want it to name PLATFORM_BEIJING_SECRET", err)
 	}
 }
+
+func TestQuoteRequireSourced(t *testing.T) {
+	c, err := config.Load(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QuoteRequireSourced {
+		t.Fatalf("simulator: got QuoteRequireSourced on, want off by default")
+	}
+	c, err = config.Load(envOf(map[string]string{"QUOTE_REQUIRE_SOURCED": "on"}))
+	if err != nil || !c.QuoteRequireSourced {
+		t.Fatalf("QUOTE_REQUIRE_SOURCED=on: got %v %v, want on", c.QuoteRequireSourced, err)
+	}
+	if _, err := config.Load(envOf(map[string]string{"QUOTE_REQUIRE_SOURCED": "maybe"})); err == nil || !strings.Contains(err.Error(), "QUOTE_REQUIRE_SOURCED") {
+		t.Fatalf("got %v, want an error naming QUOTE_REQUIRE_SOURCED", err)
+	}
+}

@@ -34,6 +34,8 @@ type quoteLineJSON struct {
 	BaseFen   int64  `json:"base_fen"`
 	RateBP    int64  `json:"rate_bp"`
 	AmountFen int64  `json:"amount_fen"`
+	PricedBy  string `json:"priced_by,omitempty"`
+	Source    string `json:"source,omitempty"`
 }
 
 // batchPlanJSON is the stored form of a batch plan.
@@ -48,7 +50,7 @@ func fromQuote(q *service.Quote) (*quoteRow, error) {
 	lines := make([]quoteLineJSON, len(q.Lines))
 	for i, l := range q.Lines {
 		lines[i] = quoteLineJSON{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
-			BaseFen: int64(l.BaseFen), RateBP: l.RateBP, AmountFen: int64(l.AmountFen)}
+			BaseFen: int64(l.BaseFen), RateBP: l.RateBP, AmountFen: int64(l.AmountFen), PricedBy: l.PricedBy, Source: string(l.Source)}
 	}
 	batches := make([]batchPlanJSON, len(q.Batches))
 	for i, b := range q.Batches {
@@ -82,7 +84,7 @@ func toQuote(r *quoteRow) (*service.Quote, error) {
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	for _, l := range lines {
 		q.Lines = append(q.Lines, service.QuoteLine{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
-			BaseFen: service.Fen(l.BaseFen), RateBP: l.RateBP, AmountFen: service.Fen(l.AmountFen)})
+			BaseFen: service.Fen(l.BaseFen), RateBP: l.RateBP, AmountFen: service.Fen(l.AmountFen), PricedBy: l.PricedBy, Source: service.SourceTag(l.Source)})
 	}
 	for _, b := range batches {
 		q.Batches = append(q.Batches, service.BatchPlan{Seq: b.Seq, AmountFen: service.Fen(b.AmountFen), FromMonth: b.FromMonth, ToMonth: b.ToMonth})

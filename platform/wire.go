@@ -37,6 +37,7 @@ type WireArrears struct {
 	Insurance string `json:"insurance"`
 	Month     string `json:"month"`
 	BaseFen   int64  `json:"base_fen"`
+	RateBP    int64  `json:"rate_bp"` // the rate in force that month, by the region's rules
 	AmountFen int64  `json:"amount_fen"`
 }
 
@@ -212,7 +213,7 @@ func toProfile(w WireProfile) service.InsuredProfile {
 	}
 	for _, a := range w.Arrears {
 		p.Arrears = append(p.Arrears, service.ArrearsMonth{Insurance: a.Insurance, Month: a.Month,
-			BaseFen: service.Fen(a.BaseFen), AmountFen: service.Fen(a.AmountFen)})
+			BaseFen: service.Fen(a.BaseFen), RateBP: a.RateBP, AmountFen: service.Fen(a.AmountFen)})
 	}
 	return p
 }

@@ -3,9 +3,13 @@
 // and validates them; a bad file stops the server with an error naming the
 // file and the field.
 //
-// Every figure (base bounds, tiers, rates, payment limit, average wage)
-// carries a source tag: "sourced" with a note naming the source, or
-// "illustrative" for a placeholder that must be confirmed before production.
+// Every figure and rule (base bounds, tiers, rates, bundling, periods,
+// prepayment window, arrears view, identity methods, channels, mutual aid,
+// payment limit, average wage) carries a source tag: "sourced" with a note
+// naming the source and its grade (S1/S2/S3 of
+// shared/reference/social-insurance.md), or "illustrative" for a placeholder
+// or a derived figure that must be confirmed before production. Rates,
+// bundling and prepayment rules are effective-dated (from/to months).
 package regions
 
 import (
@@ -103,30 +107,74 @@ type periodFile struct {
 
 type rateFile struct {
 	Insurance         string `yaml:"insurance"`
+	From              string `yaml:"from"`
+	To                string `yaml:"to"`
 	RateBP            int64  `yaml:"rate_bp"`
 	PersonalAccountBP int64  `yaml:"personal_account_bp"`
+	BaseRule          string `yaml:"base_rule"`
 	figureFile        `yaml:",inline"`
 }
 
+type bundlingFile struct {
+	From                string `yaml:"from"`
+	To                  string `yaml:"to"`
+	MedicalNeedsPension bool   `yaml:"medical_needs_pension"`
+	PensionNeedsMedical bool   `yaml:"pension_needs_medical"`
+	figureFile          `yaml:",inline"`
+}
+
+type prepayFile struct {
+	From       string `yaml:"from"`
+	To         string `yaml:"to"`
+	CapMonths  int    `yaml:"cap_months"`
+	figureFile `yaml:",inline"`
+}
+
+type identityFile struct {
+	Methods    []string `yaml:"methods"`
+	All        bool     `yaml:"all"`
+	figureFile `yaml:",inline"`
+}
+
+type listFile struct {
+	Values     []string `yaml:"values"`
+	figureFile `yaml:",inline"`
+}
+
+type periodMonthsFile struct {
+	Values     []int `yaml:"values"`
+	figureFile `yaml:",inline"`
+}
+
+type flagFile struct {
+	Value      bool `yaml:"value"`
+	figureFile `yaml:",inline"`
+}
+
+type arrearsFile struct {
+	View       string `yaml:"view"`
+	figureFile `yaml:",inline"`
+}
+
 type regionFile struct {
-	Code               string       `yaml:"code"`
-	Name               string       `yaml:"name"`
-	PolicyNote         string       `yaml:"policy_note"`
-	BaseMode           string       `yaml:"base_mode"`
-	Periods            []periodFile `yaml:"periods"`
-	Rates              []rateFile   `yaml:"rates"`
-	MedicalBundled     bool         `yaml:"medical_bundled"`
-	PeriodMonths       []int        `yaml:"period_months"`
-	PrepayCapMonths    int          `yaml:"prepay_cap_months"`
-	ArrearsView        string       `yaml:"arrears_view"`
-	IdentityMethods    []string     `yaml:"identity_methods"`
-	PaymentChannels    []string     `yaml:"payment_channels"`
-	MutualAid          bool         `yaml:"mutual_aid"`
-	PaymentLimitFen    int64        `yaml:"payment_limit_fen"`
-	PaymentLimitSource figureFile   `yaml:"payment_limit_source"`
-	IDTypes            []string     `yaml:"id_types"`
-	AvgWageFen         int64        `yaml:"avg_wage_fen"`
-	AvgWageSource      figureFile   `yaml:"avg_wage_source"`
+	Code               string           `yaml:"code"`
+	Name               string           `yaml:"name"`
+	PolicyNote         string           `yaml:"policy_note"`
+	BaseMode           string           `yaml:"base_mode"`
+	Periods            []periodFile     `yaml:"periods"`
+	Rates              []rateFile       `yaml:"rates"`
+	Bundling           []bundlingFile   `yaml:"bundling"`
+	PeriodMonths       periodMonthsFile `yaml:"period_months"`
+	Prepay             []prepayFile     `yaml:"prepay"`
+	Arrears            arrearsFile      `yaml:"arrears"`
+	Identity           identityFile     `yaml:"identity"`
+	PaymentChannels    listFile         `yaml:"payment_channels"`
+	MutualAid          flagFile         `yaml:"mutual_aid"`
+	PaymentLimitFen    int64            `yaml:"payment_limit_fen"`
+	PaymentLimitSource figureFile       `yaml:"payment_limit_source"`
+	IDTypes            []string         `yaml:"id_types"`
+	AvgWageFen         int64            `yaml:"avg_wage_fen"`
+	AvgWageSource      figureFile       `yaml:"avg_wage_source"`
 }
 
 func toFigure(f figureFile) service.Figure {
@@ -136,10 +184,12 @@ func toFigure(f figureFile) service.Figure {
 func toRegion(f regionFile) service.Region {
 	r := service.Region{
 		Code: f.Code, Name: f.Name, PolicyNote: strings.TrimSpace(f.PolicyNote),
-		BaseMode: service.BaseMode(f.BaseMode), MedicalBundled: f.MedicalBundled,
-		PeriodMonths: f.PeriodMonths, PrepayCapMonths: f.PrepayCapMonths,
-		ArrearsView: service.ArrearsView(f.ArrearsView), IdentityMethods: f.IdentityMethods,
-		PaymentChannels: f.PaymentChannels, MutualAid: f.MutualAid,
+		BaseMode:     service.BaseMode(f.BaseMode),
+		PeriodMonths: f.PeriodMonths.Values, PeriodMonthsSource: toFigure(f.PeriodMonths.figureFile),
+		ArrearsView: service.ArrearsView(f.Arrears.View), ArrearsViewSource: toFigure(f.Arrears.figureFile),
+		IdentityMethods: f.Identity.Methods, IdentityAll: f.Identity.All, IdentitySource: toFigure(f.Identity.figureFile),
+		PaymentChannels: f.PaymentChannels.Values, PaymentChannelsSource: toFigure(f.PaymentChannels.figureFile),
+		MutualAid: f.MutualAid.Value, MutualAidSource: toFigure(f.MutualAid.figureFile),
 		PaymentLimitFen: service.Fen(f.PaymentLimitFen), PaymentLimitSource: toFigure(f.PaymentLimitSource),
 		AvgWageFen: service.Fen(f.AvgWageFen), AvgWageSource: toFigure(f.AvgWageSource),
 	}
@@ -152,8 +202,15 @@ func toRegion(f regionFile) service.Region {
 		r.Periods = append(r.Periods, bp)
 	}
 	for _, x := range f.Rates {
-		r.Rates = append(r.Rates, service.InsuranceRate{Insurance: x.Insurance, RateBP: x.RateBP,
-			PersonalAccountBP: x.PersonalAccountBP, Figure: toFigure(x.figureFile)})
+		r.Rates = append(r.Rates, service.InsuranceRate{Insurance: x.Insurance, From: x.From, To: x.To, RateBP: x.RateBP,
+			PersonalAccountBP: x.PersonalAccountBP, BaseRule: x.BaseRule, Figure: toFigure(x.figureFile)})
+	}
+	for _, b := range f.Bundling {
+		r.Bundling = append(r.Bundling, service.BundlingRule{From: b.From, To: b.To, MedicalNeedsPension: b.MedicalNeedsPension,
+			PensionNeedsMedical: b.PensionNeedsMedical, Figure: toFigure(b.figureFile)})
+	}
+	for _, p := range f.Prepay {
+		r.Prepay = append(r.Prepay, service.PrepayRule{From: p.From, To: p.To, CapMonths: p.CapMonths, Figure: toFigure(p.figureFile)})
 	}
 	for _, t := range f.IDTypes {
 		r.IDTypes = append(r.IDTypes, service.IDType(t))

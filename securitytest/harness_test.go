@@ -246,9 +246,12 @@ func residentID(first17 string) string {
 }
 
 // quoteBody is a one-month Jiangsu quote (free base) for person.
+// quoteBody asks for Beijing, which accepts face or SMS verification (the
+// people of these tests verify that way; Jiangsu takes only the e-card
+// password).
 func quoteBody(person string) map[string]any {
-	return map[string]any{"region": "jiangsu", "person": person, "start_month": "2026-11", "months": 1,
-		"insurances": []map[string]any{{"type": "pension", "base_fen": 500000}, {"type": "medical", "base_fen": 500000}}}
+	return map[string]any{"region": "beijing", "person": person, "start_month": "2026-11", "months": 1,
+		"insurances": []map[string]any{{"type": "pension", "base_fen": 727000}, {"type": "medical", "base_fen": 727000}}}
 }
 
 // order creates an order of quoteID and returns the reply.

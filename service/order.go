@@ -66,8 +66,30 @@ type Order struct {
 	AmountFen Fen // sum of the batches
 	Status    OrderStatus
 	Batches   []Batch
+	// Claims are the (insurance, month) pairs the order covers for its
+	// person, written with the order (order_months) and never loaded: one
+	// open order per person, insurance and month.
+	Claims    []MonthClaim
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// MonthClaim is one insurance month an order covers, with the batch that
+// pays it. A claim is released when its batch is closed or refunded.
+type MonthClaim struct {
+	Insurance  string
+	Month      string
+	OutTradeNo string
+}
+
+// CodeMonthAlreadyOrdered is the 409 when another open order already covers
+// one of the months; the message names that order.
+const CodeMonthAlreadyOrdered = "month_already_ordered"
+
+// MonthAlreadyOrdered returns the 409 naming the open order holding a month.
+func MonthAlreadyOrdered(insurance, month, orderNo string) *Error {
+	return &Error{Kind: KindConflict, Code: CodeMonthAlreadyOrdered,
+		Message: fmt.Sprintf("%s %s 已在订单 %s 中待支付或处理中，请先完成或取消该订单", insuranceName(insurance), month, orderNo)}
 }
 
 // Batch is one WeChat Pay transaction of an order.

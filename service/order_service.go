@@ -75,7 +75,19 @@ type OrderService struct {
 	clock   Clock
 	cfg     OrderSettings
 	log     *slog.Logger
+
+	identity IdentityGate
 }
+
+// IdentityGate checks that the user has verified the person by a method
+// the region accepts. QuoteService implements it.
+type IdentityGate interface {
+	CheckPersonIdentity(ctx context.Context, userID, personID int64, region string) error
+}
+
+// SetIdentityGate makes CreateOrder check the person's identity method
+// again: a quote may outlive a change of the region's rules.
+func (s *OrderService) SetIdentityGate(g IdentityGate) { s.identity = g }
 
 // NewOrderService returns an OrderService. It panics on nil dependencies or
 // missing AppID/MchID.
@@ -111,9 +123,11 @@ type PayResult struct {
 
 // CreateOrder turns the user's quote into an order and prepays its first
 // batch. Errors: not_found (no such quote of this user), quote_expired,
-// quote_already_ordered (409, naming the order), nothing_to_pay, and
-// prepay_failed (503: the order exists and the client can pay it again; the
-// result is returned with the error and names the order).
+// quote_already_ordered (409, naming the order), month_already_ordered (409,
+// naming the open order that holds one of the months), the identity gate's
+// errors (identity_method_not_accepted), nothing_to_pay, and prepay_failed
+// (503: the order exists and the client can pay it again; the result is
+// returned with the error and names the order).
 func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID string) (*PayResult, error) {
 	if quoteID == "" || len(quoteID) > 40 {
 		return nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
@@ -150,6 +164,11 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 	if sum != q.PayableFen {
 		return nil, fmt.Errorf("create order: quote %s: batches sum %d, payable %d", q.ID, sum, q.PayableFen)
 	}
+	if s.identity != nil {
+		if err := s.identity.CheckPersonIdentity(ctx, userID, q.PersonID, q.Region); err != nil {
+			return nil, err
+		}
+	}
 	payer, err := s.users.FindUserByID(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("create order: payer: %w", err)
@@ -169,6 +188,7 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			}
 			o.Batches = append(o.Batches, b)
 		}
+		o.Claims = claimsOf(q, o.Batches)
 		err = s.store.CreateOrder(ctx, o)
 		if err == nil {
 			break
@@ -238,6 +258,22 @@ func (s *OrderService) ResumeOrder(ctx context.Context, userID int64, orderNo st
 		}
 	}
 	return s.PayBatch(ctx, userID, orderNo, b.Seq)
+}
+
+// claimsOf returns the (insurance, month) claims of a quote's lines, each
+// with the batch whose months cover it.
+func claimsOf(q *Quote, batches []Batch) []MonthClaim {
+	out := make([]MonthClaim, 0, len(q.Lines))
+	for _, l := range q.Lines {
+		c := MonthClaim{Insurance: l.Insurance, Month: l.Month, OutTradeNo: batches[0].OutTradeNo}
+		for _, b := range batches {
+			if l.Month >= b.FromMonth && l.Month <= b.ToMonth {
+				c.OutTradeNo = b.OutTradeNo
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func alreadyOrdered(orderNo string) *Error {

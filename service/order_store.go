@@ -117,21 +117,22 @@ type Alert struct {
 // Alert kinds: the one list of what operations may be asked to look at.
 // docs/operations.md says what each means and what to do.
 const (
-	AlertNotifyMismatch    = "notify_mismatch"     // a verified notification disagrees with our order
-	AlertUnknownTrade      = "unknown_trade"       // a verified notification for an out_trade_no we never issued
-	AlertPaidAfterClose    = "paid_after_close"    // WeChat reports money for a batch we closed, or a second transaction
-	AlertRefundAbnormal    = "refund_abnormal"     // WeChat says the refund needs manual handling
-	AlertRefundFailed      = "refund_failed"       // a refund call failed; it is being retried
-	AlertRefundClosed      = "refund_closed"       // WeChat closed a refund; operations must act
-	AlertUnknownRefund     = "unknown_refund"      // a refund notification for an out_refund_no we never issued
-	AlertPostedAfterRefund = "posted_after_refund" // the platform booked a batch whose money is being refunded
-	AlertUnknownPosting    = "unknown_posting"     // a platform callback for a batch we do not know
-	AlertPostingDelayed    = "posting_delayed"     // the platform has not confirmed within 3 working days
-	AlertReconMismatch     = "recon_mismatch"      // reconciliation found a difference in the trade bill
-	AlertPaymentState      = "payment_state"       // WeChat's state of a trade contradicts ours (closing, cancelling, querying)
-	AlertRefundState       = "refund_state"        // a refund job or answer does not fit the batch's state
-	AlertRefundMismatch    = "refund_mismatch"     // a signed refund answer or query names another trade or amount than ours
-	AlertVoucherMismatch   = "voucher_mismatch"    // the platform's fiscal receipt amount differs from the batch; no voucher issued
+	AlertNotifyMismatch    = "notify_mismatch"               // a verified notification disagrees with our order
+	AlertUnknownTrade      = "unknown_trade"                 // a verified notification for an out_trade_no we never issued
+	AlertPaidAfterClose    = "paid_after_close"              // WeChat reports money for a batch we closed, or a second transaction
+	AlertRefundAbnormal    = "refund_abnormal"               // WeChat says the refund needs manual handling
+	AlertRefundFailed      = "refund_failed"                 // a refund call failed; it is being retried
+	AlertRefundClosed      = "refund_closed"                 // WeChat closed a refund; operations must act
+	AlertUnknownRefund     = "unknown_refund"                // a refund notification for an out_refund_no we never issued
+	AlertPostedAfterRefund = "posted_after_refund"           // the platform booked a batch whose money is being refunded
+	AlertUnknownPosting    = "unknown_posting"               // a platform callback for a batch we do not know
+	AlertPostingDelayed    = "posting_delayed"               // the platform has not confirmed within 3 working days
+	AlertReconMismatch     = "recon_mismatch"                // reconciliation found a difference in the trade bill
+	AlertPaymentState      = "payment_state"                 // WeChat's state of a trade contradicts ours (closing, cancelling, querying)
+	AlertRefundState       = "refund_state"                  // a refund job or answer does not fit the batch's state
+	AlertRefundMismatch    = "refund_mismatch"               // a signed refund answer or query names another trade or amount than ours
+	AlertVoucherMismatch   = "voucher_mismatch"              // the platform's fiscal receipt amount differs from the batch; no voucher issued
+	AlertPlatformFigure    = "platform_figure_out_of_bounds" // the platform's base or arrears are outside the bounds or inconsistent
 )
 
 // Outbox claims jobs with leases, so several instances never work one job at

@@ -25,6 +25,22 @@ func PensionDivisor(retirementAge int) (int, bool) {
 // region is given: 7500 yuan, a placeholder, not a published figure.
 const DefaultAvgWageFen Fen = 750000
 
+// Bounds of the pension estimate inputs. With them every product in
+// EstimatePension stays far below the int64 range (the largest,
+// avg × ratio × account share × 12 × years, is under 2e18).
+const (
+	MaxAvgWageFen        Fen = 10000000   // 100,000 yuan a month
+	MaxAccountBalanceFen Fen = 1000000000 // 10 million yuan
+	MinWorkingAge            = 16         // no contributions before 16 (劳动法 art.15)
+	MinCurrentAge            = 16
+	MaxCurrentAge            = 70
+	// MinRetirementAge is the earliest statutory retirement (women in
+	// special-type jobs, 45); the payout table starts at 40, but nobody
+	// retires with a monthly pension before 45.
+	MinRetirementAge = 45
+	MaxRetirementAge = 70
+)
+
 // DefaultPersonalAccountBP is the national personal-account share of the
 // pension contribution: 8 % (S2, national rule).
 const DefaultPersonalAccountBP int64 = 800
@@ -141,8 +157,8 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 		fields = append(fields, FieldError{Field: field, Code: code, Message: msg})
 	}
 	in.PersonalAccountBP = DefaultPersonalAccountBP
-	if in.AvgWageFen < 0 {
-		add("avg_wage_fen", "out_of_range", "社平工资不能为负")
+	if in.AvgWageFen < 0 || in.AvgWageFen > MaxAvgWageFen {
+		add("avg_wage_fen", "out_of_range", fmt.Sprintf("社平工资应在 0 至 %s 元之间（0 表示使用地区数据）", MaxAvgWageFen))
 	}
 	switch {
 	case in.AvgWageFen > 0:
@@ -155,23 +171,25 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 		}
 		in.AvgWageFen = r.AvgWageFen
 		in.AvgWageSource = r.Name + "地区数据，" + sourceLabel(r.AvgWageSource.Source)
-		if rate, ok := r.Rate(InsurancePension); ok && rate.PersonalAccountBP > 0 {
+		if rate, ok := r.RateFor(InsurancePension, monthOf(s.clock.Now())); ok && rate.PersonalAccountBP > 0 {
 			in.PersonalAccountBP = rate.PersonalAccountBP
 		}
 	default:
 		in.AvgWageFen = DefaultAvgWageFen
 		in.AvgWageSource = "示意默认值，非公布数据"
 	}
-	if in.CurrentAge < 16 || in.CurrentAge > 70 {
+	if in.CurrentAge < MinCurrentAge || in.CurrentAge > MaxCurrentAge {
 		add("current_age", "out_of_range", "当前年龄应在 16 至 70 岁之间")
 	}
-	if _, ok := PensionDivisor(in.RetirementAge); !ok {
-		add("retirement_age", "out_of_range", "退休年龄应在 40 至 70 岁之间")
+	if _, ok := PensionDivisor(in.RetirementAge); !ok || in.RetirementAge < MinRetirementAge || in.RetirementAge > MaxRetirementAge {
+		add("retirement_age", "out_of_range", "退休年龄应在 45 至 70 岁之间")
 	} else if in.RetirementAge < in.CurrentAge {
 		add("retirement_age", "out_of_range", "退休年龄不能小于当前年龄")
 	}
 	if in.YearsPaid < 0 || in.YearsPaid > 55 {
 		add("years_paid", "out_of_range", "已缴费年限应在 0 至 55 年之间")
+	} else if in.CurrentAge >= MinCurrentAge && in.YearsPaid > in.CurrentAge-MinWorkingAge {
+		add("years_paid", "out_of_range", fmt.Sprintf("已缴费年限不能超过 %d 年（16 岁起缴费）", in.CurrentAge-MinWorkingAge))
 	}
 	if in.PlannedYears < 0 || (in.RetirementAge >= in.CurrentAge && in.PlannedYears > in.RetirementAge-in.CurrentAge) {
 		add("planned_years", "out_of_range", "计划继续缴费年限不能超过距退休的年数")
@@ -182,8 +200,8 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 	if in.BaseRatioBP < 6000 || in.BaseRatioBP > 30000 {
 		add("base_ratio_bp", "out_of_range", "缴费基数比例应在 60%（6000）至 300%（30000）之间")
 	}
-	if in.AccountBalanceFen < 0 {
-		add("account_balance_fen", "out_of_range", "个人账户余额不能为负")
+	if in.AccountBalanceFen < 0 || in.AccountBalanceFen > MaxAccountBalanceFen {
+		add("account_balance_fen", "out_of_range", fmt.Sprintf("个人账户余额应在 0 至 %s 元之间", MaxAccountBalanceFen))
 	}
 	if len(fields) > 0 {
 		return PensionEstimate{}, Invalid("pension_invalid", "测算参数有误", fields...)

@@ -89,3 +89,61 @@ func TestEstimatePensionRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Every input is bounded and impossible combinations are refused: the
+// review got a negative pension from a huge avg_wage_fen (int64 overflow),
+// and 55 years paid at age 20 and retirement at 40 were accepted.
+func TestEstimatePensionBoundsEveryInput(t *testing.T) {
+	ok := service.PensionInput{CurrentAge: 40, RetirementAge: 60, YearsPaid: 5, PlannedYears: 20, BaseRatioBP: 10000}
+	with := func(f func(*service.PensionInput)) service.PensionInput { in := ok; f(&in); return in }
+	refused := map[string]struct {
+		in    service.PensionInput
+		field string
+	}{
+		"AvgWageAboveMax":        {with(func(in *service.PensionInput) { in.AvgWageFen = service.MaxAvgWageFen + 1 }), "avg_wage_fen"},
+		"AvgWageHuge":            {with(func(in *service.PensionInput) { in.AvgWageFen = 1 << 62 }), "avg_wage_fen"},
+		"BalanceAboveMax":        {with(func(in *service.PensionInput) { in.AccountBalanceFen = service.MaxAccountBalanceFen + 1 }), "account_balance_fen"},
+		"FiftyFiveYearsAtTwenty": {with(func(in *service.PensionInput) { in.CurrentAge, in.YearsPaid, in.PlannedYears = 20, 55, 0 }), "years_paid"},
+		"YearsBeforeSixteen":     {with(func(in *service.PensionInput) { in.CurrentAge, in.YearsPaid = 30, 15 }), "years_paid"},
+		"RetirementAtForty":      {with(func(in *service.PensionInput) { in.CurrentAge, in.RetirementAge, in.PlannedYears = 30, 40, 5 }), "retirement_age"},
+		"RetirementAt44":         {with(func(in *service.PensionInput) { in.CurrentAge, in.RetirementAge, in.PlannedYears = 30, 44, 5 }), "retirement_age"},
+		"RetirementAt71":         {with(func(in *service.PensionInput) { in.RetirementAge = 71 }), "retirement_age"},
+		"AgeBelowSixteen":        {with(func(in *service.PensionInput) { in.CurrentAge, in.YearsPaid = 15, 0 }), "current_age"},
+		"RatioAboveThreeHundred": {with(func(in *service.PensionInput) { in.BaseRatioBP = 30001 }), "base_ratio_bp"},
+	}
+	for name, c := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, err := newPension(t).Estimate(c.in)
+			assertField(t, err, c.field, "")
+		})
+	}
+	// The edges themselves are accepted, and the largest inputs give a
+	// positive pension (no overflow): avg 10,000,000 fen, 300 %, 54 years
+	// planned from 16 to 70, balance 1e9 fen.
+	edges := map[string]service.PensionInput{
+		"RetirementAt45": with(func(in *service.PensionInput) {
+			in.CurrentAge, in.RetirementAge, in.YearsPaid, in.PlannedYears = 30, 45, 14, 15
+		}),
+		"AllAtMax": {CurrentAge: 16, RetirementAge: 70, YearsPaid: 0, PlannedYears: 54, BaseRatioBP: 30000,
+			AvgWageFen: service.MaxAvgWageFen, AccountBalanceFen: service.MaxAccountBalanceFen},
+		"SixteenFirstYear": {CurrentAge: 16, RetirementAge: 60, YearsPaid: 0, PlannedYears: 44, BaseRatioBP: 6000},
+	}
+	for name, in := range edges {
+		t.Run(name, func(t *testing.T) {
+			e, err := newPension(t).Estimate(in)
+			if err != nil {
+				t.Fatalf("got %v, want an estimate", err)
+			}
+			if e.MonthlyPensionFen <= 0 || e.BasicPensionFen <= 0 || e.AccountAtRetirementFen < in.AccountBalanceFen {
+				t.Fatalf("got %+v, want positive amounts", e)
+			}
+		})
+	}
+	// AllAtMax by hand: basic = 10,000,000 × 4 / 2 × 54 % = 10,800,000;
+	// added = 10,000,000 × 3 × 8 % × 12 × 54 = 1,555,200,000;
+	// account = 2,555,200,000; / 56 = 45,628,571.43 → 45,628,571.
+	e, _ := newPension(t).Estimate(edges["AllAtMax"])
+	if e.BasicPensionFen != 10800000 || e.AccountAtRetirementFen != 2555200000 || e.PersonalPensionFen != 45628571 {
+		t.Fatalf("got basic %d account %d personal %d, want 10800000 2555200000 45628571", e.BasicPensionFen, e.AccountAtRetirementFen, e.PersonalPensionFen)
+	}
+}

@@ -70,6 +70,7 @@ type ArrearsMonth struct {
 	Insurance string
 	Month     string
 	BaseFen   Fen
+	RateBP    int64 // the rate the platform applied that month
 	AmountFen Fen
 }
 

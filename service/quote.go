@@ -36,8 +36,21 @@ type QuoteLine struct {
 	Arrears   bool   // back payment of an earlier month
 	BaseFen   Fen
 	RateBP    int64 // rate in basis points (1/10000): 20% = 2000
-	AmountFen Fen
+	AmountFen Fen   // always LineAmount(BaseFen, RateBP)
+	// PricedBy says whose figures the line carries: PricedByRegion (the
+	// region's rules in force that month) or PricedByPlatform (the
+	// platform's arrears: its base, rate and amount).
+	PricedBy string
+	// Source is the line's weakest source grade: SourceSourced,
+	// SourceIllustrative (a placeholder base or rate) or SourcePlatform.
+	Source SourceTag
 }
+
+// Who priced a quote line.
+const (
+	PricedByRegion   = "region"
+	PricedByPlatform = "platform"
+)
 
 // BatchPlan is one WeChat payment of a split quote.
 type BatchPlan struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,28 @@ type PersonResolver interface {
 	ResolvePerson(ctx context.Context, userID int64, person string) (*Person, error)
 }
 
+// IdentityEvidence tells which identity methods a user has passed for a
+// person (face verification, SMS code, e-card password, national platform).
+// The model stores implement it from the face attempts and identity checks.
+type IdentityEvidence interface {
+	// VerifiedMethods returns the methods the user passed for the person,
+	// in the region for region-bound methods (SMS, e-card, national).
+	VerifiedMethods(ctx context.Context, userID, personID int64, region string) ([]string, error)
+}
+
+// MutualAidCommitments reports the family mutual-aid balance already
+// spent by orders the platform has not booked yet.
+type MutualAidCommitments interface {
+	// CommittedMutualAid returns the mutual-aid fen of the person's open
+	// orders in region (paid or unpaid, not yet posted, refunded or closed).
+	CommittedMutualAid(ctx context.Context, personID int64, region string) (Fen, error)
+}
+
+// AlertRecorder stores an alert for operations. OrderStore implements it.
+type AlertRecorder interface {
+	RecordAlert(ctx context.Context, a Alert) error
+}
+
 // Error codes returned by the quote use cases.
 const (
 	CodeQuoteInvalid           = "quote_invalid"               // field errors in Fields
@@ -34,6 +57,10 @@ const (
 	CodePlatformRejected       = "platform_rejected"           // the provincial platform refused the person
 	CodeUnknownRegion          = "unknown_region"
 	CodeQuoteNotFound          = "quote_not_found"
+	CodeMonthNotPayable        = "month_not_payable"             // 422: a past month the platform does not list as arrears
+	CodePlatformFigure         = "platform_figure_out_of_bounds" // 422: the platform's base or amount is implausible
+	CodeIllustrativeFigures    = "illustrative_figures"          // 422: QUOTE_REQUIRE_SOURCED and a figure is a placeholder
+	CodeIdentityNotAccepted    = "identity_method_not_accepted"  // 403: not verified by a method the region accepts
 	FieldRequired              = "required"
 	FieldUnknownInsurance      = "unknown_insurance"
 	FieldDuplicate             = "duplicate"
@@ -50,17 +77,21 @@ const (
 	FieldBaseRequired          = "base_required"
 	FieldBaseOutOfBounds       = "base_out_of_bounds"
 	FieldNoBounds              = "no_bounds_in_force"
+	FieldNoRate                = "no_rate_in_force"
 	FieldTierRequired          = "tier_required"
 	FieldUnknownTier           = "unknown_tier"
 	FieldBaseAssessed          = "base_assessed"
 	FieldTierNotAllowed        = "tier_not_allowed"
 	FieldBaseNotAllowed        = "base_not_allowed"
 	FieldAlreadyPaid           = "already_paid"
+	FieldMonthNotPayable       = "month_not_payable"
+	FieldNotInsured            = "not_insured"
 )
 
 // InsuranceChoice is one insurance the payer wants to pay, with the base in
 // free mode (BaseFen) or the tier code in tiers mode (Tier). In assessed mode
-// both must be empty.
+// both must be empty, and so for an insurance whose base the region fixes
+// (base_rule floor, 湖南 medical).
 type InsuranceChoice struct {
 	Type    string
 	BaseFen Fen
@@ -84,6 +115,12 @@ type QuoteInput struct {
 // up to the fen, computed in integers: (base_fen × rate_bp + 5000) / 10000.
 // For example 727000 × 2000 / 10000 = 145400 exactly, and 410600 × 560 /
 // 10000 = 22993.6 → 22994. Totals are sums of rounded lines.
+//
+// Who prices what: the current and future months are priced by the region's
+// rules in force in each month (priced_by "region"); past months are what
+// the platform lists as arrears, with the platform's own base, rate and
+// amount (priced_by "platform"), checked against the region's bounds and
+// against themselves. Every line's amount = LineAmount(base, rate).
 type QuoteService struct {
 	regions  []Region
 	store    QuoteStore
@@ -91,6 +128,11 @@ type QuoteService struct {
 	platform Platform
 	clock    Clock
 	ttl      time.Duration
+
+	requireSourced bool
+	evidence       IdentityEvidence
+	commitments    MutualAidCommitments
+	alerts         AlertRecorder
 }
 
 // NewQuoteService returns a QuoteService. It panics on a missing dependency
@@ -101,6 +143,27 @@ func NewQuoteService(regions []Region, store QuoteStore, persons PersonResolver,
 	}
 	return &QuoteService{regions: regions, store: store, persons: persons, platform: platform, clock: clock, ttl: ttl}
 }
+
+// SetRequireSourced makes CreateQuote refuse quotes resting on an
+// illustrative figure (QUOTE_REQUIRE_SOURCED=on).
+func (s *QuoteService) SetRequireSourced(on bool) { s.requireSourced = on }
+
+// SetIdentityEvidence makes CreateQuote require the person verified by a
+// method the region accepts.
+func (s *QuoteService) SetIdentityEvidence(e IdentityEvidence) { s.evidence = e }
+
+// SetMutualAidCommitments makes CreateQuote deduct the mutual-aid balance
+// already committed to other open orders.
+func (s *QuoteService) SetMutualAidCommitments(c MutualAidCommitments) { s.commitments = c }
+
+// SetAlerts records platform faults for operations.
+func (s *QuoteService) SetAlerts(a AlertRecorder) { s.alerts = a }
+
+// CurrentMonth returns the current month (YYYY-MM, China Standard Time).
+func (s *QuoteService) CurrentMonth() string { return monthOf(s.clock.Now()) }
+
+// RequiresSourced reports whether quotes resting on illustrative figures are refused.
+func (s *QuoteService) RequiresSourced() bool { return s.requireSourced }
 
 // Regions returns every region, in load order.
 func (s *QuoteService) Regions() []Region { return s.regions }
@@ -131,14 +194,68 @@ func (s *QuoteService) FindQuote(ctx context.Context, userID int64, id string) (
 	return q, nil
 }
 
-// CreateQuote validates the input by the region's rules, prices every
-// insurance for every month (plus the platform's arrears when asked), applies
-// the mutual-aid offset, plans the batches and stores the quote.
+// CheckIdentity returns nil when the user has passed, for the person, the
+// identity methods the region accepts (all of them where the region needs
+// several). Errors: identity_method_not_accepted (403).
+func (s *QuoteService) CheckIdentity(ctx context.Context, userID, personID int64, region *Region) error {
+	if s.evidence == nil {
+		return nil
+	}
+	passed, err := s.evidence.VerifiedMethods(ctx, userID, personID, region.Code)
+	if err != nil {
+		return fmt.Errorf("identity evidence: %w", err)
+	}
+	if region.AcceptsIdentity(passed) {
+		return nil
+	}
+	names := make([]string, len(region.IdentityMethods))
+	for i, m := range region.IdentityMethods {
+		names[i] = identityName(m)
+	}
+	join := "或"
+	if region.IdentityAll {
+		join = "和"
+	}
+	return &Error{Kind: KindForbidden, Code: CodeIdentityNotAccepted,
+		Message: fmt.Sprintf("%s要求参保人通过%s验证身份后才能缴费", region.Name, strings.Join(names, join))}
+}
+
+// CheckPersonIdentity is CheckIdentity by region code (implements IdentityGate).
+func (s *QuoteService) CheckPersonIdentity(ctx context.Context, userID, personID int64, region string) error {
+	r, err := s.FindRegion(region)
+	if err != nil {
+		return err
+	}
+	return s.CheckIdentity(ctx, userID, personID, r)
+}
+
+func identityName(m string) string {
+	switch m {
+	case IdentityFace:
+		return "人脸识别"
+	case IdentitySMS:
+		return "短信验证"
+	case IdentityCardPwd:
+		return "电子社保卡密码"
+	case IdentityNational:
+		return "国家社会保险公共服务平台认证"
+	}
+	return m
+}
+
+// CreateQuote validates the input by the region's rules in force in each
+// month, prices every insurance for every month (plus the platform's arrears
+// when asked), applies the mutual-aid offset, plans the batches and stores
+// the quote.
 //
 // Errors: quote_invalid (400) with field errors; the PersonResolver's errors;
-// month_exceeds_payment_limit (422) when a single month is above the region's
-// per-payment limit; platform_rejected (422); unavailable (503) when the
-// platform cannot be reached.
+// identity_method_not_accepted (403); month_not_payable (422) for a past
+// month the platform does not list as arrears; platform_figure_out_of_bounds
+// (422, alert raised) when the platform's base or arrears are implausible;
+// illustrative_figures (422) when sourced figures are required;
+// month_exceeds_payment_limit (422) when a single month is above the
+// region's per-payment limit; platform_rejected (422); unavailable (503)
+// when the platform cannot be reached.
 func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteInput) (*Quote, error) {
 	region, ok := FindRegion(s.regions, in.Region)
 	if !ok {
@@ -157,17 +274,26 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		return nil, Invalid(CodeQuoteInvalid, "该地区不支持此证件类型参保缴费",
 			FieldError{Field: "person", Code: FieldIDTypeNotAccepted, Message: "该地区不支持此证件类型参保缴费"})
 	}
-
-	end := monthAdd(in.StartMonth, in.Months-1)
-	months := make([]string, 0, in.Months)
-	for m := in.StartMonth; m <= end; m = monthAdd(m, 1) {
-		months = append(months, m)
+	if err := s.CheckIdentity(ctx, userID, person.ID, region); err != nil {
+		return nil, err
 	}
 
-	// Bases per insurance per month.
-	bases := make([][]Fen, len(in.Insurances))
+	end := monthAdd(in.StartMonth, in.Months-1)
+	var months []string // the months priced by the region: current and later
+	var past []string   // requested months before the current one
+	for m := in.StartMonth; m <= end; m = monthAdd(m, 1) {
+		if m < cur {
+			past = append(past, m)
+		} else {
+			months = append(months, m)
+		}
+	}
+
+	// Region-priced lines: the rule in force in each month.
+	var lines []QuoteLine
 	var fields []FieldError
-	if region.BaseMode == BaseAssessed {
+	var assessed Fen
+	if region.BaseMode == BaseAssessed && len(months) > 0 {
 		base, err := s.platform.AssessBase(ctx, region.Code, person.Ref())
 		if err != nil {
 			return nil, platformError("assess base", err)
@@ -176,31 +302,25 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		// outside the bounds in force is a platform fault, never priced.
 		for _, m := range months {
 			if p, ok := region.PeriodFor(m); !ok || base < p.MinFen || base > p.MaxFen {
-				return nil, Unavailable("社保平台返回的核定基数异常，请稍后再试或联系12333", time.Minute,
-					fmt.Errorf("assess base: %d outside the bounds for %s", base, m))
+				return nil, s.platformFault(ctx, region, fmt.Sprintf("assessed base %d outside the bounds of %s", base, m))
 			}
 		}
-		for i := range in.Insurances {
-			bases[i] = make([]Fen, len(months))
-			for k := range months {
-				bases[i][k] = base
-			}
+		assessed = base
+	}
+	for i, c := range in.Insurances {
+		ls, fe := priceChoice(region, i, c, months, assessed)
+		if fe != nil {
+			fields = append(fields, *fe)
+			continue
 		}
-	} else {
-		for i, c := range in.Insurances {
-			b, fe := choiceBases(region, i, c, months)
-			if fe != nil {
-				fields = append(fields, *fe)
-			}
-			bases[i] = b
-		}
+		lines = append(lines, ls...)
 	}
 	if len(fields) > 0 {
 		return nil, Invalid(CodeQuoteInvalid, "缴费基数有误", fields...)
 	}
 
 	var profile *InsuredProfile
-	if in.IncludeArrears || in.UseMutualAid {
+	if in.IncludeArrears || in.UseMutualAid || len(past) > 0 {
 		p, err := s.platform.FindProfile(ctx, region.Code, person.Ref())
 		if err != nil {
 			return nil, platformError("find profile", err)
@@ -208,45 +328,12 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		profile = &p
 	}
 
-	var lines []QuoteLine
-	for i, c := range in.Insurances {
-		rate, _ := region.Rate(c.Type)
-		paidThrough := ""
-		if profile != nil {
-			for _, st := range profile.Insurances {
-				if st.Insurance == c.Type {
-					paidThrough = st.PaidThrough
-				}
-			}
-		}
-		for k, m := range months {
-			if m < cur && paidThrough != "" && m <= paidThrough {
-				return nil, Invalid(CodeQuoteInvalid, "所选月份已缴费", FieldError{Field: "start_month", Code: FieldAlreadyPaid,
-					Message: fmt.Sprintf("%s %s 已缴至 %s", insuranceName(c.Type), m, paidThrough)})
-			}
-			lines = append(lines, QuoteLine{Insurance: c.Type, Month: m, Arrears: m < cur,
-				BaseFen: bases[i][k], RateBP: rate.RateBP, AmountFen: LineAmount(bases[i][k], rate.RateBP)})
-		}
-	}
 	if in.IncludeArrears {
-		chosen := map[string]bool{}
-		for _, c := range in.Insurances {
-			chosen[c.Type] = true
+		arrears, err := s.arrearsLines(ctx, region, in, profile, past, cur)
+		if err != nil {
+			return nil, err
 		}
-		for _, a := range profile.Arrears {
-			if !chosen[a.Insurance] || (a.Month >= in.StartMonth && a.Month <= end) {
-				continue
-			}
-			rate, _ := region.Rate(a.Insurance)
-			// The platform's amount stands: it knows the base and rate of
-			// that past month. It must still be a plausible charge.
-			if a.AmountFen <= 0 || a.BaseFen <= 0 || a.AmountFen > a.BaseFen {
-				return nil, Unavailable("社保平台返回的欠费数据异常，请稍后再试或联系12333", time.Minute,
-					fmt.Errorf("arrears %s %s: amount %d base %d", a.Insurance, a.Month, a.AmountFen, a.BaseFen))
-			}
-			lines = append(lines, QuoteLine{Insurance: a.Insurance, Month: a.Month, Arrears: true,
-				BaseFen: a.BaseFen, RateBP: rate.RateBP, AmountFen: a.AmountFen})
-		}
+		lines = append(lines, arrears...)
 	}
 	sort.SliceStable(lines, func(a, b int) bool {
 		if lines[a].Month != lines[b].Month {
@@ -254,6 +341,12 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		}
 		return insuranceOrder(lines[a].Insurance) < insuranceOrder(lines[b].Insurance)
 	})
+
+	if s.requireSourced {
+		if err := requireSourced(region, lines, cur, end); err != nil {
+			return nil, err
+		}
+	}
 
 	q := &Quote{ID: newQuoteID(), UserID: userID, PersonID: person.ID, Region: region.Code, Lines: lines,
 		CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
@@ -265,7 +358,17 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		}
 	}
 	if in.UseMutualAid {
-		q.MutualAidFen = min(max(profile.MutualAidBalanceFen, 0), medical)
+		balance := max(profile.MutualAidBalanceFen, 0)
+		if s.commitments != nil {
+			committed, err := s.commitments.CommittedMutualAid(ctx, person.ID, region.Code)
+			if err != nil {
+				return nil, fmt.Errorf("create quote: mutual aid commitments: %w", err)
+			}
+			// A balance already promised to another unposted order is
+			// not there to spend again.
+			balance = max(balance-committed, 0)
+		}
+		q.MutualAidFen = min(balance, medical)
 	}
 	q.PayableFen = q.TotalFen - q.MutualAidFen
 	batches, err := PlanBatches(lines, q.MutualAidFen, region.PaymentLimitFen)
@@ -277,6 +380,105 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		return nil, fmt.Errorf("create quote: %w", err)
 	}
 	return q, nil
+}
+
+// arrearsLines returns the platform's arrears of the chosen insurances as
+// lines priced by the platform, after checking every requested past month is
+// listed and every figure is plausible.
+func (s *QuoteService) arrearsLines(ctx context.Context, region *Region, in QuoteInput, profile *InsuredProfile, past []string, cur string) ([]QuoteLine, error) {
+	listed := map[string]ArrearsMonth{}
+	for _, a := range profile.Arrears {
+		listed[a.Insurance+"|"+a.Month] = a
+	}
+	status := map[string]InsuranceStatus{}
+	for _, st := range profile.Insurances {
+		status[st.Insurance] = st
+	}
+	var lines []QuoteLine
+	for _, c := range in.Insurances {
+		st := status[c.Type]
+		if st.Status == "not_insured" {
+			return nil, notPayable(fmt.Sprintf("%s未参保，不能补缴往月；请先到当地社保经办机构办理参保登记", insuranceName(c.Type)), FieldNotInsured)
+		}
+		for _, m := range past {
+			if _, ok := listed[c.Type+"|"+m]; ok {
+				continue
+			}
+			if st.PaidThrough != "" && m <= st.PaidThrough {
+				return nil, Invalid(CodeQuoteInvalid, "所选月份已缴费", FieldError{Field: "start_month", Code: FieldAlreadyPaid,
+					Message: fmt.Sprintf("%s %s 已缴至 %s", insuranceName(c.Type), m, st.PaidThrough)})
+			}
+			return nil, notPayable(fmt.Sprintf("社保平台未列出%s %s 的欠费，该月不能补缴；如有疑问请联系当地社保经办机构", insuranceName(c.Type), m), FieldMonthNotPayable)
+		}
+	}
+	chosen := map[string]bool{}
+	for _, c := range in.Insurances {
+		chosen[c.Type] = true
+	}
+	for _, a := range profile.Arrears {
+		if !chosen[a.Insurance] {
+			continue
+		}
+		if !monthValid(a.Month) || a.Month >= cur {
+			return nil, s.platformFault(ctx, region, fmt.Sprintf("arrears month %q is not before %s", a.Month, cur))
+		}
+		p, ok := region.PeriodFor(a.Month)
+		if !ok {
+			return nil, Invalid(CodeQuoteInvalid, "往月欠费无法在线补缴", FieldError{Field: "include_arrears", Code: FieldNoBounds,
+				Message: fmt.Sprintf("%s 尚无缴费基数标准，请到当地社保经办机构补缴", a.Month)})
+		}
+		// The platform is the authority for what is owed, but its figures
+		// must still hold together: a base within that month's bounds, a
+		// rate of 0-100 %, and an amount equal to base × rate.
+		if a.BaseFen < p.MinFen || a.BaseFen > p.MaxFen || a.RateBP <= 0 || a.RateBP > 10000 ||
+			a.AmountFen <= 0 || a.AmountFen != LineAmount(a.BaseFen, a.RateBP) {
+			return nil, s.platformFault(ctx, region, fmt.Sprintf("arrears %s %s: base %d rate %d amount %d (bounds %d-%d)",
+				a.Insurance, a.Month, a.BaseFen, a.RateBP, a.AmountFen, p.MinFen, p.MaxFen))
+		}
+		lines = append(lines, QuoteLine{Insurance: a.Insurance, Month: a.Month, Arrears: true,
+			BaseFen: a.BaseFen, RateBP: a.RateBP, AmountFen: a.AmountFen, PricedBy: PricedByPlatform, Source: SourcePlatform})
+	}
+	return lines, nil
+}
+
+func notPayable(msg, fieldCode string) *Error {
+	return &Error{Kind: KindUnprocessable, Code: CodeMonthNotPayable, Message: msg,
+		Fields: []FieldError{{Field: "start_month", Code: fieldCode, Message: msg}}}
+}
+
+// platformFault answers a platform figure outside the bounds: retrying does
+// not help, so it is not a 503; the user is sent to the local office and
+// operations get an alert.
+func (s *QuoteService) platformFault(ctx context.Context, region *Region, detail string) error {
+	if s.alerts != nil {
+		_ = s.alerts.RecordAlert(ctx, Alert{Kind: AlertPlatformFigure, Ref: region.Code, Detail: truncate(detail, 2000)})
+	}
+	return &Error{Kind: KindUnprocessable, Code: CodePlatformFigure,
+		Message: "社保平台返回的缴费数据异常，暂不能在线缴费，请联系当地社保经办机构（12333）核实",
+		Err:     errors.New("platform figure: " + detail)}
+}
+
+// requireSourced refuses a quote resting on an illustrative figure: a
+// line's base or rate, or the prepayment window when the quote reaches past
+// the current month.
+func requireSourced(region *Region, lines []QuoteLine, cur, end string) error {
+	var what []string
+	for _, l := range lines {
+		if l.Source == SourceIllustrative {
+			what = append(what, l.Insurance+" "+l.Month)
+		}
+	}
+	if end > cur && region.PrepayFor(cur).Source == SourceIllustrative {
+		what = append(what, "prepay")
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	if len(what) > 6 {
+		what = append(what[:6], "…")
+	}
+	return &Error{Kind: KindUnprocessable, Code: CodeIllustrativeFigures,
+		Message: fmt.Sprintf("%s的部分缴费标准尚未核实（%s），暂不能在线缴费，请以当地社保经办机构公布为准", region.Name, strings.Join(what, "，"))}
 }
 
 // LineAmount is base_fen × rate_bp / 10000 rounded half up to the fen, in
@@ -351,7 +553,7 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 	has := map[string]bool{}
 	for i, c := range in.Insurances {
 		f := fmt.Sprintf("insurances[%d]", i)
-		if _, ok := region.Rate(c.Type); !ok {
+		if !region.Collects(c.Type) {
 			add(f+".type", FieldUnknownInsurance, "该地区不支持此险种")
 			continue
 		}
@@ -360,6 +562,15 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 			continue
 		}
 		has[c.Type] = true
+		if fixedBase(region, c.Type) {
+			if c.BaseFen != 0 {
+				add(f+".base_fen", FieldBaseNotAllowed, "该地区此险种按社平工资60%的基数缴纳，无需填写基数")
+			}
+			if c.Tier != "" {
+				add(f+".tier", FieldTierNotAllowed, "该地区此险种按社平工资60%的基数缴纳，无需选择档次")
+			}
+			continue
+		}
 		switch region.BaseMode {
 		case BaseFree:
 			if c.Tier != "" {
@@ -384,11 +595,18 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 			}
 		}
 	}
-	if region.MedicalBundled {
-		if has[InsuranceMedical] && !has[InsurancePension] {
+	if monthValid(in.StartMonth) && in.Months > 0 && in.Months <= 12 {
+		// The bundling rule in force in each month; one error per kind.
+		var medNeeds, penNeeds bool
+		for k := 0; k < in.Months; k++ {
+			b := region.BundlingFor(monthAdd(in.StartMonth, k))
+			medNeeds = medNeeds || (b.MedicalNeedsPension && has[InsuranceMedical] && !has[InsurancePension])
+			penNeeds = penNeeds || (b.PensionNeedsMedical && has[InsurancePension] && !has[InsuranceMedical])
+		}
+		if medNeeds {
 			add("insurances", FieldMedicalNeedsPension, "该地区医疗保险须与养老保险同步缴纳")
 		}
-		if has[InsurancePension] && !has[InsuranceMedical] {
+		if penNeeds {
 			add("insurances", FieldPensionNeedsMedical, "该地区养老保险须与医疗保险同步缴纳")
 		}
 	}
@@ -403,8 +621,12 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 		}
 		if in.Months > 0 {
 			end := monthAdd(in.StartMonth, in.Months-1)
-			if ahead := monthDiff(cur, end); ahead > region.PrepayCapMonths {
-				add("months", FieldPrepayCapExceeded, fmt.Sprintf("该地区最多预缴至当前月份后 %d 个月", region.PrepayCapMonths))
+			if cap := region.PrepayFor(cur).CapMonths; monthDiff(cur, end) > cap {
+				if cap == 0 {
+					add("months", FieldPrepayCapExceeded, "该地区不支持预缴，只能缴纳当月及以前的费用")
+				} else {
+					add("months", FieldPrepayCapExceeded, fmt.Sprintf("该地区最多预缴至当前月份后 %d 个月", cap))
+				}
 			}
 		}
 	}
@@ -421,33 +643,70 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 	return fields
 }
 
-// choiceBases returns the base of choice i for every month, or a field error
-// (free mode: within the bounds in force each month; tiers mode: the tier
-// exists in every month's period).
-func choiceBases(region *Region, i int, c InsuranceChoice, months []string) ([]Fen, *FieldError) {
+// fixedBase reports whether the region fixes the base of an insurance
+// (base_rule floor) in every rate it has for it.
+func fixedBase(region *Region, insurance string) bool {
+	n := 0
+	for _, x := range region.Rates {
+		if x.Insurance == insurance {
+			if x.BaseRule != BaseRuleFloor {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// priceChoice prices choice i for every month by the rules in force in that
+// month, or returns a field error (no bounds or no rate in force; free mode:
+// base outside the bounds; tiers mode: unknown tier).
+func priceChoice(region *Region, i int, c InsuranceChoice, months []string, assessed Fen) ([]QuoteLine, *FieldError) {
 	f := fmt.Sprintf("insurances[%d]", i)
-	out := make([]Fen, len(months))
-	for k, m := range months {
+	out := make([]QuoteLine, 0, len(months))
+	for _, m := range months {
 		p, ok := region.PeriodFor(m)
 		if !ok {
 			return nil, &FieldError{Field: "start_month", Code: FieldNoBounds, Message: fmt.Sprintf("%s 尚无缴费基数标准", m)}
 		}
-		switch region.BaseMode {
-		case BaseFree:
+		rate, ok := region.RateFor(c.Type, m)
+		if !ok {
+			return nil, &FieldError{Field: f + ".type", Code: FieldNoRate, Message: fmt.Sprintf("%s 尚无%s费率标准", m, insuranceName(c.Type))}
+		}
+		var base Fen
+		source := worse(rate.Source, p.Source)
+		switch {
+		case rate.BaseRule == BaseRuleFloor:
+			base = p.MinFen
+		case region.BaseMode == BaseAssessed:
+			// The base is the platform's (checked against the bounds);
+			// the bounds' own grade does not price it.
+			base, source = assessed, rate.Source
+		case region.BaseMode == BaseFree:
 			if c.BaseFen < p.MinFen || c.BaseFen > p.MaxFen {
 				return nil, &FieldError{Field: f + ".base_fen", Code: FieldBaseOutOfBounds,
 					Message: fmt.Sprintf("%s 缴费基数应在 %s 至 %s 元之间", m, p.MinFen, p.MaxFen)}
 			}
-			out[k] = c.BaseFen
-		case BaseTiers:
+			base = c.BaseFen
+		case region.BaseMode == BaseTiers:
 			t, ok := p.Tier(c.Tier)
 			if !ok {
 				return nil, &FieldError{Field: f + ".tier", Code: FieldUnknownTier, Message: fmt.Sprintf("%s 无此缴费档次", m)}
 			}
-			out[k] = t.BaseFen
+			base, source = t.BaseFen, worse(rate.Source, t.Source)
 		}
+		out = append(out, QuoteLine{Insurance: c.Type, Month: m, BaseFen: base, RateBP: rate.RateBP,
+			AmountFen: LineAmount(base, rate.RateBP), PricedBy: PricedByRegion, Source: source})
 	}
 	return out, nil
+}
+
+// worse returns the weaker of two source grades.
+func worse(a, b SourceTag) SourceTag {
+	if a == SourceIllustrative || b == SourceIllustrative {
+		return SourceIllustrative
+	}
+	return a
 }
 
 func platformError(op string, err error) error {

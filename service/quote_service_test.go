@@ -83,12 +83,38 @@ func (f *fakePlatform) AssessBase(context.Context, string, service.PersonRef) (s
 	return f.base, f.err
 }
 
+type fakeAlerts struct {
+	mu     sync.Mutex
+	alerts []service.Alert
+}
+
+func (f *fakeAlerts) RecordAlert(_ context.Context, a service.Alert) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alerts = append(f.alerts, a)
+	return nil
+}
+
+// fakeEvidence answers the identity methods passed, for any person.
+type fakeEvidence struct{ methods []string }
+
+func (f *fakeEvidence) VerifiedMethods(context.Context, int64, int64, string) ([]string, error) {
+	return f.methods, nil
+}
+
+type fakeCommitments struct{ fen service.Fen }
+
+func (f *fakeCommitments) CommittedMutualAid(context.Context, int64, string) (service.Fen, error) {
+	return f.fen, nil
+}
+
 type env struct {
 	svc      *service.QuoteService
 	store    *fakeQuoteStore
 	persons  *fakePersons
 	platform *fakePlatform
 	clock    *service.ManualClock
+	alerts   *fakeAlerts
 }
 
 func newEnv(tb testing.TB) *env {
@@ -102,8 +128,10 @@ func newEnv(tb testing.TB) *env {
 		persons:  &fakePersons{self: &service.Person{ID: 42, Name: "张三", IDType: service.IDResident, IDNumber: "110101199003077777"}},
 		platform: &fakePlatform{},
 		clock:    service.NewManualClock(now),
+		alerts:   &fakeAlerts{},
 	}
 	e.svc = service.NewQuoteService(rs, e.store, e.persons, e.platform, e.clock, 30*time.Minute)
+	e.svc.SetAlerts(e.alerts)
 	return e
 }
 
@@ -196,25 +224,37 @@ func TestCreateQuoteBeijingQuarterAtChosenBase(t *testing.T) {
 	}
 }
 
-func TestCreateQuoteBeijingBackPaymentUsesBoundsOfEachMonth(t *testing.T) {
+// Past months are what the platform lists as arrears, priced with the
+// platform's own base, rate and amount; the current month is priced by the
+// region's rules. Every line's amount equals base × rate.
+func TestCreateQuoteBeijingBackPaymentCarriesThePlatformsFigures(t *testing.T) {
 	e := newEnv(t)
 	e.platform.profile = service.InsuredProfile{CurrentMonth: "2026-11", Insurances: []service.InsuranceStatus{
-		{Insurance: "pension", Status: "suspended", PaidThrough: "2026-04"}, {Insurance: "medical", Status: "suspended", PaidThrough: "2026-04"}}}
-	in := service.QuoteInput{Region: "beijing", Person: "self", Insurances: both(720000), StartMonth: "2026-05", Months: 3, IncludeArrears: true}
-	// 720000 is within 716200-3581100 for 2026-05 and 2026-06 but below the
-	// 727000 floor in force from 2026-07.
-	_, err := e.svc.CreateQuote(context.Background(), 1, in)
-	assertField(t, err, "insurances[0].base_fen", service.FieldBaseOutOfBounds)
-
-	in.Insurances = both(730000)
-	q := mustQuote(t, e, in)
-	// pension 730000 × 0.20 = 146000; medical 730000 × 0.08 = 58400; per month 204400, × 3 = 613200.
+		{Insurance: "pension", Status: "suspended", PaidThrough: "2026-08"}, {Insurance: "medical", Status: "suspended", PaidThrough: "2026-08"}},
+		Arrears: []service.ArrearsMonth{
+			// 730000 × 20 % = 146000; × 8 % = 58400 (within 727000-3634800 of 2026-07).
+			{Insurance: "pension", Month: "2026-09", BaseFen: 730000, RateBP: 2000, AmountFen: 146000},
+			{Insurance: "medical", Month: "2026-09", BaseFen: 730000, RateBP: 800, AmountFen: 58400},
+			{Insurance: "pension", Month: "2026-10", BaseFen: 730000, RateBP: 2000, AmountFen: 146000},
+			{Insurance: "medical", Month: "2026-10", BaseFen: 730000, RateBP: 800, AmountFen: 58400},
+		}}
+	q := mustQuote(t, e, service.QuoteInput{Region: "beijing", Person: "self", Insurances: both(1000000), StartMonth: "2026-09", Months: 3, IncludeArrears: true})
 	assertLines(t, q, []line{
-		{"pension", "2026-05", true, 730000, 2000, 146000}, {"medical", "2026-05", true, 730000, 800, 58400},
-		{"pension", "2026-06", true, 730000, 2000, 146000}, {"medical", "2026-06", true, 730000, 800, 58400},
-		{"pension", "2026-07", true, 730000, 2000, 146000}, {"medical", "2026-07", true, 730000, 800, 58400},
+		{"pension", "2026-09", true, 730000, 2000, 146000}, {"medical", "2026-09", true, 730000, 800, 58400},
+		{"pension", "2026-10", true, 730000, 2000, 146000}, {"medical", "2026-10", true, 730000, 800, 58400},
+		{"pension", "2026-11", false, 1000000, 2000, 200000}, {"medical", "2026-11", false, 1000000, 800, 80000},
 	})
-	assertTotals(t, q, 613200, 0, 613200)
+	for _, l := range q.Lines {
+		want := service.PricedByRegion
+		if l.Arrears {
+			want = service.PricedByPlatform
+		}
+		if l.PricedBy != want || l.AmountFen != service.LineAmount(l.BaseFen, l.RateBP) {
+			t.Errorf("line %+v: want priced_by %s and amount = base × rate", l, want)
+		}
+	}
+	// 2 × 204400 + 280000 = 688800.
+	assertTotals(t, q, 688800, 0, 688800)
 }
 
 func TestCreateQuoteShanghaiRoundsHalfUp(t *testing.T) {
@@ -235,7 +275,8 @@ func TestCreateQuoteGuangzhouAssessedHalfYearWithMutualAid(t *testing.T) {
 	// Assessed base 551000. pension 551000 × 0.20 = 110200; medical 551000 × 0.08 = 44080.
 	// 6 × (110200 + 44080) = 6 × 154280 = 925680.
 	// Mutual aid: min(balance 100000, medical 6 × 44080 = 264480) = 100000; payable 825680.
-	if len(q.Lines) != 12 || q.Lines[11] != (service.QuoteLine{Insurance: "medical", Month: "2027-04", BaseFen: 551000, RateBP: 800, AmountFen: 44080}) {
+	if len(q.Lines) != 12 || q.Lines[11] != (service.QuoteLine{Insurance: "medical", Month: "2027-04", BaseFen: 551000, RateBP: 800, AmountFen: 44080,
+		PricedBy: service.PricedByRegion, Source: service.SourceIllustrative}) {
 		t.Fatalf("got lines %+v, want 12 ending with medical 2027-04 44080", q.Lines)
 	}
 	assertTotals(t, q, 925680, 100000, 825680)
@@ -263,9 +304,9 @@ func TestCreateQuoteGuangzhouArrearsFirstAndSplitByLimit(t *testing.T) {
 	// (an old back payment the platform assessed), and one medical month it lists too.
 	for m := 0; m < 12; m++ {
 		month := fmt.Sprintf("%04d-%02d", 2025+(9+m)/12, (9+m)%12+1)
-		arrears = append(arrears, service.ArrearsMonth{Insurance: "pension", Month: month, BaseFen: 2000000, AmountFen: 400000})
+		arrears = append(arrears, service.ArrearsMonth{Insurance: "pension", Month: month, BaseFen: 2000000, RateBP: 2000, AmountFen: 400000})
 	}
-	arrears = append(arrears, service.ArrearsMonth{Insurance: "medical", Month: "2026-09", BaseFen: 551000, AmountFen: 44080})
+	arrears = append(arrears, service.ArrearsMonth{Insurance: "medical", Month: "2026-09", BaseFen: 551000, RateBP: 800, AmountFen: 44080})
 	e.platform.profile = service.InsuredProfile{Arrears: arrears, Insurances: []service.InsuranceStatus{{Insurance: "pension", PaidThrough: "2025-09"}}}
 	q := mustQuote(t, e, service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
 		Insurances: []service.InsuranceChoice{{Type: "pension"}}, StartMonth: "2026-11", Months: 1, IncludeArrears: true})
@@ -341,11 +382,24 @@ func TestCreateQuoteSichuanTierMedicalAlone(t *testing.T) {
 func TestCreateQuoteHunanTiersPerInsurance(t *testing.T) {
 	e := newEnv(t)
 	q := mustQuote(t, e, service.QuoteInput{Region: "hunan", Person: "self",
-		Insurances: []service.InsuranceChoice{{Type: "pension", Tier: "100"}, {Type: "medical", Tier: "60"}}, StartMonth: "2026-11", Months: 1})
+		Insurances: []service.InsuranceChoice{{Type: "pension", Tier: "100"}, {Type: "medical"}}, StartMonth: "2026-11", Months: 1})
 	// pension tier 100 = 684300 × 0.20 = 136860.
-	// medical tier 60 = 410600 × 560 / 10000 = 22993.6 → 22994.
+	// medical on the floor (60 %) = 410600 × 560 / 10000 = 22993.6 → 22994.
 	assertLines(t, q, []line{{"pension", "2026-11", false, 684300, 2000, 136860}, {"medical", "2026-11", false, 410600, 560, 22994}})
 	assertTotals(t, q, 159854, 0, 159854)
+}
+
+// Hunan medical is 5.6 % of a base of 60 % of the average, whatever the
+// pension tier (the review saw 5.6 % of tier 300: 114962 instead of 22994).
+func TestCreateQuoteHunanMedicalOnTheFloorWhateverThePensionTier(t *testing.T) {
+	e := newEnv(t)
+	q := mustQuote(t, e, service.QuoteInput{Region: "hunan", Person: "self",
+		Insurances: []service.InsuranceChoice{{Type: "pension", Tier: "300"}, {Type: "medical"}}, StartMonth: "2026-11", Months: 1})
+	// pension 2052900 × 0.20 = 410580; medical 410600 × 0.056 = 22994.
+	assertLines(t, q, []line{{"pension", "2026-11", false, 2052900, 2000, 410580}, {"medical", "2026-11", false, 410600, 560, 22994}})
+	_, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: "hunan", Person: "self",
+		Insurances: []service.InsuranceChoice{{Type: "medical", Tier: "300"}}, StartMonth: "2026-11", Months: 1})
+	assertField(t, err, "insurances[0].tier", service.FieldTierNotAllowed)
 }
 
 func TestCreateQuoteNationalYearSplitIntoBatches(t *testing.T) {
@@ -434,12 +488,14 @@ func TestCreateQuoteRefusesByRegionRules(t *testing.T) {
 }
 
 func TestCreateQuoteRefusesMonthsWithoutBounds(t *testing.T) {
-	// Sichuan's first period starts 2024-07; a back payment of 2024-06 has
-	// no tiers to price it.
+	// Sichuan's first period starts 2024-07; arrears of 2024-06 have no
+	// bounds to check the platform's figures against.
 	e := newEnv(t)
+	e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{
+		{Insurance: "medical", Month: "2024-06", BaseFen: 451100, RateBP: 800, AmountFen: 36088}}}
 	_, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: "sichuan", Person: "self",
 		Insurances: []service.InsuranceChoice{{Type: "medical", Tier: "60"}}, StartMonth: "2024-06", Months: 1, IncludeArrears: true})
-	assertField(t, err, "start_month", service.FieldNoBounds)
+	assertField(t, err, "include_arrears", service.FieldNoBounds)
 }
 
 func TestCreateQuoteRefusesIDTypeTheRegionDoesNotAccept(t *testing.T) {
@@ -457,18 +513,16 @@ func TestCreateQuoteRefusesIDTypeTheRegionDoesNotAccept(t *testing.T) {
 func TestCreateQuoteRefusesMonthsAlreadyPaid(t *testing.T) {
 	e := newEnv(t)
 	e.platform.profile = service.InsuredProfile{Insurances: []service.InsuranceStatus{
-		{Insurance: "pension", PaidThrough: "2026-09"}, {Insurance: "medical", PaidThrough: "2026-09"}}}
+		{Insurance: "pension", PaidThrough: "2026-09"}, {Insurance: "medical", PaidThrough: "2026-09"}},
+		Arrears: []service.ArrearsMonth{{Insurance: "pension", Month: "2026-10", BaseFen: 730000, RateBP: 2000, AmountFen: 146000},
+			{Insurance: "medical", Month: "2026-10", BaseFen: 730000, RateBP: 800, AmountFen: 58400}}}
 	_, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: "beijing", Person: "self",
 		Insurances: both(800000), StartMonth: "2026-09", Months: 3, IncludeArrears: true})
 	assertField(t, err, "start_month", service.FieldAlreadyPaid)
 }
 
-func TestCreateQuoteRefusesSingleMonthAboveLimit(t *testing.T) {
-	e := newEnv(t)
-	e.platform.base = 551000
-	e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{{Insurance: "pension", Month: "2026-01", BaseFen: 25000005, AmountFen: 5000001}}}
-	_, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
-		Insurances: []service.InsuranceChoice{{Type: "pension"}}, StartMonth: "2026-11", Months: 1, IncludeArrears: true})
+func TestPlanBatchesRefusesSingleMonthAboveLimit(t *testing.T) {
+	_, err := service.PlanBatches([]service.QuoteLine{{Insurance: "pension", Month: "2026-01", AmountFen: 5000001}}, 0, 5000000)
 	if service.ErrorCode(err) != service.CodePaymentLimitExceeded || service.ErrorKind(err) != service.KindUnprocessable {
 		t.Fatalf("got %v, want %s (unprocessable)", err, service.CodePaymentLimitExceeded)
 	}
@@ -590,33 +644,52 @@ func TestLineAmountRoundsHalfUp(t *testing.T) {
 
 // The platform's figures are checked like a user's: a faulty or
 // compromised platform never gets a negative, huge or implausible amount
-// priced into a quote.
+// priced into a quote. Retrying never helps, so the answer is a stable 422
+// (platform_figure_out_of_bounds) sending the user to the local office, and
+// operations get an alert; not a 503.
 func TestCreateQuoteRefusesImplausiblePlatformFigures(t *testing.T) {
 	in := service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
 		Insurances: []service.InsuranceChoice{{Type: "pension"}}, StartMonth: "2026-11", Months: 1}
-	for name, base := range map[string]service.Fen{"NegativeBase": -700000, "HugeBase": 1 << 60, "ZeroBase": 0} {
+	refused := func(t *testing.T, e *env, q *service.Quote, err error) {
+		t.Helper()
+		if q != nil || service.ErrorKind(err) != service.KindUnprocessable || service.ErrorCode(err) != service.CodePlatformFigure {
+			t.Fatalf("quote %+v err %v, want no quote and 422 %s", q, err, service.CodePlatformFigure)
+		}
+		if msg := service.AsError(err).Message; !strings.Contains(msg, "社保经办机构") {
+			t.Errorf("got message %q, want it to send the user to the local office", msg)
+		}
+		if len(e.store.quotes) != 0 {
+			t.Fatalf("stored %d quotes, want 0", len(e.store.quotes))
+		}
+		if len(e.alerts.alerts) != 1 || e.alerts.alerts[0].Kind != service.AlertPlatformFigure {
+			t.Fatalf("got alerts %+v, want one %s", e.alerts.alerts, service.AlertPlatformFigure)
+		}
+	}
+	for name, base := range map[string]service.Fen{"NegativeBase": -700000, "HugeBase": 1 << 60, "ZeroBase": 0, "BelowFloor": 550999} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			e.platform.base = base
 			q, err := e.svc.CreateQuote(context.Background(), 1, in)
-			if q != nil || service.ErrorKind(err) != service.KindUnavailable {
-				t.Fatalf("base %d: quote %+v err %v, want no quote and unavailable", base, q, err)
-			}
-			if len(e.store.quotes) != 0 {
-				t.Fatalf("stored %d quotes, want 0", len(e.store.quotes))
-			}
+			refused(t, e, q, err)
 		})
 	}
-	t.Run("NegativeArrears", func(t *testing.T) {
-		e := newEnv(t)
-		e.platform.base = 551000
-		e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{
-			{Insurance: "pension", Month: "2026-09", BaseFen: 551000, AmountFen: -110200}}}
-		in := in
-		in.IncludeArrears = true
-		q, err := e.svc.CreateQuote(context.Background(), 1, in)
-		if q != nil || service.ErrorKind(err) != service.KindUnavailable {
-			t.Fatalf("quote %+v err %v, want no quote and unavailable", q, err)
-		}
-	})
+	arrears := map[string]service.ArrearsMonth{
+		"NegativeArrears": {Insurance: "pension", Month: "2026-09", BaseFen: 551000, RateBP: 2000, AmountFen: -110200},
+		// The review's Shanghai-style line: base × rate ≠ amount.
+		"AmountDisagreesWithBaseAndRate": {Insurance: "pension", Month: "2026-09", BaseFen: 600000, RateBP: 1000, AmountFen: 48000},
+		"ArrearsBaseBelowFloor":          {Insurance: "pension", Month: "2026-09", BaseFen: 400000, RateBP: 2000, AmountFen: 80000},
+		"ArrearsWithoutRate":             {Insurance: "pension", Month: "2026-09", BaseFen: 551000, AmountFen: 110200},
+		"ArrearsInTheFuture":             {Insurance: "pension", Month: "2026-12", BaseFen: 551000, RateBP: 2000, AmountFen: 110200},
+	}
+	for name, a := range arrears {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.platform.base = 551000
+			e.platform.profile = service.InsuredProfile{Arrears: []service.ArrearsMonth{a}}
+			in := in
+			in.IncludeArrears = true
+			q, err := e.svc.CreateQuote(context.Background(), 1, in)
+			refused(t, e, q, err)
+		})
+	}
 }

@@ -32,6 +32,8 @@ type SourceTag string
 const (
 	SourceSourced      SourceTag = "sourced"
 	SourceIllustrative SourceTag = "illustrative"
+	// SourcePlatform marks a quote line carrying the platform's own figures.
+	SourcePlatform SourceTag = "platform"
 )
 
 // Payment channels a region's platform accepts (shown to the user; WeChat Pay
@@ -54,17 +56,33 @@ type Region struct {
 	// Periods are the effective periods of the base bounds (and tiers), in
 	// chronological order without overlap.
 	Periods []BasePeriod
-	Rates   []InsuranceRate
-	// MedicalBundled means medical and pension must be paid together (必须与养老同步缴纳).
-	MedicalBundled bool
+	// Rates are effective-dated: an insurance may have several rates with
+	// disjoint From/To months; RateFor picks the one in force.
+	Rates []InsuranceRate
+	// Bundling rules, effective-dated like the rates (必须与养老同步缴纳).
+	Bundling []BundlingRule
 	// PeriodMonths are the allowed lengths of one payment, in months (1, 3, 6, 12).
-	PeriodMonths []int
-	// PrepayCapMonths is how many months after the current month one quote may cover.
-	PrepayCapMonths int
-	ArrearsView     ArrearsView
-	IdentityMethods []string // IdentityFace, IdentitySMS, IdentityCardPwd, IdentityNational
-	PaymentChannels []string // Channel*
-	MutualAid       bool     // family mutual-aid account (家庭共济) may offset the amount
+	PeriodMonths       []int
+	PeriodMonthsSource Figure
+	// Prepay rules, effective-dated by the current month: how many months
+	// after the current month one quote may cover. The platform accepts
+	// exactly this window (docs/platform-protocol.md).
+	Prepay []PrepayRule
+	// ArrearsView says whether arrears (the platform's list) are shown and
+	// may be back-paid.
+	ArrearsView       ArrearsView
+	ArrearsViewSource Figure
+	// IdentityMethods are the methods the region accepts (IdentityFace,
+	// IdentitySMS, IdentityCardPwd, IdentityNational). With IdentityAll the
+	// person must have passed every one of them (广东: 人脸识别+短信验证);
+	// otherwise any one suffices.
+	IdentityMethods       []string
+	IdentityAll           bool
+	IdentitySource        Figure
+	PaymentChannels       []string // Channel*
+	PaymentChannelsSource Figure
+	MutualAid             bool // family mutual-aid account (家庭共济) may offset the amount
+	MutualAidSource       Figure
 	// PaymentLimitFen is the largest amount of one WeChat payment; larger
 	// quotes are split into batches on month boundaries.
 	PaymentLimitFen    Fen
@@ -102,12 +120,48 @@ type Tier struct {
 
 // InsuranceRate is the rate of one insurance in basis points (1/10000) of the
 // base: pension 2000 = 20 %. PersonalAccountBP is the part of the pension rate
-// credited to the personal account (8 % = 800); zero for medical.
+// credited to the personal account (8 % = 800); zero for medical. The rate is
+// in force from From to To (inclusive months; empty From means "always
+// before To", empty To "until further notice").
+//
+// BaseRule says what the base of this insurance is: BaseRuleChosen (the
+// payer's base or tier, the default) or BaseRuleFloor (the floor of the
+// period in force, whatever the payer chose for pension; 湖南 medical: 5.6 %
+// of 60 % of the average).
 type InsuranceRate struct {
 	Insurance         string
+	From, To          string
 	RateBP            int64
 	PersonalAccountBP int64
+	BaseRule          string
 	Figure
+}
+
+// Base rules of an insurance rate.
+const (
+	BaseRuleChosen = ""      // the payer's base (free), tier (tiers) or the assessed base
+	BaseRuleFloor  = "floor" // the floor of the base period in force
+)
+
+// BundlingRule says which insurance requires which, from From to To.
+type BundlingRule struct {
+	From, To            string
+	MedicalNeedsPension bool // medical only together with pension
+	PensionNeedsMedical bool // pension only together with medical
+	Figure
+}
+
+// PrepayRule is the prepayment window in force from From to To (current
+// month): a quote may cover up to CapMonths months after the current month.
+type PrepayRule struct {
+	From, To  string
+	CapMonths int
+	Figure
+}
+
+// covers reports whether month is within from..to (empty bounds are open).
+func covers(from, to, month string) bool {
+	return (from == "" || month >= from) && (to == "" || month <= to)
 }
 
 // Covers reports whether month (YYYY-MM) falls in the period.
@@ -135,15 +189,99 @@ func (r *Region) PeriodFor(month string) (BasePeriod, bool) {
 	return BasePeriod{}, false
 }
 
-// Rate returns the rate of an insurance, or false when the region does not
-// collect it.
-func (r *Region) Rate(insurance string) (InsuranceRate, bool) {
+// Collects reports whether the region collects an insurance at all.
+func (r *Region) Collects(insurance string) bool {
 	for _, x := range r.Rates {
 		if x.Insurance == insurance {
+			return true
+		}
+	}
+	return false
+}
+
+// RateFor returns the rate of an insurance in force in month, or false.
+func (r *Region) RateFor(insurance, month string) (InsuranceRate, bool) {
+	for _, x := range r.Rates {
+		if x.Insurance == insurance && covers(x.From, x.To, month) {
 			return x, true
 		}
 	}
 	return InsuranceRate{}, false
+}
+
+// BundlingFor returns the bundling rule in force in month (the zero rule,
+// nothing bundled, when none is).
+func (r *Region) BundlingFor(month string) BundlingRule {
+	for _, b := range r.Bundling {
+		if covers(b.From, b.To, month) {
+			return b
+		}
+	}
+	return BundlingRule{}
+}
+
+// PrepayFor returns the prepayment rule in force in the current month cur
+// (cap 0, no prepayment, when none is).
+func (r *Region) PrepayFor(cur string) PrepayRule {
+	for _, p := range r.Prepay {
+		if covers(p.From, p.To, cur) {
+			return p
+		}
+	}
+	return PrepayRule{}
+}
+
+// AcceptsIdentity reports whether a person who passed the methods in
+// passed is verified enough for the region.
+func (r *Region) AcceptsIdentity(passed []string) bool {
+	has := map[string]bool{}
+	for _, m := range passed {
+		has[m] = true
+	}
+	n := 0
+	for _, m := range r.IdentityMethods {
+		if has[m] {
+			n++
+		}
+	}
+	if r.IdentityAll {
+		return n == len(r.IdentityMethods)
+	}
+	return n > 0
+}
+
+// Illustrative lists the figures of the region that are placeholders, by
+// data path (for example "rates[1]" or "periods[0].tiers[2]").
+func (r *Region) Illustrative() []string {
+	var out []string
+	add := func(path string, f Figure) {
+		if f.Source == SourceIllustrative {
+			out = append(out, path)
+		}
+	}
+	for i, p := range r.Periods {
+		add(fmt.Sprintf("periods[%d]", i), p.Figure)
+		for j, t := range p.Tiers {
+			add(fmt.Sprintf("periods[%d].tiers[%d]", i, j), t.Figure)
+		}
+	}
+	for i, x := range r.Rates {
+		add(fmt.Sprintf("rates[%d]", i), x.Figure)
+	}
+	for i, b := range r.Bundling {
+		add(fmt.Sprintf("bundling[%d]", i), b.Figure)
+	}
+	for i, p := range r.Prepay {
+		add(fmt.Sprintf("prepay[%d]", i), p.Figure)
+	}
+	add("period_months", r.PeriodMonthsSource)
+	add("arrears_view", r.ArrearsViewSource)
+	add("identity", r.IdentitySource)
+	add("payment_channels", r.PaymentChannelsSource)
+	add("mutual_aid", r.MutualAidSource)
+	add("payment_limit", r.PaymentLimitSource)
+	add("avg_wage", r.AvgWageSource)
+	return out
 }
 
 // AllowsPeriod reports whether a payment may cover months months.
@@ -256,8 +394,13 @@ func (r *Region) Validate() error {
 		if x.Insurance != InsurancePension && x.Insurance != InsuranceMedical {
 			return fail(f+".insurance", "%q is not pension or medical", x.Insurance)
 		}
-		if seenIns[x.Insurance] {
-			return fail(f+".insurance", "%q repeated", x.Insurance)
+		if err := validRange(f, x.From, x.To); err != nil {
+			return err
+		}
+		for j, y := range r.Rates[:i] {
+			if y.Insurance == x.Insurance && rangesOverlap(y.From, y.To, x.From, x.To) {
+				return fail(f+".from", "%s rate overlaps rates[%d]", x.Insurance, j)
+			}
 		}
 		seenIns[x.Insurance] = true
 		if x.RateBP <= 0 || x.RateBP > 10000 {
@@ -269,12 +412,59 @@ func (r *Region) Validate() error {
 		if x.Insurance != InsurancePension && x.PersonalAccountBP != 0 {
 			return fail(f+".personal_account_bp", "only pension has a personal-account share")
 		}
+		if x.BaseRule != BaseRuleChosen && x.BaseRule != BaseRuleFloor {
+			return fail(f+".base_rule", "%q is not empty or floor", x.BaseRule)
+		}
+		if x.BaseRule == BaseRuleFloor && r.BaseMode == BaseAssessed {
+			return fail(f+".base_rule", "floor is not allowed where the platform assesses the base")
+		}
 		if err := validFigure(f, x.Figure); err != nil {
 			return err
 		}
 	}
-	if r.MedicalBundled && (!seenIns[InsurancePension] || !seenIns[InsuranceMedical]) {
-		return fail("medical_bundled", "needs both pension and medical rates")
+	for i, b := range r.Bundling {
+		f := fmt.Sprintf("bundling[%d]", i)
+		if err := validRange(f, b.From, b.To); err != nil {
+			return err
+		}
+		for j, y := range r.Bundling[:i] {
+			if rangesOverlap(y.From, y.To, b.From, b.To) {
+				return fail(f+".from", "overlaps bundling[%d]", j)
+			}
+		}
+		if (b.MedicalNeedsPension || b.PensionNeedsMedical) && (!seenIns[InsurancePension] || !seenIns[InsuranceMedical]) {
+			return fail(f, "bundling needs both pension and medical rates")
+		}
+		if err := validFigure(f, b.Figure); err != nil {
+			return err
+		}
+	}
+	for i, p := range r.Prepay {
+		f := fmt.Sprintf("prepay[%d]", i)
+		if err := validRange(f, p.From, p.To); err != nil {
+			return err
+		}
+		for j, y := range r.Prepay[:i] {
+			if rangesOverlap(y.From, y.To, p.From, p.To) {
+				return fail(f+".from", "overlaps prepay[%d]", j)
+			}
+		}
+		if p.CapMonths < 0 || p.CapMonths > 12 {
+			return fail(f+".cap_months", "%d is not in 0..12", p.CapMonths)
+		}
+		if err := validFigure(f, p.Figure); err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct {
+		field string
+		f     Figure
+	}{{"period_months_source", r.PeriodMonthsSource}, {"arrears_view_source", r.ArrearsViewSource},
+		{"identity_source", r.IdentitySource}, {"payment_channels_source", r.PaymentChannelsSource},
+		{"mutual_aid_source", r.MutualAidSource}} {
+		if err := validFigure(x.field, x.f); err != nil {
+			return err
+		}
 	}
 	if len(r.PeriodMonths) == 0 {
 		return fail("period_months", "at least one period length is required")
@@ -283,9 +473,6 @@ func (r *Region) Validate() error {
 		if !validPeriods[m] {
 			return fail(fmt.Sprintf("period_months[%d]", i), "%d is not 1, 3, 6 or 12", m)
 		}
-	}
-	if r.PrepayCapMonths < 0 || r.PrepayCapMonths > 12 {
-		return fail("prepay_cap_months", "%d is not in 0..12", r.PrepayCapMonths)
 	}
 	switch r.ArrearsView {
 	case ArrearsHistory, ArrearsCurrentOnly:
@@ -326,6 +513,22 @@ func (r *Region) Validate() error {
 		return fail("avg_wage_fen", "must be positive")
 	}
 	return validFigure("avg_wage_source", r.AvgWageSource)
+}
+
+// validRange checks optional from/to months of an effective-dated rule.
+func validRange(field, from, to string) error {
+	if from != "" && !monthValid(from) {
+		return fmt.Errorf("%s.from: %q is not a month YYYY-MM", field, from)
+	}
+	if to != "" && (!monthValid(to) || (from != "" && to < from)) {
+		return fmt.Errorf("%s.to: %q is not a month YYYY-MM at or after from", field, to)
+	}
+	return nil
+}
+
+// rangesOverlap reports whether two inclusive month ranges (empty = open) meet.
+func rangesOverlap(af, at, bf, bt string) bool {
+	return (at == "" || bf == "" || bf <= at) && (bt == "" || af == "" || af <= bt)
 }
 
 func validFigure(field string, f Figure) error {

@@ -90,7 +90,10 @@ func (d *demo) run() error {
 		return err
 	}
 	say("platform down from %s for 30 days (simulated clock)", now.Format(time.RFC3339))
-	orderNo2, err := d.quoteOrderPay(region, str(prof, "current_month"))
+	// The current month is paid (one open order per person, insurance and
+	// month); the failure path prepays next month, within Beijing's window.
+	cur, _ := time.Parse("2006-01", str(prof, "current_month"))
+	orderNo2, err := d.quoteOrderPay(region, cur.AddDate(0, 1, 0).Format("2006-01"))
 	if err != nil {
 		return err
 	}

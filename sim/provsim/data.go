@@ -38,7 +38,9 @@ const (
 	NationalToken = "national-ok"
 )
 
-// Rates the simulator uses to price months (illustrative, basis points).
+// Rates the simulator uses to price months of a region it has no rules
+// for (illustrative, basis points). Known regions are priced by their rules
+// in force each month (Sim.price).
 const (
 	PensionRateBP = 2000 // 20 %
 	MedicalRateBP = 800  // 8 %
@@ -57,6 +59,13 @@ func addMonths(m string, n int) string {
 		return m
 	}
 	return t.AddDate(0, n, 0).Format("2006-01")
+}
+
+// monthsBetween returns b - a in months (both YYYY-MM).
+func monthsBetween(a, b string) int {
+	ta, _ := time.Parse("2006-01", a)
+	tb, _ := time.Parse("2006-01", b)
+	return (tb.Year()-ta.Year())*12 + int(tb.Month()-ta.Month())
 }
 
 func validMonth(m string) bool {
@@ -110,6 +119,44 @@ func rateOf(insurance string) int64 {
 	return PensionRateBP
 }
 
+// price prices one month of an insurance by the region's rules in force
+// that month: the person's base kept within the month's bounds (the floor
+// where the region fixes it), the rate in force, the amount rounded half up.
+// It returns false when the region has no bounds or rate for the month.
+func (s *Sim) price(region, ins, month string, base int64) (platform.WireArrears, bool) {
+	r, ok := service.FindRegion(s.cfg.Regions, region)
+	if !ok {
+		rate := rateOf(ins)
+		return platform.WireArrears{Insurance: ins, Month: month, BaseFen: base, RateBP: rate,
+			AmountFen: int64(service.LineAmount(service.Fen(base), rate))}, true
+	}
+	p, ok := r.PeriodFor(month)
+	if !ok {
+		return platform.WireArrears{}, false
+	}
+	rate, ok := r.RateFor(ins, month)
+	if !ok {
+		return platform.WireArrears{}, false
+	}
+	base = min(max(base, int64(p.MinFen)), int64(p.MaxFen))
+	if rate.BaseRule == service.BaseRuleFloor {
+		base = int64(p.MinFen)
+	}
+	return platform.WireArrears{Insurance: ins, Month: month, BaseFen: base, RateBP: rate.RateBP,
+		AmountFen: int64(service.LineAmount(service.Fen(base), rate.RateBP))}, true
+}
+
+// prepayCap returns how many months after the current month the platform
+// accepts for a region: the region's prepayment rule in force, 0 for a
+// region it has no rules for.
+func (s *Sim) prepayCap(region, cur string) int {
+	r, ok := service.FindRegion(s.cfg.Regions, region)
+	if !ok {
+		return 0
+	}
+	return r.PrepayFor(cur).CapMonths
+}
+
 // personKey identifies one insurance of one person in one region.
 func personKey(region string, p platform.WirePerson, insurance string) string {
 	h := sha256.Sum256([]byte(region + "|" + p.IDType + "|" + p.IDNumber + "|" + insurance))
@@ -142,15 +189,17 @@ func (s *Sim) profile(region string, p platform.WirePerson, now time.Time) platf
 		}
 		out.Insurances = append(out.Insurances, platform.WireInsurance{Insurance: ins, Status: "active",
 			PaidThrough: paidThrough, BaseFen: ps.baseFen})
-		amount := ps.baseFen * rateOf(ins) / 10000
 		for i := ps.lag - 1; i >= 1; i-- {
 			m := addMonths(cur, -i)
-			if !booked[m] {
-				out.Arrears = append(out.Arrears, platform.WireArrears{Insurance: ins, Month: m, BaseFen: ps.baseFen, AmountFen: amount})
+			if booked[m] {
+				continue
+			}
+			if a, ok := s.price(region, ins, m, ps.baseFen); ok {
+				out.Arrears = append(out.Arrears, a)
 			}
 		}
-		if !booked[cur] {
-			out.CurrentDueFen += amount
+		if a, ok := s.price(region, ins, cur, ps.baseFen); ok && !booked[cur] {
+			out.CurrentDueFen += a.AmountFen
 		}
 	}
 	return out

@@ -126,8 +126,9 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 		if seen[k] || s.booked[personKey(p.Region, p.Person, l.Insurance)][l.Month] {
 			return service.RejectMonthNotPayable, "所缴月份已缴费或正在处理"
 		}
-		if l.Month > monthOf(s.cfg.Clock.Now()) {
-			return service.RejectMonthNotPayable, "不能预缴未来月份"
+		// Future months: exactly the region's prepayment window in force.
+		if cur := monthOf(s.cfg.Clock.Now()); l.Month > cur && monthsBetween(cur, l.Month) > s.prepayCap(p.Region, cur) {
+			return service.RejectMonthNotPayable, "超出预缴期限，不能预缴该月份"
 		}
 		seen[k] = true
 		sum += l.AmountFen

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	// PendingDelay, when positive, accepts pending postings by callback
 	// after that much real time. Zero leaves them for CompletePending.
 	PendingDelay time.Duration
+	// Regions are the region rules the platform applies: the prepayment
+	// window it accepts, the bounds its assessed bases and arrears keep to,
+	// and the rates its arrears are priced at. Nil loads the shipped ones
+	// (regions.Load).
+	Regions []service.Region
 }
 
 // Sim is the simulator. Its methods are safe for concurrent use.
@@ -115,6 +121,13 @@ type event struct {
 func New(cfg Config) *Sim {
 	if cfg.Clock == nil {
 		cfg.Clock = service.SystemClock{}
+	}
+	if cfg.Regions == nil {
+		rs, err := regions.Load()
+		if err != nil {
+			panic("provsim: " + err.Error())
+		}
+		cfg.Regions = rs
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, hc: cfg.HTTPClient}
 	if s.log == nil {
@@ -354,7 +367,13 @@ func (s *Sim) handleBase(c *call) reply {
 	if ps.notInsured {
 		return errReply(http.StatusUnprocessableEntity, service.RejectNotInsured, "未查询到参保信息", false)
 	}
-	return reply{http.StatusOK, platform.WireBaseAssessment{Region: in.Region, BaseFen: ps.baseFen,
+	base := ps.baseFen
+	if r, ok := service.FindRegion(s.cfg.Regions, in.Region); ok {
+		if p, ok := r.PeriodFor(monthOf(s.cfg.Clock.Now())); ok {
+			base = min(max(base, int64(p.MinFen)), int64(p.MaxFen))
+		}
+	}
+	return reply{http.StatusOK, platform.WireBaseAssessment{Region: in.Region, BaseFen: base,
 		Year: s.cfg.Clock.Now().In(cst).Year()}}
 }
 
