@@ -51,7 +51,7 @@ func TestResumeOrderAfterPrepayFailureAsksWeChatFirst(t *testing.T) {
 		t.Run("PaidAtWeChatIsAppliedNotPrepaidAgain", func(t *testing.T) {
 			clock.Set(orderNow)
 			e := newOrderEnv(t, db, clock)
-			e.addQuote(t, "qr2", 1, 1000)
+			e.addQuote(t, "qr2", 1, 1000).PersonID = 8 // another person: qr1 holds person 7's month
 			e.gw.failPrepay = context.DeadlineExceeded
 			res, _ := e.svc.CreateOrder(ctx, 1, "qr2")
 			no := res.Order.No
