@@ -46,7 +46,7 @@ type Deps struct {
 	Family      Family           // optional: /family
 
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client
-	// (TRUSTED_PROXIES); nil means loopback and private networks.
+	// (TRUSTED_PROXIES); nil means loopback only.
 	TrustedProxies []string
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
@@ -65,9 +65,10 @@ type Server struct {
 }
 
 // defaultTrustedProxies are the peers whose X-Forwarded-For is believed
-// unless Deps.TrustedProxies says otherwise: loopback and private networks,
-// where a reverse proxy in front of the service sits.
-var defaultTrustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+// unless Deps.TrustedProxies says otherwise: loopback only. Behind a load
+// balancer, TRUSTED_PROXIES lists its addresses; trusting whole private
+// networks let any peer there name any client and reset per-IP limits.
+var defaultTrustedProxies = []string{"127.0.0.0/8", "::1/128"}
 
 // MaxBodyBytes is the request body limit for JSON endpoints.
 const MaxBodyBytes = 64 << 10

@@ -75,8 +75,11 @@ type App struct {
 }
 
 // New builds the App. On error everything opened so far is closed.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (a *App, err error) {
-	a = &App{Cfg: cfg, Log: log, Clock: opts.Clock}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	// a is a local, not the named result: the error returns below set the
+	// result to nil, and closing (or closers reading) a nil *App used to
+	// panic and hide the error.
+	a := &App{Cfg: cfg, Log: log, Clock: opts.Clock}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -236,6 +239,9 @@ func (a *App) Start(ctx context.Context) (wait func()) {
 
 // Close releases everything, newest first.
 func (a *App) Close() {
+	if a == nil {
+		return
+	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
