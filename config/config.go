@@ -322,6 +322,23 @@ func ProductionSettings(getenv func(string) string) []string {
 	return out
 }
 
+// Secrets returns every configured secret value, for the log scrubber
+// (redact). It reads the current values, so credentials filled in later
+// (the simulator's) count.
+func (c *Config) Secrets() []string {
+	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
+	out = append(out, c.PIIOldKeys...)
+	for _, r := range c.Platform.Regions {
+		out = append(out, r.Secret)
+	}
+	if at := strings.LastIndex(c.MySQLDSN, "@"); at > 0 {
+		if _, pass, ok := strings.Cut(c.MySQLDSN[:at], ":"); ok {
+			out = append(out, pass)
+		}
+	}
+	return out
+}
+
 // isLoopbackURL reports whether u's host is 127.0.0.1, ::1 or localhost.
 func isLoopbackURL(u string) bool {
 	p, err := url.Parse(u)
