@@ -104,10 +104,11 @@ func (s *Server) routes() {
 	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("api: trusted proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.recoverer, s.accessLog)
+	e.Use(s.hygiene, s.requestID, s.recoverer, s.accessLog)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
+	// gin sets Allow before calling this; the status is 405, not 400.
 	e.NoMethod(func(c *gin.Context) {
-		fail(c, &service.Error{Kind: service.KindInvalid, Code: "method_not_allowed", Message: "请求方法不被支持"})
+		fail(c, &service.Error{Kind: service.KindMethodNotAllowed, Code: "method_not_allowed", Message: "请求方法不被支持"})
 	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

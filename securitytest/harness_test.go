@@ -57,6 +57,7 @@ type envOptions struct {
 	// simFront (optional) puts a proxy in front of the simulators: it gets
 	// the simulator's URL and returns the base URL the clients use.
 	simFront func(simURL string) string
+	env      map[string]string // extra settings
 }
 
 // newEnv boots app.New in SIMULATOR mode on a temporary DATA_DIR with a
@@ -79,6 +80,9 @@ func newEnv(tb testing.TB, o envOptions) *env {
 		"DATA_DIR":        tb.TempDir(),
 		"PUBLIC_BASE_URL": e.srv.URL,
 		"LOG_LEVEL":       "debug",
+	}
+	for k, v := range o.env {
+		vars[k] = v
 	}
 	if o.mysql {
 		vars["MYSQL_DSN"] = modeltest.FreshMySQLDSN(tb)
