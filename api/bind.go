@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,6 +35,11 @@ func bind(c *gin.Context, v any) bool {
 			return false
 		}
 		fail(c, service.Invalid("invalid_json", "请求内容无法读取"))
+		return false
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would turn invalid bytes into U+FFFD and store them.
+		fail(c, service.Invalid("invalid_json", "请求内容不是有效的 UTF-8"))
 		return false
 	}
 	values, serr := scanJSON(body)
