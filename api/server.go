@@ -24,6 +24,13 @@ type Authenticator interface {
 	SetCareMode(ctx context.Context, userID int64, on bool) (*service.User, error)
 }
 
+// SessionEnder ends sessions (logout). When Deps.Auth implements it, the
+// logout routes are mounted.
+type SessionEnder interface {
+	Logout(ctx context.Context, token string) error
+	LogoutEverywhere(ctx context.Context, userID int64) error
+}
+
 // Pinger checks a dependency for /readyz.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -117,6 +124,10 @@ func (s *Server) routes() {
 	v1.POST("/auth/login", s.limit("login", 20), s.login)
 
 	user := v1.Group("", s.authenticate)
+	if ender, ok := s.deps.Auth.(SessionEnder); ok {
+		user.DELETE("/auth/session", s.logout(ender))
+		user.DELETE("/auth/sessions", s.logoutEverywhere(ender))
+	}
 	user.GET("/me", s.me)
 	user.PATCH("/me", s.updateMe)
 	s.identityRoutes(user)

@@ -21,6 +21,10 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, userID int64, expiresAt time.Time) (string, error)
 	// FindSession returns the user of a live token or ErrNotFound.
 	FindSession(ctx context.Context, token string) (int64, time.Time, error)
+	// DeleteSession ends one session (logout).
+	DeleteSession(ctx context.Context, token string) error
+	// RevokeUserSessions ends every session of userID issued so far.
+	RevokeUserSessions(ctx context.Context, userID int64) error
 }
 
 // Session is an issued login.
@@ -114,6 +118,22 @@ func (s *AuthService) Authenticate(ctx context.Context, token string) (*User, er
 		return nil, ErrUnauthenticated
 	}
 	return u, err
+}
+
+// Logout ends the session of token.
+func (s *AuthService) Logout(ctx context.Context, token string) error {
+	if err := s.sessions.DeleteSession(ctx, token); err != nil {
+		return Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	return nil
+}
+
+// LogoutEverywhere ends every session of the user (a lost phone).
+func (s *AuthService) LogoutEverywhere(ctx context.Context, userID int64) error {
+	if err := s.sessions.RevokeUserSessions(ctx, userID); err != nil {
+		return Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	return nil
 }
 
 // SetCareMode sets the user's care-mode preference.
