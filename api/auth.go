@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,6 +45,30 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), User: s.toUserResponse(c, sess.User)})
+}
+
+// logout ends the caller's session: DELETE /api/v1/auth/session.
+func (s *Server) logout(ender SessionEnder) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if err := ender.Logout(c.Request.Context(), strings.TrimSpace(token)); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// logoutEverywhere ends every session of the caller, this one included:
+// DELETE /api/v1/auth/sessions.
+func (s *Server) logoutEverywhere(ender SessionEnder) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := ender.LogoutEverywhere(c.Request.Context(), currentUser(c).ID); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
 }
 
 func (s *Server) me(c *gin.Context) {

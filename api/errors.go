@@ -11,15 +11,16 @@ import (
 
 // httpStatus is the one mapping from error kind to HTTP status.
 var httpStatus = map[service.Kind]int{
-	service.KindInternal:        http.StatusInternalServerError,
-	service.KindInvalid:         http.StatusBadRequest,
-	service.KindUnauthenticated: http.StatusUnauthorized,
-	service.KindForbidden:       http.StatusForbidden,
-	service.KindNotFound:        http.StatusNotFound,
-	service.KindConflict:        http.StatusConflict,
-	service.KindUnprocessable:   http.StatusUnprocessableEntity,
-	service.KindRateLimited:     http.StatusTooManyRequests,
-	service.KindUnavailable:     http.StatusServiceUnavailable,
+	service.KindInternal:         http.StatusInternalServerError,
+	service.KindInvalid:          http.StatusBadRequest,
+	service.KindUnauthenticated:  http.StatusUnauthorized,
+	service.KindForbidden:        http.StatusForbidden,
+	service.KindNotFound:         http.StatusNotFound,
+	service.KindConflict:         http.StatusConflict,
+	service.KindUnprocessable:    http.StatusUnprocessableEntity,
+	service.KindRateLimited:      http.StatusTooManyRequests,
+	service.KindUnavailable:      http.StatusServiceUnavailable,
+	service.KindMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 type errorBody struct {

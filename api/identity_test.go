@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestFaceVerification(t *testing.T) {
 			}
 		})
 
-		for _, c := range []struct{ name, code string }{
+		for i, c := range []struct{ name, code string }{
 			{"王取消", service.CodeFaceCancelled},
 			{"王相机", service.CodeFaceCameraPermission},
 			{"王超时", service.CodeFaceTimeout},
@@ -69,7 +70,7 @@ func TestFaceVerification(t *testing.T) {
 			{"王模糊", service.CodeFaceCaptureInvalid},
 		} {
 			t.Run("Refused_"+c.code+"_"+c.name, func(t *testing.T) {
-				tok, _ := h.login(t, "face-fail-"+c.name)
+				tok, _ := h.login(t, fmt.Sprintf("face-fail-%d", i))
 				r := h.verifyByFace(t, tok, c.name, residentID("11010119900307123"))
 				wantStatus(t, r, http.StatusUnprocessableEntity, c.code)
 				if msg := r.str("error", "message"); msg == "" || !containsHan(msg) {

@@ -20,6 +20,17 @@ const (
 	ctxLogger    = "logger"
 )
 
+// hygiene sets the headers every reply carries: no MIME sniffing, and no
+// caching of API replies (session tokens, personal data).
+func (s *Server) hygiene(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // requestID takes a well-formed X-Request-ID or makes one, and echoes it.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -257,8 +258,8 @@ func (h *orderHandlers) listOrders(c *gin.Context) {
 	page, pageSize := 1, service.DefaultPageSize
 	if v := c.Query("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			fail(c, service.Invalid(service.CodeInvalid, "page 无效", service.FieldError{Field: "page", Code: "invalid", Message: "应为正整数"}))
+		if err != nil || n < 1 || n > service.MaxPage {
+			fail(c, service.Invalid(service.CodeInvalid, "page 无效", service.FieldError{Field: "page", Code: "invalid", Message: fmt.Sprintf("应为 1 到 %d", service.MaxPage)}))
 			return
 		}
 		page = n

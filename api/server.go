@@ -24,6 +24,13 @@ type Authenticator interface {
 	SetCareMode(ctx context.Context, userID int64, on bool) (*service.User, error)
 }
 
+// SessionEnder ends sessions (logout). When Deps.Auth implements it, the
+// logout routes are mounted.
+type SessionEnder interface {
+	Logout(ctx context.Context, token string) error
+	LogoutEverywhere(ctx context.Context, userID int64) error
+}
+
 // Pinger checks a dependency for /readyz.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -46,7 +53,7 @@ type Deps struct {
 	Family      Family           // optional: /family
 
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client
-	// (TRUSTED_PROXIES); nil means loopback and private networks.
+	// (TRUSTED_PROXIES); nil means loopback only.
 	TrustedProxies []string
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
@@ -67,9 +74,10 @@ type Server struct {
 }
 
 // defaultTrustedProxies are the peers whose X-Forwarded-For is believed
-// unless Deps.TrustedProxies says otherwise: loopback and private networks,
-// where a reverse proxy in front of the service sits.
-var defaultTrustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+// unless Deps.TrustedProxies says otherwise: loopback only. Behind a load
+// balancer, TRUSTED_PROXIES lists its addresses; trusting whole private
+// networks let any peer there name any client and reset per-IP limits.
+var defaultTrustedProxies = []string{"127.0.0.0/8", "::1/128"}
 
 // MaxBodyBytes is the request body limit for JSON endpoints.
 const MaxBodyBytes = 64 << 10
@@ -105,10 +113,11 @@ func (s *Server) routes() {
 	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("api: trusted proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.recoverer, s.accessLog)
+	e.Use(s.hygiene, s.requestID, s.recoverer, s.accessLog)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
+	// gin sets Allow before calling this; the status is 405, not 400.
 	e.NoMethod(func(c *gin.Context) {
-		fail(c, &service.Error{Kind: service.KindInvalid, Code: "method_not_allowed", Message: "请求方法不被支持"})
+		fail(c, &service.Error{Kind: service.KindMethodNotAllowed, Code: "method_not_allowed", Message: "请求方法不被支持"})
 	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -117,6 +126,10 @@ func (s *Server) routes() {
 	v1.POST("/auth/login", s.limit("login", 20), s.login)
 
 	user := v1.Group("", s.authenticate)
+	if ender, ok := s.deps.Auth.(SessionEnder); ok {
+		user.DELETE("/auth/session", s.logout(ender))
+		user.DELETE("/auth/sessions", s.logoutEverywhere(ender))
+	}
 	user.GET("/me", s.me)
 	user.PATCH("/me", s.updateMe)
 	s.identityRoutes(user)

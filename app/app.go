@@ -27,6 +27,7 @@ import (
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim"
@@ -39,6 +40,10 @@ type Options struct {
 	// Clock replaces the clock (default: the wall clock, or an OffsetClock
 	// that the simulator control API can move when SIMULATOR is on).
 	Clock service.Clock
+	// SimFront (tests) returns the base URL the WeChat, WeChat Pay and
+	// platform clients use instead of the in-process simulator's, so a test
+	// can put a fault-injecting proxy in front of it (SIMULATOR only).
+	SimFront func(simURL string) string
 }
 
 // App is the wired service.
@@ -60,6 +65,7 @@ type App struct {
 	Platform *platform.Client
 
 	platformCfg platform.Config
+	opts        Options
 
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
@@ -75,8 +81,14 @@ type App struct {
 }
 
 // New builds the App. On error everything opened so far is closed.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (a *App, err error) {
-	a = &App{Cfg: cfg, Log: log, Clock: opts.Clock}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	// a is a local, not the named result: the error returns below set the
+	// result to nil, and closing (or closers reading) a nil *App used to
+	// panic and hide the error.
+	// Every log line of the App passes the redact handler: configured
+	// secrets masked, URL query strings dropped, values clipped.
+	log = slog.New(redact.NewHandler(log.Handler(), cfg.Secrets))
+	a := &App{Cfg: cfg, Log: log, Clock: opts.Clock, opts: opts}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -241,6 +253,9 @@ func (a *App) Start(ctx context.Context) (wait func()) {
 
 // Close releases everything, newest first.
 func (a *App) Close() {
+	if a == nil {
+		return
+	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}

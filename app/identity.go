@@ -37,6 +37,7 @@ func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Cl
 	deps.Face = service.NewFaceService(service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
 		users, persons, model.NewFaceAttemptStore(a.DB, a.PII), wechat.NewFaceClient(wx), a.Clock)
 	deps.Family = service.NewFamilyService(family, checks, users, persons, a.Clock)
-	deps.AltIdentity = service.NewAltIdentityService(regions, a.Platform, checks, users, persons, a.Clock)
+	deps.AltIdentity = service.NewAltIdentityService(regions, a.Platform, checks, users, persons, a.Clock).
+		WithAbuseLimits(deps.Limiter, family)
 	return nil
 }

@@ -40,10 +40,15 @@ func (a *App) startSimulators() error {
 	}
 	a.closers = append(a.closers, func() { srv.Close() })
 	a.SimURL, a.Sims = srv.URL, s
-	cfg.WeChat.APIBase = srv.URL
-	cfg.Pay.APIBase = srv.URL
+	front := srv.URL
+	if a.opts.SimFront != nil {
+		front = a.opts.SimFront(srv.URL)
+	}
+	cfg.WeChat.APIBase = front
+	cfg.Pay.APIBase = front
 	cfg.Pay.MchID = keys.MchID
-	cfg.Platform.BaseURL = srv.URL
+	cfg.Pay.APIv3Key = keys.APIv3Key // so the log scrubber knows it (config.Secrets)
+	cfg.Platform.BaseURL = front
 	cfg.Platform.AppID, cfg.Platform.Secret = simPlatformAppID, simPlatformSecret
 	a.Log.Info("simulator listening", "url", srv.URL)
 	return nil

@@ -202,8 +202,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Workers = parseBool("WORKERS", true)
 	c.Ops = parseOps(env, bad)
 
-	hasWeChat := c.WeChat.AppID != "" || c.WeChat.Secret != "" || c.Pay.MchID != ""
-	c.Simulator = parseBool("SIMULATOR", !hasWeChat)
+	// Fail closed: simulator mode (any login code logs in, dev admin token,
+	// a movable clock) is the default only when no production setting is
+	// present. With one present, SIMULATOR must be said explicitly.
+	prod := ProductionSettings(getenv)
+	if env("SIMULATOR", "") == "" && len(prod) > 0 {
+		return nil, fmt.Errorf("configuration: SIMULATOR: must be set explicitly (off for production, on for development) because production settings are present: %s", strings.Join(prod, ", "))
+	}
+	c.Simulator = parseBool("SIMULATOR", len(prod) == 0)
 	c.AutoMigrate = parseBool("AUTO_MIGRATE", c.MySQLDSN == "" || c.Simulator)
 	c.QuoteRequireSourced = parseBool("QUOTE_REQUIRE_SOURCED", !c.Simulator)
 
@@ -227,7 +233,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		key32("PII_OLD_KEYS", k)
 		c.PIIOldKeys = append(c.PIIOldKeys, k)
 	}
-	c.TrustedProxies = splitList(env("TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"))
+	// Loopback only by default: behind a load balancer, list its addresses
+	// (README), or any private-network peer could name any client and
+	// reset the per-IP limits.
+	c.TrustedProxies = splitList(env("TRUSTED_PROXIES", "127.0.0.0/8,::1/128"))
 	for _, cidr := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			bad("TRUSTED_PROXIES", "want comma-separated CIDRs, got %q", cidr)
@@ -249,6 +258,22 @@ func Load(getenv func(string) string) (*Config, error) {
 				bad(kv.name, "required when SIMULATOR is off")
 			}
 		}
+		// ALLOW_DEV_BACKENDS=on accepts SQLite, the in-process Redis and
+		// http:// client base URLs with SIMULATOR=off, for fault-injection
+		// runs against external simulators (cmd/chaos) and local trials.
+		if !parseBool("ALLOW_DEV_BACKENDS", false) {
+			if c.MySQLDSN == "" {
+				bad("MYSQL_DSN", "required when SIMULATOR is off (the embedded SQLite is for development; ALLOW_DEV_BACKENDS=on overrides)")
+			}
+			if c.Redis.Addr == "" {
+				bad("REDIS_ADDR", "required when SIMULATOR is off (the in-process Redis is for development; ALLOW_DEV_BACKENDS=on overrides)")
+			}
+			for _, kv := range []struct{ name, v string }{{"WECHAT_API_BASE", c.WeChat.APIBase}, {"WECHATPAY_API_BASE", c.Pay.APIBase}, {"PLATFORM_BASE_URL", c.Platform.BaseURL}} {
+				if strings.HasPrefix(strings.ToLower(kv.v), "http://") {
+					bad(kv.name, "want an https URL when SIMULATOR is off, got %q (ALLOW_DEV_BACKENDS=on overrides)", kv.v)
+				}
+			}
+		}
 		// ALLOW_INSECURE_NOTIFY_URL=on accepts an http loopback URL, for
 		// fault-injection runs against external simulators (cmd/chaos).
 		if strings.HasPrefix(c.PublicBaseURL, "http://") && !(parseBool("ALLOW_INSECURE_NOTIFY_URL", false) && isLoopbackURL(c.PublicBaseURL)) {
@@ -259,6 +284,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	// codes; each reads PLATFORM_<CODE>_BASE_URL/_APP_ID/_SECRET with the
 	// code upper-cased and '-' written as '_', falling back to the default
 	// endpoint and app id. A listed region must have its own secret.
+	if c.Simulator && env("PLATFORM_REGIONS", "") != "" {
+		bad("PLATFORM_REGIONS", "not used with SIMULATOR=on (the simulated platform has one credential set); unset it or set SIMULATOR=off")
+	}
 	for _, region := range splitList(env("PLATFORM_REGIONS", "")) {
 		pre := "PLATFORM_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_")) + "_"
 		r := PlatformRegion{
@@ -269,6 +297,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		if r.Secret == "" {
 			bad(pre+"SECRET", "required for region %s listed in PLATFORM_REGIONS", region)
 		}
+		if !c.Simulator && strings.HasPrefix(strings.ToLower(r.BaseURL), "http://") && !parseBool("ALLOW_DEV_BACKENDS", false) {
+			bad(pre+"BASE_URL", "want an https URL when SIMULATOR is off, got %q (ALLOW_DEV_BACKENDS=on overrides)", r.BaseURL)
+		}
 		c.Platform.Regions[region] = r
 	}
 	if c.Simulator && c.AdminToken == "" {
@@ -278,6 +309,42 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// ProductionSettings lists the set production-only settings: any of them
+// means the operator meant a real deployment, so simulator mode is never
+// chosen silently. docs/operations.md lists them.
+func ProductionSettings(getenv func(string) string) []string {
+	var out []string
+	for _, k := range []string{"WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_MCH_CERT_SERIAL",
+		"WECHATPAY_MCH_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_PUBLIC_KEY_FILE",
+		"WECHATPAY_PLATFORM_CERT_FILE", "PII_KEY", "PII_OLD_KEYS", "VOUCHER_KEY", "PLATFORM_BASE_URL", "PLATFORM_APP_ID",
+		"PLATFORM_SECRET", "PLATFORM_REGIONS", "ADMIN_TOKEN"} {
+		if strings.TrimSpace(getenv(k)) != "" {
+			out = append(out, k)
+		}
+	}
+	if u := strings.ToLower(strings.TrimSpace(getenv("PUBLIC_BASE_URL"))); strings.HasPrefix(u, "https://") {
+		out = append(out, "PUBLIC_BASE_URL (https)")
+	}
+	return out
+}
+
+// Secrets returns every configured secret value, for the log scrubber
+// (redact). It reads the current values, so credentials filled in later
+// (the simulator's) count.
+func (c *Config) Secrets() []string {
+	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
+	out = append(out, c.PIIOldKeys...)
+	for _, r := range c.Platform.Regions {
+		out = append(out, r.Secret)
+	}
+	if at := strings.LastIndex(c.MySQLDSN, "@"); at > 0 {
+		if _, pass, ok := strings.Cut(c.MySQLDSN[:at], ":"); ok {
+			out = append(out, pass)
+		}
+	}
+	return out
 }
 
 // isLoopbackURL reports whether u's host is 127.0.0.1, ::1 or localhost.

@@ -16,7 +16,7 @@ func productionEnv(tb testing.TB, extra map[string]string) map[string]string {
 		"WECHATPAY_MCH_CERT_SERIAL": "AB", "WECHATPAY_MCH_PRIVATE_KEY_FILE": "k.pem", "WECHATPAY_APIV3_KEY": strings.Repeat("k", 32),
 		"WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_1", "WECHATPAY_PUBLIC_KEY_FILE": "p.pem",
 		"PII_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)), "PLATFORM_BASE_URL": "http://127.0.0.1:9",
-		"PLATFORM_SECRET": "x", "ADMIN_TOKEN": "t", "PUBLIC_BASE_URL": "http://127.0.0.1:18080"}
+		"PLATFORM_SECRET": "x", "ADMIN_TOKEN": "t", "PUBLIC_BASE_URL": "http://127.0.0.1:18080", "ALLOW_DEV_BACKENDS": "on"}
 	for k, v := range extra {
 		m[k] = v
 	}

@@ -64,8 +64,18 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		parsed.Collation = "utf8mb4_unicode_ci"
 		parsed.InterpolateParams = true
 		gdb, err := gorm.Open(mysql.Open(parsed.FormatDSN()), cfg)
+		var me *mysqldrv.MySQLError
+		if err != nil && errors.As(err, &me) && me.Number == 1049 {
+			// Unknown database (the README's docker command starts an
+			// empty server): create it once, then open again.
+			if cerr := createMySQLDatabase(parsed); cerr != nil {
+				return nil, fmt.Errorf("MYSQL_DSN: database %q does not exist on %s and could not be created (%v); create it with: CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+					parsed.DBName, parsed.Addr, oneLine(cerr), parsed.DBName)
+			}
+			gdb, err = gorm.Open(mysql.Open(parsed.FormatDSN()), cfg)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("open mysql: %w", err)
+			return nil, mysqlOpenError(parsed, err)
 		}
 		sqlDB, err := gdb.DB()
 		if err != nil {
@@ -243,3 +253,37 @@ func updateLocked[R any, T any](ctx context.Context, db *DB, op string, id int64
 	}
 	return out, nil
 }
+
+// createMySQLDatabase creates the DSN's database on its server.
+func createMySQLDatabase(parsed *mysqldrv.Config) error {
+	if parsed.DBName == "" || strings.ContainsAny(parsed.DBName, "`\x00") {
+		return fmt.Errorf("unusable database name")
+	}
+	server := parsed.Clone()
+	server.DBName = ""
+	sqlDB, err := sql.Open("mysql", server.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	_, err = sqlDB.Exec("CREATE DATABASE IF NOT EXISTS `" + parsed.DBName + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	return err
+}
+
+// mysqlOpenError turns a failed connection into one line that names the
+// setting and the server, without the password.
+func mysqlOpenError(parsed *mysqldrv.Config, err error) error {
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1045:
+			return fmt.Errorf("MYSQL_DSN: MySQL at %s refused user %q: access denied (check the user and password)", parsed.Addr, parsed.User)
+		case 1044:
+			return fmt.Errorf("MYSQL_DSN: user %q may not use database %q on %s", parsed.User, parsed.DBName, parsed.Addr)
+		}
+		return fmt.Errorf("MYSQL_DSN: MySQL at %s: %s", parsed.Addr, oneLine(err))
+	}
+	return fmt.Errorf("MYSQL_DSN: cannot reach MySQL at %s: %s", parsed.Addr, oneLine(err))
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

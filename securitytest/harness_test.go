@@ -54,6 +54,10 @@ type env struct {
 type envOptions struct {
 	mysql   bool // MYSQL_DSN = a fresh database on TEST_MYSQL_DSN's server
 	workers bool // run the background workers
+	// simFront (optional) puts a proxy in front of the simulators: it gets
+	// the simulator's URL and returns the base URL the clients use.
+	simFront func(simURL string) string
+	env      map[string]string // extra settings
 }
 
 // newEnv boots app.New in SIMULATOR mode on a temporary DATA_DIR with a
@@ -77,6 +81,9 @@ func newEnv(tb testing.TB, o envOptions) *env {
 		"PUBLIC_BASE_URL": e.srv.URL,
 		"LOG_LEVEL":       "debug",
 	}
+	for k, v := range o.env {
+		vars[k] = v
+	}
 	if o.mysql {
 		vars["MYSQL_DSN"] = modeltest.FreshMySQLDSN(tb)
 	}
@@ -85,7 +92,7 @@ func newEnv(tb testing.TB, o envOptions) *env {
 		tb.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log, app.Options{Clock: e.clock})
+	a, err := app.New(context.Background(), cfg, log, app.Options{Clock: e.clock, SimFront: o.simFront})
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}

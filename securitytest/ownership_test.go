@@ -306,6 +306,8 @@ var selfOnlyRoutes = []string{
 	"POST /api/v1/identity/face/start",
 	"POST /api/v1/identity/face/legacy",
 	"POST /api/v1/identity/alt/start",
+	"DELETE /api/v1/auth/session",  // the caller's own token (TestLogout)
+	"DELETE /api/v1/auth/sessions", // the caller's own sessions (TestLogout)
 }
 
 func isPublic(route string) bool {

@@ -112,19 +112,36 @@ func TestLoginRateLimitCannotBeDodgedWithForwardedFor(t *testing.T) {
 	}
 	want(t, "another client", e.loginFrom(t, "198.51.100.21:40000", "rl-login-z", nil), http.StatusOK, "")
 
-	t.Run("BehindPrivateProxy", func(t *testing.T) {
-		const proxy = "10.1.2.3:5555"
-		via := func(clientIP string) map[string]string {
-			// A client-supplied header first, the proxy's own entry last.
-			return map[string]string{"X-Forwarded-For": "6.6.6.6, " + clientIP}
-		}
+	t.Run("PrivatePeerIsNotTrustedByDefault", func(t *testing.T) {
+		// TRUSTED_PROXIES defaults to loopback: a peer on the private
+		// network rotating X-Forwarded-For is still one client.
+		const peer = "10.9.8.7:5555"
 		for i := 0; i < 20; i++ {
-			want(t, fmt.Sprintf("proxied login %d", i+1), e.loginFrom(t, proxy, fmt.Sprintf("rl-px-%d", i), via("203.0.113.50")), http.StatusOK, "")
+			want(t, fmt.Sprintf("private peer login %d", i+1), e.loginFrom(t, peer, fmt.Sprintf("rl-pp-%d", i),
+				map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)}), http.StatusOK, "")
 		}
-		wantRateLimited(t, "proxied login 21", e.loginFrom(t, proxy, "rl-px-x", via("203.0.113.50")))
-		want(t, "another proxied client", e.loginFrom(t, proxy, "rl-px-y", via("203.0.113.51")), http.StatusOK, "")
+		wantRateLimited(t, "private peer login 21 with a fresh X-Forwarded-For",
+			e.loginFrom(t, peer, "rl-pp-x", map[string]string{"X-Forwarded-For": "203.0.113.200"}))
 	})
 
 	e.clock.Advance(time.Minute)
 	want(t, "login in the next window", e.loginFrom(t, client, "rl-login-y", nil), http.StatusOK, "")
+}
+
+// TestLoginRateLimitBehindConfiguredProxy: with the load balancer's
+// network in TRUSTED_PROXIES, its X-Forwarded-For names the client. (A
+// separate test: silenceper's URL rewrite is process-global, so two Apps
+// must not overlap.)
+func TestLoginRateLimitBehindConfiguredProxy(t *testing.T) {
+	e := newEnv(t, envOptions{env: map[string]string{"TRUSTED_PROXIES": "127.0.0.0/8,10.1.2.0/24"}})
+	const proxy = "10.1.2.3:5555"
+	via := func(clientIP string) map[string]string {
+		// A client-supplied header first, the proxy's own entry last.
+		return map[string]string{"X-Forwarded-For": "6.6.6.6, " + clientIP}
+	}
+	for i := 0; i < 20; i++ {
+		want(t, fmt.Sprintf("proxied login %d", i+1), e.loginFrom(t, proxy, fmt.Sprintf("rl-px-%d", i), via("203.0.113.50")), http.StatusOK, "")
+	}
+	wantRateLimited(t, "proxied login 21", e.loginFrom(t, proxy, "rl-px-x", via("203.0.113.50")))
+	want(t, "another proxied client", e.loginFrom(t, proxy, "rl-px-y", via("203.0.113.51")), http.StatusOK, "")
 }

@@ -79,6 +79,10 @@ func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Aler
 	if err != nil {
 		return nil, err
 	}
+	for i := range as {
+		as[i].Detail = MaskAlertDetail(as[i].Detail)
+		as[i].Ref = MaskAlertDetail(as[i].Ref)
+	}
 	return as, s.audit(ctx, actor, "list_alerts", status, nil, nil)
 }
 

@@ -21,6 +21,10 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, userID int64, expiresAt time.Time) (string, error)
 	// FindSession returns the user of a live token or ErrNotFound.
 	FindSession(ctx context.Context, token string) (int64, time.Time, error)
+	// DeleteSession ends one session (logout).
+	DeleteSession(ctx context.Context, token string) error
+	// RevokeUserSessions ends every session of userID issued so far.
+	RevokeUserSessions(ctx context.Context, userID int64) error
 }
 
 // Session is an issued login.
@@ -51,8 +55,14 @@ func NewAuthService(users UserStore, wechat WeChatLogin, sessions SessionStore, 
 // login and keeping the unionid when WeChat sends one.
 func (s *AuthService) Login(ctx context.Context, code string) (*Session, error) {
 	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 128 {
+	if code == "" {
 		return nil, Invalid("invalid_code", "登录凭证不能为空", FieldError{Field: "code", Code: "required", Message: "请提供 wx.login 返回的 code"})
+	}
+	if !ValidLoginCode(code) {
+		// The code goes into WeChat's URL: anything but a short token of
+		// [A-Za-z0-9_-] could add query parameters, and never came from
+		// wx.login.
+		return nil, Invalid("invalid_code", "登录凭证格式无效，请重新进入小程序", FieldError{Field: "code", Code: "format", Message: "code 应为 wx.login 返回的凭证"})
 	}
 	openID, unionID, err := s.wechat.Code2Session(ctx, code)
 	if err != nil {
@@ -68,6 +78,24 @@ func (s *AuthService) Login(ctx context.Context, code string) (*Session, error) 
 		return nil, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
 	}
 	return &Session{Token: token, ExpiresAt: exp, User: u}, nil
+}
+
+// MaxLoginCodeLen bounds a wx.login code (WeChat's are 32 characters).
+const MaxLoginCodeLen = 128
+
+// ValidLoginCode reports whether code looks like a wx.login code: 1 to
+// MaxLoginCodeLen characters of [A-Za-z0-9_-].
+func ValidLoginCode(code string) bool {
+	if code == "" || len(code) > MaxLoginCodeLen {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrUnauthenticated is returned for a missing, unknown or expired token.
@@ -90,6 +118,22 @@ func (s *AuthService) Authenticate(ctx context.Context, token string) (*User, er
 		return nil, ErrUnauthenticated
 	}
 	return u, err
+}
+
+// Logout ends the session of token.
+func (s *AuthService) Logout(ctx context.Context, token string) error {
+	if err := s.sessions.DeleteSession(ctx, token); err != nil {
+		return Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	return nil
+}
+
+// LogoutEverywhere ends every session of the user (a lost phone).
+func (s *AuthService) LogoutEverywhere(ctx context.Context, userID int64) error {
+	if err := s.sessions.RevokeUserSessions(ctx, userID); err != nil {
+		return Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	return nil
 }
 
 // SetCareMode sets the user's care-mode preference.

@@ -21,6 +21,9 @@ const (
 	KindUnprocessable
 	KindRateLimited
 	KindUnavailable
+	// KindMethodNotAllowed is a known path called with a wrong method (405
+	// with Allow).
+	KindMethodNotAllowed
 )
 
 // Stable error codes shared by several use cases. Use cases may define more

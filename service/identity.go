@@ -216,26 +216,58 @@ func validateIdentity(in IdentityInput, now time.Time) (PersonRef, *Error) {
 	return PersonRef{Name: name, IDType: in.IDType, IDNumber: n}, nil
 }
 
-// validateName checks a legal name: 1 to 50 characters, no digits or
-// control characters. Chinese names, names with the middle dot (·) and
-// Latin names with spaces are accepted.
+// MaxNameRunes bounds a legal name.
+const MaxNameRunes = 50
+
+// validateName is the one rule for a legal name, wherever a name enters
+// (face and alternative verification, family members): by Unicode class,
+// Han characters, Latin letters, the middle dot (·, also written ・ or •,
+// stored as ·) and single spaces between words, 1 to MaxNameRunes
+// characters, at least one letter. Everything else is refused: control,
+// format and bidi characters (U+202E, U+200B), private use, emoji and other
+// symbols, digits, punctuation, and U+FFFD (what invalid UTF-8 decodes to).
 func validateName(s string) (string, *Error) {
-	s = strings.TrimSpace(s)
 	bad := func(code, msg string) *Error {
 		return Invalid("invalid_name", msg, FieldError{Field: "name", Code: code, Message: msg})
 	}
+	if !utf8.ValidString(s) {
+		return "", bad("format", "姓名包含无效字符")
+	}
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", bad("required", "请填写证件上的姓名")
 	}
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 50 {
-		return "", bad("format", "姓名过长或包含无效字符")
-	}
+	var b strings.Builder
+	letters, prevSpace, prevDot := 0, false, false
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsDigit(r) || strings.ContainsRune("<>{}[]\\/@#$%^&*=+|~`\"", r) {
-			return "", bad("format", "姓名只能包含文字、空格和间隔号（·）")
+		switch {
+		case unicode.Is(unicode.Han, r) || (unicode.Is(unicode.Latin, r) && unicode.IsLetter(r)):
+			b.WriteRune(r)
+			letters++
+			prevSpace, prevDot = false, false
+		case r == '·' || r == '・' || r == '•':
+			if prevDot || prevSpace || letters == 0 {
+				return "", bad("format", "间隔号（·）只能写在两个字之间")
+			}
+			b.WriteRune('·')
+			prevDot = true
+		case r == ' ':
+			if prevSpace || prevDot {
+				return "", bad("format", "姓名中不能有连续的空格")
+			}
+			b.WriteRune(' ')
+			prevSpace = true
+		default:
+			return "", bad("format", "姓名只能包含汉字、拉丁字母、空格和间隔号（·）")
 		}
 	}
-	return s, nil
+	if prevDot {
+		return "", bad("format", "间隔号（·）只能写在两个字之间")
+	}
+	if utf8.RuneCountInString(b.String()) > MaxNameRunes {
+		return "", bad("format", fmt.Sprintf("姓名不能超过 %d 个字", MaxNameRunes))
+	}
+	return b.String(), nil
 }
 
 // faceNotSupported is the refusal for documents WeChat cannot verify by face.

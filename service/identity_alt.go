@@ -2,8 +2,11 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -68,6 +71,75 @@ type AltIdentityService struct {
 	users    UserStore
 	persons  PersonStore
 	clock    Clock
+
+	// Abuse limits (WithAbuseLimits): nil limiter means none.
+	limiter RateLimiter
+	family  FamilyStore
+}
+
+// Abuse limits of alternative checks (each sends a text or asks the
+// platform about a person), on top of the per-user route limit.
+const (
+	AltChecksPerTargetHour = 3
+	AltChecksPerTargetDay  = 6
+	AltChecksPerPhoneHour  = 3
+	AltChecksPerPhoneDay   = 6
+	AltChecksPerUserDay    = 20
+)
+
+// WithAbuseLimits adds limits per target person, per phone number and per
+// user (hour and day), and makes purpose "family" require a binding or
+// invitation of the user for that person. It returns s.
+func (s *AltIdentityService) WithAbuseLimits(limiter RateLimiter, family FamilyStore) *AltIdentityService {
+	s.limiter, s.family = limiter, family
+	return s
+}
+
+// ErrFamilyBindingRequired refuses a family check for a person the user has
+// not added as a family member.
+var ErrFamilyBindingRequired = &Error{Kind: KindForbidden, Code: "family_binding_required",
+	Message: "请先在“家人”中添加该家人，再为其核验身份", Fields: []FieldError{{Field: "purpose", Code: "binding_required", Message: "需要已添加的家人或邀请"}}}
+
+// abuseKey hashes an identifier for a rate-limit key: no personal data in
+// Redis keys.
+func abuseKey(kind, v string) string {
+	h := sha256.Sum256([]byte("sipay-alt:" + v))
+	return "altcheck:" + kind + ":" + hex.EncodeToString(h[:12])
+}
+
+// checkAbuse counts one check against every limit and refuses the first
+// one exceeded.
+func (s *AltIdentityService) checkAbuse(ctx context.Context, userID int64, ref PersonRef, phone string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	type lim struct {
+		key    string
+		limit  int
+		window time.Duration
+	}
+	target := string(ref.IDType) + ":" + ref.IDNumber
+	lims := []lim{
+		{abuseKey("person-h", target), AltChecksPerTargetHour, time.Hour},
+		{abuseKey("person-d", target), AltChecksPerTargetDay, 24 * time.Hour},
+		{"altcheck:user-d:" + strconv.FormatInt(userID, 10), AltChecksPerUserDay, 24 * time.Hour},
+	}
+	if phone != "" {
+		lims = append(lims, lim{abuseKey("phone-h", phone), AltChecksPerPhoneHour, time.Hour},
+			lim{abuseKey("phone-d", phone), AltChecksPerPhoneDay, 24 * time.Hour})
+	}
+	for _, l := range lims {
+		ok, retry, err := s.limiter.Allow(ctx, l.key, l.limit, l.window)
+		if err != nil {
+			// Unlike page limits, these protect third parties: fail closed.
+			return Unavailable("认证服务暂时不可用，请稍后重试", 10*time.Second, err)
+		}
+		if !ok {
+			return &Error{Kind: KindRateLimited, Code: CodeRateLimited, RetryAfter: retry,
+				Message: "该证件或手机号的认证请求过于频繁，请稍后再试"}
+		}
+	}
+	return nil
 }
 
 // NewAltIdentityService returns an AltIdentityService. It panics on nil
@@ -180,6 +252,24 @@ func (s *AltIdentityService) Start(ctx context.Context, userID int64, in AltStar
 	phone, perr := normalizePhone(in.Phone)
 	if perr != nil {
 		return nil, perr
+	}
+	if in.Purpose == CheckForFamily && s.family != nil {
+		bs, err := s.family.ListFamilyBindings(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		bound := false
+		for _, b := range bs {
+			if b.Member.IDType == ref.IDType && b.Member.IDNumber == ref.IDNumber {
+				bound = true
+			}
+		}
+		if !bound {
+			return nil, ErrFamilyBindingRequired
+		}
+	}
+	if err := s.checkAbuse(ctx, userID, ref, phone); err != nil {
+		return nil, err
 	}
 	if in.Purpose == CheckForSelf {
 		u, err := s.users.FindUserByID(ctx, userID)

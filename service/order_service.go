@@ -478,12 +478,18 @@ func (s *OrderService) Timeline(ctx context.Context, userID int64, orderNo strin
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 50
+	// MaxPage bounds page so (page-1)*pageSize never overflows (and no
+	// one pages through 500,000 orders).
+	MaxPage = 10000
 )
 
 // FindOrders lists the user's orders, newest first; page is 1-based.
 func (s *OrderService) FindOrders(ctx context.Context, userID int64, page, pageSize int) ([]*Order, int, error) {
 	if page < 1 {
 		page = 1
+	}
+	if page > MaxPage {
+		page = MaxPage
 	}
 	if pageSize < 1 {
 		pageSize = DefaultPageSize

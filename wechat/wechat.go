@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -76,7 +77,9 @@ var loginErrors = map[int64]*service.Error{
 // Code2Session exchanges a wx.login code for the user's openid and unionid.
 // session_key never leaves this function.
 func (c *Client) Code2Session(ctx context.Context, code string) (openID, unionID string, err error) {
-	res, err := c.mp.GetAuth().Code2SessionContext(ctx, code)
+	// silenceper puts the code into the URL unescaped; the service accepts
+	// only [A-Za-z0-9_-] codes, and escaping keeps any other caller safe.
+	res, err := c.mp.GetAuth().Code2SessionContext(ctx, url.QueryEscape(code))
 	if res.ErrCode != 0 {
 		if e, ok := loginErrors[res.ErrCode]; ok {
 			cp := *e

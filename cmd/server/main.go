@@ -23,6 +23,7 @@ import (
 	"github.com/shebao/sipay/app"
 	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -30,7 +31,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		// One line, query strings dropped and clipped (an error may carry a
+		// request URL).
+		fmt.Fprintln(os.Stderr, "error:", strings.Join(strings.Fields(redact.String(err.Error(), nil)), " "))
 		os.Exit(1)
 	}
 }
@@ -43,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	level := slog.LevelInfo
 	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := slog.New(redact.NewHandler(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}), cfg.Secrets))
 
 	if len(args) > 0 {
 		switch args[0] {
