@@ -380,7 +380,9 @@ func (s simOutbox) Claim(ctx context.Context, kind, owner string, lease time.Dur
 	for _, j := range js {
 		refs = append(refs, j.Ref)
 	}
-	s.w.run.tracef("%s claimed %s %v", owner, kind, refs)
+	if len(refs) > 0 {
+		s.w.run.tracef("%s claimed %s %v", owner, kind, refs)
+	}
 	s.w.step("after Claim")
 	return js, err
 }
