@@ -35,7 +35,8 @@ import (
 // not the interleaving.
 //
 // Seeds: SIM_SEEDS=17 or SIM_SEEDS=1-500 or SIM_SEEDS=3,9,40 chooses them;
-// by default SQLite runs simDefaultSQLite seeds and MySQL simDefaultMySQL.
+// by default SQLite runs simDefaultSQLite seeds and MySQL simDefaultMySQL
+// (a quarter with -short). SIM_TRACE=1 logs every step of every seed.
 
 const (
 	simDefaultSQLite = 12
@@ -82,6 +83,9 @@ func simSeeds(t *testing.T, mysql bool) []uint64 {
 	n := simDefaultSQLite
 	if mysql {
 		n = simDefaultMySQL
+	}
+	if testing.Short() {
+		n = max(1, n/4)
 	}
 	spec := strings.TrimSpace(os.Getenv("SIM_SEEDS"))
 	if spec == "" {
