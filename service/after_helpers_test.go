@@ -132,6 +132,9 @@ func (g *refundGateway) CreateRefund(ctx context.Context, r service.RefundReques
 	defer g.mu.Unlock()
 	g.creates[r.OutRefundNo]++
 	g.reqs = append(g.reqs, r)
+	if prev, ok := g.state[r.OutRefundNo]; ok && prev.Status == service.RefundClosed {
+		return prev, nil // WeChat never reopens a CLOSED out_refund_no
+	}
 	res := service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, RefundID: "5030" + r.OutTradeNo,
 		Status: service.RefundSuccess, Channel: "ORIGINAL", UserReceivedAccount: "招商银行信用卡0403", RefundFen: r.RefundFen, TotalFen: r.TotalFen}
 	var err error

@@ -104,19 +104,25 @@ func TestRefundNotificationForUnknownOrMismatchingRefundIsAlertedNotApplied(t *t
 	})
 }
 
-func TestClosedRefundIsAlertedAndRetriedByOperationsWithTheSameOutRefundNo(t *testing.T) {
+func TestClosedRefundIsRetriedByOperationsUnderANewDeterministicOutRefundNo(t *testing.T) {
 	each(t, noHolds(), func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		h.platform.answer = rejectAll
-		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			status := service.RefundSuccess
-			if n == 1 {
-				status = service.RefundClosed
-			}
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: status, RefundFen: r.RefundFen}, nil
-		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(9), uid, 11, 150000)
+		first, second, third := service.OutRefundNo(otn), service.RefundAttemptNo(otn, 2), service.RefundAttemptNo(otn, 3)
+		if second != "RF"+otn+"_R2" {
+			t.Fatalf("second attempt number: got %s, want RF%s_R2", second, otn)
+		}
+		// WeChat closes the first two attempts; the fake, like WeChat, never
+		// reopens a closed out_refund_no.
+		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
+			status := service.RefundSuccess
+			if r.OutRefundNo == first || r.OutRefundNo == second {
+				status = service.RefundClosed
+			}
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: status, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
+		}
 		h.run()
 		h.wantStatus(otn, service.StatusRefunding)
 		if n := len(h.alerts(service.AlertRefundClosed)); n != 1 {
@@ -124,24 +130,47 @@ func TestClosedRefundIsAlertedAndRetriedByOperationsWithTheSameOutRefundNo(t *te
 		}
 		h.clock.Advance(time.Hour)
 		h.run()
-		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 1 {
+		if n := h.gw.createsOf(first); n != 1 {
 			t.Fatalf("refund calls before the retry: got %d, want 1 (a closed refund waits for operations)", n)
 		}
-		r, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn))
-		if err != nil || r.Status != service.RefundStatePending {
-			t.Fatalf("retry: got %+v, %v; want pending", r, err)
+		r, err := h.admin.RetryRefund(ctx, "admin:dave", first)
+		if err != nil || r.Status != service.RefundStatePending || r.OutRefundNo != second || r.Attempt != 2 {
+			t.Fatalf("retry: got %+v, %v; want attempt 2 %s pending", r, err, second)
+		}
+		// A double click: the same attempt, no third row.
+		if r, err := h.admin.RetryRefund(ctx, "admin:dave", first); err != nil || r.OutRefundNo != second {
+			t.Fatalf("repeated retry: got %+v, %v; want %s again", r, err, second)
+		}
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding) // the second attempt closed too
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", first); service.ErrorCode(err) != "refund_superseded" {
+			t.Fatalf("retry of the replaced first attempt: got %v, want refund_superseded", err)
+		}
+		if r, err := h.admin.RetryRefund(ctx, "admin:dave", second); err != nil || r.OutRefundNo != third {
+			t.Fatalf("retry of the second attempt: got %+v, %v; want %s", r, err, third)
 		}
 		h.run()
 		h.wantStatus(otn, service.StatusRefunded)
-		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 2 {
-			t.Fatalf("refund calls: got %d, want 2 with the same out_refund_no", n)
+		for no, want := range map[string]int{first: 1, second: 1, third: 1} {
+			if n := h.gw.createsOf(no); n != want {
+				t.Fatalf("refund calls of %s: got %d, want %d", no, n, want)
+			}
 		}
-		if _, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn)); service.ErrorCode(err) != "refund_succeeded" {
+		if n := h.refundCount(); n != 3 {
+			t.Fatalf("refund rows: got %d, want 3 (one per attempt)", n)
+		}
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", third); service.ErrorCode(err) != "refund_succeeded" {
 			t.Fatalf("retry of a successful refund: got %v, want refund_succeeded", err)
 		}
-		audit, _ := h.store.FindAudit(ctx, service.OutRefundNo(otn), 10)
-		if len(audit) != 1 || audit[0].Action != "retry_refund" || !strings.Contains(audit[0].Before, `"closed"`) {
-			t.Fatalf("audit: got %+v, want one retry_refund from closed", audit)
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", second); service.ErrorCode(err) != "refund_succeeded" {
+			t.Fatalf("retry of a closed attempt already refunded by the next: got %v, want refund_succeeded", err)
+		}
+		audit, _ := h.store.FindAudit(ctx, first, 10)
+		if len(audit) != 2 || audit[0].Action != "retry_refund" || !strings.Contains(audit[0].Before, `"closed"`) {
+			t.Fatalf("audit: got %+v, want two retry_refund from closed", audit)
+		}
+		if v, err := h.refunds.View(ctx, otn); err != nil || v.OutRefundNo != third || v.Status != service.RefundStateSuccess {
+			t.Fatalf("view: got %+v, %v; want the successful third attempt", v, err)
 		}
 	})
 }
