@@ -779,6 +779,8 @@ type simRefund struct {
 	status    string
 	resolveAt time.Time
 	final     string
+	// toldClosed: a reply, query or handled notification told us CLOSED.
+	toldClosed bool
 }
 
 type simGateway struct {
@@ -839,8 +841,14 @@ func (g *simGateway) create(req service.RefundRequest) (service.RefundResult, er
 	now := g.run.clock.Now()
 	if r, ok := g.refunds[req.OutRefundNo]; ok {
 		if r.status == service.RefundClosed {
-			g.run.violate("refund call reuses out_refund_no %s, which WeChat CLOSED and never reopens", req.OutRefundNo)
+			// A resend after a lost reply may meet a CLOSED refund; sending
+			// one WeChat already told us is closed means a retry reused its
+			// number.
+			if r.toldClosed {
+				g.run.violate("refund call reuses out_refund_no %s, which WeChat CLOSED and never reopens", req.OutRefundNo)
+			}
 		}
+		r.toldClosed = r.toldClosed || r.status == service.RefundClosed
 		return g.result(req.OutRefundNo, r), nil
 	}
 	fault := -1
@@ -867,6 +875,7 @@ func (g *simGateway) create(req service.RefundRequest) (service.RefundResult, er
 	if fault == 2 {
 		return service.RefundResult{}, errors.New("wechatpay: context deadline exceeded") // created; the reply is lost
 	}
+	r.toldClosed = r.status == service.RefundClosed
 	return g.result(req.OutRefundNo, r), nil
 }
 
@@ -884,6 +893,7 @@ func (g *simGateway) query(no string) (service.RefundResult, error) {
 	if r.status == service.RefundProcessing && !now.Before(r.resolveAt) {
 		g.settle(no, r, r.final)
 	}
+	r.toldClosed = r.toldClosed || r.status == service.RefundClosed
 	return g.result(no, r), nil
 }
 
@@ -1178,6 +1188,11 @@ func (r *simRun) callbackActor(w *simWorker) *simActor {
 				if e.rf != nil {
 					r.tracef("deliver %s %s %s", e.tag, e.rf.EventType, e.rf.Refund.OutRefundNo)
 					err = w.refunds.HandleRefundEvent(ctx, *e.rf)
+					if err == nil && e.rf.EventType == "REFUND.CLOSED" {
+						r.gw.mu.Lock()
+						r.gw.refunds[e.rf.Refund.OutRefundNo].toldClosed = true
+						r.gw.mu.Unlock()
+					}
 				} else {
 					r.tracef("deliver %s %s %s region=%s", e.tag, e.ev.Type, e.ev.IdempotencyKey, e.ev.Region)
 					err = w.posting.HandlePlatformEvent(ctx, e.ev)
