@@ -391,6 +391,13 @@ func (s simOutbox) Claim(ctx context.Context, kind, owner string, lease time.Dur
 	return js, err
 }
 
+func (s simOutbox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) (time.Time, error) {
+	s.w.step("Renew")
+	t, err := s.Outbox.Renew(ctx, id, owner, lease)
+	s.w.step("after Renew")
+	return t, err
+}
+
 func (s simOutbox) Complete(ctx context.Context, id int64, owner string) error {
 	s.w.step("Complete")
 	err := s.Outbox.Complete(ctx, id, owner)
@@ -513,7 +520,8 @@ var (
 // simConfigFault is what the platform client returns for a signed
 // configuration 4xx (400/401/403/409).
 func simConfigFault(code string) error {
-	return &service.PlatformRejection{Code: code, Reason: "configuration fault (simulated)"}
+	status := map[string]int{"invalid_request": 400, "unauthorized": 401, "region_not_allowed": 403, "idempotency_conflict": 409}[code]
+	return &service.PlatformConfigError{Status: status, Code: code, Reason: "configuration fault (simulated)"}
 }
 
 var simConfigCodes = []string{"invalid_request", "unauthorized", "region_not_allowed", "idempotency_conflict"}
@@ -552,7 +560,7 @@ func (p *simPlatform) tick(now time.Time) {
 		if s.state != "pending" || now.Before(s.decideAt) {
 			continue
 		}
-		ev := service.PlatformEvent{Region: s.region, IdempotencyKey: k}
+		ev := service.PlatformEvent{Region: s.region, URLRegion: s.region, CredentialRegion: s.region, IdempotencyKey: k}
 		if s.decision == "accepted" {
 			s.state, s.res = "booked", simAccepted(k, s.amount, s.decideAt)
 			ev.Type, ev.Accepted, ev.Result = service.EventPostingAccepted, true, s.res
@@ -588,7 +596,19 @@ func (p *simPlatform) forge(key, region string, at time.Time) {
 		other = simRegions[1]
 	}
 	p.nEvents++
-	ev := service.PlatformEvent{EventID: fmt.Sprintf("evt_wrong_%d", p.nEvents), Region: other, IdempotencyKey: key}
+	// Which of the three regions is foreign varies: the event's, the URL's,
+	// the signing credentials', or all of them.
+	ev := service.PlatformEvent{EventID: fmt.Sprintf("evt_wrong_%d", p.nEvents), Region: region, URLRegion: region, CredentialRegion: region, IdempotencyKey: key}
+	switch p.rng.IntN(4) {
+	case 0:
+		ev.Region = other
+	case 1:
+		ev.URLRegion = other
+	case 2:
+		ev.CredentialRegion = other
+	default:
+		ev.Region, ev.URLRegion, ev.CredentialRegion = other, other, other
+	}
 	if p.rng.IntN(2) == 0 {
 		ev.Type, ev.Accepted, ev.Result = service.EventPostingAccepted, true, simAccepted(key, 1, at)
 	} else {
@@ -641,6 +661,8 @@ func (p *simPlatform) post(pp service.Posting) (service.PostingResult, error) {
 		return s.res, nil
 	case "rejected":
 		return service.PostingResult{}, &service.PlatformRejection{Code: service.RejectNotInsured, Reason: "未查询到参保信息"}
+	case "voided":
+		return service.PostingResult{}, &service.PlatformRejection{Code: "posting_voided", Reason: "该缴费已作废，不会入账"}
 	}
 	if p.calm {
 		s.state, s.res = "booked", simAccepted(k, pp.AmountFen, now)
@@ -703,10 +725,45 @@ func (p *simPlatform) query(key string) (service.PostingResult, error) {
 		}
 	}
 	switch s.state {
-	case "booked", "pending", "rejected":
+	case "booked", "pending", "rejected", "voided":
 		return s.res, nil
 	}
 	return service.PostingResult{}, &service.PlatformRejection{Code: service.RejectPostingNotFound, Reason: "unknown key"}
+}
+
+// void answers POST /si/v1/postings/{key}/void: a booked posting as it
+// stands; anything else (never seen, rejected, pending) is voided for good.
+func (p *simPlatform) void(key string) (service.PostingResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.run.clock.Now()
+	s := p.key(key)
+	if err := p.fault(s, now); err != nil {
+		return service.PostingResult{}, err
+	}
+	if !p.calm && p.rng.IntN(10) == 0 {
+		return service.PostingResult{}, errSim5xx
+	}
+	if s.state == "booked" {
+		return s.res, nil
+	}
+	s.state = "voided"
+	s.res = service.PostingResult{Status: service.PostingVoided, Reason: "已作废，不会入账"}
+	return s.res, nil
+}
+
+// voidOutOfBand is operations asking the platform by phone: it says
+// whether the key is booked, and if not, it will never be.
+func (p *simPlatform) voidOutOfBand(key string) (service.PostingResult, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.key(key)
+	if s.state == "booked" {
+		return s.res, true
+	}
+	s.state = "voided"
+	s.res = service.PostingResult{Status: service.PostingVoided}
+	return s.res, false
 }
 
 func (p *simPlatform) booked(key string) bool {
@@ -749,6 +806,10 @@ func (c simPlatformClient) call(op, key string, fn func() (service.PostingResult
 
 func (c simPlatformClient) PostPayment(ctx context.Context, pp service.Posting) (service.PostingResult, error) {
 	return c.call("post", pp.IdempotencyKey, func() (service.PostingResult, error) { return c.p.post(pp) })
+}
+
+func (c simPlatformClient) VoidPosting(ctx context.Context, region, key string) (service.PostingResult, error) {
+	return c.call("void", key, func() (service.PostingResult, error) { return c.p.void(key) })
 }
 
 func (c simPlatformClient) QueryPosting(ctx context.Context, region, key string) (service.PostingResult, error) {
@@ -1194,7 +1255,7 @@ func (r *simRun) callbackActor(w *simWorker) *simActor {
 						r.gw.mu.Unlock()
 					}
 				} else {
-					r.tracef("deliver %s %s %s region=%s", e.tag, e.ev.Type, e.ev.IdempotencyKey, e.ev.Region)
+					r.tracef("deliver %s %s %s region=%s url=%s cred=%s", e.tag, e.ev.Type, e.ev.IdempotencyKey, e.ev.Region, e.ev.URLRegion, e.ev.CredentialRegion)
 					err = w.posting.HandlePlatformEvent(ctx, e.ev)
 				}
 			}()
@@ -1241,6 +1302,18 @@ func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 			return
 		}
 		for _, al := range alerts {
+			if al.Kind == service.AlertPostingOutcomeUnknown && !r.retried[al.Ref] && r.rng.IntN(2) == 0 {
+				r.retried[al.Ref] = true
+				res, booked := r.plat.voidOutOfBand(al.Ref)
+				var err error
+				if booked {
+					err = w.posting.ResolvePosting(ctx, al.Ref, service.ResolvePosted, res.Reference, "platform confirmed by phone")
+				} else {
+					err = w.posting.ResolvePosting(ctx, al.Ref, service.ResolveRefund, "", "platform confirmed void by phone")
+				}
+				r.tracef("ops resolve %s (booked=%v): %v", al.Ref, booked, err)
+				continue
+			}
 			if al.Kind != service.AlertRefundClosed || r.retried[al.Ref] {
 				continue
 			}
