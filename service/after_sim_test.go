@@ -668,7 +668,7 @@ func (p *simPlatform) post(pp service.Posting) (service.PostingResult, error) {
 		s.state, s.res = "booked", simAccepted(k, pp.AmountFen, now)
 		return s.res, nil
 	}
-	switch p.draw(25, 15, 8, 8, 12, 12, 10, 5) {
+	switch p.draw(25, 15, 8, 8, 12, 12, 10, 5, 3) {
 	case 0: // accepted
 		s.state, s.res = "booked", simAccepted(k, pp.AmountFen, now)
 		return s.res, nil
@@ -695,6 +695,10 @@ func (p *simPlatform) post(pp service.Posting) (service.PostingResult, error) {
 		return service.PostingResult{}, errSimTimeout
 	case 6: // lost reply: booked, the answer never arrives
 		s.state, s.res = "booked", simAccepted(k, pp.AmountFen, now)
+		return service.PostingResult{}, errSimTimeout
+	case 8: // an outage: nothing booked, unreachable across the deadline
+		s.darkUntil = now.Add(time.Duration(70+p.rng.IntN(60)) * time.Hour)
+		p.run.tracef("platform: %s not booked, dark until +%s", k, s.darkUntil.Sub(t0))
 		return service.PostingResult{}, errSimTimeout
 	default: // booked, then unreachable across the deadline
 		s.state, s.res = "booked", simAccepted(k, pp.AmountFen, now)
@@ -1271,8 +1275,9 @@ func (r *simRun) callbackActor(w *simWorker) *simActor {
 	return a
 }
 
-// opsActor is operations: it releases or rejects held batches and retries
-// closed refunds, as the admin API does.
+// opsActor is operations: it releases or rejects held batches, resolves
+// unknown posting outcomes with what the platform confirms out of band, and
+// (once the faults stop) retries closed refunds, as the admin API does.
 func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 	a := &simActor{name: "ops", run: r}
 	a.fn = func() {
@@ -1293,9 +1298,6 @@ func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 				r.tracef("ops reject %s: %v", h.OutTradeNo, err)
 			}
 		}
-		if !drain {
-			return
-		}
 		alerts, err := r.orders.FindAlerts(ctx, "", 10000)
 		if err != nil {
 			r.violate("ops: alerts: %v", err)
@@ -1314,7 +1316,7 @@ func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 				r.tracef("ops resolve %s (booked=%v): %v", al.Ref, booked, err)
 				continue
 			}
-			if al.Kind != service.AlertRefundClosed || r.retried[al.Ref] {
+			if !drain || al.Kind != service.AlertRefundClosed || r.retried[al.Ref] {
 				continue
 			}
 			r.retried[al.Ref] = true
