@@ -394,6 +394,9 @@ func (s simOutbox) Claim(ctx context.Context, kind, owner string, lease time.Dur
 func (s simOutbox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) (time.Time, error) {
 	s.w.step("Renew")
 	t, err := s.Outbox.Renew(ctx, id, owner, lease)
+	if err != nil {
+		s.w.run.tracef("%s renew job %d: %v", owner, id, err)
+	}
 	s.w.step("after Renew")
 	return t, err
 }
