@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestRefundSystemErrorIsRetriedWithTheSameOutRefundNoAndAlerted(t *testing.T
 			if n == 1 {
 				return service.RefundResult{}, &service.GatewayError{Status: 500, Code: "SYSTEM_ERROR", Message: "系统超时"}
 			}
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, Channel: "BALANCE", RefundFen: r.RefundFen}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, Channel: "BALANCE", RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(6), uid, 11, 150000)
@@ -49,14 +50,14 @@ func TestRefundAbnormalAlertsOperationsOnce(t *testing.T) {
 		ctx := context.Background()
 		h.platform.answer = rejectAll
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundAbnormal, RefundFen: r.RefundFen}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundAbnormal, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(7), uid, 11, 150000)
 		h.run()
 		h.wantStatus(otn, service.StatusRefunding)
 		ev := service.RefundEvent{EventID: "EV-AB", EventType: "REFUND.ABNORMAL", Refund: service.RefundResult{
-			OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundAbnormal, RefundFen: 150000}}
+			MchID: testMchID, OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundAbnormal, RefundFen: 150000, TotalFen: 150000}}
 		if err := h.refunds.HandleRefundEvent(ctx, ev); err != nil {
 			t.Fatalf("abnormal event: %v", err)
 		}
@@ -84,7 +85,7 @@ func TestRefundNotificationForUnknownOrMismatchingRefundIsAlertedNotApplied(t *t
 		ctx := context.Background()
 		h.platform.answer = rejectAll
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, Status: service.RefundProcessing}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundProcessing, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(8), uid, 11, 150000)
@@ -172,5 +173,79 @@ func TestClosedRefundIsRetriedByOperationsUnderANewDeterministicOutRefundNo(t *t
 		if v, err := h.refunds.View(ctx, otn); err != nil || v.OutRefundNo != third || v.Status != service.RefundStateSuccess {
 			t.Fatalf("view: got %+v, %v; want the successful third attempt", v, err)
 		}
+	})
+}
+
+// A signed WeChat answer that names another trade or amount, at create, at
+// query or in a notification (or one from another merchant), moves nothing:
+// the refund stays unconfirmed, operations get one counted alert, and only
+// a matching answer marks the batch refunded.
+func TestSignedRefundAnswersThatDoNotMatchOursNeverMarkSuccess(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		h.platform.answer = rejectAll
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(10), uid, 11, 150000)
+		no := service.OutRefundNo(otn)
+		lie := func(n int, r service.RefundRequest) (service.RefundResult, error) {
+			res := service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, RefundFen: r.RefundFen, TotalFen: r.TotalFen}
+			switch n {
+			case 1:
+				res.RefundFen = 1 // another amount
+			case 2:
+				res.OutTradeNo = "SP26030200009999_01" // another trade
+			default:
+				res.Status = service.RefundProcessing
+			}
+			return res, nil
+		}
+		h.gw.answer = lie
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		if r, err := h.store.FindRefund(ctx, no); err != nil || r.Status != service.RefundStatePending {
+			t.Fatalf("refund after two wrong answers: got %+v, %v; want pending", r, err)
+		}
+		as := h.alerts(service.AlertRefundMismatch)
+		if len(as) != 1 || as[0].Count != 2 || as[0].Ref != no || !strings.Contains(as[0].Detail, "out_trade_no") {
+			t.Fatalf("refund_mismatch alerts: got %+v, want one counted twice, the last naming out_trade_no", as)
+		}
+		// The third answer matches (PROCESSING); the query then lies.
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		if r, _ := h.store.FindRefund(ctx, no); r.Status != service.RefundStateProcessing {
+			t.Fatalf("refund after a matching answer: got %s, want processing", r.Status)
+		}
+		h.gw.mu.Lock()
+		h.gw.state[no] = service.RefundResult{OutRefundNo: no, OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000, TotalFen: 999999}
+		h.gw.mu.Unlock()
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		if as := h.alerts(service.AlertRefundMismatch); len(as) != 1 || as[0].Count != 3 {
+			t.Fatalf("refund_mismatch after a wrong query: got %+v, want count 3", as)
+		}
+
+		// Notifications: another merchant, another amount: refused.
+		good := service.RefundResult{MchID: testMchID, OutRefundNo: no, OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000, TotalFen: 150000}
+		other := good
+		other.MchID = "1900000999"
+		short := good
+		short.RefundFen = 149999
+		for i, rr := range []service.RefundResult{other, short} {
+			if err := h.refunds.HandleRefundEvent(ctx, service.RefundEvent{EventID: fmt.Sprintf("EV-BAD-%d", i), EventType: "REFUND.SUCCESS", Refund: rr}); err != nil {
+				t.Fatalf("bad notification %d: %v", i, err)
+			}
+		}
+		h.wantStatus(otn, service.StatusRefunding)
+		if as := h.alerts(service.AlertNotifyMismatch); len(as) != 1 || as[0].Count != 2 || !strings.Contains(as[0].Detail, "refund 149999") {
+			t.Fatalf("notify_mismatch alerts: got %+v, want one counted twice", as)
+		}
+		if err := h.refunds.HandleRefundEvent(ctx, service.RefundEvent{EventID: "EV-GOOD", EventType: "REFUND.SUCCESS", Refund: good}); err != nil {
+			t.Fatalf("good notification: %v", err)
+		}
+		h.wantStatus(otn, service.StatusRefunded)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,6 +103,7 @@ type RefundDeps struct {
 	Outbox  Outbox
 	Refunds RefundStore
 	Gateway PaymentGateway
+	MchID   string    // our merchant id; refund notifications must carry it
 	Guard   CallGuard // optional Redis fast path
 	Waker   JobWaker
 	Clock   Clock
@@ -118,7 +120,7 @@ type RefundService struct {
 // NewRefundService returns a RefundService; it panics on missing
 // dependencies.
 func NewRefundService(d RefundDeps) *RefundService {
-	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" {
+	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" || d.MchID == "" {
 		panic("service: NewRefundService: missing dependency")
 	}
 	if d.Lease <= 0 {
@@ -228,6 +230,10 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	}
 	if b.Status != StatusRefunding {
 		s.d.Log.Error("refund job for a batch not refunding", "out_trade_no", b.OutTradeNo, "status", b.Status)
+		if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertRefundState, Ref: b.OutTradeNo,
+			Detail: fmt.Sprintf("refund job for a batch in status %s; nothing sent to WeChat", b.Status)}); err != nil {
+			return err
+		}
 		return s.complete(ctx, j)
 	}
 	// The latest attempt is the one to advance; attempt 1 is created on the
@@ -284,6 +290,15 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	}
 	if callErr != nil {
 		return s.failed(ctx, j, r, callErr)
+	}
+	if why := refundMismatch(r, res); why != "" {
+		// A signed answer about another refund, trade or amount: it moves
+		// nothing. Ask again later; operations look at it meanwhile.
+		if err := s.note(ctx, r, nil, "", "", &Alert{Kind: AlertRefundMismatch, Ref: r.OutRefundNo,
+			Detail: "WeChat's refund answer does not match ours: " + why}); err != nil {
+			return err
+		}
+		return s.retry(ctx, j, now.Add(RefundPollProcessing), "refund answer mismatch: "+why)
 	}
 	r, err = s.apply(ctx, r.OutRefundNo, res, nil)
 	if err != nil {
@@ -389,6 +404,27 @@ func (s *RefundService) apply(ctx context.Context, outRefundNo string, res Refun
 	return r, nil
 }
 
+// refundMismatch compares what WeChat says of a refund with our row: the
+// out_refund_no, the out_trade_no, the refunded amount and the order total
+// must all be ours. It returns what differs, or "". WeChat always sends
+// them, so a missing value is a difference too.
+func refundMismatch(r *Refund, res RefundResult) string {
+	var diffs []string
+	if res.OutRefundNo != r.OutRefundNo {
+		diffs = append(diffs, fmt.Sprintf("out_refund_no %q, want %q", res.OutRefundNo, r.OutRefundNo))
+	}
+	if res.OutTradeNo != r.OutTradeNo {
+		diffs = append(diffs, fmt.Sprintf("out_trade_no %q, want %q", res.OutTradeNo, r.OutTradeNo))
+	}
+	if res.RefundFen != r.AmountFen {
+		diffs = append(diffs, fmt.Sprintf("refund %d fen, want %d", res.RefundFen, r.AmountFen))
+	}
+	if res.TotalFen != r.TotalFen {
+		diffs = append(diffs, fmt.Sprintf("total %d fen, want %d", res.TotalFen, r.TotalFen))
+	}
+	return strings.Join(diffs, "; ")
+}
+
 // note writes a timeline event, an alert and the raw event without changing
 // the batch.
 func (s *RefundService) note(ctx context.Context, r *Refund, raw *RawEvent, typ, detail string, a *Alert) error {
@@ -455,9 +491,13 @@ func (s *RefundService) HandleRefundEvent(ctx context.Context, ev RefundEvent) e
 	}
 	raw := &RawEvent{EventID: ev.EventID, Source: "notify", EventType: ev.EventType, OutTradeNo: r.OutTradeNo,
 		TransactionID: rr.TransactionID, Body: string(ev.Plaintext)}
-	if (rr.OutTradeNo != "" && rr.OutTradeNo != r.OutTradeNo) || (rr.RefundFen != 0 && rr.RefundFen != r.AmountFen) {
+	why := refundMismatch(r, rr)
+	if why == "" && rr.MchID != s.d.MchID {
+		why = fmt.Sprintf("mchid %q, want %q", rr.MchID, s.d.MchID)
+	}
+	if why != "" {
 		return s.note(ctx, r, raw, "", "", &Alert{Kind: AlertNotifyMismatch, Ref: r.OutRefundNo,
-			Detail: fmt.Sprintf("refund notification says out_trade_no=%s refund=%d fen; we have %s %d fen", rr.OutTradeNo, rr.RefundFen, r.OutTradeNo, r.AmountFen)})
+			Detail: "refund notification " + ev.EventID + " does not match ours: " + why})
 	}
 	switch ev.EventType {
 	case "REFUND.SUCCESS":
