@@ -75,6 +75,7 @@ func (f *postPlatform) enter(ctx context.Context, key string) (leave func(), err
 	if block != nil {
 		select {
 		case <-block:
+		case <-time.After(1500 * time.Millisecond): // a very slow answer (no hang without a deadline)
 		case <-ctx.Done():
 			leave()
 			return nil, ctx.Err()
