@@ -329,3 +329,40 @@ func TestTwoWorkersAndASlowPlatformNeverCallTwiceAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// Defect 7: the posting of a quote with family mutual aid carries the
+// deduction and its account; the lines keep their full amounts so that
+// amount_fen + mutual_aid_fen = the sum of the lines. The old posting left
+// the deduction out (the fund was short-paid, the balance never moved).
+func TestPostingCarriesTheMutualAidDeduction(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		var sent []service.Posting
+		h.platform.answer = func(n int, p service.Posting) (service.PostingResult, error) {
+			sent = append(sent, p)
+			r := acceptedResult(p.IdempotencyKey)
+			r.MutualAidFen = p.MutualAidFen
+			return r, nil
+		}
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(30), uid, 11, 150000-20000) // WeChat collected the total minus 200 元 of mutual aid
+		q := h.quotes.m["Q"+orderNo(30)]
+		q.Lines[0].AmountFen, q.Lines[1].AmountFen = 100000, 50000 // pension 1000 元, medical 500 元
+		q.MutualAidFen = 20000
+		h.run()
+		h.wantStatus(otn, service.StatusPosted)
+		if len(sent) != 1 {
+			t.Fatalf("postings sent: %d", len(sent))
+		}
+		p := sent[0]
+		var sum service.Fen
+		for _, l := range p.Lines {
+			sum += l.AmountFen
+		}
+		if p.MutualAidFen != 20000 || p.AmountFen != 130000 || sum != p.AmountFen+p.MutualAidFen || p.MutualAidAccount.IDNumber == "" {
+			t.Fatalf("posting: amount %d aid %d account %+v lines %d, want 130000 + 20000 = 150000 with an account", p.AmountFen, p.MutualAidFen, p.MutualAidAccount, sum)
+		}
+		if n := len(h.alerts(service.AlertMutualAidMismatch)); n != 0 {
+			t.Fatalf("mutual aid alerts: %d", n)
+		}
+	})
+}
