@@ -96,14 +96,11 @@ func (o *Outbox) Renew(ctx context.Context, id int64, owner string, lease time.D
 		return time.Time{}, storeErr("renew job", res.Error)
 	}
 	if res.RowsAffected != 1 {
-		// MySQL counts changed rows, not matched ones: a renewal at the
-		// same instant as the claim (or the previous renewal) writes the
-		// values already there and reports 0. Ask whether we still hold it.
+		// MySQL counts changed rows: a renewal at the same instant (a test
+		// clock) matches and changes nothing. Read whether we hold it.
 		var n int64
-		err := o.db.WithContext(ctx).Model(&outboxRow{}).
-			Where("id = ? AND status = ? AND lease_owner = ? AND lease_until IS NOT NULL AND lease_until >= ?", id, jobPending, owner, until).
-			Count(&n).Error
-		if err != nil {
+		if err := o.db.WithContext(ctx).Model(&outboxRow{}).
+			Where("id = ? AND status = ? AND lease_owner = ? AND lease_until = ?", id, jobPending, owner, until).Count(&n).Error; err != nil {
 			return time.Time{}, storeErr("renew job", err)
 		}
 		if n != 1 {

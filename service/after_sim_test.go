@@ -322,7 +322,7 @@ func (r *simRun) newWorker(id, gen int, crashable bool) *simWorker {
 	outbox := simOutbox{r.outbox, w}
 	after := simAfter{r.store, w}
 	refunds := service.NewRefundService(service.RefundDeps{Orders: orders, Outbox: outbox, Refunds: after, Gateway: simGatewayClient{r.gw, w},
-		Waker: after, Clock: r.clock, Owner: w.owner})
+		MchID: testMchID, Waker: after, Clock: r.clock, Owner: w.owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: after, Orders: orders, Users: r.users, Family: r.family,
 		Refunds: refunds, Waker: after, Rules: r.rules, Clock: r.clock})
 	vouchers := service.NewVoucherService(r.store, orders, r.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
@@ -880,7 +880,9 @@ func (g *simGateway) settle(no string, r *simRefund, to string) {
 	copies := 1 + g.rng.IntN(2)
 	for range copies {
 		g.nEvents++
-		ev := &service.RefundEvent{EventID: fmt.Sprintf("rf_%s_%s", no, to), EventType: "REFUND." + to, Refund: g.result(no, r)}
+		res := g.result(no, r)
+		res.MchID = testMchID
+		ev := &service.RefundEvent{EventID: fmt.Sprintf("rf_%s_%s", no, to), EventType: "REFUND." + to, Refund: res}
 		g.run.plat.mu.Lock()
 		g.run.plat.events = append(g.run.plat.events, simEvent{at: g.run.clock.Now().Add(time.Duration(g.rng.IntN(180)) * time.Minute), rf: ev, tag: "refund notify"})
 		g.run.plat.mu.Unlock()
