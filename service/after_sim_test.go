@@ -27,7 +27,7 @@ import (
 // workers step by step, moves the injected clock across holds and the 72 h
 // window, delivers callbacks late, twice or on the wrong region, and crashes
 // a worker between any two steps. After the seed it checks the money
-// invariants (simInvariants).
+// invariants (simRun.check).
 //
 // On SQLite the workers are interleaved cooperatively by a scheduler driven
 // by the seed, so a seed replays exactly. On MySQL (TEST_MYSQL_DSN) the
@@ -151,7 +151,7 @@ type simRun struct {
 	orderNs []string
 	workers []*simWorker
 	cb      []*simWorker // callback handler instances (the API; two on MySQL)
-	ops     *simWorker // operations
+	ops     *simWorker   // operations
 
 	mu         sync.Mutex
 	trace      []string
@@ -267,7 +267,7 @@ func (r *simRun) runActors(actors []*simActor) {
 		live[i].wake <- struct{}{}
 		m := <-r.back
 		if m.done {
-			live = slices_delete(live, m.a)
+			live = removeActor(live, m.a)
 		}
 		// Time passes while others run (slow calls, a slow database), but
 		// no actor is starved longer than an external call may take.
@@ -286,7 +286,7 @@ func (r *simRun) runActors(actors []*simActor) {
 	}
 }
 
-func slices_delete(xs []*simActor, x *simActor) []*simActor {
+func removeActor(xs []*simActor, x *simActor) []*simActor {
 	out := xs[:0]
 	for _, v := range xs {
 		if v != x {
