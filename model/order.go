@@ -352,7 +352,10 @@ func (s *OrderStore) OrderEvents(ctx context.Context, orderNo string) ([]service
 
 // RecordAlert stores an alert, or counts a repeat of the same (kind, ref).
 func (s *OrderStore) RecordAlert(ctx context.Context, a service.Alert) error {
-	return storeErr("record alert", upsertAlert(s.db.WithContext(ctx), a, s.db.Now()))
+	// In a transaction so that a deadlock between concurrent upserts of one
+	// (kind, ref) on MySQL is retried (DB.Tx) instead of losing the alert.
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error { return upsertAlert(tx, a, s.db.Now()) })
+	return storeErr("record alert", err)
 }
 
 // upsertAlert inserts an alert, or, when one of the same (kind, ref) exists
