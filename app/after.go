@@ -25,6 +25,7 @@ type AfterPayment struct {
 	Recon    *service.ReconService
 	Admin    *service.AdminService
 	Viewer   *service.AfterViewer // per-batch refund/hold/delay view for the order GET
+	Ops      *service.OpsService  // the operations console's reads and alert decisions
 }
 
 // AfterInputs are what the after-payment flow needs from other areas.
@@ -83,6 +84,7 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	deps.Vouchers = vouchers
 	deps.Admin = admin
 	deps.AdminToken = a.Cfg.AdminToken
+	ap.Ops = a.wireOps(admin, store, holds, in.Persons, deps)
 
 	// Workers poll on wall-clock tickers; every rule they apply reads the
 	// injected clock, so the simulator's clock jumps take effect at the next
