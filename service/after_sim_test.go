@@ -39,7 +39,7 @@ import (
 // (a quarter with -short). SIM_TRACE=1 logs every step of every seed.
 
 const (
-	simDefaultSQLite = 8
+	simDefaultSQLite = 6
 	simDefaultMySQL  = 4
 	simCallTimeout   = 30 * time.Second // the longest an external call may be in flight
 )
