@@ -122,6 +122,12 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	for i := range batches {
 		o.Batches = append(o.Batches, toBatch(&batches[i]))
 	}
+	// The batches are the truth; the stored orders.status is a copy kept for
+	// listing queries. Readers get the status the batches imply, so the two
+	// can never disagree in what a user or a worker sees.
+	if len(o.Batches) > 0 {
+		o.Status = service.DeriveOrderStatus(o.Batches)
+	}
 	return o
 }
 
@@ -233,18 +239,23 @@ func (s *OrderStore) FindBatches(ctx context.Context, status service.OrderStatus
 // the recomputed order status and the effects in one transaction.
 func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn service.BatchUpdater) (*service.Order, error) {
 	var out *service.Order
+	orderNo, _, ok := service.SplitOutTradeNo(outTradeNo)
+	if !ok {
+		return nil, storeErr("update batch", gorm.ErrRecordNotFound)
+	}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var br batchRow
-		if err := tx.Where("out_trade_no = ?", outTradeNo).First(&br).Error; err != nil {
-			return err
-		}
-		// Lock the order row: every batch change of one order is serialized.
+		// Lock the order row before reading anything that decides the write:
+		// every batch change of one order is serialized, and under MySQL's
+		// REPEATABLE READ a plain SELECT taken before the lock would fix a
+		// snapshot that the reads below could not see past. The batches are
+		// read with FOR UPDATE too (a locking read sees the latest committed
+		// rows, not the snapshot).
 		var orow orderRow
-		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", br.OrderNo).First(&orow).Error; err != nil {
+		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", orderNo).First(&orow).Error; err != nil {
 			return err
 		}
 		var batches []batchRow
-		if err := tx.Where("order_no = ?", br.OrderNo).Order("seq").Find(&batches).Error; err != nil {
+		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", orderNo).Order("seq").Find(&batches).Error; err != nil {
 			return err
 		}
 		o := toOrder(&orow, batches)
@@ -253,6 +264,9 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 			if o.Batches[i].OutTradeNo == outTradeNo {
 				idx = i
 			}
+		}
+		if idx < 0 {
+			return gorm.ErrRecordNotFound
 		}
 		before := o.Batches[idx]
 		var fx service.Effects
