@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/shebao/sipay/app"
 	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/logx"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
 )
@@ -41,9 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := logx.New(logOut, cfg.LogFormat, cfg.LogLevel)
 
 	if len(args) > 0 {
 		switch args[0] {
@@ -79,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	defer a.Close()
-	log.Info("configuration", cfg.Fields()...)
+	logx.Config(logOut, log, cfg.LogFormat, cfg.Fields())
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	workCtx, stopWorkers := context.WithCancel(context.Background())
