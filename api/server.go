@@ -50,6 +50,9 @@ type Deps struct {
 	TrustedProxies []string
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
+	// Middleware runs on every request after the request id is set (HTTP
+	// metrics); optional.
+	Middleware []gin.HandlerFunc
 	// Vouchers (optional) serves e-vouchers and their public verification.
 	Vouchers VoucherAPI
 	// Admin (optional) is the operations API, mounted only with AdminToken.
@@ -104,6 +107,7 @@ func (s *Server) routes() {
 		panic("api: trusted proxies: " + err.Error())
 	}
 	e.Use(s.requestID, s.recoverer, s.accessLog)
+	e.Use(s.deps.Middleware...)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
 	e.NoMethod(func(c *gin.Context) {
 		fail(c, &service.Error{Kind: service.KindInvalid, Code: "method_not_allowed", Message: "请求方法不被支持"})

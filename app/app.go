@@ -24,6 +24,7 @@ import (
 	"github.com/shebao/sipay/api"
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/metrics"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
@@ -65,6 +66,10 @@ type App struct {
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
 	PII      *pii.Keyring
+
+	// Metrics is the Prometheus registry; cmd/server serves it on
+	// METRICS_ADDR.
+	Metrics *metrics.Metrics
 
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
@@ -109,6 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { a.DB.Close() })
+	a.Metrics = metrics.New(a.DB, a.Clock, log.With("component", "metrics"))
 	if cfg.AutoMigrate {
 		applied, err := a.DB.Migrate(ctx)
 		if err != nil {
@@ -142,6 +148,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Auth:    auth,
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
+
+		Middleware: []gin.HandlerFunc{a.Metrics.Middleware()},
 
 		TrustedProxies: cfg.TrustedProxies,
 	}

@@ -57,6 +57,7 @@ type PostingDeps struct {
 	Vouchers *VoucherService
 	Clock    Clock
 	Log      *slog.Logger // optional
+	Metrics  Metrics      // optional: posting attempts and unknown outcomes
 	// Owner identifies this instance in outbox leases (host:pid:random).
 	Owner string
 	// Lease is how long a claimed job is ours (default 2m). A crashed
@@ -263,8 +264,15 @@ func (s *PostingService) post(ctx context.Context, j OutboxJob, o *Order, b *Bat
 		res, callErr = s.d.Platform.PostPayment(ctx, p)
 	}
 
+	m := metricsOr(s.d.Metrics)
 	if callErr != nil {
 		var rej *PlatformRejection
+		if errors.As(callErr, &rej) {
+			m.PostingAttempt("rejected")
+		} else {
+			m.PostingAttempt("unknown")
+			m.UnknownOutcome("posting")
+		}
 		if errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound {
 			// The platform lost (or never got) the posting it called pending:
 			// send it again with the same key.
@@ -274,6 +282,13 @@ func (s *PostingService) post(ctx context.Context, j OutboxJob, o *Order, b *Bat
 			return s.reject(ctx, j, rec, b, rej.Code, rej.Reason)
 		}
 		return s.transient(ctx, j, rec, o, b, callErr, deadline, pending)
+	}
+	switch res.Status {
+	case PostingAccepted, PostingRejected, PostingPending:
+		m.PostingAttempt(string(res.Status))
+	default:
+		m.PostingAttempt("unknown")
+		m.UnknownOutcome("posting")
 	}
 	switch res.Status {
 	case PostingAccepted:

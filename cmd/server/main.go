@@ -82,7 +82,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	workCtx, stopWorkers := context.WithCancel(context.Background())
 	waitWorkers := a.Start(workCtx)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			stopWorkers()
+			waitWorkers()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("metrics", "addr", mln.Addr().String(), "path", "/metrics")
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String())
 	if ready != nil {
