@@ -82,7 +82,9 @@ func New(db Snapshotter, clock service.Clock, log *slog.Logger) *Metrics {
 }
 
 // NotifyOutcome implements service.Metrics.
-func (m *Metrics) NotifyOutcome(outcome, reason string) { m.notify.WithLabelValues(outcome, reason).Inc() }
+func (m *Metrics) NotifyOutcome(outcome, reason string) {
+	m.notify.WithLabelValues(outcome, reason).Inc()
+}
 
 // PostingAttempt implements service.Metrics.
 func (m *Metrics) PostingAttempt(result string) { m.postings.WithLabelValues(result).Inc() }
