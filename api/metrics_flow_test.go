@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"net/http"
+	"os"
+	"regexp"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -91,6 +93,7 @@ func TestMetricsAfterTheFlow(t *testing.T) {
 			t.Errorf("a metric name carries an id: %s", name)
 		}
 	}
+	checkDeployFiles(t, fams)
 	for _, m := range fams["sipay_http_request_duration_seconds"].GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "route" && strings.Contains(l.GetValue(), orderNo) {
@@ -110,4 +113,41 @@ func sampleValue(m *dto.Metric) float64 {
 		return float64(m.GetHistogram().GetSampleCount())
 	}
 	return 0
+}
+
+// checkDeployFiles: the dashboard and the alert rules under deploy/ use only
+// metric families the service exports, and every alert kind of
+// docs/operations.md has a rule.
+func checkDeployFiles(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	name := regexp.MustCompile(`sipay_[a-z_]+`)
+	rules, err := os.ReadFile("../deploy/prometheus-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"../deploy/prometheus-alerts.yml", "../deploy/grafana-dashboard.json"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range name.FindAllString(string(b), -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_count"), "_sum")
+			if _, ok := fams[base]; !ok && !strings.HasPrefix(n, "sipay_overview") {
+				t.Errorf("%s uses %s, which /metrics does not export", file, n)
+			}
+		}
+	}
+	ops, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(string(ops), -1)
+	if len(kinds) < 5 {
+		t.Fatalf("found %d alert kinds in docs/operations.md; the table format changed?", len(kinds))
+	}
+	for _, k := range kinds {
+		if !strings.Contains(string(rules), `kind="`+k[1]+`"`) {
+			t.Errorf("alert kind %s (docs/operations.md) has no rule in deploy/prometheus-alerts.yml", k[1])
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -186,14 +187,23 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.GaugeValue, float64(n), k)
 		}
 	}
-	for k, n := range s.Refunds {
-		ch <- prometheus.MustNewConstMetric(descRefunds, prometheus.GaugeValue, float64(n), k)
-	}
+	emitAll(ch, descRefunds, s.Refunds, []string{string(service.RefundStatePending), string(service.RefundStateProcessing),
+		string(service.RefundStateSuccess), string(service.RefundStateAbnormal), string(service.RefundStateClosed)})
 	for k, n := range s.Postings {
 		ch <- prometheus.MustNewConstMetric(descPostings, prometheus.GaugeValue, float64(n), k)
 	}
-	for k, n := range s.ReconMismatches {
-		ch <- prometheus.MustNewConstMetric(descRecon, prometheus.GaugeValue, float64(n), k)
+	emitAll(ch, descRecon, s.ReconMismatches, []string{service.ReconMissingLocal, service.ReconMissingRemote, service.ReconAmountDiff, service.ReconStatusDiff})
+}
+
+// emitAll reports counts by label, known labels at 0 when absent.
+func emitAll(ch chan<- prometheus.Metric, d *prometheus.Desc, counts map[string]int64, known []string) {
+	for _, k := range known {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(counts[k]), k)
+	}
+	for k, n := range counts {
+		if !slices.Contains(known, k) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n), k)
+		}
 	}
 }
 
