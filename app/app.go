@@ -48,7 +48,7 @@ type App struct {
 	Log     *slog.Logger
 	Clock   service.Clock
 	DB      *model.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Handler http.Handler
 	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
 	SimURL string
@@ -124,13 +124,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			log.Info("migrations applied", "dialect", a.DB.Dialect, "migrations", strings.Join(applied, ","))
 		}
 	}
-	rdb, stopRedis, err := cache.Open(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
+	rdb, stopRedis, err := cache.OpenConfig(ctx, cache.Config{Addr: cfg.Redis.Addr, Addrs: cfg.Redis.Addrs,
+		MasterName: cfg.Redis.MasterName, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_ADDR: %w", err)
+		return nil, fmt.Errorf("REDIS_ADDR/REDIS_ADDRS: %w", err)
 	}
 	a.Redis = rdb
 	a.closers = append(a.closers, stopRedis)
-	if cfg.Redis.Addr == "" {
+	if cfg.Redis.Addr == "" && len(cfg.Redis.Addrs) == 0 {
 		log.Info("using in-process Redis (REDIS_ADDR is empty)")
 	}
 
@@ -250,7 +251,7 @@ func (a *App) Close() {
 	a.closers = nil
 }
 
-type redisPinger struct{ rdb *redis.Client }
+type redisPinger struct{ rdb redis.UniversalClient }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
 
