@@ -21,7 +21,9 @@ import (
 type IdempotencyStore struct{ rdb redis.UniversalClient }
 
 // NewIdempotencyStore returns an IdempotencyStore.
-func NewIdempotencyStore(rdb redis.UniversalClient) *IdempotencyStore { return &IdempotencyStore{rdb: rdb} }
+func NewIdempotencyStore(rdb redis.UniversalClient) *IdempotencyStore {
+	return &IdempotencyStore{rdb: rdb}
+}
 
 func idemKey(key string) string { return "idem:" + key }
 
