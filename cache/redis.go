@@ -49,7 +49,7 @@ func OpenConfig(ctx context.Context, cfg Config) (redis.UniversalClient, func(),
 // Open connects to Redis at addr, or, when addr is empty, starts an
 // in-process Redis (miniredis) and connects to it through the same client.
 // The returned stop function closes both.
-func Open(ctx context.Context, addr, password string, db int) (*redis.Client, func(), error) {
+func Open(ctx context.Context, addr, password string, db int) (redis.UniversalClient, func(), error) {
 	var mr *miniredis.Miniredis
 	stopTick := func() {}
 	if addr == "" {

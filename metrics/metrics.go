@@ -134,7 +134,8 @@ var outboxKinds = []string{service.JobPostBatch, service.JobRefundBatch, service
 // series; a kind added later is reported when one is open.
 var alertKinds = []string{service.AlertNotifyMismatch, service.AlertUnknownTrade, service.AlertPaidAfterClose,
 	service.AlertRefundAbnormal, service.AlertRefundFailed, service.AlertRefundClosed, service.AlertUnknownRefund,
-	service.AlertPostedAfterRefund, service.AlertUnknownPosting, service.AlertPostingDelayed, service.AlertReconMismatch}
+	service.AlertPostedAfterRefund, service.AlertUnknownPosting, service.AlertPostingDelayed, service.AlertReconMismatch,
+	service.AlertPaymentState, service.AlertRefundState, service.AlertRefundMismatch, service.AlertVoucherMismatch}
 
 // dbCollector reads the database at scrape time.
 type dbCollector struct {
