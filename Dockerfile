@@ -8,7 +8,7 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/server ./cmd/server && CGO_ENABLED=
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata && rm -rf /var/lib/apt/lists/* \
- && useradd -r -u 10001 app && mkdir -p /data && chown app /data
+ && useradd -r -u 10001 app && mkdir -p /data /keys && chown app /data /keys
 COPY --from=build /out/server /out/wxsim /usr/local/bin/
 USER app
 ENV DATA_DIR=/data HTTP_ADDR=:8080

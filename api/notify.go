@@ -46,8 +46,13 @@ func notifyFail(c *gin.Context, status int, msg string) {
 // answers 400 (alerted); anything we could not write answers 500 so WeChat
 // retries.
 func (h *orderHandlers) notify(c *gin.Context) {
+	m := h.deps.Metrics
+	if m == nil {
+		m = service.NopMetrics{}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxNotifyBody))
 	if err != nil {
+		m.NotifyOutcome(service.NotifyRefused, "malformed")
 		notifyFail(c, http.StatusBadRequest, "body unreadable or too large")
 		return
 	}
@@ -55,9 +60,11 @@ func (h *orderHandlers) notify(c *gin.Context) {
 	if err != nil {
 		logger(c).Warn("wechat pay notification rejected", "err", err)
 		if h.deps.NotifyMalformed != nil && h.deps.NotifyMalformed(err) {
+			m.NotifyOutcome(service.NotifyRefused, "malformed")
 			notifyFail(c, http.StatusBadRequest, "malformed notification")
 			return
 		}
+		m.NotifyOutcome(service.NotifyRefused, "signature")
 		notifyFail(c, http.StatusUnauthorized, "signature verification failed")
 		return
 	}
@@ -83,11 +90,13 @@ func (h *orderHandlers) notify(c *gin.Context) {
 		}
 		handle = func() error { return h.deps.Refunds.HandleRefundEvent(ctx, ev) }
 	default:
+		m.NotifyOutcome(service.NotifyRefused, "unsupported")
 		notifyFail(c, http.StatusBadRequest, "unsupported event")
 		return
 	}
 	if h.deps.Dedupe != nil && eventID != "" {
 		if seen, err := h.deps.Dedupe.Seen(ctx, eventID); err == nil && seen {
+			m.NotifyOutcome(service.NotifyDuplicate, "")
 			c.Status(http.StatusNoContent)
 			return
 		}

@@ -42,6 +42,9 @@ type OrderDeps struct {
 	Refunds RefundEventHandler
 	// Dedupe is the Redis fast path for repeated notifications; optional.
 	Dedupe NotifyDeduper
+	// Metrics counts notifications refused here or answered by the fast
+	// path (the service counts the rest); optional.
+	Metrics service.Metrics
 	// After adds each batch's refund, hold and delay view to the order
 	// GET; optional.
 	After AfterViewer

@@ -57,6 +57,9 @@ type Deps struct {
 	TrustedProxies []string
 	// Extra mounts routes from other areas (simulator control, etc.).
 	Extra []func(r *gin.Engine)
+	// Middleware runs on every request after the request id is set (HTTP
+	// metrics); optional.
+	Middleware []gin.HandlerFunc
 	// Vouchers (optional) serves e-vouchers and their public verification.
 	Vouchers VoucherAPI
 	// Admin (optional) is the operations API, mounted only with AdminToken.
@@ -114,6 +117,7 @@ func (s *Server) routes() {
 		panic("api: trusted proxies: " + err.Error())
 	}
 	e.Use(s.hygiene, s.requestID, s.recoverer, s.accessLog)
+	e.Use(s.deps.Middleware...)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
 	// gin sets Allow before calling this; the status is 405, not 400.
 	e.NoMethod(func(c *gin.Context) {

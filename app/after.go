@@ -68,13 +68,13 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	owner := instanceID()
 	_, mchID := a.payIDs()
 	refunds := service.NewRefundService(service.RefundDeps{Orders: in.Orders, Outbox: outbox, Refunds: store, Gateway: in.Gateway,
-		MchID: mchID, Guard: cache.NewGuard(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Owner: owner})
+		MchID: mchID, Guard: cache.NewGuard(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: store, Orders: in.Orders, Users: model.NewUserStore(a.DB), Family: in.Family,
 		Refunds: refunds, Waker: store, Rules: rules, Clock: a.Clock})
 	vouchers := service.NewVoucherService(store, in.Orders, a.Clock, service.DeriveVoucherKey(secret))
 	posting := service.NewPostingService(service.PostingDeps{Orders: in.Orders, Outbox: outbox, Platform: in.Platform,
 		Persons: in.Persons, Quotes: in.Quotes, Postings: store, Holds: holds, Refunds: refunds, Vouchers: vouchers,
-		Clock: a.Clock, Log: a.Log, Owner: owner})
+		Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, Owner: owner})
 	recon := service.NewReconService(store, store, in.Gateway, a.Clock)
 	admin := service.NewAdminService(service.AdminDeps{Orders: in.Orders, Alerts: in.Orders, Holds: holds, Refunds: refunds,
 		Recon: recon, Postings: store, Audit: store, Clock: a.Clock, Posting: posting})

@@ -24,6 +24,7 @@ import (
 	"github.com/shebao/sipay/api"
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/metrics"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/pii"
 	"github.com/shebao/sipay/platform"
@@ -52,7 +53,7 @@ type App struct {
 	Log     *slog.Logger
 	Clock   service.Clock
 	DB      *model.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Handler http.Handler
 	// SimURL is the in-process simulator's base URL when SIMULATOR is on.
 	SimURL string
@@ -71,6 +72,10 @@ type App struct {
 	// IdentityViewer); PII encrypts personal data at rest.
 	Identity *service.IdentityService
 	PII      *pii.Keyring
+
+	// Metrics is the Prometheus registry; cmd/server serves it on
+	// METRICS_ADDR.
+	Metrics *metrics.Metrics
 
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
@@ -121,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { a.DB.Close() })
+	a.Metrics = metrics.New(a.DB, a.Clock, log.With("component", "metrics"))
 	if cfg.AutoMigrate {
 		applied, err := a.DB.Migrate(ctx)
 		if err != nil {
@@ -130,13 +136,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			log.Info("migrations applied", "dialect", a.DB.Dialect, "migrations", strings.Join(applied, ","))
 		}
 	}
-	rdb, stopRedis, err := cache.Open(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
+	rdb, stopRedis, err := cache.OpenConfig(ctx, cache.Config{Addr: cfg.Redis.Addr, Addrs: cfg.Redis.Addrs,
+		MasterName: cfg.Redis.MasterName, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_ADDR: %w", err)
+		return nil, fmt.Errorf("REDIS_ADDR/REDIS_ADDRS: %w", err)
 	}
 	a.Redis = rdb
 	a.closers = append(a.closers, stopRedis)
-	if cfg.Redis.Addr == "" {
+	if cfg.Redis.Addr == "" && len(cfg.Redis.Addrs) == 0 {
 		log.Info("using in-process Redis (REDIS_ADDR is empty)")
 	}
 
@@ -154,6 +161,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Auth:    auth,
 		Limiter: limiter,
 		Ready:   map[string]api.Pinger{"db": a.DB, "redis": redisPinger{rdb}},
+
+		Middleware: []gin.HandlerFunc{a.Metrics.Middleware()},
 
 		TrustedProxies: cfg.TrustedProxies,
 	}
@@ -262,7 +271,7 @@ func (a *App) Close() {
 	a.closers = nil
 }
 
-type redisPinger struct{ rdb *redis.Client }
+type redisPinger struct{ rdb redis.UniversalClient }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
 

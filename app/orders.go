@@ -29,6 +29,7 @@ func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users serv
 		AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL,
 	})
 	orders.SetLogger(a.Log.With("component", "orders"))
+	orders.SetMetrics(a.Metrics)
 	poller := service.NewPaymentPoller(orders, cache.NewLocker(a.Redis), service.PollerSettings{})
 	a.workers = append(a.workers, poller.Run)
 	srv.MountOrders(api.OrderDeps{
@@ -39,6 +40,7 @@ func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users serv
 		Refunds:         refunds,
 		Dedupe:          cache.NewEventDedupe(a.Redis, 48*time.Hour),
 		After:           after,
+		Metrics:         a.Metrics,
 	})
 	return orders
 }

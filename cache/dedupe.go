@@ -17,10 +17,10 @@ import (
 var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
 
 // Locker takes short leases with SET NX PX. It implements service.Locker.
-type Locker struct{ rdb *redis.Client }
+type Locker struct{ rdb redis.UniversalClient }
 
 // NewLocker returns a Locker.
-func NewLocker(rdb *redis.Client) *Locker { return &Locker{rdb: rdb} }
+func NewLocker(rdb redis.UniversalClient) *Locker { return &Locker{rdb: rdb} }
 
 // TryLock takes key for ttl and returns the token that releases it.
 func (l *Locker) TryLock(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
@@ -49,13 +49,13 @@ func (l *Locker) Unlock(ctx context.Context, key, token string) error {
 // (status-conditioned update, UNIQUE(event_id), UNIQUE(transaction_id)) is
 // what makes a repeat harmless.
 type EventDedupe struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	ttl time.Duration
 }
 
 // NewEventDedupe returns an EventDedupe keeping ids for ttl (WeChat retries
 // for about 24 h; 48 h is a good value).
-func NewEventDedupe(rdb *redis.Client, ttl time.Duration) *EventDedupe {
+func NewEventDedupe(rdb redis.UniversalClient, ttl time.Duration) *EventDedupe {
 	return &EventDedupe{rdb: rdb, ttl: ttl}
 }
 

@@ -14,10 +14,10 @@ import (
 // a random token) released by compare-and-delete, so a holder whose key
 // expired never deletes someone else's. It is a fast path only; the
 // database state guards money.
-type Guard struct{ rdb *redis.Client }
+type Guard struct{ rdb redis.UniversalClient }
 
 // NewGuard returns a Guard.
-func NewGuard(rdb *redis.Client) *Guard { return &Guard{rdb: rdb} }
+func NewGuard(rdb redis.UniversalClient) *Guard { return &Guard{rdb: rdb} }
 
 var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 

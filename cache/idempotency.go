@@ -18,10 +18,12 @@ import (
 // IdempotencyStore implements service.IdempotencyStore. A key holds either
 // "running:<nonce>:<fingerprint>" (the lock, whose exact value is the
 // token) or "done:<json SavedResponse>".
-type IdempotencyStore struct{ rdb *redis.Client }
+type IdempotencyStore struct{ rdb redis.UniversalClient }
 
 // NewIdempotencyStore returns an IdempotencyStore.
-func NewIdempotencyStore(rdb *redis.Client) *IdempotencyStore { return &IdempotencyStore{rdb: rdb} }
+func NewIdempotencyStore(rdb redis.UniversalClient) *IdempotencyStore {
+	return &IdempotencyStore{rdb: rdb}
+}
 
 func idemKey(key string) string { return "idem:" + key }
 

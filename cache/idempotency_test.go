@@ -18,7 +18,7 @@ import (
 // testRedis returns a client on TEST_REDIS_ADDR (DB 15), or on an
 // in-process Redis when it is unset. Keys carry a per-run prefix (see
 // uniq) instead of flushing a database other tests may share.
-func testRedis(tb testing.TB) *redis.Client {
+func testRedis(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
 	addr, db := os.Getenv("TEST_REDIS_ADDR"), 15
 	if addr == "" {

@@ -22,7 +22,7 @@ import (
 // resolves there. The idle timeout is checked against the injected clock;
 // the Redis TTL only collects abandoned sessions.
 type OpsSessionStore struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	clock service.Clock
 	idle  time.Duration
 	max   time.Duration
@@ -30,7 +30,7 @@ type OpsSessionStore struct {
 
 // NewOpsSessionStore returns a store whose sessions end after idle without
 // use, and after 12 hours in any case.
-func NewOpsSessionStore(rdb *redis.Client, clock service.Clock, idle time.Duration) *OpsSessionStore {
+func NewOpsSessionStore(rdb redis.UniversalClient, clock service.Clock, idle time.Duration) *OpsSessionStore {
 	return &OpsSessionStore{rdb: rdb, clock: clock, idle: idle, max: 12 * time.Hour}
 }
 

@@ -13,12 +13,12 @@ import (
 
 // RateLimiter counts events in fixed windows aligned to the injected clock.
 type RateLimiter struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	clock service.Clock
 }
 
 // NewRateLimiter returns a RateLimiter.
-func NewRateLimiter(rdb *redis.Client, clock service.Clock) *RateLimiter {
+func NewRateLimiter(rdb redis.UniversalClient, clock service.Clock) *RateLimiter {
 	return &RateLimiter{rdb: rdb, clock: clock}
 }
 

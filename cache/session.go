@@ -20,12 +20,12 @@ import (
 // SessionStore keeps opaque login tokens. Only a hash of the token is used
 // as the key, so a Redis dump does not reveal usable tokens.
 type SessionStore struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	clock service.Clock
 }
 
 // NewSessionStore returns a SessionStore.
-func NewSessionStore(rdb *redis.Client, clock service.Clock) *SessionStore {
+func NewSessionStore(rdb redis.UniversalClient, clock service.Clock) *SessionStore {
 	return &SessionStore{rdb: rdb, clock: clock}
 }
 

@@ -43,9 +43,15 @@ type Config struct {
 	QuoteRequireSourced bool
 	OrderTTL            time.Duration // time_expire of a batch after prepay
 	LogLevel            string
-	Platform            Platform
-	Face                Face
-	Workers             bool // run background workers in this process
+	// LogFormat is "text" (readable, the default with the simulator) or
+	// "json" (one object per line, the default otherwise).
+	LogFormat string
+	// MetricsAddr is the listen address of the Prometheus /metrics endpoint,
+	// apart from the API's; empty (the default) turns it off.
+	MetricsAddr string
+	Platform    Platform
+	Face        Face
+	Workers     bool // run background workers in this process
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
@@ -53,11 +59,15 @@ type Config struct {
 	Ops Ops
 }
 
-// Redis configures the Redis client; an empty Addr means in-process Redis.
+// Redis configures the Redis client; an empty Addr (and no Addrs) means
+// in-process Redis. Addrs with MasterName is a Sentinel setup, Addrs without
+// it a Cluster (or a single node when it holds one address).
 type Redis struct {
-	Addr     string
-	Password string
-	DB       int
+	Addr       string
+	Addrs      []string
+	MasterName string
+	Password   string
+	DB         int
 }
 
 // WeChat configures the mini-program APIs.
@@ -123,8 +133,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		DataDir:       env("DATA_DIR", "./data"),
 		MySQLDSN:      env("MYSQL_DSN", ""),
 		Redis: Redis{
-			Addr:     env("REDIS_ADDR", ""),
-			Password: env("REDIS_PASSWORD", ""),
+			Addr:       env("REDIS_ADDR", ""),
+			Addrs:      splitList(env("REDIS_ADDRS", "")),
+			MasterName: env("REDIS_MASTER_NAME", ""),
+			Password:   env("REDIS_PASSWORD", ""),
 		},
 		WeChat: WeChat{
 			AppID:   env("WECHAT_APPID", ""),
@@ -212,6 +224,37 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Simulator = parseBool("SIMULATOR", len(prod) == 0)
 	c.AutoMigrate = parseBool("AUTO_MIGRATE", c.MySQLDSN == "" || c.Simulator)
 	c.QuoteRequireSourced = parseBool("QUOTE_REQUIRE_SOURCED", !c.Simulator)
+	defFormat := "json"
+	if c.Simulator {
+		defFormat = "text"
+	}
+	c.LogFormat = strings.ToLower(env("LOG_FORMAT", defFormat))
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	c.MetricsAddr = env("METRICS_ADDR", "")
+	if strings.EqualFold(c.MetricsAddr, "off") {
+		c.MetricsAddr = ""
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("METRICS_ADDR", "want host:port such as :9091 (or off), got %q", c.MetricsAddr)
+		}
+	}
+	if c.Redis.Addr != "" && len(c.Redis.Addrs) > 0 {
+		bad("REDIS_ADDRS", "set either REDIS_ADDR or REDIS_ADDRS, not both")
+	}
+	if c.Redis.MasterName != "" && len(c.Redis.Addrs) == 0 {
+		bad("REDIS_MASTER_NAME", "needs the Sentinel addresses in REDIS_ADDRS")
+	}
+	if len(c.Redis.Addrs) > 1 && c.Redis.MasterName == "" && c.Redis.DB != 0 {
+		bad("REDIS_DB", "Redis Cluster has only database 0")
+	}
 
 	for _, kv := range []struct{ name, v string }{{"PUBLIC_BASE_URL", c.PublicBaseURL}, {"WECHAT_API_BASE", c.WeChat.APIBase}, {"WECHATPAY_API_BASE", c.Pay.APIBase}} {
 		if u, err := url.Parse(kv.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -368,7 +411,7 @@ func (c *Config) NotifyURL() string { return c.PublicBaseURL + "/api/v1/wxpay/no
 func (c *Config) Fields() []any {
 	m := map[string]string{
 		"HTTP_ADDR": c.HTTPAddr, "PUBLIC_BASE_URL": c.PublicBaseURL, "DATA_DIR": c.DataDir,
-		"MYSQL_DSN": maskDSN(c.MySQLDSN), "REDIS_ADDR": c.Redis.Addr, "REDIS_PASSWORD": mask(c.Redis.Password),
+		"MYSQL_DSN": maskDSN(c.MySQLDSN), "REDIS_ADDR": c.Redis.Addr, "REDIS_ADDRS": strings.Join(c.Redis.Addrs, ","), "REDIS_MASTER_NAME": c.Redis.MasterName, "REDIS_PASSWORD": mask(c.Redis.Password),
 		"REDIS_DB": strconv.Itoa(c.Redis.DB), "WECHAT_APPID": c.WeChat.AppID, "WECHAT_SECRET": mask(c.WeChat.Secret),
 		"WECHAT_API_BASE": c.WeChat.APIBase, "WECHATPAY_MCHID": c.Pay.MchID, "WECHATPAY_MCH_CERT_SERIAL": c.Pay.MchCertSerial,
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE": c.Pay.MchPrivateKeyFile, "WECHATPAY_APIV3_KEY": mask(c.Pay.APIv3Key),
@@ -380,6 +423,7 @@ func (c *Config) Fields() []any {
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
 		"PLATFORM_APP_ID": c.Platform.AppID, "PLATFORM_SECRET": mask(c.Platform.Secret), "PLATFORM_REGIONS": strings.Join(sortedKeys(c.Platform.Regions), ","), "LOG_LEVEL": c.LogLevel,
+		"LOG_FORMAT": c.LogFormat, "METRICS_ADDR": c.MetricsAddr,
 	}
 	m["OPS_OPERATORS"], m["OPS_SESSION_IDLE"] = strings.Join(sortedKeys(c.Ops.Operators), ","), c.Ops.SessionIdle.String()
 	keys := make([]string, 0, len(m))

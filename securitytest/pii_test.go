@@ -216,7 +216,7 @@ func tableNames(dump string) string {
 }
 
 // dumpRedis returns every string and hash in Redis as text.
-func dumpRedis(tb testing.TB, rdb *redis.Client) string {
+func dumpRedis(tb testing.TB, rdb redis.UniversalClient) string {
 	tb.Helper()
 	ctx := context.Background()
 	var out strings.Builder

@@ -59,8 +59,13 @@ func truncate(s string, n int) string {
 // applyTrade is the one payment transition, used by notifications and
 // queries alike: it checks the trade against the batch and moves
 // pending_payment → paid with its effects in one transaction.
-func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) error {
+func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (err error) {
+	outcome := NotifyError
+	if raw.Source == "notify" {
+		defer func() { metricsOr(s.metrics).NotifyOutcome(outcome, "") }()
+	}
 	if t.OutTradeNo == "" {
+		outcome = NotifyMismatch
 		return Invalid(CodeNotifyMismatch, "out_trade_no missing")
 	}
 	for attempt := 0; ; attempt++ {
@@ -68,6 +73,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 		_, err := s.store.UpdateBatch(ctx, t.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 			refused = nil
 			if why := mismatch(s.cfg, t, b); why != "" {
+				outcome = NotifyMismatch
 				refused = Invalid(CodeNotifyMismatch, "notification does not match the order: "+why)
 				fx.Raw = raw
 				fx.Alerts = append(fx.Alerts, Alert{Kind: AlertNotifyMismatch, Ref: t.OutTradeNo,
@@ -76,6 +82,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 			}
 			switch {
 			case b.Status == StatusPendingPayment:
+				outcome = NotifyFirst
 				paidAt := t.SuccessTime
 				if paidAt.IsZero() {
 					paidAt = s.clock.Now()
@@ -86,8 +93,10 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 				fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobPostBatch, Ref: b.OutTradeNo, DeadlineAt: paidAt.Add(PostDeadline)})
 				return nil
 			case b.Status != StatusClosed && b.TransactionID == t.TransactionID:
+				outcome = NotifyDuplicate
 				return ErrNoChange // a duplicate delivery
 			default:
+				outcome = NotifyPaidAfterClose
 				// WeChat took money for a batch we closed, or reports another
 				// transaction for a paid batch. Refunds of batches that were
 				// never paid in our books are not automated (the refund flow
@@ -103,6 +112,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 		})
 		switch {
 		case errors.Is(err, ErrNotFound):
+			outcome = NotifyUnknownTrade
 			if aerr := s.store.RecordAlert(ctx, Alert{Kind: AlertUnknownTrade, Ref: truncate(t.OutTradeNo, 80),
 				Detail: truncate("source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)}); aerr != nil {
 				return fmt.Errorf("record unknown trade: %w", aerr)
@@ -113,6 +123,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 			// and answers "duplicate".
 			continue
 		case err != nil:
+			outcome = NotifyError
 			return fmt.Errorf("apply trade %s: %w", t.OutTradeNo, err)
 		}
 		return refused

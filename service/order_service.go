@@ -75,6 +75,7 @@ type OrderService struct {
 	clock   Clock
 	cfg     OrderSettings
 	log     *slog.Logger
+	metrics Metrics
 
 	identity IdentityGate
 }
@@ -106,6 +107,9 @@ func NewOrderService(quotes QuoteFinder, store OrderStore, gateway PaymentGatewa
 	}
 	return &OrderService{quotes: quotes, store: store, gateway: gateway, users: users, clock: clock, cfg: cfg, log: slog.Default()}
 }
+
+// SetMetrics sets where notification outcomes are counted (default none).
+func (s *OrderService) SetMetrics(m Metrics) { s.metrics = m }
 
 // SetLogger replaces the logger (default slog.Default()).
 func (s *OrderService) SetLogger(l *slog.Logger) { s.log = l }

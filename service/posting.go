@@ -61,6 +61,7 @@ type PostingDeps struct {
 	Vouchers *VoucherService
 	Clock    Clock
 	Log      *slog.Logger // optional
+	Metrics  Metrics      // optional: posting attempts and unknown outcomes
 	// Owner identifies this instance in outbox leases (host:pid:random).
 	Owner string
 	// Lease is how long a claimed job is ours (default 2m). A crashed
@@ -328,6 +329,7 @@ func (s *PostingService) post(ctx context.Context, j OutboxJob, o *Order, b *Bat
 func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *Batch, rec *PostingRecord,
 	res PostingResult, callErr error, deadline time.Time, pending bool) error {
 	now := s.d.Clock.Now()
+	recordPostingAnswer(metricsOr(s.d.Metrics), res, callErr)
 	var rej *PlatformRejection
 	switch {
 	case callErr == nil:
@@ -842,4 +844,21 @@ func (s *PostingService) FlagDelays(ctx context.Context) (int, error) {
 func DelayAdvice(orderNo, outTradeNo, transactionID, reference string) string {
 	return fmt.Sprintf("缴费已超过3个工作日未到账，请致电12333人工核验，并提供：订单号 %s、商户单号 %s、微信支付交易单号 %s、社保受理编号 %s",
 		orderNo, outTradeNo, transactionID, reference)
+}
+
+// recordPostingAnswer counts one posting attempt (or query) by what the
+// platform answered.
+func recordPostingAnswer(m Metrics, res PostingResult, callErr error) {
+	var rej *PlatformRejection
+	switch {
+	case callErr == nil && (res.Status == PostingAccepted || res.Status == PostingRejected || res.Status == PostingPending):
+		m.PostingAttempt(string(res.Status))
+	case errors.As(callErr, &rej):
+		m.PostingAttempt("rejected")
+	case IsConfigFault(callErr):
+		m.PostingAttempt("config_fault")
+	default:
+		m.PostingAttempt("unknown")
+		m.UnknownOutcome("posting")
+	}
 }

@@ -108,6 +108,7 @@ type RefundDeps struct {
 	Waker   JobWaker
 	Clock   Clock
 	Log     *slog.Logger
+	Metrics Metrics // optional: refund calls with an unknown outcome
 	Owner   string
 	Lease   time.Duration
 }
@@ -322,6 +323,7 @@ func (s *RefundService) failed(ctx context.Context, j OutboxJob, r *Refund, call
 	if errors.As(callErr, &ge) {
 		code = ge.Code
 	}
+	metricsOr(s.d.Metrics).UnknownOutcome("refund")
 	r, err := s.d.Refunds.UpdateRefund(ctx, r.OutRefundNo, func(r *Refund) error {
 		r.Attempts++
 		r.LastError = ErrorText(callErr, 400)

@@ -9,7 +9,7 @@ import (
 
 // redisCache adapts go-redis v9 to silenceper's cache.Cache so the access
 // token is shared by every instance.
-type redisCache struct{ rdb *redis.Client }
+type redisCache struct{ rdb redis.UniversalClient }
 
 func (c *redisCache) Get(key string) interface{} {
 	v, err := c.rdb.Get(context.Background(), "wx:"+key).Result()

@@ -34,7 +34,7 @@ type Client struct {
 // New returns a client for the mini-program appID/secret. apiBase replaces
 // https://api.weixin.qq.com (empty keeps the real host). The access token is
 // shared through Redis so several instances reuse one token.
-func New(appID, secret, apiBase string, rdb *redis.Client) *Client {
+func New(appID, secret, apiBase string, rdb redis.UniversalClient) *Client {
 	apiBase = strings.TrimRight(apiBase, "/")
 	if apiBase != "" && apiBase != "https://api.weixin.qq.com" {
 		util.SetURIModifier(func(uri string) string {

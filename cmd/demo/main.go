@@ -35,10 +35,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	base := *server
+	var logPath string
 	if base == "" {
 		var stop func()
 		var err error
-		base, stop, err = startServer(ctx)
+		base, logPath, stop, err = startServer(ctx)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "demo: start server:", err)
 			os.Exit(1)
@@ -46,44 +47,73 @@ func main() {
 		defer stop()
 	}
 	d := &demo{base: strings.TrimRight(base, "/"), ctx: ctx, http: &http.Client{Timeout: 20 * time.Second}}
-	if err := d.run(); err != nil {
+	err := d.run()
+	if logPath != "" {
+		// The failure path makes the server warn on purpose (platform down,
+		// retries, refunds); its log goes to a file so it does not interleave
+		// with the walk-through.
+		fmt.Printf("\nserver log (warnings and errors, expected ones included): %s (%d lines)\n", logPath, countLines(logPath))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "\nDEMO FAILED: %v\n", err)
+		if logPath != "" {
+			fmt.Fprintf(os.Stderr, "last server log lines:\n%s", tail(logPath, 15))
+		}
 		os.Exit(1)
 	}
 	fmt.Println("\nDEMO OK: every step behaved as documented.")
 }
 
+func countLines(path string) int {
+	b, _ := os.ReadFile(path)
+	return bytes.Count(b, []byte("\n"))
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) > n+1 {
+		lines = lines[len(lines)-n-1:]
+	}
+	return strings.Join(lines, "")
+}
+
 // startServer boots the real app (embedded SQLite, in-process Redis, the
 // simulators) on a loopback port with its workers running.
-func startServer(ctx context.Context) (string, func(), error) {
+func startServer(ctx context.Context) (string, string, func(), error) {
 	dir, err := os.MkdirTemp("", "sipay-demo-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
+	}
+	logFile, err := os.CreateTemp("", "sipay-demo-server-*.log")
+	if err != nil {
+		return "", "", nil, err
 	}
 	base := "http://" + ln.Addr().String()
 	env := map[string]string{"DATA_DIR": dir, "PUBLIC_BASE_URL": base, "LOG_LEVEL": "warn", "DEMO_FAST_WORKERS": "on"}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := app.New(ctx, cfg, log, app.Options{})
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	wait := a.Start(wctx)
-	return base, func() {
+	return base, logFile.Name(), func() {
 		srv.Shutdown(context.Background())
 		stopWorkers()
 		wait()
 		a.Close()
+		logFile.Close()
 		os.RemoveAll(dir)
 	}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,8 +19,11 @@ import (
 	"syscall"
 	"time"
 
+	"log/slog"
+
 	"github.com/shebao/sipay/app"
 	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/logx"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
@@ -44,9 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	log := slog.New(redact.NewHandler(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}), cfg.Secrets))
+	log := slog.New(redact.NewHandler(logx.New(logOut, cfg.LogFormat, cfg.LogLevel).Handler(), cfg.Secrets))
 
 	if len(args) > 0 {
 		switch args[0] {
@@ -82,12 +82,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	defer a.Close()
-	log.Info("configuration", cfg.Fields()...)
+	logx.Config(logOut, log, cfg.LogFormat, cfg.Fields())
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	workCtx, stopWorkers := context.WithCancel(context.Background())
 	waitWorkers := a.Start(workCtx)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			stopWorkers()
+			waitWorkers()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("metrics", "addr", mln.Addr().String(), "path", "/metrics")
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String())
 	if ready != nil {

@@ -117,10 +117,29 @@ func TestMain_MySQLAndRedis(t *testing.T) {
 	if redisAddr == "" {
 		t.Skip("TEST_REDIS_ADDR not set")
 	}
-	base, logs := mustRunMain(t, map[string]string{"MYSQL_DSN": dsn, "REDIS_ADDR": redisAddr, "REDIS_DB": "14"})
+	base, logs := mustRunMain(t, map[string]string{"MYSQL_DSN": dsn, "REDIS_ADDR": redisAddr, "REDIS_DB": "14", "LOG_FORMAT": "json"})
 	loginAndMe(t, base)
 	if !strings.Contains(logs.String(), `"dialect":"mysql"`) {
 		t.Fatalf("server did not migrate MySQL:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), `"msg":"configuration"`) {
+		t.Fatalf("LOG_FORMAT=json: no configuration record:\n%s", logs)
+	}
+}
+
+// TestMain_TextLogShowsTheConfigurationAsABlock: with the simulator the log
+// is text and the start-up configuration one aligned block, secrets masked.
+func TestMain_TextLogShowsTheConfigurationAsABlock(t *testing.T) {
+	_, logs := mustRunMain(t, map[string]string{"ADMIN_TOKEN": "very-secret-admin-token"})
+	out := logs.String()
+	if !strings.Contains(out, "configuration (secrets masked):\n") || !strings.Contains(out, "\n  SIMULATOR ") || !strings.Contains(out, "\n  LOG_FORMAT ") {
+		t.Fatalf("no configuration block in the text log:\n%s", out)
+	}
+	if strings.Contains(out, "very-secret-admin-token") {
+		t.Fatalf("the admin token is in the log")
+	}
+	if strings.Contains(out, `"msg":`) {
+		t.Fatalf("text mode wrote JSON:\n%s", out)
 	}
 }
 

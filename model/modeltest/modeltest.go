@@ -1,6 +1,7 @@
 // Package modeltest opens fresh, migrated databases for tests: SQLite in a
 // temporary directory, and MySQL/MariaDB when TEST_MYSQL_DSN is set (a new
-// randomly named database per call, dropped at cleanup).
+// randomly named database per call, named TEST_DB_PREFIX + random hex and
+// dropped at cleanup).
 //
 // With REQUIRE_MYSQL=1 (set by .ci/run) a missing TEST_MYSQL_DSN fails the
 // test instead of skipping it, so CI cannot pass with the MySQL tests skipped.
@@ -74,7 +75,7 @@ func FreshMySQLDSN(tb testing.TB) string {
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	name := "t_" + strings.ToLower(hex.EncodeToString(b))
+	name := DBPrefix(tb) + strings.ToLower(hex.EncodeToString(b))
 	admin, err := model.Open(cfg.FormatDSN(), "", service.SystemClock{})
 	if err != nil {
 		tb.Fatalf("open mysql: %v", err)
@@ -88,6 +89,22 @@ func FreshMySQLDSN(tb testing.TB) string {
 	})
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// DBPrefix is the name prefix of the per-test databases: TEST_DB_PREFIX
+// (letters, digits and '_', at most 40 characters), default "t_". .ci/run
+// sets one per run and drops only the databases that carry it, so parallel
+// runs on one server do not drop each other's databases.
+func DBPrefix(tb testing.TB) string {
+	tb.Helper()
+	p := os.Getenv("TEST_DB_PREFIX")
+	if p == "" {
+		return "t_"
+	}
+	if len(p) > 40 || strings.TrimLeft(strings.ToLower(p), "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		tb.Fatalf("TEST_DB_PREFIX %q: want at most 40 letters, digits or '_'", p)
+	}
+	return p
 }
 
 // Each runs fn against SQLite and against MySQL (when configured), as

@@ -1,0 +1,94 @@
+package model
+
+import (
+	"context"
+	"time"
+)
+
+// OpsSnapshot is what operations watch, read from the database at scrape
+// time (so every instance reports the same numbers and nothing is lost on a
+// restart).
+type OpsSnapshot struct {
+	// Outbox holds the pending jobs per kind and the creation time of the
+	// oldest one.
+	Outbox []OutboxKindStat
+	// OpenHolds counts risk holds not yet decided.
+	OpenHolds int64
+	// OpenAlerts counts open alerts per kind.
+	OpenAlerts map[string]int64
+	// Refunds counts refunds per state; Postings postings per status.
+	Refunds  map[string]int64
+	Postings map[string]int64
+	// ReconDate is the latest reconciled bill date and ReconMismatches its
+	// findings per kind.
+	ReconDate       string
+	ReconMismatches map[string]int64
+}
+
+// OutboxKindStat is the pending depth of one outbox job kind.
+type OutboxKindStat struct {
+	Kind    string
+	Pending int64
+	Oldest  time.Time // created_at of the oldest pending job
+	Overdue int64     // pending jobs whose next attempt is due
+}
+
+type kindCount struct {
+	K string `gorm:"column:k"`
+	N int64  `gorm:"column:n"`
+}
+
+// OpsSnapshot reads the snapshot with a handful of grouped COUNT queries on
+// indexed columns.
+func (db *DB) OpsSnapshot(ctx context.Context, now time.Time) (*OpsSnapshot, error) {
+	s := &OpsSnapshot{OpenAlerts: map[string]int64{}, Refunds: map[string]int64{}, Postings: map[string]int64{}, ReconMismatches: map[string]int64{}}
+	g := db.WithContext(ctx)
+	var ob []struct {
+		Kind    string    `gorm:"column:kind"`
+		N       int64     `gorm:"column:n"`
+		Oldest  time.Time `gorm:"column:oldest"`
+		Overdue int64     `gorm:"column:overdue"`
+	}
+	if err := g.Raw(`SELECT kind, COUNT(*) AS n, MIN(created_at) AS oldest,
+		SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS overdue
+		FROM outbox WHERE status = ? GROUP BY kind`, now.UTC(), jobPending).Scan(&ob).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range ob {
+		s.Outbox = append(s.Outbox, OutboxKindStat{Kind: r.Kind, Pending: r.N, Oldest: r.Oldest, Overdue: r.Overdue})
+	}
+	if err := g.Raw(`SELECT COUNT(*) FROM holds WHERE status = 'open'`).Scan(&s.OpenHolds).Error; err != nil {
+		return nil, err
+	}
+	for _, q := range []struct {
+		sql string
+		out map[string]int64
+	}{
+		{`SELECT kind AS k, COUNT(*) AS n FROM alerts WHERE status = 'open' GROUP BY kind`, s.OpenAlerts},
+		{`SELECT status AS k, COUNT(*) AS n FROM refunds GROUP BY status`, s.Refunds},
+		{`SELECT status AS k, COUNT(*) AS n FROM postings GROUP BY status`, s.Postings},
+	} {
+		var rows []kindCount
+		if err := g.Raw(q.sql).Scan(&rows).Error; err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			q.out[r.K] = r.N
+		}
+	}
+	var day []string
+	if err := g.Raw(`SELECT bill_date FROM recon_runs ORDER BY bill_date DESC LIMIT 1`).Scan(&day).Error; err != nil {
+		return nil, err
+	}
+	if len(day) == 1 {
+		s.ReconDate = day[0]
+		var rows []kindCount
+		if err := g.Raw(`SELECT kind AS k, COUNT(*) AS n FROM recon_findings WHERE bill_date = ? GROUP BY kind`, day[0]).Scan(&rows).Error; err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			s.ReconMismatches[r.K] = r.N
+		}
+	}
+	return s, nil
+}
