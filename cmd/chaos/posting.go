@@ -53,7 +53,7 @@ func (e *env) waitCount(ctx context.Context, limit time.Duration, cond func(int)
 // alertsPerRef fails the scenario when a batch has more than one alert of
 // kind, and returns how many batches have one.
 func (e *env) alertsPerRef(ctx context.Context, name, kind string) (int, error) {
-	rows, err := e.admin.QueryContext(ctx, "SELECT ref, COUNT(*) FROM `"+e.dbName+"`.alerts WHERE kind = ? GROUP BY ref", kind)
+	rows, err := e.admin.QueryContext(ctx, "SELECT ref, SUM(seen_count) FROM `"+e.dbName+"`.alerts WHERE kind = ? GROUP BY ref", kind)
 	if err != nil {
 		return 0, err
 	}
@@ -380,7 +380,7 @@ func (e *env) scenarioWrongRegion(ctx context.Context, name string, d time.Durat
 		e.fail(name, "%d posting records took a forged callback", forgedV)
 	}
 	before := postingN
-	alerts, err := e.dbCount(ctx, "SELECT COUNT(*) FROM %s.alerts WHERE kind = ?", service.AlertCallbackRegionMismatch)
+	alerts, err := e.dbCount(ctx, "SELECT COALESCE(SUM(seen_count), 0) FROM %s.alerts WHERE kind = ?", service.AlertCallbackRegionMismatch)
 	if err != nil {
 		return err
 	}
