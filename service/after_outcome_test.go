@@ -58,8 +58,8 @@ func TestBookedThenDarkAtTheDeadlineIsConfirmingNotRefunded(t *testing.T) {
 		if got := h.platform.voidsOf(otn) - v0; got < 24 {
 			t.Fatalf("voids asked in 2 h: got %d, want at least 24 (every 5 min)", got)
 		}
-		if n := len(h.alerts(service.AlertPostingOutcomeUnknown)); n != 1 {
-			t.Fatalf("posting_outcome_unknown alerts: got %d, want 1", n)
+		if as := h.alerts(service.AlertPostingOutcomeUnknown); len(as) != 1 || as[0].Count != 1 {
+			t.Fatalf("posting_outcome_unknown alerts: got %+v, want one raised once", as)
 		}
 		if posts, _ := h.platform.counts(otn); posts == 0 {
 			t.Fatal("no post at all")
@@ -168,8 +168,8 @@ func TestConfigurationFaultsNeverRefund(t *testing.T) {
 				if n := h.refundCount(); n != 0 {
 					t.Fatalf("refunds on %d %s: got %d, want 0", c.status, c.code, n)
 				}
-				if n := len(h.alerts(service.AlertPlatformConfigFault)); n != 1 {
-					t.Fatalf("config fault alerts: got %d, want 1", n)
+				if as := h.alerts(service.AlertPlatformConfigFault); len(as) != 1 || as[0].Count != 1 {
+					t.Fatalf("config fault alerts: got %+v, want one raised once", as)
 				}
 			})
 		})
@@ -234,9 +234,8 @@ func TestCallbackOnTheWrongRegionChangesNothing(t *testing.T) {
 		if n := h.refundCount(); n != 0 {
 			t.Fatalf("refunds: %d", n)
 		}
-		// Alerts are one row per (kind, ref) counting each time raised.
 		if as := h.alerts(service.AlertCallbackRegionMismatch); len(as) != 1 || as[0].Count != 6 {
-			t.Fatalf("region alerts: got %+v, want one raised 6 times", as)
+			t.Fatalf("region alerts: got %+v, want one alert raised 6 times", as)
 		}
 		rec, err := h.store.FindPosting(ctx, otn)
 		if err != nil || rec.Status != service.PostingPending {
