@@ -86,10 +86,10 @@ func (d *demo) run() error {
 		return err
 	}
 	now, _ := time.Parse(time.RFC3339Nano, str(clock, "now"))
-	if _, err := d.call("POST", "/sim/platform/down", obj{"from": now.Add(-time.Minute), "to": now.Add(30 * 24 * time.Hour)}, 200); err != nil {
+	if _, err := d.call("POST", "/sim/platform/down", obj{"from": now.Add(-time.Minute), "to": now.Add(74 * time.Hour)}, 200); err != nil {
 		return err
 	}
-	say("platform down from %s for 30 days (simulated clock)", now.Format(time.RFC3339))
+	say("platform down from %s for 74 hours (simulated clock)", now.Format(time.RFC3339))
 	// The current month is paid (one open order per person, insurance and
 	// month); the failure path prepays next month, within Beijing's window.
 	cur, _ := time.Parse("2006-01", str(prof, "current_month"))
@@ -118,11 +118,22 @@ func (d *demo) run() error {
 	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "2h"}, 200); err != nil {
 		return err
 	}
+	// At the deadline we stop posting and ask the platform to void the
+	// posting. It is still down, so nobody knows whether it booked an
+	// attempt: the money stays, the user sees 待确认, operations get one alert.
+	o, err = d.waitStatus(orderNo2, "confirming", 60*time.Second)
+	if err != nil {
+		return err
+	}
+	say("at +73 h: %s (待确认): the platform is still down, so the void is unconfirmed and no money moves", str(o, "status"))
+	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "2h"}, 200); err != nil {
+		return err
+	}
 	o, err = d.waitStatus(orderNo2, "refunded", 60*time.Second)
 	if err != nil {
 		return err
 	}
-	say("at +73 h: %s", str(o, "status"))
+	say("at +75 h: the platform is back and confirms the void → %s", str(o, "status"))
 	for _, e := range list(o, "timeline") {
 		say("  %s  %-18s %s", str(e, "created_at"), str(e, "type"), str(e, "detail"))
 	}
