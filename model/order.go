@@ -120,6 +120,11 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	for i := range batches {
 		o.Batches = append(o.Batches, toBatch(&batches[i]))
 	}
+	// The batches are the truth: MarkPaid changes a batch without touching
+	// its order row.
+	if len(o.Batches) > 0 {
+		o.Status = service.DeriveOrderStatus(o.Batches)
+	}
 	return o
 }
 
@@ -140,12 +145,13 @@ func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		rows := make([]batchRow, len(o.Batches))
 		for i := range o.Batches {
 			o.Batches[i].UpdatedAt = now
-			br := fromBatch(&o.Batches[i])
-			if err := tx.Create(&br).Error; err != nil {
-				return err
-			}
+			rows[i] = fromBatch(&o.Batches[i])
+		}
+		if err := tx.Create(&rows).Error; err != nil { // one multi-row INSERT
+			return err
 		}
 		return tx.Create(&orderEventRow{OrderNo: o.No, Type: "created", Detail: "订单已创建", CreatedAt: now}).Error
 	})

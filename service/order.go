@@ -2,6 +2,8 @@ package service
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -125,6 +127,20 @@ func DeriveOrderStatus(batches []Batch) OrderStatus {
 // number plus a two-digit batch number, 6 to 32 characters of [0-9A-Za-z_-].
 func OutTradeNo(orderNo string, seq int) string {
 	return fmt.Sprintf("%s_%02d", orderNo, seq)
+}
+
+// ParseOutTradeNo splits an out_trade_no made by OutTradeNo into the order
+// number and the batch number.
+func ParseOutTradeNo(outTradeNo string) (orderNo string, seq int, ok bool) {
+	i := strings.LastIndexByte(outTradeNo, '_')
+	if i <= 0 || len(outTradeNo)-i != 3 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(outTradeNo[i+1:])
+	if err != nil || n < 1 || OutTradeNo(outTradeNo[:i], n) != outTradeNo {
+		return "", 0, false
+	}
+	return outTradeNo[:i], n, true
 }
 
 // OutRefundNo returns the one deterministic out_refund_no of a batch, reused
