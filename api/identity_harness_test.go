@@ -152,6 +152,9 @@ func (p *fakePlatform) PostPayment(context.Context, service.Posting) (service.Po
 func (p *fakePlatform) QueryPosting(context.Context, string, string) (service.PostingResult, error) {
 	return service.PostingResult{}, errors.New("not used")
 }
+func (p *fakePlatform) VoidPosting(context.Context, string, string) (service.PostingResult, error) {
+	return service.PostingResult{}, errors.New("not used")
+}
 
 // reply is a decoded JSON answer.
 type reply struct {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/service"
 )
@@ -120,8 +119,10 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	for i := range batches {
 		o.Batches = append(o.Batches, toBatch(&batches[i]))
 	}
-	// The batches are the truth: MarkPaid changes a batch without touching
-	// its order row.
+	// The batches are the truth. The stored orders.status is only the status
+	// as of the order's last UpdateBatch: MarkPaid, the payment's one
+	// conditional write, does not touch the order row. Readers get the
+	// status the batches imply, so no reader can see the two disagree.
 	if len(o.Batches) > 0 {
 		o.Status = service.DeriveOrderStatus(o.Batches)
 	}
@@ -234,18 +235,23 @@ func (s *OrderStore) FindBatches(ctx context.Context, status service.OrderStatus
 // the recomputed order status and the effects in one transaction.
 func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn service.BatchUpdater) (*service.Order, error) {
 	var out *service.Order
+	orderNo, _, ok := service.SplitOutTradeNo(outTradeNo)
+	if !ok {
+		return nil, storeErr("update batch", gorm.ErrRecordNotFound)
+	}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var br batchRow
-		if err := tx.Where("out_trade_no = ?", outTradeNo).First(&br).Error; err != nil {
-			return err
-		}
-		// Lock the order row: every batch change of one order is serialized.
+		// Lock the order row before reading anything that decides the write:
+		// every batch change of one order is serialized, and under MySQL's
+		// REPEATABLE READ a plain SELECT taken before the lock would fix a
+		// snapshot that the reads below could not see past. The batches are
+		// read with FOR UPDATE too (a locking read sees the latest committed
+		// rows, not the snapshot).
 		var orow orderRow
-		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", br.OrderNo).First(&orow).Error; err != nil {
+		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", orderNo).First(&orow).Error; err != nil {
 			return err
 		}
 		var batches []batchRow
-		if err := tx.Where("order_no = ?", br.OrderNo).Order("seq").Find(&batches).Error; err != nil {
+		if err := lockForUpdate(tx, s.db.Dialect).Where("order_no = ?", orderNo).Order("seq").Find(&batches).Error; err != nil {
 			return err
 		}
 		o := toOrder(&orow, batches)
@@ -254,6 +260,9 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 			if o.Batches[i].OutTradeNo == outTradeNo {
 				idx = i
 			}
+		}
+		if idx < 0 {
+			return gorm.ErrRecordNotFound
 		}
 		before := o.Batches[idx]
 		var fx service.Effects
@@ -300,27 +309,11 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 	return out, nil
 }
 
+// writeEffects writes fx in the transaction of an UpdateBatch: one
+// multi-row INSERT per table (see effectsSQL).
 func (s *OrderStore) writeEffects(tx *gorm.DB, orderNo string, fx *service.Effects) error {
-	now := s.db.Now()
-	for _, e := range fx.Events {
-		if err := tx.Create(&orderEventRow{OrderNo: orderNo, BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: now}).Error; err != nil {
-			return err
-		}
-	}
-	if r := fx.Raw; r != nil {
-		row := paymentEventRow{EventID: r.EventID, Source: r.Source, EventType: r.EventType, OutTradeNo: r.OutTradeNo,
-			TransactionID: r.TransactionID, Body: r.Body, CreatedAt: now}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-			return err
-		}
-	}
-	for _, j := range fx.Outbox {
-		if err := insertJob(tx, j, now); err != nil {
-			return err
-		}
-	}
-	for _, a := range fx.Alerts {
-		if err := tx.Create(&alertRow{Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: "open", CreatedAt: now}).Error; err != nil {
+	for _, st := range effectsSQL(s.db.Dialect, orderNo, fx, s.db.Now()) {
+		if err := tx.Exec(st.sql, st.args...).Error; err != nil {
 			return err
 		}
 	}

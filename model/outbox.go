@@ -83,10 +83,30 @@ func (o *Outbox) Claim(ctx context.Context, kind, owner string, lease time.Durat
 	return out, nil
 }
 
-// Complete marks the job done if owner still holds it.
+// Renew extends owner's lease on job id to now+lease. It returns ErrStale
+// when the lease expired or another worker holds the job: the caller must
+// not make its external call.
+func (o *Outbox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) (time.Time, error) {
+	now := o.db.Now()
+	until := now.Add(lease)
+	res := o.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND status = ? AND lease_owner = ? AND lease_until IS NOT NULL AND lease_until >= ?", id, jobPending, owner, now).
+		Updates(map[string]any{"lease_until": until, "updated_at": now})
+	if res.Error != nil {
+		return time.Time{}, storeErr("renew job", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return time.Time{}, service.ErrStale
+	}
+	return until, nil
+}
+
+// Complete marks the job done if owner still holds an unexpired lease.
 func (o *Outbox) Complete(ctx context.Context, id int64, owner string) error {
-	res := o.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ?", id, owner).
-		Updates(map[string]any{"status": jobDone, "lease_until": nil, "updated_at": o.db.Now()})
+	now := o.db.Now()
+	res := o.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND lease_owner = ? AND lease_until IS NOT NULL AND lease_until >= ?", id, owner, now).
+		Updates(map[string]any{"status": jobDone, "lease_until": nil, "updated_at": now})
 	if res.Error != nil {
 		return storeErr("complete job", res.Error)
 	}
@@ -96,13 +116,16 @@ func (o *Outbox) Complete(ctx context.Context, id int64, owner string) error {
 	return nil
 }
 
-// Retry releases the job to run again at next.
+// Retry releases the job to run again at next if owner still holds an
+// unexpired lease.
 func (o *Outbox) Retry(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error {
 	if len(lastErr) > 480 {
 		lastErr = lastErr[:480]
 	}
-	res := o.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ?", id, owner).
-		Updates(map[string]any{"next_attempt_at": next.UTC(), "lease_until": nil, "last_error": lastErr, "updated_at": o.db.Now()})
+	now := o.db.Now()
+	res := o.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND lease_owner = ? AND lease_until IS NOT NULL AND lease_until >= ?", id, owner, now).
+		Updates(map[string]any{"next_attempt_at": next.UTC(), "lease_until": nil, "last_error": lastErr, "updated_at": now})
 	if res.Error != nil {
 		return storeErr("retry job", res.Error)
 	}

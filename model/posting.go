@@ -63,7 +63,7 @@ func (s *AfterStore) FindPosting(ctx context.Context, outTradeNo string) (*servi
 }
 
 func postingFinal(status string) bool {
-	return status == service.PostingAccepted || status == service.PostingRejected
+	return status == service.PostingAccepted || status == service.PostingRejected || status == service.PostingVoided
 }
 
 // SavePosting inserts or updates a posting record under a row lock; a final
@@ -135,6 +135,17 @@ func (s *AfterStore) MarkDelayFlagged(ctx context.Context, outTradeNo string, at
 		Updates(map[string]any{"delay_flagged_at": at.UTC(), "updated_at": s.db.Now()})
 	if res.Error != nil {
 		return false, storeErr("flag delay", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// MarkFaultAlerted sets fault_alerted_at once; false when already set. A
+// batch without a posting row yet gets one.
+func (s *AfterStore) MarkFaultAlerted(ctx context.Context, outTradeNo string, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&postingRow{}).Where("out_trade_no = ? AND fault_alerted_at IS NULL", outTradeNo).
+		Updates(map[string]any{"fault_alerted_at": at.UTC(), "updated_at": s.db.Now()})
+	if res.Error != nil {
+		return false, storeErr("flag fault", res.Error)
 	}
 	return res.RowsAffected == 1, nil
 }

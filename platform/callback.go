@@ -105,7 +105,8 @@ func (v *CallbackVerifier) Verify(ctx context.Context, region string, h http.Hea
 
 // ParseEvent parses a verified callback body sent for region. known is false
 // for event types this version does not handle (they are acknowledged and
-// ignored). Errors are *CallbackError (400).
+// ignored). Errors are *CallbackError (400); with region_mismatch the parsed
+// event is returned too (for an alert only, never to act on).
 func ParseEvent(region string, body []byte) (e service.PlatformEvent, known bool, err error) {
 	bad := func(format string, args ...any) (service.PlatformEvent, bool, error) {
 		return service.PlatformEvent{}, false, &CallbackError{Status: http.StatusBadRequest, Code: CodeInvalidEvent,
@@ -120,10 +121,6 @@ func ParseEvent(region string, body []byte) (e service.PlatformEvent, known bool
 	}
 	if w.EventID == "" || len(w.EventID) > 128 {
 		return bad("event_id must have 1-128 characters")
-	}
-	if w.Region != region {
-		return service.PlatformEvent{}, false, &CallbackError{Status: http.StatusBadRequest, Code: CodeRegionMismatch,
-			Message: "地区不一致", Err: fmt.Errorf("event region %q sent to %q", w.Region, region)}
 	}
 	e = service.PlatformEvent{EventID: w.EventID, Type: w.Type, Region: w.Region, Raw: body}
 	d := w.Data
@@ -148,7 +145,7 @@ func ParseEvent(region string, body []byte) (e service.PlatformEvent, known bool
 			return bad("%s with status %q", w.Type, d.Status)
 		}
 		r, err := ToPostingResult(WirePostingResult{IdempotencyKey: d.IdempotencyKey, Status: d.Status,
-			Reference: d.Reference, Reason: d.Reason, Receipt: d.Receipt})
+			Reference: d.Reference, Reason: d.Reason, Receipt: d.Receipt, MutualAidFen: d.MutualAidFen})
 		if err != nil {
 			return bad("%s: %w", w.Type, err)
 		}
@@ -156,6 +153,12 @@ func ParseEvent(region string, body []byte) (e service.PlatformEvent, known bool
 		e.Accepted = w.Type == service.EventPostingAccepted
 	default:
 		return e, false, nil
+	}
+	if w.Region != region {
+		// The parsed event is returned with the error so the service can
+		// raise an alert about it; it must not act on it.
+		return e, true, &CallbackError{Status: http.StatusBadRequest, Code: CodeRegionMismatch,
+			Message: "地区不一致", Err: fmt.Errorf("event region %q sent to %q", w.Region, region)}
 	}
 	return e, true, nil
 }
@@ -228,9 +231,20 @@ func (c *Callbacks) ServeCallback(w http.ResponseWriter, r *http.Request, region
 		return
 	}
 	ev, known, err := ParseEvent(region, body)
+	// The verifier checked the signature with region's credentials, and
+	// ParseEvent requires the event's region to be region: the service then
+	// requires all three to be the batch's region.
+	ev.URLRegion, ev.CredentialRegion = region, region
 	if err != nil {
 		var ce *CallbackError
 		errors.As(err, &ce)
+		if ce.Code == CodeRegionMismatch && ev.Type != service.EventIdentityCheckCompleted {
+			// Refused, and the service records an alert without acting: it
+			// compares the three regions with the batch's.
+			if herr := c.sink.HandlePlatformEvent(ctx, ev); herr != nil {
+				c.log.Error("platform callback: region mismatch not recorded", "region", region, "err", herr)
+			}
+		}
 		fail(ce)
 		return
 	}

@@ -31,8 +31,9 @@ const maxBody = 1 << 20
 // Client implements service.Platform over the protocol of
 // docs/platform-protocol.md.
 //
-// Errors: *service.PlatformRejection for permanent refusals (a signed 4xx
-// answer with retryable=false); *service.Error with code
+// Errors: *service.PlatformRejection for definite refusals (a signed 422,
+// or 404 posting_not_found/check_not_found); *service.PlatformConfigError
+// for the other signed 4xx answers (400, 401, 403, 409); *service.Error with code
 // platform_unavailable (KindUnavailable) for anything transient; code
 // platform_not_configured (KindInternal) for a region without credentials.
 type Client struct {
@@ -134,7 +135,17 @@ func (c *Client) call(ctx context.Context, region, method, path string, in any, 
 	if code == "" {
 		code = fmt.Sprintf("http_%d", resp.StatusCode)
 	}
-	return 0, &service.PlatformRejection{Code: code, Reason: we.Error.Message}
+	// Only a business refusal (422) or a definite "no such record" (404
+	// posting_not_found / check_not_found) is a "no". Everything else that
+	// is signed and 4xx says our side is wrong (400 invalid_request, 401,
+	// 403 region_not_allowed, 409 idempotency_conflict, an unknown route):
+	// the outcome of what we asked is not known, and no money may move.
+	if resp.StatusCode == http.StatusUnprocessableEntity ||
+		resp.StatusCode == http.StatusNotFound && (code == service.RejectPostingNotFound || code == service.RejectCheckNotFound) {
+		return 0, &service.PlatformRejection{Code: code, Reason: we.Error.Message}
+	}
+	c.log.Error("platform configuration fault", "region", region, "op", op, "status", resp.StatusCode, "code", code)
+	return 0, &service.PlatformConfigError{Status: resp.StatusCode, Code: code, Reason: we.Error.Message}
 }
 
 // verifyResponse checks the platform's signature on a response: same app,
@@ -256,6 +267,31 @@ func (c *Client) QueryPosting(ctx context.Context, region, idempotencyKey string
 		return r, nil
 	}
 	return r, err
+}
+
+// VoidPosting implements service.Platform: POST /si/v1/postings/{key}/void.
+// The answer is status voided, or the posting as it stands (accepted with
+// its receipt, or pending). Anything else is an unknown outcome.
+func (c *Client) VoidPosting(ctx context.Context, region, idempotencyKey string) (service.PostingResult, error) {
+	if !ValidIdempotencyKey(idempotencyKey) {
+		return service.PostingResult{}, &service.Error{Kind: service.KindInternal, Code: service.CodeInternal,
+			Message: "系统错误", Err: fmt.Errorf("platform: bad idempotency key %q", idempotencyKey)}
+	}
+	var w WirePostingResult
+	path := "/si/v1/postings/" + url.PathEscape(idempotencyKey) + "/void"
+	if _, err := c.call(ctx, region, http.MethodPost, path, WireVoid{Region: region, IdempotencyKey: idempotencyKey}, idempotencyKey, &w); err != nil {
+		return service.PostingResult{}, err
+	}
+	if w.IdempotencyKey != idempotencyKey {
+		return service.PostingResult{}, unavailable("platform %s: void answer for key %q, want %q", region, w.IdempotencyKey, idempotencyKey)
+	}
+	if w.Status == service.PostingVoided {
+		return service.PostingResult{Status: service.PostingVoided, Reason: w.Reason}, nil
+	}
+	if w.Status != service.PostingAccepted && w.Status != service.PostingPending {
+		return service.PostingResult{}, unavailable("platform %s: void of %s answered status %q", region, idempotencyKey, w.Status)
+	}
+	return c.postingResult(region, idempotencyKey, w)
 }
 
 func (c *Client) postingResult(region, key string, w WirePostingResult) (service.PostingResult, error) {

@@ -228,7 +228,12 @@ func TestClient_PostPayment(t *testing.T) {
 		}
 		ps.TransactionID = "4200000000OTHER"
 		_, err := h.client.PostPayment(ctx, ps)
-		mustRejection(t, err, service.RejectIdempotencyConflict)
+		// A 409 is a configuration fault, never a rejection: a booking
+		// exists under the key, so no money may move on it.
+		var cf *service.PlatformConfigError
+		if !errors.As(err, &cf) || cf.Code != service.RejectIdempotencyConflict || cf.Status != 409 || service.IsPermanent(err) {
+			t.Fatalf("err = %v, want *service.PlatformConfigError 409 idempotency_conflict", err)
+		}
 		if got, want := len(h.sim.Bookings()), 1; got != want {
 			t.Fatalf("bookings = %d, want %d", got, want)
 		}

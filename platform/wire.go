@@ -109,6 +109,17 @@ type WirePosting struct {
 	PaidAt         string     `json:"paid_at"`
 	Person         WirePerson `json:"person"`
 	Lines          []WireLine `json:"lines"`
+	// MutualAidFen is drawn from the family mutual-aid account (家庭共济) of
+	// MutualAidAccount; amount_fen + mutual_aid_fen = the sum of the lines.
+	// Both are omitted when nothing is drawn.
+	MutualAidFen     int64       `json:"mutual_aid_fen,omitempty"`
+	MutualAidAccount *WirePerson `json:"mutual_aid_account,omitempty"`
+}
+
+// WireVoid is the body of POST /si/v1/postings/{key}/void.
+type WireVoid struct {
+	Region         string `json:"region"`
+	IdempotencyKey string `json:"idempotency_key"`
 }
 
 // WireFiscal is the fiscal e-receipt (财政电子票据).
@@ -130,11 +141,14 @@ type WireReceipt struct {
 // WirePostingResult is the answer to a posting and to a posting query.
 type WirePostingResult struct {
 	IdempotencyKey string       `json:"idempotency_key"`
-	Status         string       `json:"status"` // accepted | pending | rejected
+	Status         string       `json:"status"` // accepted | pending | rejected | voided
 	Reference      string       `json:"reference"`
 	Code           string       `json:"code,omitempty"` // rejection code when status is rejected
 	Reason         string       `json:"reason,omitempty"`
 	Receipt        *WireReceipt `json:"receipt,omitempty"`
+	// MutualAidFen confirms the mutual-aid deduction of an accepted or
+	// pending posting (0 when none was drawn).
+	MutualAidFen int64 `json:"mutual_aid_fen,omitempty"`
 }
 
 // WireError is the error body of the protocol.
@@ -170,6 +184,7 @@ type WireEventData struct {
 	Reference      string       `json:"reference,omitempty"`
 	Reason         string       `json:"reason,omitempty"`
 	Receipt        *WireReceipt `json:"receipt,omitempty"`
+	MutualAidFen   int64        `json:"mutual_aid_fen,omitempty"`
 }
 
 // ToWirePerson converts a person reference.
@@ -185,7 +200,7 @@ func ToWirePosting(p service.Posting) WirePosting {
 		lines[i] = WireLine{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
 			BaseFen: int64(l.BaseFen), RateBP: l.RateBP, AmountFen: int64(l.AmountFen)}
 	}
-	return WirePosting{
+	w := WirePosting{
 		IdempotencyKey: p.IdempotencyKey,
 		Region:         p.Region,
 		OrderNo:        p.OrderNo,
@@ -197,6 +212,12 @@ func ToWirePosting(p service.Posting) WirePosting {
 		Person:         ToWirePerson(p.Person),
 		Lines:          lines,
 	}
+	if p.MutualAidFen > 0 {
+		w.MutualAidFen = int64(p.MutualAidFen)
+		acc := ToWirePerson(p.MutualAidAccount)
+		w.MutualAidAccount = &acc
+	}
+	return w
 }
 
 func toProfile(w WireProfile) service.InsuredProfile {
@@ -220,7 +241,10 @@ func toProfile(w WireProfile) service.InsuredProfile {
 // ToPostingResult converts a posting result, checking its shape: a known
 // status, and a complete receipt when accepted.
 func ToPostingResult(w WirePostingResult) (service.PostingResult, error) {
-	r := service.PostingResult{Status: w.Status, Reference: w.Reference, Reason: w.Reason}
+	r := service.PostingResult{Status: w.Status, Reference: w.Reference, Reason: w.Reason, MutualAidFen: service.Fen(w.MutualAidFen)}
+	if w.MutualAidFen < 0 {
+		return r, fmt.Errorf("negative mutual_aid_fen")
+	}
 	switch w.Status {
 	case service.PostingAccepted:
 		if w.Receipt == nil {
@@ -262,7 +286,7 @@ func toReceipt(w WireReceipt) (service.PostingReceipt, error) {
 
 // FromPostingResult converts a posting result to its wire form.
 func FromPostingResult(key string, r service.PostingResult) WirePostingResult {
-	w := WirePostingResult{IdempotencyKey: key, Status: r.Status, Reference: r.Reference, Reason: r.Reason}
+	w := WirePostingResult{IdempotencyKey: key, Status: r.Status, Reference: r.Reference, Reason: r.Reason, MutualAidFen: int64(r.MutualAidFen)}
 	if r.Receipt != nil {
 		w.Receipt = &WireReceipt{
 			AcceptanceNo: r.Receipt.AcceptanceNo,

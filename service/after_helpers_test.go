@@ -24,10 +24,18 @@ type postPlatform struct {
 	queries map[string]int                   // QueryPosting calls per key
 	pending map[string]service.PostingResult // keys answered pending
 	delay   time.Duration                    // widens race windows in concurrency tests
+	void    func(key string) (service.PostingResult, error)
+	voids   map[string]int  // VoidPosting calls per key
+	voided  map[string]bool // keys voided: never booked afterwards
+	// Concurrency of external calls per key (the lease test).
+	inflight    map[string]int
+	maxInflight int
+	block       chan struct{} // when set, calls wait on it or their context
 }
 
 func newPostPlatform() *postPlatform {
-	return &postPlatform{posts: map[string]int{}, booked: map[string]service.PostingResult{}, queries: map[string]int{}, pending: map[string]service.PostingResult{}}
+	return &postPlatform{posts: map[string]int{}, booked: map[string]service.PostingResult{}, queries: map[string]int{},
+		pending: map[string]service.PostingResult{}, voids: map[string]int{}, voided: map[string]bool{}, inflight: map[string]int{}}
 }
 
 func acceptedResult(key string) service.PostingResult {
@@ -51,13 +59,45 @@ func (f *postPlatform) FinishIdentityCheck(context.Context, string, string, stri
 	return false, errors.New("not used")
 }
 
+// enter records a call in flight for key and, when block is set, waits
+// for it or for ctx (a call cut by its deadline).
+func (f *postPlatform) enter(ctx context.Context, key string) (leave func(), err error) {
+	f.mu.Lock()
+	f.inflight[key]++
+	f.maxInflight = max(f.maxInflight, f.inflight[key])
+	block := f.block
+	f.mu.Unlock()
+	leave = func() {
+		f.mu.Lock()
+		f.inflight[key]--
+		f.mu.Unlock()
+	}
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			leave()
+			return nil, ctx.Err()
+		}
+	}
+	return leave, nil
+}
+
 func (f *postPlatform) PostPayment(ctx context.Context, p service.Posting) (service.PostingResult, error) {
 	if f.delay > 0 {
 		time.Sleep(f.delay)
 	}
+	leave, err := f.enter(ctx, p.IdempotencyKey)
+	if err != nil {
+		return service.PostingResult{}, err
+	}
+	defer leave()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.posts[p.IdempotencyKey]++
+	if f.voided[p.IdempotencyKey] {
+		return service.PostingResult{Status: service.PostingRejected}, &service.PlatformRejection{Code: "posting_voided", Reason: "voided"}
+	}
 	if r, ok := f.booked[p.IdempotencyKey]; ok {
 		return r, nil // the same key never books twice
 	}
@@ -88,6 +128,36 @@ func (f *postPlatform) QueryPosting(ctx context.Context, region, key string) (se
 		return r, nil
 	}
 	return service.PostingResult{}, &service.PlatformRejection{Code: service.RejectPostingNotFound, Reason: "unknown key"}
+}
+
+func (f *postPlatform) VoidPosting(ctx context.Context, region, key string) (service.PostingResult, error) {
+	leave, err := f.enter(ctx, key)
+	if err != nil {
+		return service.PostingResult{}, err
+	}
+	defer leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.voids[key]++
+	if f.void != nil {
+		r, err := f.void(key)
+		if err == nil && r.Status == service.PostingVoided {
+			f.voided[key] = true
+		}
+		return r, err
+	}
+	if r, ok := f.booked[key]; ok {
+		return r, nil
+	}
+	delete(f.pending, key)
+	f.voided[key] = true
+	return service.PostingResult{Status: service.PostingVoided}, nil
+}
+
+func (f *postPlatform) voidsOf(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.voids[key]
 }
 
 func (f *postPlatform) counts(key string) (posts, bookings int) {

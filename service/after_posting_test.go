@@ -62,7 +62,7 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 			t.Fatalf("timeline: got %v, want one posting_retry and one posted", ev)
 		}
 		// A repeat of the job and a late acceptance callback change nothing.
-		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "ev1", Type: service.EventPostingAccepted,
+		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "ev1", Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", Type: service.EventPostingAccepted,
 			IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
 			t.Fatalf("callback: %v", err)
 		}
@@ -322,7 +322,7 @@ func TestPendingPostingIsNotRefundedAndIsFlaggedAfterThreeWorkingDaysAcrossAWeek
 			t.Fatalf("delay alerts: want 1")
 		}
 		// The callback finally arrives: posted, vouchers, flag gone.
-		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "cb-1", Type: service.EventPostingAccepted,
+		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "cb-1", Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", Type: service.EventPostingAccepted,
 			IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
 			t.Fatalf("callback: %v", err)
 		}

@@ -289,7 +289,7 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 	if h.Status != HoldOpen {
 		return nil, ErrHoldNotOpen
 	}
-	_, err = s.d.Orders.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+	_, err = updateBatch(ctx, s.d.Orders, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status != StatusHeld {
 			return ErrHoldNotOpen
 		}
@@ -297,7 +297,9 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 		fx.Event(b.Seq, "hold_released", "资金安全复核已通过，正在向社保经办机构提交")
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrStale) {
+	if err != nil {
+		// ErrStale included: deciding the hold as released while the batch
+		// did not move would strand it.
 		return nil, err
 	}
 	if err := s.decide(ctx, h, HoldReleased, by); err != nil {

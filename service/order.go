@@ -2,8 +2,6 @@ package service
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -19,14 +17,22 @@ const (
 	StatusHeld           OrderStatus = "held"            // risk hold (资金冻结) for up to 24 h before posting
 	StatusPosting        OrderStatus = "posting"         // being posted to the provincial platform
 	StatusPosted         OrderStatus = "posted"          // accepted by the provincial platform
-	StatusRefunding      OrderStatus = "refunding"       // refund to the original route in progress
-	StatusRefunded       OrderStatus = "refunded"        // refund succeeded
-	StatusClosed         OrderStatus = "closed"          // never paid; closed at WeChat
+	// StatusConfirming: the posting's outcome is unknown (the 72-hour window
+	// ended while the platform's answers were lost, unsigned, 5xx or
+	// configuration faults). The money is kept; we ask the platform to void
+	// the posting until it confirms, or operations resolve it (待确认).
+	StatusConfirming OrderStatus = "confirming"
+	StatusRefunding  OrderStatus = "refunding" // refund to the original route in progress
+	StatusRefunded   OrderStatus = "refunded"  // refund succeeded
+	// StatusPartiallyRefunded is an order-only status: every batch is final,
+	// at least one posted and at least one refunded.
+	StatusPartiallyRefunded OrderStatus = "partially_refunded"
+	StatusClosed            OrderStatus = "closed" // never paid; closed at WeChat
 )
 
 // AllStatuses lists every status, in lifecycle order.
 var AllStatuses = []OrderStatus{StatusPendingPayment, StatusPartiallyPaid, StatusPaid, StatusHeld,
-	StatusPosting, StatusPosted, StatusRefunding, StatusRefunded, StatusClosed}
+	StatusPosting, StatusConfirming, StatusPosted, StatusRefunding, StatusRefunded, StatusPartiallyRefunded, StatusClosed}
 
 // Valid reports whether s is one of the statuses.
 func (s OrderStatus) Valid() bool {
@@ -43,7 +49,8 @@ var batchTransitions = map[OrderStatus][]OrderStatus{
 	StatusPendingPayment: {StatusPaid, StatusClosed},
 	StatusPaid:           {StatusHeld, StatusPosting, StatusRefunding},
 	StatusHeld:           {StatusPosting, StatusRefunding},
-	StatusPosting:        {StatusPosted, StatusRefunding},
+	StatusPosting:        {StatusPosted, StatusRefunding, StatusConfirming},
+	StatusConfirming:     {StatusPosted, StatusRefunding},
 	StatusRefunding:      {StatusRefunded},
 }
 
@@ -112,13 +119,17 @@ func DeriveOrderStatus(batches []Batch) OrderStatus {
 	}
 	// Every open batch is paid or beyond: the least advanced wins, so the user
 	// sees what is still in progress.
-	for _, s := range []OrderStatus{StatusRefunding, StatusHeld, StatusPaid, StatusPosting} {
+	for _, s := range []OrderStatus{StatusRefunding, StatusConfirming, StatusHeld, StatusPaid, StatusPosting} {
 		if count[s] > 0 {
 			return s
 		}
 	}
-	if count[StatusRefunded] == open {
+	// Every open batch is final.
+	switch {
+	case count[StatusRefunded] == open:
 		return StatusRefunded
+	case count[StatusRefunded] > 0:
+		return StatusPartiallyRefunded // one posted, another refunded: say both
 	}
 	return StatusPosted
 }
@@ -127,20 +138,6 @@ func DeriveOrderStatus(batches []Batch) OrderStatus {
 // number plus a two-digit batch number, 6 to 32 characters of [0-9A-Za-z_-].
 func OutTradeNo(orderNo string, seq int) string {
 	return fmt.Sprintf("%s_%02d", orderNo, seq)
-}
-
-// ParseOutTradeNo splits an out_trade_no made by OutTradeNo into the order
-// number and the batch number.
-func ParseOutTradeNo(outTradeNo string) (orderNo string, seq int, ok bool) {
-	i := strings.LastIndexByte(outTradeNo, '_')
-	if i <= 0 || len(outTradeNo)-i != 3 {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(outTradeNo[i+1:])
-	if err != nil || n < 1 || OutTradeNo(outTradeNo[:i], n) != outTradeNo {
-		return "", 0, false
-	}
-	return outTradeNo[:i], n, true
 }
 
 // OutRefundNo returns the one deterministic out_refund_no of a batch, reused

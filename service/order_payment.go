@@ -68,7 +68,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) e
 	// amount. Anything else (a repeat, a mismatch, a closed batch, an
 	// unknown trade) writes nothing here and is sorted out below, under the
 	// order lock, with the batch in hand.
-	if orderNo, seq, ok := ParseOutTradeNo(t.OutTradeNo); ok && mismatchBeforeBatch(s.cfg, t) == "" {
+	if orderNo, seq, ok := SplitOutTradeNo(t.OutTradeNo); ok && mismatchBeforeBatch(s.cfg, t) == "" {
 		paidAt := t.SuccessTime
 		if paidAt.IsZero() {
 			paidAt = s.clock.Now()

@@ -144,6 +144,12 @@ const (
 	AlertUnknownPosting    = "unknown_posting"     // a platform callback for a batch we do not know
 	AlertPostingDelayed    = "posting_delayed"     // the platform has not confirmed within 3 working days
 	AlertReconMismatch     = "recon_mismatch"      // reconciliation found a difference
+	// Posting outcomes (money-posting): see docs/operations.md.
+	AlertPostingOutcomeUnknown  = "posting_outcome_unknown"  // the 72 h window ended and the platform has not confirmed booked or void
+	AlertPlatformConfigFault    = "platform_config_fault"    // the platform answered 400/401/403/409: fix our side; the money is kept
+	AlertCallbackRegionMismatch = "callback_region_mismatch" // a callback's URL, event or credential region is not its batch's region
+	AlertPostingAfterNonPaid    = "posting_state_mismatch"   // the platform accepted a batch that was never paid or not posting
+	AlertMutualAidMismatch      = "mutual_aid_mismatch"      // the platform confirmed a different mutual-aid deduction than we sent
 )
 
 // Outbox claims jobs with leases, so several instances never work one job at
@@ -151,9 +157,15 @@ const (
 type Outbox interface {
 	// Claim leases up to limit due jobs of kind to owner until now+lease.
 	Claim(ctx context.Context, kind, owner string, lease time.Duration, limit int) ([]OutboxJob, error)
-	// Complete marks a job done if owner still holds its lease.
+	// Renew extends owner's lease to now+lease before an external call and
+	// returns the new end. ErrStale: the lease expired or another worker
+	// holds the job; the caller must not call out.
+	Renew(ctx context.Context, id int64, owner string, lease time.Duration) (time.Time, error)
+	// Complete marks a job done if owner still holds an unexpired lease
+	// (ErrStale otherwise).
 	Complete(ctx context.Context, id int64, owner string) error
-	// Retry releases a job to run again at next, recording the error.
+	// Retry releases a job to run again at next, recording the error, if
+	// owner still holds an unexpired lease (ErrStale otherwise).
 	Retry(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	// Enqueue adds a job outside a batch change; a duplicate (Kind, Ref) is
 	// ignored.

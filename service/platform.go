@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -10,8 +11,11 @@ import (
 // national API, so platform/ defines one protocol (docs/platform-protocol.md)
 // and implements this interface over it.
 //
-// Errors: a *PlatformRejection is permanent (do not retry); any other error is
-// transient (timeouts, 5xx, the platform being down).
+// Errors: a *PlatformRejection is a definite business "no" (a 422, or a
+// 404 posting_not_found/check_not_found); a *PlatformConfigError is a
+// configuration fault on our side (400, 401, 403, 409): never a "no", the
+// money is kept and operations are alerted; any other error is transient
+// (timeouts, 5xx, unsigned or stale answers): the outcome is unknown.
 type Platform interface {
 	// FindProfile returns the insured status of a person in a region.
 	FindProfile(ctx context.Context, region string, p PersonRef) (InsuredProfile, error)
@@ -28,6 +32,11 @@ type Platform interface {
 	PostPayment(ctx context.Context, p Posting) (PostingResult, error)
 	// QueryPosting reads the result of an earlier posting by idempotency key.
 	QueryPosting(ctx context.Context, region, idempotencyKey string) (PostingResult, error)
+	// VoidPosting asks the platform never to book idempotencyKey. The
+	// answer is a result with status voided (the key will never be booked;
+	// a reserved mutual-aid amount is restored), or the posting as it
+	// stands (accepted with its receipt, or pending).
+	VoidPosting(ctx context.Context, region, idempotencyKey string) (PostingResult, error)
 }
 
 // Identity check methods offered by regions besides WeChat face verification.
@@ -85,6 +94,10 @@ type Posting struct {
 	Person         PersonRef
 	Lines          []QuoteLine
 	PaidAt         time.Time
+	// MutualAidFen is drawn from the family mutual-aid account (家庭共济)
+	// of MutualAidAccount: AmountFen + MutualAidFen = the sum of the lines.
+	MutualAidFen     Fen
+	MutualAidAccount PersonRef
 }
 
 // Posting outcomes.
@@ -92,6 +105,7 @@ const (
 	PostingAccepted = "accepted" // booked; receipt attached
 	PostingPending  = "pending"  // received; the result comes by callback
 	PostingRejected = "rejected" // refused for good (see Reason)
+	PostingVoided   = "voided"   // VoidPosting: the key will never be booked
 )
 
 // PostingResult is the platform's answer to a posting.
@@ -100,6 +114,9 @@ type PostingResult struct {
 	Reference string // platform reference number (受理编号)
 	Reason    string
 	Receipt   *PostingReceipt
+	// MutualAidFen is the mutual-aid deduction the platform confirms for an
+	// accepted (or pending) posting.
+	MutualAidFen Fen
 }
 
 // PostingReceipt is what the platform issues on acceptance.
@@ -125,6 +142,26 @@ type PlatformRejection struct {
 }
 
 func (e *PlatformRejection) Error() string { return "platform rejected: " + e.Code + ": " + e.Reason }
+
+// PlatformConfigError is a signed 400, 401, 403 or 409 answer: our request,
+// credentials or region grant are wrong, or (409 idempotency_conflict) a
+// booking may exist under the key. It is never a rejection: no money moves
+// on it; operations are alerted and the call is retried after they act.
+type PlatformConfigError struct {
+	Status int
+	Code   string
+	Reason string
+}
+
+func (e *PlatformConfigError) Error() string {
+	return fmt.Sprintf("platform configuration fault: %d %s: %s", e.Status, e.Code, e.Reason)
+}
+
+// IsConfigFault reports whether err is a platform configuration fault.
+func IsConfigFault(err error) bool {
+	var c *PlatformConfigError
+	return errors.As(err, &c)
+}
 
 // IsPermanent reports whether err is a permanent platform rejection.
 func IsPermanent(err error) bool {

@@ -34,11 +34,17 @@ const (
 // PlatformEvent is one callback from a provincial platform, already
 // authenticated and parsed.
 type PlatformEvent struct {
-	EventID        string // unique per event; redeliveries repeat it
-	Type           string // one of the Event* constants
-	Region         string
-	IdempotencyKey string // posting events: the posting's idempotency key (out_trade_no)
-	CheckID        string // identity events: the check id
+	EventID string // unique per event; redeliveries repeat it
+	Type    string // one of the Event* constants
+	Region  string // the region the event names
+	// URLRegion is the region of the callback URL it arrived on, and
+	// CredentialRegion the region whose credentials verified its signature.
+	// A posting event acts only when Region, URLRegion and CredentialRegion
+	// all equal its batch's region.
+	URLRegion        string
+	CredentialRegion string
+	IdempotencyKey   string // posting events: the posting's idempotency key (out_trade_no)
+	CheckID          string // identity events: the check id
 	// Accepted is true for posting.accepted and for an identity check that
 	// passed.
 	Accepted bool

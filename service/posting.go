@@ -18,7 +18,7 @@ type PostingRecord struct {
 	OutTradeNo     string
 	OrderNo        string
 	Region         string
-	Status         string // "", PostingPending, PostingAccepted, PostingRejected
+	Status         string // "", PostingPending, PostingAccepted, PostingRejected, PostingVoided
 	Reference      string // platform reference (受理编号)
 	Reason         string
 	Receipt        *PostingReceipt
@@ -42,6 +42,10 @@ type PostingStore interface {
 	FindUnflaggedPending(ctx context.Context, pendingBefore time.Time, limit int) ([]PostingRecord, error)
 	// MarkDelayFlagged sets DelayFlaggedAt once; false when already set.
 	MarkDelayFlagged(ctx context.Context, outTradeNo string, at time.Time) (bool, error)
+	// MarkFaultAlerted records, once, that a configuration fault of the
+	// batch's posting was alerted; false when already recorded (or when the
+	// batch has no posting record, which SavePosting creates first).
+	MarkFaultAlerted(ctx context.Context, outTradeNo string, at time.Time) (bool, error)
 }
 
 // PostingDeps are the dependencies of a PostingService.
@@ -93,15 +97,22 @@ func NewPostingService(d PostingDeps) *PostingService {
 	return &PostingService{d: d}
 }
 
-// RunOnce claims due posting jobs and works them. It returns how many it
+// RunOnce claims due posting jobs one at a time, so a job's lease only
+// ever covers the job being worked, and works them. It returns how many it
 // claimed; errors of single jobs are logged and the job retried.
 func (s *PostingService) RunOnce(ctx context.Context) (int, error) {
-	jobs, err := s.d.Outbox.Claim(ctx, JobPostBatch, s.d.Owner, s.d.Lease, 20)
-	if err != nil {
-		return 0, err
-	}
-	for _, j := range jobs {
+	n := 0
+	for n < 20 {
+		jobs, err := s.d.Outbox.Claim(ctx, JobPostBatch, s.d.Owner, s.d.Lease, 1)
+		if err != nil || len(jobs) == 0 {
+			return n, err
+		}
+		n++
+		j := jobs[0]
 		if err := s.Work(ctx, j); err != nil {
+			if errors.Is(err, ErrStale) {
+				continue // our lease ended; whoever holds the job now finishes it
+			}
 			s.d.Log.Error("posting job failed", "out_trade_no", j.Ref, "err", err)
 			// Unexpected errors (database, missing person or quote) back off
 			// like platform failures; the deadline check runs before them.
@@ -111,7 +122,23 @@ func (s *PostingService) RunOnce(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	return len(jobs), nil
+	return n, nil
+}
+
+// leaseCall renews the job's lease right before an external call and
+// returns a context whose deadline lies inside the renewed lease: the call
+// is cut before another worker could claim the job, so two workers never
+// call out for one job at the same moment. ErrStale: the lease is lost and
+// nothing may be called.
+func leaseCall(ctx context.Context, ob Outbox, j OutboxJob, owner string, lease time.Duration) (context.Context, context.CancelFunc, error) {
+	// The deadline is taken before the renewal, so it ends no later than
+	// the lease does (lease counted from the renewal).
+	cctx, cancel := context.WithTimeout(ctx, lease*3/4)
+	if _, err := ob.Renew(ctx, j.ID, owner, lease); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return cctx, cancel, nil
 }
 
 // Work advances one claimed job and completes or reschedules it.
@@ -134,6 +161,8 @@ func (s *PostingService) Work(ctx context.Context, j OutboxJob) error {
 		return s.whileHeld(ctx, j, b)
 	case StatusPosting:
 		return s.post(ctx, j, o, b)
+	case StatusConfirming:
+		return s.confirm(ctx, j, o, b)
 	case StatusPosted:
 		// Acceptance may have been recorded by a callback or by a worker that
 		// died before issuing vouchers: issuing is idempotent.
@@ -163,6 +192,23 @@ func (s *PostingService) retry(ctx context.Context, j OutboxJob, next time.Time,
 	return err
 }
 
+// update runs UpdateBatch and repeats it when a concurrent writer won
+// (ErrStale): the closure then sees the new state. No caller ignores it.
+func (s *PostingService) update(ctx context.Context, outTradeNo string, fn BatchUpdater) (*Order, error) {
+	return updateBatch(ctx, s.d.Orders, outTradeNo, fn)
+}
+
+func updateBatch(ctx context.Context, orders OrderStore, outTradeNo string, fn BatchUpdater) (*Order, error) {
+	var err error
+	for range 3 {
+		var o *Order
+		if o, err = orders.UpdateBatch(ctx, outTradeNo, fn); !errors.Is(err, ErrStale) {
+			return o, err
+		}
+	}
+	return nil, err
+}
+
 // screen runs the risk-hold rules on a paid batch and moves it to held or
 // posting.
 func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order, *Batch, error) {
@@ -175,7 +221,7 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 		to, typ = StatusHeld, "held"
 		detail = fmt.Sprintf("为保障资金安全，本笔缴费需复核（资金冻结），最迟于 %s 前处理完毕", h.ExpiresAt.In(Shanghai).Format("2006-01-02 15:04"))
 	}
-	_, err = s.d.Orders.UpdateBatch(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+	_, err = s.update(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status != StatusPaid {
 			return ErrNoChange
 		}
@@ -183,7 +229,7 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 		fx.Event(b.Seq, typ, detail)
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrStale) {
+	if err != nil {
 		return nil, nil, err
 	}
 	return findBatch(ctx, s.d.Orders, b.OutTradeNo)
@@ -220,90 +266,124 @@ func (s *PostingService) deadline(ctx context.Context, j OutboxJob, b *Batch) (t
 	return d.Add(ext), nil
 }
 
+// ConfirmInterval caps the wait between two attempts to learn an unknown
+// outcome (void or query): operations and the user are never left more than
+// 5 minutes behind the platform.
+const ConfirmInterval = 5 * time.Minute
+
+func (s *PostingService) record(ctx context.Context, o *Order, b *Batch) (*PostingRecord, error) {
+	rec, err := s.d.Postings.FindPosting(ctx, b.OutTradeNo)
+	if isNotFound(err) {
+		return &PostingRecord{OutTradeNo: b.OutTradeNo, OrderNo: o.No, Region: o.Region}, nil
+	}
+	return rec, err
+}
+
+// post sends (or, once the platform answered pending, polls) the posting
+// of a batch in posting. At the deadline it stops posting and voids.
 func (s *PostingService) post(ctx context.Context, j OutboxJob, o *Order, b *Batch) error {
 	now := s.d.Clock.Now()
 	deadline, err := s.deadline(ctx, j, b)
 	if err != nil {
 		return err
 	}
-	rec, err := s.d.Postings.FindPosting(ctx, b.OutTradeNo)
-	if isNotFound(err) {
-		rec, err = &PostingRecord{OutTradeNo: b.OutTradeNo, OrderNo: o.No, Region: o.Region}, nil
-	}
+	rec, err := s.record(ctx, o, b)
 	if err != nil {
 		return err
 	}
-	pending := rec.Status == PostingPending
-
-	var res PostingResult
-	var callErr error
 	switch {
-	case pending:
-		res, callErr = s.d.Platform.QueryPosting(ctx, o.Region, b.OutTradeNo)
-	case !now.Before(deadline):
-		// The window is over. One query tells us whether an earlier attempt
-		// that looked failed was booked after all; anything else refunds.
-		res, callErr = s.d.Platform.QueryPosting(ctx, o.Region, b.OutTradeNo)
-		if callErr == nil && res.Status == PostingAccepted {
-			return s.acceptAndComplete(ctx, j, o, b, rec, res)
-		}
-		if callErr == nil && res.Status == PostingPending {
-			pending = true
-			break
-		}
-		if _, err := s.d.Refunds.Begin(ctx, b.OutTradeNo, RefundRetryExpired, ""); err != nil {
-			return err
-		}
-		return s.complete(ctx, j)
-	default:
-		p, err := s.buildPosting(ctx, o, b)
+	case rec.Status == PostingVoided:
+		// The void was confirmed but the refund did not begin (a crash).
+		return s.refundVoided(ctx, j, b)
+	case rec.Status == PostingPending:
+		cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
 		if err != nil {
 			return err
 		}
-		res, callErr = s.d.Platform.PostPayment(ctx, p)
+		res, callErr := s.d.Platform.QueryPosting(cctx, o.Region, b.OutTradeNo)
+		cancel()
+		return s.answer(ctx, j, o, b, rec, res, callErr, deadline, true)
+	case !now.Before(deadline):
+		// The window is over: we stop trying to post and ask the platform
+		// never to book this key. Only its confirmation refunds.
+		return s.void(ctx, j, o, b, rec)
 	}
+	p, err := s.buildPosting(ctx, o, b)
+	if err != nil {
+		return err
+	}
+	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	if err != nil {
+		return err
+	}
+	res, callErr := s.d.Platform.PostPayment(cctx, p)
+	cancel()
+	return s.answer(ctx, j, o, b, rec, res, callErr, deadline, false)
+}
 
-	if callErr != nil {
-		var rej *PlatformRejection
-		if errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound {
-			// The platform lost (or never got) the posting it called pending:
-			// send it again with the same key.
-			rec.Status = PostingNone
-			pending = false
-		} else if errors.As(callErr, &rej) {
-			return s.reject(ctx, j, rec, b, rej.Code, rej.Reason)
+// answer acts on the platform's answer to a posting or a posting query.
+// Money moves only on a definite answer: accepted books; a 422, a query's
+// rejected status, or posting_not_found once we stopped posting, refund.
+// Configuration faults and transient errors keep the money.
+func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *Batch, rec *PostingRecord,
+	res PostingResult, callErr error, deadline time.Time, pending bool) error {
+	now := s.d.Clock.Now()
+	var rej *PlatformRejection
+	switch {
+	case callErr == nil:
+	case errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound:
+		// The platform lost (or never got) the posting it called pending.
+		rec.Status = PostingNone
+		if !now.Before(deadline) {
+			return s.void(ctx, j, o, b, rec)
 		}
-		return s.transient(ctx, j, rec, o, b, callErr, deadline, pending)
-	}
-	switch res.Status {
-	case PostingAccepted:
-		return s.acceptAndComplete(ctx, j, o, b, rec, res)
-	case PostingRejected:
-		return s.reject(ctx, j, rec, b, "rejected", res.Reason)
-	case PostingPending:
-		first := rec.Status != PostingPending
-		rec.Status, rec.Reference, rec.Failures, rec.LastError = PostingPending, res.Reference, 0, ""
-		if rec.FirstPendingAt.IsZero() {
-			rec.FirstPendingAt = now
-		}
+		rec.Failures++
+		rec.LastError = ErrorText(callErr, 400)
 		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 			return err
 		}
-		if first {
-			if err := s.event(ctx, b.OutTradeNo, "posting_pending", "社保经办机构已受理提交，正在处理，受理编号 "+res.Reference); err != nil {
-				return err
-			}
-		}
-		// Poll until the callback arrives; the delay flag tells the user
-		// after 3 working days.
-		n := rec.Failures + j.Attempts
-		return s.retry(ctx, j, now.Add(max(RetryDelay(n), 15*time.Minute)), "pending at platform")
+		return s.retry(ctx, j, now, "platform lost the posting; resending with the same key")
+	case errors.As(callErr, &rej):
+		return s.reject(ctx, j, rec, b, rej.Code, rej.Reason)
+	case IsConfigFault(callErr):
+		return s.configFault(ctx, j, rec, b, callErr, deadline, pending)
 	default:
-		return s.transient(ctx, j, rec, o, b, fmt.Errorf("platform answered unknown status %q", res.Status), deadline, pending)
+		return s.transient(ctx, j, rec, b, callErr, deadline, pending)
+	}
+	switch res.Status {
+	case PostingAccepted:
+		return s.acceptAndComplete(ctx, j, rec, b.OutTradeNo, res)
+	case PostingRejected:
+		return s.reject(ctx, j, rec, b, "rejected", res.Reason)
+	case PostingPending:
+		return s.pending(ctx, j, rec, b, res)
+	default:
+		return s.transient(ctx, j, rec, b, fmt.Errorf("platform answered unknown status %q", res.Status), deadline, pending)
 	}
 }
 
-func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *PostingRecord, o *Order, b *Batch, callErr error, deadline time.Time, pending bool) error {
+func (s *PostingService) pending(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, res PostingResult) error {
+	now := s.d.Clock.Now()
+	first := rec.Status != PostingPending
+	rec.Status, rec.Reference, rec.Failures, rec.LastError = PostingPending, res.Reference, 0, ""
+	if rec.FirstPendingAt.IsZero() {
+		rec.FirstPendingAt = now
+	}
+	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+		return err
+	}
+	if first && b.Status == StatusPosting {
+		if err := s.event(ctx, b.OutTradeNo, "posting_pending", "社保经办机构已受理提交，正在处理，受理编号 "+res.Reference); err != nil {
+			return err
+		}
+	}
+	// Poll until the callback arrives; the delay flag tells the user
+	// after 3 working days.
+	n := rec.Failures + j.Attempts
+	return s.retry(ctx, j, now.Add(max(RetryDelay(n), 15*time.Minute)), "pending at platform")
+}
+
+func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error, deadline time.Time, pending bool) error {
 	now := s.d.Clock.Now()
 	rec.Failures++
 	rec.LastError = ErrorText(callErr, 400)
@@ -311,16 +391,125 @@ func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *Postin
 		return err
 	}
 	if rec.Failures == 1 && !pending {
-		if err := s.event(ctx, b.OutTradeNo, "posting_retry", "社保经办机构暂时无法受理，系统将自动重试；72小时内仍未成功将原路退回资金"); err != nil {
+		if err := s.event(ctx, b.OutTradeNo, "posting_retry", "社保经办机构暂时无法受理，系统将自动重试；72小时内仍未成功将撤销提交并原路退回资金"); err != nil {
 			return err
 		}
 	}
 	next := now.Add(RetryDelay(rec.Failures))
-	if !pending && next.After(deadline) {
+	if pending {
+		next = now.Add(min(RetryDelay(rec.Failures), ConfirmInterval))
+	} else if next.After(deadline) {
 		next = deadline
 	}
 	s.d.Log.Warn("posting failed; retrying", "out_trade_no", b.OutTradeNo, "failures", rec.Failures, "next", next, "err", rec.LastError)
 	return s.retry(ctx, j, next, rec.LastError)
+}
+
+// configFault handles a 400/401/403/409: our side is misconfigured, or a
+// booking may exist under the key. It is never a rejection: the money is
+// kept, operations get one alert per batch, and the call is retried (at most
+// ConfirmInterval apart) until they fix it.
+func (s *PostingService) configFault(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error, deadline time.Time, pending bool) error {
+	now := s.d.Clock.Now()
+	rec.Failures++
+	rec.LastError = ErrorText(callErr, 400)
+	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+		return err
+	}
+	first, err := s.d.Postings.MarkFaultAlerted(ctx, b.OutTradeNo, now)
+	if err != nil {
+		return err
+	}
+	if first {
+		if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertPlatformConfigFault, Ref: b.OutTradeNo,
+			Detail: "platform configuration fault (money kept, retrying): " + rec.LastError}); err != nil {
+			return err
+		}
+	}
+	next := now.Add(min(RetryDelay(rec.Failures), ConfirmInterval))
+	if !pending && now.Before(deadline) && next.After(deadline) {
+		next = deadline
+	}
+	s.d.Log.Error("platform configuration fault; money kept", "out_trade_no", b.OutTradeNo, "failures", rec.Failures, "err", rec.LastError)
+	return s.retry(ctx, j, next, rec.LastError)
+}
+
+// void asks the platform never to book the batch's key (the window is over,
+// or the outcome is being confirmed). voided refunds; the booked posting is
+// accepted; anything else leaves the outcome unknown: the batch is
+// confirming and the void is asked again.
+func (s *PostingService) void(ctx context.Context, j OutboxJob, o *Order, b *Batch, rec *PostingRecord) error {
+	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	if err != nil {
+		return err
+	}
+	res, callErr := s.d.Platform.VoidPosting(cctx, o.Region, b.OutTradeNo)
+	cancel()
+	if callErr == nil {
+		switch res.Status {
+		case PostingVoided:
+			rec.Status, rec.Reason, rec.LastError = PostingVoided, "voided: "+res.Reason, ""
+			if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+				return err
+			}
+			return s.refundVoided(ctx, j, b)
+		case PostingAccepted:
+			return s.acceptAndComplete(ctx, j, rec, b.OutTradeNo, res)
+		case PostingPending:
+			if b.Status == StatusPosting {
+				return s.pending(ctx, j, rec, b, res)
+			}
+		}
+		callErr = fmt.Errorf("void answered %q", res.Status)
+	}
+	return s.unknown(ctx, j, rec, b, callErr)
+}
+
+// unknown records that the outcome of a posting is not known after the
+// window: the batch becomes confirming (待确认) with exactly one alert to
+// operations, and the void is asked again at most ConfirmInterval later.
+func (s *PostingService) unknown(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error) error {
+	now := s.d.Clock.Now()
+	rec.Failures++
+	rec.LastError = ErrorText(callErr, 400)
+	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+		return err
+	}
+	if _, err := s.update(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		if b.Status != StatusPosting {
+			return ErrNoChange
+		}
+		b.Status = StatusConfirming
+		fx.Event(b.Seq, "posting_confirming", "缴费结果待确认：社保经办机构暂未答复是否已入账，系统正在核实；确认未入账后将原路退回资金，如已入账将生成凭证")
+		fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingOutcomeUnknown, Ref: b.OutTradeNo,
+			Detail: "72h window over and the platform has not confirmed void or booking; asking every 5 min; resolve with POST /api/v1/admin/postings/" + b.OutTradeNo + "/resolve if confirmed out of band. Last: " + rec.LastError})
+		return nil
+	}); err != nil {
+		return err
+	}
+	next := now.Add(min(RetryDelay(rec.Failures), ConfirmInterval))
+	s.d.Log.Warn("posting outcome unknown; confirming", "out_trade_no", b.OutTradeNo, "failures", rec.Failures, "next", next, "err", rec.LastError)
+	return s.retry(ctx, j, next, rec.LastError)
+}
+
+// confirm works a confirming batch: ask the void again (never post again).
+func (s *PostingService) confirm(ctx context.Context, j OutboxJob, o *Order, b *Batch) error {
+	rec, err := s.record(ctx, o, b)
+	if err != nil {
+		return err
+	}
+	if rec.Status == PostingVoided {
+		return s.refundVoided(ctx, j, b)
+	}
+	return s.void(ctx, j, o, b, rec)
+}
+
+// refundVoided refunds a batch whose void the platform confirmed.
+func (s *PostingService) refundVoided(ctx context.Context, j OutboxJob, b *Batch) error {
+	if _, err := s.d.Refunds.beginFrom(ctx, b.OutTradeNo, RefundRetryExpired, "", StatusPosting, StatusConfirming); err != nil {
+		return err
+	}
+	return s.complete(ctx, j)
 }
 
 func (s *PostingService) reject(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, code, reason string) error {
@@ -334,46 +523,86 @@ func (s *PostingService) reject(ctx context.Context, j OutboxJob, rec *PostingRe
 	return s.complete(ctx, j)
 }
 
-func (s *PostingService) acceptAndComplete(ctx context.Context, j OutboxJob, o *Order, b *Batch, rec *PostingRecord, res PostingResult) error {
-	if err := s.accept(ctx, rec, b.OutTradeNo, res); err != nil {
+func (s *PostingService) acceptAndComplete(ctx context.Context, j OutboxJob, rec *PostingRecord, outTradeNo string, res PostingResult) error {
+	if err := s.accept(ctx, rec, outTradeNo, res); err != nil {
 		return err
 	}
 	return s.complete(ctx, j)
 }
 
-// accept records an acceptance (from a reply or a callback), moves the batch
-// to posted and issues the vouchers. Every step is idempotent.
+// accept records an acceptance (from a reply, a void answer or a callback),
+// moves the batch to posted and issues the vouchers. The batch is checked
+// first: an acceptance for a batch that is not posting or confirming records
+// nothing and raises an alert (posted_after_refund when its money is being
+// or was refunded). Every step is idempotent.
 func (s *PostingService) accept(ctx context.Context, rec *PostingRecord, outTradeNo string, res PostingResult) error {
+	alert := func(o *Order, b *Batch, fx *Effects) bool {
+		switch b.Status {
+		case StatusPosting, StatusConfirming, StatusPosted:
+			return false
+		case StatusRefunding, StatusRefunded:
+			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostedAfterRefund, Ref: outTradeNo,
+				Detail: "platform accepted reference " + res.Reference + " while the batch is " + string(b.Status) + "; ask the platform to reverse the booking"})
+		default:
+			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingAfterNonPaid, Ref: outTradeNo,
+				Detail: "platform accepted reference " + res.Reference + " while the batch is " + string(b.Status) + "; nothing recorded"})
+		}
+		return true
+	}
+	refused := false
+	if _, err := s.update(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		refused = alert(o, b, fx)
+		return ErrNoChange
+	}); err != nil {
+		return err
+	}
+	if refused {
+		return nil
+	}
 	rec.Status, rec.Reference, rec.Receipt, rec.LastError = PostingAccepted, res.Reference, res.Receipt, ""
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
-	_, err := s.d.Orders.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		switch b.Status {
-		case StatusPosted:
-			return ErrNoChange
-		case StatusPosting:
-			b.Status = StatusPosted
-			fx.Event(b.Seq, "posted", "社保经办机构已入账，受理编号 "+res.Reference+"；电子凭证已生成")
-			return nil
-		case StatusRefunding, StatusRefunded:
-			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostedAfterRefund, Ref: outTradeNo,
-				Detail: "platform accepted reference " + res.Reference + " while the batch is " + string(b.Status) + "; ask the platform to reverse the booking"})
+	o, err := s.update(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		if alert(o, b, fx) || b.Status == StatusPosted {
 			return ErrNoChange
 		}
-		return ErrNoChange
+		b.Status = StatusPosted
+		fx.Event(b.Seq, "posted", "社保经办机构已入账，受理编号 "+res.Reference+"；电子凭证已生成")
+		return nil
 	})
-	if err != nil && !errors.Is(err, ErrStale) {
-		return err
-	}
-	o, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
 	if err != nil {
 		return err
 	}
-	if b.Status != StatusPosted {
+	var b *Batch
+	for i := range o.Batches {
+		if o.Batches[i].OutTradeNo == outTradeNo {
+			b = &o.Batches[i]
+		}
+	}
+	if b == nil || b.Status != StatusPosted {
 		return nil
 	}
+	if err := s.checkMutualAid(ctx, o, b, res); err != nil {
+		return err
+	}
 	return s.issueVouchers(ctx, o, b)
+}
+
+// checkMutualAid alerts when the platform confirmed a different mutual-aid
+// deduction than the batch's posting carries: the fund would be short-paid
+// (or the family account overdrawn).
+func (s *PostingService) checkMutualAid(ctx context.Context, o *Order, b *Batch, res PostingResult) error {
+	q, err := s.d.Quotes.FindQuoteByID(ctx, o.QuoteID)
+	if err != nil {
+		return nil // the posting was built from it; a missing quote is not this check's business
+	}
+	_, aid := BatchPostingLines(q, b)
+	if aid == res.MutualAidFen {
+		return nil
+	}
+	return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertMutualAidMismatch, Ref: b.OutTradeNo,
+		Detail: fmt.Sprintf("platform confirmed mutual aid %d fen, the posting carried %d fen", res.MutualAidFen, aid)})
 }
 
 func (s *PostingService) issueVouchers(ctx context.Context, o *Order, b *Batch) error {
@@ -385,7 +614,7 @@ func (s *PostingService) issueVouchers(ctx context.Context, o *Order, b *Batch) 
 }
 
 func (s *PostingService) event(ctx context.Context, outTradeNo, typ, detail string) error {
-	_, err := s.d.Orders.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+	_, err := s.update(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		fx.Event(b.Seq, typ, detail)
 		return ErrNoChange // timeline only; the batch is unchanged
 	})
@@ -401,20 +630,42 @@ func (s *PostingService) buildPosting(ctx context.Context, o *Order, b *Batch) (
 	if err != nil {
 		return Posting{}, fmt.Errorf("posting: quote: %w", err)
 	}
-	lines := BatchLines(q, b)
-	var sum Fen
-	for _, l := range lines {
-		sum += l.AmountFen
-	}
-	if sum != b.AmountFen {
+	lines, aid := BatchPostingLines(q, b)
+	if aid < 0 || aid > q.MutualAidFen {
 		// Our bug, never the user's: the platform would refuse the posting
-		// (amount_mismatch). Retried (and refunded at the deadline) rather
+		// (amount_mismatch). Retried (and voided at the deadline) rather
 		// than sent.
-		return Posting{}, fmt.Errorf("posting %s: lines sum to %d fen, batch is %d fen", b.OutTradeNo, sum, b.AmountFen)
+		return Posting{}, fmt.Errorf("posting %s: lines leave %d fen of mutual aid, the quote has %d fen", b.OutTradeNo, aid, q.MutualAidFen)
 	}
-	return Posting{IdempotencyKey: b.OutTradeNo, Region: o.Region, OrderNo: o.No, BatchSeq: b.Seq,
+	ps := Posting{IdempotencyKey: b.OutTradeNo, Region: o.Region, OrderNo: o.No, BatchSeq: b.Seq,
 		OutTradeNo: b.OutTradeNo, TransactionID: b.TransactionID, AmountFen: b.AmountFen, Person: p.Ref(),
-		Lines: lines, PaidAt: b.PaidAt}, nil
+		Lines: lines, PaidAt: b.PaidAt}
+	if aid > 0 {
+		// The quote read the balance from the insured person's profile: the
+		// deduction is drawn from that person's family mutual-aid account.
+		ps.MutualAidFen, ps.MutualAidAccount = aid, p.Ref()
+	}
+	return ps, nil
+}
+
+// BatchPostingLines returns the lines a batch's posting carries, at their
+// full amounts (the quote lines whose month is within [FromMonth, ToMonth];
+// every line when the batch has no months), and the family mutual-aid
+// amount the posting draws: the lines' sum minus what WeChat Pay collected.
+// The protocol requires amount_fen + mutual_aid_fen = the sum of the lines.
+func BatchPostingLines(q *Quote, b *Batch) ([]QuoteLine, Fen) {
+	var out []QuoteLine
+	var sum Fen
+	for _, l := range q.Lines {
+		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
+			continue
+		}
+		if l.AmountFen > 0 {
+			out = append(out, l)
+			sum += l.AmountFen
+		}
+	}
+	return out, sum - b.AmountFen
 }
 
 // BatchLines returns what a batch's WeChat payment covers: the quote lines
@@ -462,10 +713,14 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 	if err != nil {
 		return err
 	}
-	rec, err := s.d.Postings.FindPosting(ctx, b.OutTradeNo)
-	if isNotFound(err) {
-		rec, err = &PostingRecord{OutTradeNo: b.OutTradeNo, OrderNo: o.No, Region: o.Region}, nil
+	// Region authority: only the batch's own region may settle it. The URL,
+	// the event and the credentials that signed it must all name it.
+	if ev.Region != o.Region || ev.URLRegion != o.Region || ev.CredentialRegion != o.Region {
+		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertCallbackRegionMismatch, Ref: b.OutTradeNo,
+			Detail: fmt.Sprintf("callback %s %s for a %s batch arrived with event region %q, URL region %q, credentials of %q; ignored",
+				ev.EventID, ev.Type, o.Region, ev.Region, ev.URLRegion, ev.CredentialRegion)})
 	}
+	rec, err := s.record(ctx, o, b)
 	if err != nil {
 		return err
 	}
@@ -478,7 +733,7 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 		}
 		return s.accept(ctx, rec, b.OutTradeNo, res)
 	case PostingRejected:
-		if b.Status != StatusPosting && b.Status != StatusPaid && b.Status != StatusHeld {
+		if b.Status != StatusPosting && b.Status != StatusConfirming && b.Status != StatusPaid && b.Status != StatusHeld {
 			return nil
 		}
 		reason := ev.Reason
@@ -493,6 +748,50 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 		return err
 	}
 	return nil
+}
+
+// Posting resolutions operations may record (ResolvePosting).
+const (
+	ResolveRefund = "refund" // the platform confirmed out of band it did not (and will not) book
+	ResolvePosted = "posted" // the platform confirmed out of band it booked, under a reference
+)
+
+// ResolvePosting records what the platform confirmed out of band for a batch
+// whose outcome is unknown (confirming, or posting without an answer):
+// refund it, or mark it posted with the platform's reference. The admin
+// service writes the audit entry.
+func (s *PostingService) ResolvePosting(ctx context.Context, outTradeNo, outcome, reference, note string) error {
+	o, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
+	if isNotFound(err) {
+		return NotFound("订单批次不存在")
+	}
+	if err != nil {
+		return err
+	}
+	if b.Status != StatusConfirming && b.Status != StatusPosting {
+		return Errorf(KindConflict, "posting_not_unresolved", "批次状态为 %s，无需人工确认", b.Status)
+	}
+	rec, err := s.record(ctx, o, b)
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case ResolveRefund:
+		rec.Status, rec.Reason = PostingVoided, "resolved by operations: not booked. "+note
+		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+			return err
+		}
+		_, err := s.d.Refunds.beginFrom(ctx, outTradeNo, RefundRetryExpired, note, StatusPosting, StatusConfirming)
+		return err
+	case ResolvePosted:
+		if reference == "" || len(reference) > 64 {
+			return Invalid("invalid_reference", "请填写社保经办机构的受理编号",
+				FieldError{Field: "reference", Code: "required", Message: "请填写受理编号（最多64个字符）"})
+		}
+		return s.accept(ctx, rec, outTradeNo, PostingResult{Status: PostingAccepted, Reference: reference})
+	}
+	return Invalid("invalid_outcome", "处理结果只能是 refund 或 posted",
+		FieldError{Field: "outcome", Code: "invalid", Message: "处理结果只能是 refund 或 posted"})
 }
 
 // DelayWorkingDays is after how many working days a pending posting is

@@ -139,14 +139,14 @@ type refundPayload struct {
 // refund job in the same transaction. A batch already refunding or refunded
 // is left as it is (idempotent).
 func (s *RefundService) Begin(ctx context.Context, outTradeNo string, reason RefundReason, detail string) (*Order, error) {
-	return s.beginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting)
+	return s.beginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting, StatusConfirming)
 }
 
 // beginFrom is Begin restricted to batches in one of the from statuses, so a
 // decision taken on a held batch cannot refund a batch released meanwhile.
 func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
 	payload, _ := json.Marshal(refundPayload{Reason: reason, Detail: detail})
-	o, err := s.d.Orders.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+	o, err := updateBatch(ctx, s.d.Orders, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status == StatusRefunding || b.Status == StatusRefunded {
 			return ErrNoChange
 		}
@@ -166,21 +166,27 @@ func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason
 	return o, err
 }
 
-// RunOnce claims due refund jobs and works them.
+// RunOnce claims due refund jobs one at a time and works them.
 func (s *RefundService) RunOnce(ctx context.Context) (int, error) {
-	jobs, err := s.d.Outbox.Claim(ctx, JobRefundBatch, s.d.Owner, s.d.Lease, 20)
-	if err != nil {
-		return 0, err
-	}
-	for _, j := range jobs {
+	n := 0
+	for n < 20 {
+		jobs, err := s.d.Outbox.Claim(ctx, JobRefundBatch, s.d.Owner, s.d.Lease, 1)
+		if err != nil || len(jobs) == 0 {
+			return n, err
+		}
+		n++
+		j := jobs[0]
 		if err := s.Work(ctx, j); err != nil {
+			if errors.Is(err, ErrStale) {
+				continue // lease lost before a call; the new holder works it
+			}
 			s.d.Log.Error("refund job failed", "out_trade_no", j.Ref, "err", err)
 			if rerr := s.retry(ctx, j, s.d.Clock.Now().Add(RetryDelay(j.Attempts)), ErrorText(err, 400)); rerr != nil {
 				s.d.Log.Error("refund job retry failed", "out_trade_no", j.Ref, "err", rerr)
 			}
 		}
 	}
-	return len(jobs), nil
+	return n, nil
 }
 
 func (s *RefundService) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {
@@ -239,7 +245,12 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	case RefundStateClosed:
 		return s.complete(ctx, j) // alerted when it closed; operations decide
 	case RefundStateProcessing, RefundStateAbnormal:
-		res, callErr = s.d.Gateway.QueryRefund(ctx, r.OutRefundNo)
+		cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+		if err != nil {
+			return err
+		}
+		res, callErr = s.d.Gateway.QueryRefund(cctx, r.OutRefundNo)
+		cancel()
 	default: // pending: (re)send with the same out_refund_no
 		if s.d.Guard != nil {
 			release, ok, gerr := s.d.Guard.Acquire(ctx, "refund:call:"+r.OutRefundNo, refundGuardTTL)
@@ -251,8 +262,13 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 				defer release()
 			}
 		}
-		res, callErr = s.d.Gateway.CreateRefund(ctx, RefundRequest{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
+		cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+		if err != nil {
+			return err
+		}
+		res, callErr = s.d.Gateway.CreateRefund(cctx, RefundRequest{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
 			Reason: r.Reason.Text(), RefundFen: r.AmountFen, TotalFen: r.TotalFen})
+		cancel()
 	}
 	if callErr != nil {
 		return s.failed(ctx, j, r, callErr)

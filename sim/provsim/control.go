@@ -72,13 +72,33 @@ type Faults struct {
 	PostingMode      *string  `json:"posting_mode,omitempty"`
 	RejectCode       *string  `json:"reject_code,omitempty"`
 	RejectReason     *string  `json:"reject_reason,omitempty"`
+	// Dark: book postings but answer every posting request (post, query,
+	// void) 503, as a platform that booked and went dark.
+	Dark *bool `json:"dark,omitempty"`
+	// Forbid: answer every API request 403 region_not_allowed.
+	Forbid *bool `json:"forbid,omitempty"`
+}
+
+// SetDark makes the platform book postings and answer every posting
+// request with a 503 (on), or answer normally again (off).
+func (s *Sim) SetDark(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dark = on
+}
+
+// SetForbid makes every API request answer 403 region_not_allowed.
+func (s *Sim) SetForbid(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbid = on
 }
 
 func (s *Sim) faults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	er, lat, fn, m, rc, rr := s.errorRate, s.latency.Milliseconds(), s.failNext, s.mode, s.rejCode, s.rejReason
-	return Faults{&er, &lat, &fn, &m, &rc, &rr}
+	er, lat, fn, m, rc, rr, dk, fb := s.errorRate, s.latency.Milliseconds(), s.failNext, s.mode, s.rejCode, s.rejReason, s.dark, s.forbid
+	return Faults{&er, &lat, &fn, &m, &rc, &rr, &dk, &fb}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -120,6 +140,12 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		}
 		if f.PostingMode != nil {
 			s.SetPostingMode(*f.PostingMode)
+		}
+		if f.Dark != nil {
+			s.SetDark(*f.Dark)
+		}
+		if f.Forbid != nil {
+			s.SetForbid(*f.Forbid)
 		}
 		if f.RejectCode != nil || f.RejectReason != nil {
 			s.mu.Lock()

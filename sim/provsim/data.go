@@ -127,7 +127,7 @@ func (s *Sim) profile(region string, p platform.WirePerson, now time.Time) platf
 		}
 		return out
 	}
-	out.MutualAidBalanceFen = ps.mutualAidFen
+	out.MutualAidBalanceFen = max(ps.mutualAidFen-s.aidSpent[aidKey(region, p)], 0)
 	for _, ins := range []string{service.InsurancePension, service.InsuranceMedical} {
 		if ins == service.InsuranceMedical && ps.medicalNever {
 			out.Insurances = append(out.Insurances, platform.WireInsurance{Insurance: ins, Status: "not_insured"})

@@ -45,6 +45,12 @@ func (s *Sim) handlePost(c *call) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.ledger[key]; ok {
+		if e.voided {
+			return errReply(http.StatusUnprocessableEntity, "posting_voided", "该缴费已作废，不会入账", false)
+		}
+		if s.dark {
+			return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		}
 		if e.hash != hash {
 			return errReply(http.StatusConflict, service.RejectIdempotencyConflict, "同一幂等键的请求内容不一致", false)
 		}
@@ -81,8 +87,8 @@ func (s *Sim) handlePost(c *call) reply {
 		s.seq++
 		e.status = http.StatusAccepted
 		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingPending,
-			Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq)}
-		s.book(p)
+			Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), MutualAidFen: p.MutualAidFen}
+		s.book(e)
 		if s.cfg.PendingDelay > 0 {
 			time.AfterFunc(s.cfg.PendingDelay, func() {
 				_, _ = s.settle(context.Background(), key, true, "", "")
@@ -93,8 +99,12 @@ func (s *Sim) handlePost(c *call) reply {
 	s.seq++
 	e.status = http.StatusOK
 	e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingAccepted,
-		Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), Receipt: s.receipt(p, now)}
-	s.book(p)
+		Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), Receipt: s.receipt(p, now), MutualAidFen: p.MutualAidFen}
+	s.book(e)
+	if s.dark {
+		// Booked, and the answer is lost.
+		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+	}
 	return e.reply()
 }
 
@@ -132,13 +142,30 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 		seen[k] = true
 		sum += l.AmountFen
 	}
-	if sum != p.AmountFen {
-		return service.RejectAmountMismatch, "缴费金额与明细合计不一致"
+	if p.MutualAidFen < 0 || sum != p.AmountFen+p.MutualAidFen {
+		return service.RejectAmountMismatch, "缴费金额与家庭共济抵扣之和与明细合计不一致"
+	}
+	if p.MutualAidFen > 0 {
+		if p.MutualAidAccount == nil || !validPerson(*p.MutualAidAccount) {
+			return service.RejectInvalidRequest, "缺少家庭共济账户"
+		}
+		acc := *p.MutualAidAccount
+		if bal := personaOf(p.Region, acc).mutualAidFen - s.aidSpent[aidKey(p.Region, acc)]; p.MutualAidFen > bal {
+			return "mutual_aid_insufficient", "家庭共济账户余额不足"
+		}
 	}
 	return "", ""
 }
 
-func (s *Sim) book(p platform.WirePosting) {
+// aidKey identifies a family mutual-aid account.
+func aidKey(region string, p platform.WirePerson) string {
+	return personKey(region, p, "mutual_aid")
+}
+
+// book marks the posting's months paid and draws its mutual aid, once per
+// key (the ledger holds one entry per key).
+func (s *Sim) book(e *entry) {
+	p := e.posting
 	for _, l := range p.Lines {
 		k := personKey(p.Region, p.Person, l.Insurance)
 		if s.booked[k] == nil {
@@ -146,12 +173,73 @@ func (s *Sim) book(p platform.WirePosting) {
 		}
 		s.booked[k][l.Month] = true
 	}
+	if p.MutualAidFen > 0 && p.MutualAidAccount != nil && e.aidFen == 0 {
+		e.aidKey, e.aidFen = aidKey(p.Region, *p.MutualAidAccount), p.MutualAidFen
+		s.aidSpent[e.aidKey] += e.aidFen
+	}
 }
 
-func (s *Sim) unbook(p platform.WirePosting) {
+// unbook frees the months and restores the mutual aid of a posting that
+// will never be booked (rejected while pending, or voided).
+func (s *Sim) unbook(e *entry) {
+	p := e.posting
 	for _, l := range p.Lines {
 		delete(s.booked[personKey(p.Region, p.Person, l.Insurance)], l.Month)
 	}
+	if e.aidFen > 0 {
+		s.aidSpent[e.aidKey] -= e.aidFen
+		e.aidFen = 0
+	}
+}
+
+// MutualAidBalance returns what the family mutual-aid account of person
+// can still offset in region.
+func (s *Sim) MutualAidBalance(region string, person platform.WirePerson) service.Fen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return service.Fen(personaOf(region, person).mutualAidFen - s.aidSpent[aidKey(region, person)])
+}
+
+// handleVoid answers POST /si/v1/postings/{key}/void: a key never seen,
+// rejected or still pending is voided for good (a pending one's months and
+// mutual aid are freed); a booked posting is answered as it stands.
+func (s *Sim) handleVoid(c *call) reply {
+	key := c.r.PathValue("key")
+	var in platform.WireVoid
+	if err := decodeStrict(c.body, &in); err != nil || in.IdempotencyKey != key || !platform.ValidIdempotencyKey(key) {
+		return invalid("请求格式错误")
+	}
+	if !c.regionAllowed(in.Region) {
+		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dark {
+		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+	}
+	e, ok := s.ledger[key]
+	if ok && e.region != in.Region {
+		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+	}
+	if !ok {
+		e = &entry{key: key, region: in.Region, at: s.cfg.Clock.Now()}
+		s.ledger[key] = e
+		s.order = append(s.order, key)
+	}
+	switch {
+	case e.voided:
+	case e.result.Status == service.PostingAccepted:
+		return reply{http.StatusOK, e.result}
+	case e.result.Status == service.PostingPending:
+		s.unbook(e)
+		fallthrough
+	default:
+		e.voided = true
+		e.status = http.StatusOK
+		e.errBody = nil
+		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingVoided, Reason: "已作废，不会入账"}
+	}
+	return reply{http.StatusOK, e.result}
 }
 
 func (e *entry) reject(code, msg string) {
@@ -219,6 +307,9 @@ func (s *Sim) handleQuery(c *call) reply {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dark {
+		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+	}
 	e, ok := s.ledger[key]
 	if !ok || e.region != region {
 		return errReply(http.StatusNotFound, service.RejectPostingNotFound, "未找到该缴费记录", false)
@@ -243,13 +334,13 @@ func (s *Sim) settle(ctx context.Context, key string, accept bool, code, reason 
 		e.result.Receipt = s.receipt(e.posting, now)
 	} else {
 		typ = service.EventPostingRejected
-		s.unbook(e.posting)
+		s.unbook(e)
 		e.reject(code, reason)
 		e.result.Reference = ""
 	}
 	r := e.result
 	ev := s.newEvent(e.region, typ, now, platform.WireEventData{IdempotencyKey: key, Status: r.Status,
-		Reference: r.Reference, Reason: r.Reason, Receipt: r.Receipt})
+		Reference: r.Reference, Reason: r.Reason, Receipt: r.Receipt, MutualAidFen: r.MutualAidFen})
 	s.mu.Unlock()
 	return true, s.deliver(ctx, ev)
 }

@@ -69,12 +69,19 @@ type Sim struct {
 	mode      string
 	rejCode   string
 	rejReason string
+	// dark: postings are booked but every posting answer (post, query,
+	// void) is a 503 — the platform books and goes dark.
+	dark bool
+	// forbid: every API request is answered 403 region_not_allowed (a
+	// revoked grant: a configuration fault on the caller's side).
+	forbid bool
 
 	nonces   map[string]time.Time // app|nonce → expiry
 	ledger   map[string]*entry
 	order    []string
 	attempts map[string]int
 	booked   map[string]map[string]bool // personKey → month → booked (accepted or pending)
+	aidSpent map[string]int64           // mutual-aid account → fen drawn by booked or pending postings
 	checks   map[string]*check
 	events   []*event
 	seq      int
@@ -93,6 +100,9 @@ type entry struct {
 	result  platform.WirePostingResult
 	errBody *platform.WireError
 	at      time.Time
+	voided  bool // voided before (or instead of) being booked: never booked afterwards
+	aidKey  string
+	aidFen  int64 // mutual aid drawn by this posting while booked or pending
 }
 
 type check struct {
@@ -133,6 +143,8 @@ func (s *Sim) Reset() {
 	defer s.mu.Unlock()
 	s.rng = rand.New(rand.NewPCG(s.cfg.Seed, s.cfg.Seed^0x5eed))
 	s.errorRate, s.latency, s.down, s.failNext = 0, 0, nil, 0
+	s.dark, s.forbid = false, false
+	s.aidSpent = map[string]int64{}
 	s.mode, s.rejCode, s.rejReason = ModeAccept, "", ""
 	s.nonces = map[string]time.Time{}
 	s.ledger = map[string]*entry{}
@@ -153,6 +165,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.Handle("POST /si/v1/identity-checks/{check_id}/finish", s.api(s.handleFinishCheck))
 	mux.Handle("POST /si/v1/postings", s.api(s.handlePost))
 	mux.Handle("GET /si/v1/postings/{key}", s.api(s.handleQuery))
+	mux.Handle("POST /si/v1/postings/{key}/void", s.api(s.handleVoid))
 	s.controlRoutes(mux)
 	return mux
 }
@@ -252,6 +265,7 @@ func (s *Sim) authenticate(c *call, ts, sig, target string, h func(c *call) repl
 		}
 	}
 	fail := s.errorRate > 0 && s.rng.Float64() < s.errorRate
+	forbid := s.forbid
 	s.mu.Unlock()
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -266,6 +280,9 @@ func (s *Sim) authenticate(c *call, ts, sig, target string, h func(c *call) repl
 	}
 	if fail {
 		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+	}
+	if forbid {
+		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
 	}
 	return h(c)
 }
