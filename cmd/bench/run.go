@@ -277,16 +277,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 			return err
 		}
 		raw := &rawPool{prefix: "R", n: nHi + nLo}
-		pn, err := newPool("notify", "N", nHi)
-		if err != nil {
-			return err
-		}
-		pl, err := newPool("notify", "L", nLo)
-		if err != nil {
-			return err
-		}
 		// The reference is calibrated on its own: it is several times
-		// faster than the raw transaction above.
+		// faster than the old design's raw transaction, and the notify
+		// pools are sized for it too (the new notify path may reach it).
 		pz, err := newPool("reference calibration", "Z", 3000)
 		if err != nil {
 			return err
@@ -294,6 +287,14 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rcal := runLoad(ctx, "calibrate reference", o.Conc, time.Second, refNotifyOp(pz, rc, ref.URL()))
 		logf("calibration: %.0f reference notifications/s", rcal.Rate())
 		refRate := math.Max(rcal.Rate(), cal.Rate())
+		pn, err := newPool("notify", "N", b.poolSize(refRate, o.Conc))
+		if err != nil {
+			return err
+		}
+		pl, err := newPool("notify", "L", b.poolSize(refRate, o.LatConc))
+		if err != nil {
+			return err
+		}
 		pa, err := newPool("reference notify", "A", 2*b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
@@ -317,7 +318,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		// The same with the workers on, as a deployment runs them: a second
 		// server on the same database with WORKERS=on (outbox, poller,
 		// posting to the simulated provincial platform).
-		pw, err := newPool("notify (workers on)", "W", b.poolSize(math.Max(rep.Notify.Rate(), cal.Rate()), o.Conc))
+		pw, err := newPool("notify (workers on)", "W", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
