@@ -287,19 +287,13 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rcal := runLoad(ctx, "calibrate reference", o.Conc, time.Second, refNotifyOp(pz, rc, ref.URL()))
 		logf("calibration: %.0f reference notifications/s", rcal.Rate())
 		refRate := math.Max(rcal.Rate(), cal.Rate())
+		// Notifications carry a timestamp checked against a 5-minute
+		// window, so each pair's pools are signed right before it runs.
 		pn, err := newPool("notify", "N", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
-		pl, err := newPool("notify", "L", b.poolSize(refRate, o.LatConc))
-		if err != nil {
-			return err
-		}
-		pa, err := newPool("reference notify", "A", 2*b.poolSize(refRate, o.Conc))
-		if err != nil {
-			return err
-		}
-		pb, err := newPool("reference notify", "B", b.poolSize(refRate, o.LatConc))
+		pa, err := newPool("reference notify", "A", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
@@ -310,6 +304,14 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rs := b.pair(ctx, load{"raw tx", o.Conc, nil, raw.op(db.SQL, body)}, load{"ref notify", o.Conc, ref, refNotifyOp(pa, rc, ref.URL())},
 			load{"notify", o.Conc, srv, pn.op(sc, srv.URL())})
 		rep.Raw, rep.RefNotify, rep.Notify = rs[0], rs[1], rs[2]
+		pl, err := newPool("notify", "L", b.poolSize(refRate, o.LatConc))
+		if err != nil {
+			return err
+		}
+		pb, err := newPool("reference notify", "B", b.poolSize(refRate, o.LatConc))
+		if err != nil {
+			return err
+		}
 		logf("notify ÷ reference and raw transaction at c=%d", o.LatConc)
 		rs = b.pair(ctx, load{"raw tx", o.LatConc, nil, raw.op(db.SQL, body)}, load{"ref notify", o.LatConc, ref, refNotifyOp(pb, rc, ref.URL())},
 			load{"notify", o.LatConc, srv, pl.op(sc, srv.URL())})
@@ -322,6 +324,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		pa2, err := newPool("reference notify", "D", b.poolSize(refRate, o.Conc))
+		if err != nil {
+			return err
+		}
 		wenv := append(append([]string(nil), env...), "WORKERS=on")
 		srvW, err := startChild(ctx, "server-workers", "-serve", wenv, tmp)
 		if err != nil {
@@ -331,7 +337,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 			return fmt.Errorf("%w; server log: %s", err, tailFile(srvW.logPath, 2000))
 		}
 		logf("notify with workers on ÷ reference at c=%d", o.Conc)
-		rs = b.pair(ctx, load{"ref notify", o.Conc, ref, refNotifyOp(pa, rc, ref.URL())}, load{"notify workers", o.Conc, srvW, pw.op(sc, srvW.URL())})
+		rs = b.pair(ctx, load{"ref notify", o.Conc, ref, refNotifyOp(pa2, rc, ref.URL())}, load{"notify workers", o.Conc, srvW, pw.op(sc, srvW.URL())})
 		rep.RefNotifyW, rep.NotifyWorkers = rs[0], rs[1]
 		srvW.Stop()
 		if err := checkPaid(db.SQL, "notify (workers on)", "W", rep.NotifyWorkers, pw); err != nil {
