@@ -23,6 +23,7 @@ type AdminAPI interface {
 	ReleaseHold(ctx context.Context, actor, outTradeNo string) (*service.Hold, error)
 	RejectHold(ctx context.Context, actor, outTradeNo, note string) (*service.Hold, error)
 	RetryRefund(ctx context.Context, actor, outRefundNo string) (*service.Refund, error)
+	ResolvePosting(ctx context.Context, actor, outTradeNo, outcome, reference, note string) (*service.PostingState, error)
 	Order(ctx context.Context, actor, orderNo string) (*service.AdminOrder, error)
 }
 
@@ -171,6 +172,31 @@ func (s *Server) adminRetryRefund(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"out_refund_no": r.OutRefundNo, "status": r.Status, "attempts": r.Attempts, "last_error": r.LastError})
+}
+
+type resolvePostingRequest struct {
+	Outcome   string `json:"outcome"`   // refund | posted
+	Reference string `json:"reference"` // the platform's reference (受理编号) when posted
+	Note      string `json:"note"`      // how the outcome was confirmed with the platform
+}
+
+// adminResolvePosting records what the platform confirmed out of band for a
+// batch whose posting outcome is unknown (status confirming).
+func (s *Server) adminResolvePosting(c *gin.Context) {
+	var req resolvePostingRequest
+	if !bind(c, &req) {
+		return
+	}
+	st, err := s.deps.Admin.ResolvePosting(c.Request.Context(), actorOf(c), c.Param("out_trade_no"), req.Outcome, req.Reference, req.Note)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}
+	if st.Posting != nil {
+		out["posting_status"], out["reference"] = st.Posting.Status, st.Posting.Reference
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 type eventJSON struct {

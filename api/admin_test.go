@@ -33,6 +33,9 @@ func (f *fakeAdmin) RejectHold(context.Context, string, string, string) (*servic
 func (f *fakeAdmin) RetryRefund(context.Context, string, string) (*service.Refund, error) {
 	return nil, service.NotFound("退款单不存在")
 }
+func (f *fakeAdmin) ResolvePosting(context.Context, string, string, string, string, string) (*service.PostingState, error) {
+	return &service.PostingState{BatchStatus: service.StatusRefunding}, nil
+}
 func (f *fakeAdmin) Order(context.Context, string, string) (*service.AdminOrder, error) {
 	return nil, service.NotFound("订单不存在")
 }

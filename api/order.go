@@ -97,6 +97,8 @@ type batchResponse struct {
 	HeldUntil   *time.Time      `json:"held_until,omitempty"`
 	Delayed     bool            `json:"delayed,omitempty"`
 	DelayAdvice string          `json:"delay_advice,omitempty"`
+	// OutcomeNote explains a confirming batch (待确认) to the user.
+	OutcomeNote string `json:"outcome_note,omitempty"`
 }
 
 type orderResponse struct {
@@ -275,7 +277,7 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 			}
 			v := views[i]
 			b := &r.Batches[i]
-			b.Reference, b.Delayed, b.DelayAdvice = v.Reference, v.Delayed, v.DelayAdvice
+			b.Reference, b.Delayed, b.DelayAdvice, b.OutcomeNote = v.Reference, v.Delayed, v.DelayAdvice, v.OutcomeNote
 			if v.Refund != nil {
 				j := ToRefundViewJSON(v.Refund)
 				b.Refund = &j

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 		admin.POST("/holds/:out_trade_no/release", s.adminReleaseHold)
 		admin.POST("/holds/:out_trade_no/reject", s.adminRejectHold)
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
+		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
 		admin.GET("/orders/:order_no", s.adminOrder)
 	}
 

@@ -75,7 +75,7 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 		Clock: a.Clock, Log: a.Log, Owner: owner})
 	recon := service.NewReconService(store, store, in.Gateway, a.Clock)
 	admin := service.NewAdminService(service.AdminDeps{Orders: in.Orders, Alerts: in.Orders, Holds: holds, Refunds: refunds,
-		Recon: recon, Postings: store, Audit: store, Clock: a.Clock})
+		Recon: recon, Postings: store, Audit: store, Clock: a.Clock, Posting: posting})
 	ap := &AfterPayment{Posting: posting, Refunds: refunds, Holds: holds, Vouchers: vouchers, Recon: recon, Admin: admin,
 		Viewer: &service.AfterViewer{Postings: store, Holds: store, Refunds: refunds}}
 

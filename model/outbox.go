@@ -96,7 +96,16 @@ func (o *Outbox) Renew(ctx context.Context, id int64, owner string, lease time.D
 		return time.Time{}, storeErr("renew job", res.Error)
 	}
 	if res.RowsAffected != 1 {
-		return time.Time{}, service.ErrStale
+		// MySQL counts changed rows: a renewal at the same instant (a test
+		// clock) matches and changes nothing. Read whether we hold it.
+		var n int64
+		if err := o.db.WithContext(ctx).Model(&outboxRow{}).
+			Where("id = ? AND status = ? AND lease_owner = ? AND lease_until = ?", id, jobPending, owner, until).Count(&n).Error; err != nil {
+			return time.Time{}, storeErr("renew job", err)
+		}
+		if n != 1 {
+			return time.Time{}, service.ErrStale
+		}
 	}
 	return until, nil
 }

@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -16,6 +17,30 @@ func TestSign_MatchesIndependentVector(t *testing.T) {
 	got := platform.Sign("test-secret", "1700000000", "abcdefghijklmnop", "POST", "/si/v1/profile", []byte(`{"a":1}`))
 	if got != knownSignature {
 		t.Fatalf("Sign = %s, want %s", got, knownSignature)
+	}
+}
+
+// The void request and its answer (docs/platform-protocol.md §5.7), computed
+// independently with:
+//
+//	printf '1700000000\nabcdefghijklmnop\nPOST\n/si/v1/postings/T20250615000001/void\n%s' "$body" | openssl dgst -sha256 -hmac test-secret -hex
+func TestSign_VoidVectors(t *testing.T) {
+	const path = "/si/v1/postings/T20250615000001/void"
+	req, err := json.Marshal(platform.WireVoid{Region: "440300", IdempotencyKey: "T20250615000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := platform.Sign("test-secret", "1700000000", "abcdefghijklmnop", "POST", path, req),
+		"11f88b0eae75fc49c2390fa826ad3d9bb8bcb0d9e632f97f67e2eacadcbe8262"; got != want {
+		t.Fatalf("void request %s: Sign = %s, want %s", req, got, want)
+	}
+	res, err := json.Marshal(platform.WirePostingResult{IdempotencyKey: "T20250615000001", Status: "voided", Reason: "已作废，不会入账"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := platform.Sign("test-secret", "1700000000", "abcdefghijklmnop", "POST", path, res),
+		"978763d322077232ddd82e8c8039453e87afda25c5ab0ded611c9609e0a39c9d"; got != want {
+		t.Fatalf("void answer %s: Sign = %s, want %s", res, got, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,9 @@ type AdminDeps struct {
 	Postings PostingStore
 	Audit    AuditStore
 	Clock    Clock
+	// Posting resolves unknown posting outcomes (ResolvePosting); optional,
+	// without it ResolvePosting answers 503.
+	Posting *PostingService
 }
 
 // AdminService is the operations API. Every call is written to the audit
@@ -144,6 +148,58 @@ func (s *AdminService) RejectHold(ctx context.Context, actor, outTradeNo, note s
 		return nil, err
 	}
 	return h, s.audit(ctx, actor, "reject_hold", outTradeNo, before, after)
+}
+
+// PostingState is a batch's status with its posting record, for the audit
+// log of a resolution.
+type PostingState struct {
+	BatchStatus OrderStatus    `json:"batch_status"`
+	Posting     *PostingRecord `json:"posting,omitempty"`
+}
+
+func (s *AdminService) postingState(ctx context.Context, outTradeNo string) (*PostingState, error) {
+	_, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
+	if isNotFound(err) {
+		return nil, NotFound("订单批次不存在")
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := &PostingState{BatchStatus: b.Status}
+	p, err := s.d.Postings.FindPosting(ctx, outTradeNo)
+	if err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	st.Posting = p
+	return st, nil
+}
+
+// ResolvePosting records what the platform confirmed out of band for a
+// batch whose posting outcome is unknown (confirming): outcome "refund"
+// (not booked: the money goes back) or "posted" with the platform's
+// reference. The note says how it was confirmed (who at the platform, when).
+// Audited with the state before and after.
+func (s *AdminService) ResolvePosting(ctx context.Context, actor, outTradeNo, outcome, reference, note string) (*PostingState, error) {
+	if s.d.Posting == nil {
+		return nil, Unavailable("暂不可用", time.Minute, nil)
+	}
+	if strings.TrimSpace(note) == "" || len(note) > 500 {
+		return nil, Invalid("invalid_note", "请说明与社保经办机构核实的情况",
+			FieldError{Field: "note", Code: "required", Message: "请填写核实说明（最多500字节）"})
+	}
+	before, err := s.postingState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Posting.ResolvePosting(ctx, outTradeNo, outcome, reference, note); err != nil {
+		return nil, err
+	}
+	after, err := s.postingState(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return after, s.audit(ctx, actor, "resolve_posting:"+outcome, outTradeNo, before,
+		map[string]any{"state": after, "reference": reference, "note": note})
 }
 
 // RetryRefund re-sends a stuck refund with the same out_refund_no.

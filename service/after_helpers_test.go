@@ -75,6 +75,7 @@ func (f *postPlatform) enter(ctx context.Context, key string) (leave func(), err
 	if block != nil {
 		select {
 		case <-block:
+		case <-time.After(1500 * time.Millisecond): // a very slow answer (no hang without a deadline)
 		case <-ctx.Done():
 			leave()
 			return nil, ctx.Err()
@@ -318,7 +319,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, rules s
 	h.vouchers = service.NewVoucherService(h.store, h.orders, clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	h.recon = service.NewReconService(h.store, h.store, h.gw, clock)
 	h.admin = service.NewAdminService(service.AdminDeps{Orders: h.orders, Alerts: h.orders, Holds: h.holds, Refunds: h.refunds,
-		Recon: h.recon, Postings: h.store, Audit: h.store, Clock: clock})
+		Recon: h.recon, Postings: h.store, Audit: h.store, Clock: clock, Posting: h.posting})
 	h.viewer = &service.AfterViewer{Postings: h.store, Holds: h.store, Refunds: h.refunds}
 	return h
 }
@@ -330,11 +331,22 @@ func (h *harness) instance(owner string) (*service.PostingService, *service.Refu
 		Waker: h.store, Clock: h.clock, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
+	d := h.postingDeps(owner, 0)
+	d.Holds, d.Refunds = holds, refunds
+	return service.NewPostingService(d), refunds, holds
+}
+
+// postingDeps are the dependencies of a posting worker owner with a lease
+// (0: the default).
+func (h *harness) postingDeps(owner string, lease time.Duration) service.PostingDeps {
+	refunds := service.NewRefundService(service.RefundDeps{Orders: h.orders, Outbox: h.outbox, Refunds: h.store, Gateway: h.gw,
+		Waker: h.store, Clock: h.clock, Owner: owner})
+	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
+		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	vouchers := service.NewVoucherService(h.store, h.orders, h.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
-	posting := service.NewPostingService(service.PostingDeps{Orders: h.orders, Outbox: h.outbox, Platform: h.platform,
+	return service.PostingDeps{Orders: h.orders, Outbox: h.outbox, Platform: h.platform,
 		Persons: postPersons{}, Quotes: h.quotes, Postings: h.store, Holds: holds, Refunds: refunds, Vouchers: vouchers,
-		Clock: h.clock, Owner: owner})
-	return posting, refunds, holds
+		Clock: h.clock, Owner: owner, Lease: lease}
 }
 
 // noHolds are rules that never hold.

@@ -17,7 +17,13 @@ type BatchAfterView struct {
 	// days; DelayAdvice tells the user to contact 12333 with the numbers.
 	Delayed     bool
 	DelayAdvice string
+	// OutcomeNote is set while the batch is confirming: the platform has
+	// not said whether it booked the payment, and we are asking it.
+	OutcomeNote string
 }
+
+// ConfirmingNote is what a user reads of a confirming batch.
+const ConfirmingNote = "缴费结果待确认：社保经办机构尚未答复是否已入账，系统正在核实。资金安全，确认未入账将原路退回，已入账将生成缴费凭证。"
 
 // AfterViewer builds BatchAfterViews.
 type AfterViewer struct {
@@ -45,6 +51,9 @@ func (v *AfterViewer) View(ctx context.Context, o *Order) ([]BatchAfterView, err
 				bv.Delayed = true
 				bv.DelayAdvice = DelayAdvice(o.No, b.OutTradeNo, b.TransactionID, p.Reference)
 			}
+		}
+		if b.Status == StatusConfirming {
+			bv.OutcomeNote = ConfirmingNote
 		}
 		if b.Status == StatusHeld {
 			h, err := v.Holds.FindHold(ctx, b.OutTradeNo)

@@ -27,6 +27,7 @@ type dbBatch struct {
 var paidOrBeyond = map[string]bool{
 	string(service.StatusPaid): true, string(service.StatusHeld): true, string(service.StatusPosting): true,
 	string(service.StatusPosted): true, string(service.StatusRefunding): true, string(service.StatusRefunded): true,
+	string(service.StatusConfirming): true,
 }
 
 // snapshot is what the checker reads: our database and both witnesses.

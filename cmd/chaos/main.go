@@ -39,7 +39,7 @@ func main() {
 	flag.StringVar(&o.MySQL, "mysql", "root@tcp(127.0.0.1:3306)/test?parseTime=true",
 		"MySQL/MariaDB DSN; a fresh database chaos_<rand> is created on that server and dropped at the end")
 	flag.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "Redis address; DB 12 is flushed at start and used")
-	flag.DurationVar(&o.Duration, "duration", 90*time.Second, "total load time over the four scenarios")
+	flag.DurationVar(&o.Duration, "duration", 90*time.Second, "total load time over the eight scenarios")
 	flag.Int64Var(&o.Seed, "seed", 0, "random seed (0: from the clock; printed)")
 	flag.StringVar(&o.Only, "only", "", "run only these scenarios, comma-separated numbers (e.g. 1,3)")
 	flag.IntVar(&o.Workers, "workers", 8, "concurrent simulated customers")

@@ -60,8 +60,8 @@ func run(ctx context.Context, o options) (string, error) {
 	for _, s := range strings.Split(o.Only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 4 {
-				return "", fmt.Errorf("-only: want numbers 1-4, got %q", s)
+			if err != nil || n < 1 || n > 8 {
+				return "", fmt.Errorf("-only: want numbers 1-8, got %q", s)
 			}
 			only[n] = true
 		}
@@ -127,6 +127,10 @@ func run(ctx context.Context, o options) (string, error) {
 		{2, "Redis flushed and restarted", 0.20, e.scenarioRedis},
 		{3, "MySQL connections killed", 0.15, e.scenarioMySQL},
 		{4, "two instances", 0.25, e.scenarioTwo},
+		{5, "platform books then goes dark at the deadline", 0.12, e.scenarioDark},
+		{6, "403 storm", 0.12, e.scenarioForbidden},
+		{7, "sibling callbacks over two instances", 0.12, e.scenarioSiblings},
+		{8, "callbacks on the wrong region", 0.10, e.scenarioWrongRegion},
 	}
 	total := 0.0
 	for _, s := range all {

@@ -224,6 +224,9 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
+	mux.HandleFunc("GET /sim/platform/events", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Events())
+	})
 	mux.HandleFunc("GET /sim/platform/bookings", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Bookings())
 	})
