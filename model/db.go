@@ -85,7 +85,8 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		parsed.Collation = "utf8mb4_unicode_ci"
 		parsed.InterpolateParams = true
 		open := func(dsn string, conns int) (*gorm.DB, error) {
-			gdb, err := gorm.Open(mysql.Open(dsn), cfg)
+			c := *cfg // gorm.Open keeps and fills its config: one each
+			gdb, err := gorm.Open(mysql.Open(dsn), &c)
 			if err != nil {
 				return nil, fmt.Errorf("open mysql: %w", err)
 			}
