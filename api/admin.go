@@ -97,7 +97,9 @@ type alertJSON struct {
 	Ref       string    `json:"ref"`
 	Detail    string    `json:"detail"`
 	Status    string    `json:"status"`
+	Count     int       `json:"count"`
 	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen_at"`
 }
 
 func (s *Server) adminAlerts(c *gin.Context) {
@@ -108,7 +110,8 @@ func (s *Server) adminAlerts(c *gin.Context) {
 	}
 	out := make([]alertJSON, len(as))
 	for i, a := range as {
-		out[i] = alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
+		out[i] = alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: a.Status, Count: a.Count,
+			CreatedAt: a.CreatedAt.UTC(), LastSeen: a.LastSeenAt.UTC()}
 	}
 	c.JSON(http.StatusOK, gin.H{"alerts": out})
 }

@@ -23,6 +23,9 @@ const (
 	// idempotencyLock bounds how long a running request holds its key.
 	idempotencyLock   = time.Minute
 	maxIdempotencyKey = 255
+	// resumeOrderKey is the gin context key under which createOrder names
+	// the order it made, so a retry resumes it (resumeOrder).
+	resumeOrderKey = "sipay.resume_order"
 )
 
 // bodyRecorder keeps a copy of what the handler writes.
@@ -60,7 +63,10 @@ func validIdempotencyKey(k string) bool {
 // idempotency_mismatch; while the first request runs, the same key answers
 // 409 idempotency_in_progress and nothing is saved. Replies to requests that
 // did not run (400 validation, 401, 403, 429) are not saved, so a corrected
-// retry with the same key runs. Without Redis the request runs unguarded by
+// retry with the same key runs. A reply that made an order (201, or 503
+// prepay_failed) is saved with the order number, and a retry resumes that
+// order (resumeOrder) rather than replaying pay_params that may have
+// expired or a 503 that would hide the order. Without Redis the request runs unguarded by
 // the key: the database still allows one order per quote.
 func (h *orderHandlers) idempotent(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
@@ -99,6 +105,9 @@ func (h *orderHandlers) idempotent(c *gin.Context) {
 		logger(c).Warn("idempotency store unavailable; running without it", "err", err)
 		c.Next()
 		return
+	case saved != nil && saved.Resume != "":
+		h.resumeOrder(c, saved)
+		return
 	case saved != nil:
 		c.Header("Idempotent-Replayed", "true")
 		c.Data(saved.Status, saved.ContentType, saved.Body)
@@ -117,13 +126,15 @@ func (h *orderHandlers) idempotent(c *gin.Context) {
 			store.Release(bg, skey, token)
 			panic(r)
 		}
-		if !rec.Written() || !savable(status) {
+		resume := c.GetString(resumeOrderKey)
+		if !rec.Written() || (!savable(status) && !(resume != "" && status == http.StatusServiceUnavailable)) {
 			if err := store.Release(bg, skey, token); err != nil {
 				logger(c).Warn("idempotency release", "err", err)
 			}
 			return
 		}
-		resp := service.SavedResponse{Fingerprint: fp, Status: status, ContentType: rec.Header().Get("Content-Type"), Body: rec.buf.Bytes()}
+		resp := service.SavedResponse{Fingerprint: fp, Status: status, ContentType: rec.Header().Get("Content-Type"), Body: rec.buf.Bytes(),
+			Resume: resume}
 		if err := store.Save(bg, skey, token, resp, IdempotencyTTL); err != nil {
 			logger(c).Warn("idempotency save", "err", err)
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 // (service.OrderService implements it).
 type OrderService interface {
 	CreateOrder(ctx context.Context, userID int64, quoteID string) (*service.PayResult, error)
+	ResumeOrder(ctx context.Context, userID int64, orderNo string) (*service.PayResult, error)
 	PayBatch(ctx context.Context, userID int64, orderNo string, seq int) (*service.PayResult, error)
 	FindOrders(ctx context.Context, userID int64, page, pageSize int) ([]*service.Order, int, error)
 	FindOrderDetail(ctx context.Context, userID int64, orderNo string) (*service.OrderDetail, error)
@@ -201,11 +203,40 @@ func (h *orderHandlers) createOrder(c *gin.Context) {
 		return
 	}
 	res, err := h.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
+	if res != nil && res.Order != nil {
+		// An order exists (also after a 503 prepay_failed): a retry with the
+		// same Idempotency-Key resumes it instead of replaying this reply.
+		c.Set(resumeOrderKey, res.Order.No)
+	}
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: toPayParams(res.PayParams)})
+}
+
+// resumeOrder answers a retry of a create-order request whose order exists
+// (the first reply was 201, or 503 prepay_failed). The saved 201 is replayed
+// byte for byte while its prepay_id is still the batch's usable one;
+// otherwise the order is resumed (WeChat asked, prepaid again under the same
+// out_trade_no and time_expire) and a fresh 201 is written, or the error
+// that stops payment (409 batch_paid, 422 batch_expired, 503 to retry).
+func (h *orderHandlers) resumeOrder(c *gin.Context, saved *service.SavedResponse) {
+	res, err := h.deps.Orders.ResumeOrder(c.Request.Context(), currentUser(c).ID, saved.Resume)
+	c.Header("Idempotent-Replayed", "true")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if saved.Status == http.StatusCreated && res.PayParams.PrepayID != "" {
+		var first createOrderResponse
+		if json.Unmarshal(saved.Body, &first) == nil && first.PaySeq == res.Seq && first.PayParams.Package == "prepay_id="+res.PayParams.PrepayID {
+			c.Data(saved.Status, saved.ContentType, saved.Body)
+			c.Abort()
+			return
+		}
+	}
+	c.AbortWithStatusJSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: toPayParams(res.PayParams)})
 }
 
 func (h *orderHandlers) payBatch(c *gin.Context) {

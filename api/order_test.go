@@ -81,7 +81,32 @@ type orderAPI struct {
 	deps   api.OrderDeps
 }
 
+// lostPrepays is the simulator's WeChat Pay whose first n prepay replies are
+// lost on the way back: the trade exists at WeChat, we see a timeout.
+type lostPrepays struct {
+	*wxpay.Client
+	mu sync.Mutex
+	n  int
+}
+
+func (g *lostPrepays) Prepay(ctx context.Context, p service.Prepay) (service.PayParams, error) {
+	pp, err := g.Client.Prepay(ctx, p)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err == nil && g.n > 0 {
+		g.n--
+		return service.PayParams{}, context.DeadlineExceeded
+	}
+	return pp, err
+}
+
 func newOrderAPI(t *testing.T, wrap func(api.OrderService) api.OrderService) *orderAPI {
+	t.Helper()
+	return newOrderAPILosing(t, wrap, 0)
+}
+
+// newOrderAPILosing is newOrderAPI whose first lost prepay replies are lost.
+func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderService, lost int) *orderAPI {
 	t.Helper()
 	clock := service.NewManualClock(time.Now().UTC().Truncate(time.Second))
 	db := modeltest.SQLite(t, clock)
@@ -97,7 +122,7 @@ func newOrderAPI(t *testing.T, wrap func(api.OrderService) api.OrderService) *or
 	t.Cleanup(front.Close)
 	sim, client, parser, _ := wxpaytest.NewWithNotifyURL(t, clock, front.URL+"/api/v1/wxpay/notify")
 	a.sim = sim
-	a.svc = service.NewOrderService(a.quotes, a.store, client, orderTestUsers{}, clock,
+	a.svc = service.NewOrderService(a.quotes, a.store, &lostPrepays{Client: client, n: lost}, orderTestUsers{}, clock,
 		service.OrderSettings{AppID: a.keys.AppID, MchID: a.keys.MchID})
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -282,6 +307,54 @@ func TestOrderAPI_CreateAndIdempotency(t *testing.T) {
 		}
 		if again := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1"); again.Header().Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("after the first finished: replayed=%q, want true", again.Header().Get("Idempotent-Replayed"))
+		}
+	})
+
+	t.Run("PrepayFailedRetrySameKeyResumesTheSameOrder", func(t *testing.T) {
+		a := newOrderAPILosing(t, nil, 1) // the first prepay reaches WeChat, its reply is lost
+		a.addQuote("q1", 1, 1000)
+		first := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if first.Code != http.StatusServiceUnavailable || orderErrCode(t, first) != service.CodePrepayFailed {
+			t.Fatalf("first: status=%d body=%s, want 503 prepay_failed", first.Code, first.Body)
+		}
+		again := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if again.Code != http.StatusCreated || again.Header().Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry: status=%d body=%s, want 201 resuming the order", again.Code, again.Body)
+		}
+		o := decodeJSON[createdOrder](t, again)
+		if err := wxpay.VerifyPaySign(&a.keys.MerchantKey.PublicKey, o.PayParams); err != nil || !strings.HasPrefix(o.PayParams.Package, "prepay_id=") {
+			t.Fatalf("pay params %+v: %v", o.PayParams, err)
+		}
+		if n := countOrders(t, a); n != 1 {
+			t.Fatalf("orders=%d, want 1", n)
+		}
+		// The resumed prepay is what the batch holds, so a third try replays it.
+		third := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if third.Code != http.StatusCreated || decodeJSON[createdOrder](t, third).PayParams.Package != o.PayParams.Package {
+			t.Fatalf("third: status=%d body=%s, want 201 with %s", third.Code, third.Body, o.PayParams.Package)
+		}
+		// Past time_expire WeChat would refuse the payment, and time_expire
+		// cannot be moved: the retry says so instead of stale pay_params.
+		a.clock.Advance(31 * time.Minute)
+		late := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if late.Code != http.StatusUnprocessableEntity || orderErrCode(t, late) != service.CodeBatchExpired {
+			t.Fatalf("after time_expire: status=%d body=%s, want 422 batch_expired", late.Code, late.Body)
+		}
+	})
+
+	t.Run("ReplayPastTimeExpireIsRefusedNotStalePayParams", func(t *testing.T) {
+		a := newOrderAPI(t, nil)
+		a.addQuote("q1", 1, 1000)
+		first := a.create(t, "t1", "q1", "k-1")
+		a.clock.Advance(20 * time.Minute)
+		again := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if again.Code != http.StatusCreated || decodeJSON[createdOrder](t, again).PayParams.Package != first.PayParams.Package {
+			t.Fatalf("within time_expire: status=%d body=%s, want the first prepay again", again.Code, again.Body)
+		}
+		a.clock.Advance(10 * time.Minute)
+		late := a.do(t, "POST", "/api/v1/orders", "t1", `{"quote_id":"q1"}`, "Idempotency-Key", "k-1")
+		if late.Code != http.StatusUnprocessableEntity || orderErrCode(t, late) != service.CodeBatchExpired || late.Header().Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("past time_expire: status=%d body=%s, want 422 batch_expired", late.Code, late.Body)
 		}
 	})
 

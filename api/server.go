@@ -55,6 +55,8 @@ type Deps struct {
 	// Admin (optional) is the operations API, mounted only with AdminToken.
 	Admin      AdminAPI
 	AdminToken string
+	// Ops (optional) acknowledges and resolves alerts under the admin API.
+	Ops AlertDecider
 }
 
 // Server is the HTTP API.
@@ -134,6 +136,10 @@ func (s *Server) routes() {
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
 		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
 		admin.GET("/orders/:order_no", s.adminOrder)
+		if s.deps.Ops != nil {
+			admin.POST("/alerts/:id/ack", s.adminDecideAlert(true))
+			admin.POST("/alerts/:id/resolve", s.adminDecideAlert(false))
+		}
 	}
 
 	for _, mount := range s.deps.Extra {

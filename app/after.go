@@ -25,6 +25,7 @@ type AfterPayment struct {
 	Recon    *service.ReconService
 	Admin    *service.AdminService
 	Viewer   *service.AfterViewer // per-batch refund/hold/delay view for the order GET
+	Ops      *service.OpsService  // the operations console's reads and alert decisions
 }
 
 // AfterInputs are what the after-payment flow needs from other areas.
@@ -65,8 +66,9 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	store := model.NewAfterStore(a.DB)
 	outbox := model.NewOutbox(a.DB)
 	owner := instanceID()
+	_, mchID := a.payIDs()
 	refunds := service.NewRefundService(service.RefundDeps{Orders: in.Orders, Outbox: outbox, Refunds: store, Gateway: in.Gateway,
-		Guard: cache.NewGuard(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Owner: owner})
+		MchID: mchID, Guard: cache.NewGuard(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: store, Orders: in.Orders, Users: model.NewUserStore(a.DB), Family: in.Family,
 		Refunds: refunds, Waker: store, Rules: rules, Clock: a.Clock})
 	vouchers := service.NewVoucherService(store, in.Orders, a.Clock, service.DeriveVoucherKey(secret))
@@ -82,6 +84,7 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	deps.Vouchers = vouchers
 	deps.Admin = admin
 	deps.AdminToken = a.Cfg.AdminToken
+	ap.Ops = a.wireOps(admin, store, holds, in.Persons, deps)
 
 	// Workers poll on wall-clock tickers; every rule they apply reads the
 	// injected clock, so the simulator's clock jumps take effect at the next

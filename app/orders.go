@@ -11,15 +11,20 @@ import (
 	"github.com/shebao/sipay/wxpay"
 )
 
+// payIDs returns the appid and mchid that buildPayAndPlatform gives the
+// WeChat Pay client; notifications must carry them.
+func (a *App) payIDs() (appID, mchID string) {
+	if a.Sims != nil {
+		return a.Sims.Keys.AppID, a.Sims.Keys.MchID
+	}
+	return a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
+}
+
 // wireOrders builds the order service and the payment poller, mounts the
 // order routes and the WeChat Pay notify endpoint, and registers the poller
 // as a worker.
 func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users service.UserFinder, refunds api.RefundEventHandler, after api.AfterViewer) *service.OrderService {
-	// The same ids buildPayAndPlatform gives the WeChat Pay client.
-	appID, mchID := a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
-	if a.Sims != nil {
-		appID, mchID = a.Sims.Keys.AppID, a.Sims.Keys.MchID
-	}
+	appID, mchID := a.payIDs()
 	orders := service.NewOrderService(quotes, model.NewOrderStore(a.DB), a.Pay, users, a.Clock, service.OrderSettings{
 		AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL,
 	})

@@ -45,6 +45,8 @@ type Config struct {
 	// Getenv is the environment Load read, for settings that their own
 	// package parses and validates at start (HOLD_* risk-hold rules).
 	Getenv func(string) string
+	// Ops configures the operations console (OPS_*).
+	Ops Ops
 }
 
 // Redis configures the Redis client; an empty Addr means in-process Redis.
@@ -194,6 +196,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Face.DailyAttempts = parseInt("FACE_DAILY_ATTEMPTS", 5, 1, 100)
 	c.Face.LegacyV1 = parseBool("FACE_LEGACY_V1", false)
 	c.Workers = parseBool("WORKERS", true)
+	c.Ops = parseOps(env, bad)
 
 	hasWeChat := c.WeChat.AppID != "" || c.WeChat.Secret != "" || c.Pay.MchID != ""
 	c.Simulator = parseBool("SIMULATOR", !hasWeChat)
@@ -306,6 +309,7 @@ func (c *Config) Fields() []any {
 		"FACE_DAILY_ATTEMPTS": strconv.Itoa(c.Face.DailyAttempts), "PLATFORM_BASE_URL": c.Platform.BaseURL,
 		"PLATFORM_APP_ID": c.Platform.AppID, "PLATFORM_SECRET": mask(c.Platform.Secret), "PLATFORM_REGIONS": strings.Join(sortedKeys(c.Platform.Regions), ","), "LOG_LEVEL": c.LogLevel,
 	}
+	m["OPS_OPERATORS"], m["OPS_SESSION_IDLE"] = strings.Join(sortedKeys(c.Ops.Operators), ","), c.Ops.SessionIdle.String()
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -318,7 +322,7 @@ func (c *Config) Fields() []any {
 	return out
 }
 
-func sortedKeys(m map[string]PlatformRegion) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/service"
 )
@@ -71,12 +72,14 @@ type paymentEventRow struct {
 func (paymentEventRow) TableName() string { return "payment_events" }
 
 type alertRow struct {
-	ID        int64 `gorm:"primaryKey"`
-	Kind      string
-	Ref       string
-	Detail    string
-	Status    string
-	CreatedAt time.Time
+	ID         int64 `gorm:"primaryKey"`
+	Kind       string
+	Ref        string
+	Detail     string
+	Status     string
+	SeenCount  int
+	LastSeenAt sql.NullTime
+	CreatedAt  time.Time
 }
 
 func (alertRow) TableName() string { return "alerts" }
@@ -309,11 +312,30 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 	return out, nil
 }
 
-// writeEffects writes fx in the transaction of an UpdateBatch: one
-// multi-row INSERT per table (see effectsSQL).
+// writeEffects writes fx in the transaction of an UpdateBatch (alerts are
+// upserted, see upsertAlert; the payment's first delivery writes its effects
+// in one round trip, see MarkPaid).
 func (s *OrderStore) writeEffects(tx *gorm.DB, orderNo string, fx *service.Effects) error {
-	for _, st := range effectsSQL(s.db.Dialect, orderNo, fx, s.db.Now()) {
-		if err := tx.Exec(st.sql, st.args...).Error; err != nil {
+	now := s.db.Now()
+	for _, e := range fx.Events {
+		if err := tx.Create(&orderEventRow{OrderNo: orderNo, BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: now}).Error; err != nil {
+			return err
+		}
+	}
+	if r := fx.Raw; r != nil {
+		row := paymentEventRow{EventID: r.EventID, Source: r.Source, EventType: r.EventType, OutTradeNo: r.OutTradeNo,
+			TransactionID: r.TransactionID, Body: r.Body, CreatedAt: now}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	for _, j := range fx.Outbox {
+		if err := insertJob(tx, j, now); err != nil {
+			return err
+		}
+	}
+	for _, a := range fx.Alerts {
+		if err := upsertAlert(tx, a, now); err != nil {
 			return err
 		}
 	}
@@ -333,15 +355,36 @@ func (s *OrderStore) OrderEvents(ctx context.Context, orderNo string) ([]service
 	return out, nil
 }
 
-// RecordAlert stores an alert.
+// RecordAlert stores an alert, or counts a repeat of the same (kind, ref).
 func (s *OrderStore) RecordAlert(ctx context.Context, a service.Alert) error {
-	err := s.db.WithContext(ctx).Create(&alertRow{Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: "open", CreatedAt: s.db.Now()}).Error
+	// In a transaction so that a deadlock between concurrent upserts of one
+	// (kind, ref) on MySQL is retried (DB.Tx) instead of losing the alert.
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error { return upsertAlert(tx, a, s.db.Now()) })
 	return storeErr("record alert", err)
+}
+
+// upsertAlert inserts an alert, or, when one of the same (kind, ref) exists
+// (UNIQUE uk_alerts_kind_ref), counts the repeat: seen_count+1, last_seen_at
+// and detail updated, and a resolved alert reopened. One statement on both
+// dialects (ON DUPLICATE KEY UPDATE on MySQL, ON CONFLICT DO UPDATE on
+// SQLite), so concurrent repeats never insert twice.
+func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
+	row := alertRow{Kind: a.Kind, Ref: cut(a.Ref, 80), Detail: cut(a.Detail, 2000), Status: "open", SeenCount: 1,
+		LastSeenAt: nullTime(now), CreatedAt: now}
+	return tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "kind"}, {Name: "ref"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"seen_count":   gorm.Expr("seen_count + 1"),
+			"last_seen_at": nullTime(now),
+			"detail":       row.Detail,
+			"status":       "open",
+		}),
+	}).Create(&row).Error
 }
 
 // FindAlerts lists alerts by status ("" for all), newest first.
 func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) ([]service.Alert, error) {
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
+	q := s.db.WithContext(ctx).Order("last_seen_at DESC, id DESC").Limit(limit)
 	if status != "" {
 		q = q.Where("status = ?", status)
 	}
@@ -351,7 +394,11 @@ func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) (
 	}
 	out := make([]service.Alert, len(rows))
 	for i, r := range rows {
-		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, Count: r.SeenCount,
+			LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
+		if out[i].LastSeenAt.IsZero() {
+			out[i].LastSeenAt = out[i].CreatedAt
+		}
 	}
 	return out, nil
 }

@@ -56,8 +56,8 @@ func (s *AfterStore) FindBatch(ctx context.Context, outTradeNo string) (*service
 	return &b, nil
 }
 
-// ReplaceFindings replaces a day's findings and run row, and opens a recon
-// alert for the day unless one is open already.
+// ReplaceFindings replaces a day's findings and run row, and raises the
+// day's recon alert (one per day; a rerun counts on it).
 func (s *AfterStore) ReplaceFindings(ctx context.Context, r *service.ReconReport) error {
 	now := s.db.Now()
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
@@ -80,15 +80,8 @@ func (s *AfterStore) ReplaceFindings(ctx context.Context, r *service.ReconReport
 		if len(r.Findings) == 0 {
 			return nil
 		}
-		var open int64
-		if err := tx.Model(&alertRow{}).Where("kind = ? AND ref = ? AND status = ?", service.AlertReconMismatch, "recon:"+r.Day, "open").Count(&open).Error; err != nil {
-			return err
-		}
-		if open > 0 {
-			return nil
-		}
-		return tx.Create(&alertRow{Kind: service.AlertReconMismatch, Ref: "recon:" + r.Day, Status: "open", CreatedAt: now,
-			Detail: "reconciliation of " + r.Day + " found differences; see GET /api/v1/admin/recon?date=" + r.Day}).Error
+		return upsertAlert(tx, service.Alert{Kind: service.AlertReconMismatch, Ref: "recon:" + r.Day,
+			Detail: "reconciliation of " + r.Day + " found differences; see GET /api/v1/admin/recon?date=" + r.Day}, now)
 	})
 	return storeErr("replace findings", err)
 }

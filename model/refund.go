@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/service"
 )
@@ -17,6 +16,7 @@ type refundRow struct {
 	OutRefundNo         string
 	OutTradeNo          string
 	OrderNo             string
+	Attempt             int
 	TransactionID       string
 	AmountFen           int64
 	TotalFen            int64
@@ -36,7 +36,7 @@ type refundRow struct {
 func (refundRow) TableName() string { return "refunds" }
 
 func toRefund(r *refundRow) *service.Refund {
-	return &service.Refund{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, TransactionID: r.TransactionID,
+	return &service.Refund{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Attempt: r.Attempt, TransactionID: r.TransactionID,
 		AmountFen: service.Fen(r.AmountFen), TotalFen: service.Fen(r.TotalFen), Reason: service.RefundReason(r.Reason), Detail: r.Detail,
 		Status: service.RefundState(r.Status), RefundID: r.RefundID, Channel: r.Channel, UserReceivedAccount: r.UserReceivedAccount,
 		Attempts: r.Attempts, LastError: r.LastError, SuccessAt: fromNull(r.SuccessAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
@@ -49,16 +49,66 @@ func cut(s string, n int) string {
 	return service.ErrorText(errors.New(s), n)
 }
 
-// CreateRefund inserts the refund or returns the existing one.
+// CreateRefund inserts the refund or returns the existing one of the same
+// out_refund_no. Under the batch's row lock it checks that the batch is paid
+// and that its non-closed refunds, this one included, stay within the batch
+// amount: two workers or operators racing can never refund a batch twice.
 func (s *AfterStore) CreateRefund(ctx context.Context, r *service.Refund) (*service.Refund, error) {
-	now := s.db.Now()
-	row := refundRow{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, TransactionID: r.TransactionID,
-		AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: string(r.Reason), Detail: cut(r.Detail, 480),
-		Status: string(r.Status), CreatedAt: now, UpdatedAt: now}
-	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+	if r.Attempt < 1 {
+		r.Attempt = 1
+	}
+	var out *service.Refund
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var b batchRow
+		if err := lockForUpdate(tx, s.db.Dialect).Where("out_trade_no = ?", r.OutTradeNo).First(&b).Error; err != nil {
+			return err
+		}
+		// Locking reads see the latest committed rows under REPEATABLE READ.
+		var rows []refundRow
+		if err := lockForUpdate(tx, s.db.Dialect).Where("out_trade_no = ?", r.OutTradeNo).Order("attempt").Find(&rows).Error; err != nil {
+			return err
+		}
+		var taken int64
+		for i := range rows {
+			if rows[i].OutRefundNo == r.OutRefundNo {
+				out = toRefund(&rows[i])
+				return nil // a repeat: the row as it is
+			}
+			if rows[i].Status != string(service.RefundStateClosed) {
+				taken += rows[i].AmountFen
+			}
+		}
+		if !b.TransactionID.Valid || b.TransactionID.String == "" {
+			return service.Errorf(service.KindConflict, "refund_exceeds_paid", "批次 %s 未支付，不能退款", r.OutTradeNo)
+		}
+		if r.AmountFen <= 0 || taken+int64(r.AmountFen) > b.AmountFen {
+			return service.Errorf(service.KindConflict, "refund_exceeds_paid", "退款金额 %d 分加已退 %d 分超过实付 %d 分", r.AmountFen, taken, b.AmountFen)
+		}
+		now := s.db.Now()
+		row := refundRow{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Attempt: r.Attempt, TransactionID: r.TransactionID,
+			AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: string(r.Reason), Detail: cut(r.Detail, 480),
+			Status: string(r.Status), CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		out = toRefund(&row)
+		return nil
+	})
+	if err != nil {
+		if service.AsError(err) != nil {
+			return nil, err
+		}
+		if errors.Is(err, gorm.ErrDuplicatedKey) || isDuplicate(err) {
+			// The same attempt number under another out_refund_no, or a
+			// concurrent insert of the same one: read what is there.
+			if got, ferr := s.FindRefund(ctx, r.OutRefundNo); ferr == nil {
+				return got, nil
+			}
+			return nil, service.Errorf(service.KindConflict, "refund_attempt_taken", "退款尝试 %d 已存在", r.Attempt)
+		}
 		return nil, storeErr("create refund", err)
 	}
-	return s.FindRefund(ctx, r.OutRefundNo)
+	return out, nil
 }
 
 // FindRefund returns a refund by out_refund_no.
@@ -70,10 +120,10 @@ func (s *AfterStore) FindRefund(ctx context.Context, outRefundNo string) (*servi
 	return toRefund(&row), nil
 }
 
-// FindRefundByTrade returns the refund of a batch.
+// FindRefundByTrade returns the latest refund attempt of a batch.
 func (s *AfterStore) FindRefundByTrade(ctx context.Context, outTradeNo string) (*service.Refund, error) {
 	var row refundRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).First(&row).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt DESC").First(&row).Error; err != nil {
 		return nil, storeErr("find refund", err)
 	}
 	return toRefund(&row), nil
@@ -106,6 +156,19 @@ func (s *AfterStore) UpdateRefund(ctx context.Context, outRefundNo string, fn fu
 			return nil, err
 		}
 		return nil, storeErr("update refund", err)
+	}
+	return out, nil
+}
+
+// FindRefundsByTrade lists every refund attempt of a batch, oldest first.
+func (s *AfterStore) FindRefundsByTrade(ctx context.Context, outTradeNo string) ([]service.Refund, error) {
+	var rows []refundRow
+	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt").Find(&rows).Error; err != nil {
+		return nil, storeErr("find refunds", err)
+	}
+	out := make([]service.Refund, len(rows))
+	for i := range rows {
+		out[i] = *toRefund(&rows[i])
 	}
 	return out, nil
 }

@@ -296,6 +296,7 @@ var publicRoutes = []string{
 	" /api/v1/platform/", // provincial platform callbacks (HMAC)
 	" /api/v1/admin/",    // operations API (admin token)
 	" /sim/",             // simulator control (SIMULATOR only)
+	" /ops",              // operations console: its own session cookie (console_test.go)
 }
 
 // Routes that take no identifier and act only on the caller's own data.

@@ -38,10 +38,11 @@ func newPostPlatform() *postPlatform {
 		pending: map[string]service.PostingResult{}, voids: map[string]int{}, voided: map[string]bool{}, inflight: map[string]int{}}
 }
 
-func acceptedResult(key string) service.PostingResult {
+// acceptedResult is an acceptance of key whose fiscal receipt is for amount.
+func acceptedResult(key string, amount service.Fen) service.PostingResult {
 	return service.PostingResult{Status: service.PostingAccepted, Reference: "REF-" + key, Receipt: &service.PostingReceipt{
 		AcceptanceNo: "ACC-" + key, AcceptedAt: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC),
-		Fiscal: service.FiscalReceipt{Code: "44010126", Number: "0001234567", CheckCode: "a1b2c3", IssuedOn: "2026-03-02"}}}
+		Fiscal: service.FiscalReceipt{Code: "44010126", Number: "0001234567", CheckCode: "a1b2c3", IssuedOn: "2026-03-02", AmountFen: amount}}}
 }
 
 var errPlatformDown = errors.New("platform: 503 service unavailable")
@@ -102,7 +103,7 @@ func (f *postPlatform) PostPayment(ctx context.Context, p service.Posting) (serv
 	if r, ok := f.booked[p.IdempotencyKey]; ok {
 		return r, nil // the same key never books twice
 	}
-	res, err := acceptedResult(p.IdempotencyKey), error(nil)
+	res, err := acceptedResult(p.IdempotencyKey, p.AmountFen), error(nil)
 	if f.answer != nil {
 		res, err = f.answer(f.posts[p.IdempotencyKey], p)
 	}
@@ -203,6 +204,9 @@ func (g *refundGateway) CreateRefund(ctx context.Context, r service.RefundReques
 	defer g.mu.Unlock()
 	g.creates[r.OutRefundNo]++
 	g.reqs = append(g.reqs, r)
+	if prev, ok := g.state[r.OutRefundNo]; ok && prev.Status == service.RefundClosed {
+		return prev, nil // WeChat never reopens a CLOSED out_refund_no
+	}
 	res := service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, RefundID: "5030" + r.OutTradeNo,
 		Status: service.RefundSuccess, Channel: "ORIGINAL", UserReceivedAccount: "招商银行信用卡0403", RefundFen: r.RefundFen, TotalFen: r.TotalFen}
 	var err error
@@ -328,7 +332,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, rules s
 // lease owner, sharing the database and the fakes.
 func (h *harness) instance(owner string) (*service.PostingService, *service.RefundService, *service.HoldService) {
 	refunds := service.NewRefundService(service.RefundDeps{Orders: h.orders, Outbox: h.outbox, Refunds: h.store, Gateway: h.gw,
-		Waker: h.store, Clock: h.clock, Owner: owner})
+		MchID: testMchID, Waker: h.store, Clock: h.clock, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	d := h.postingDeps(owner, 0)
@@ -340,7 +344,7 @@ func (h *harness) instance(owner string) (*service.PostingService, *service.Refu
 // (0: the default).
 func (h *harness) postingDeps(owner string, lease time.Duration) service.PostingDeps {
 	refunds := service.NewRefundService(service.RefundDeps{Orders: h.orders, Outbox: h.outbox, Refunds: h.store, Gateway: h.gw,
-		Waker: h.store, Clock: h.clock, Owner: owner})
+		MchID: testMchID, Waker: h.store, Clock: h.clock, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	vouchers := service.NewVoucherService(h.store, h.orders, h.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))

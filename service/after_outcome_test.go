@@ -30,7 +30,7 @@ func TestBookedThenDarkAtTheDeadlineIsConfirmingNotRefunded(t *testing.T) {
 		booked := map[string]service.PostingResult{} // what the platform booked, unknown to us
 		h.platform.answer = func(n int, p service.Posting) (service.PostingResult, error) {
 			if n == 1 {
-				booked[p.IdempotencyKey] = acceptedResult(p.IdempotencyKey) // booked, reply lost
+				booked[p.IdempotencyKey] = acceptedResult(p.IdempotencyKey, p.AmountFen) // booked, reply lost
 			}
 			return service.PostingResult{}, errPlatformDown // and dark ever since
 		}
@@ -58,8 +58,8 @@ func TestBookedThenDarkAtTheDeadlineIsConfirmingNotRefunded(t *testing.T) {
 		if got := h.platform.voidsOf(otn) - v0; got < 24 {
 			t.Fatalf("voids asked in 2 h: got %d, want at least 24 (every 5 min)", got)
 		}
-		if n := len(h.alerts(service.AlertPostingOutcomeUnknown)); n != 1 {
-			t.Fatalf("posting_outcome_unknown alerts: got %d, want 1", n)
+		if as := h.alerts(service.AlertPostingOutcomeUnknown); len(as) != 1 || as[0].Count != 1 {
+			t.Fatalf("posting_outcome_unknown alerts: got %+v, want one raised once", as)
 		}
 		if posts, _ := h.platform.counts(otn); posts == 0 {
 			t.Fatal("no post at all")
@@ -168,8 +168,8 @@ func TestConfigurationFaultsNeverRefund(t *testing.T) {
 				if n := h.refundCount(); n != 0 {
 					t.Fatalf("refunds on %d %s: got %d, want 0", c.status, c.code, n)
 				}
-				if n := len(h.alerts(service.AlertPlatformConfigFault)); n != 1 {
-					t.Fatalf("config fault alerts: got %d, want 1", n)
+				if as := h.alerts(service.AlertPlatformConfigFault); len(as) != 1 || as[0].Count != 1 {
+					t.Fatalf("config fault alerts: got %+v, want one raised once", as)
 				}
 			})
 		})
@@ -221,7 +221,7 @@ func TestCallbackOnTheWrongRegionChangesNothing(t *testing.T) {
 		} {
 			for _, typ := range []string{service.EventPostingRejected, service.EventPostingAccepted} {
 				ev.EventID, ev.Type, ev.IdempotencyKey = "evw"+typ, typ, otn
-				ev.Result = acceptedResult(otn)
+				ev.Result = acceptedResult(otn, 150000)
 				if typ == service.EventPostingRejected {
 					ev.Result = service.PostingResult{Status: service.PostingRejected, Reason: "x"}
 				}
@@ -234,8 +234,8 @@ func TestCallbackOnTheWrongRegionChangesNothing(t *testing.T) {
 		if n := h.refundCount(); n != 0 {
 			t.Fatalf("refunds: %d", n)
 		}
-		if n := len(h.alerts(service.AlertCallbackRegionMismatch)); n != 6 {
-			t.Fatalf("region alerts: got %d, want 6", n)
+		if as := h.alerts(service.AlertCallbackRegionMismatch); len(as) != 1 || as[0].Count != 6 {
+			t.Fatalf("region alerts: got %+v, want one alert raised 6 times", as)
 		}
 		rec, err := h.store.FindPosting(ctx, otn)
 		if err != nil || rec.Status != service.PostingPending {
@@ -260,7 +260,7 @@ func TestAcceptanceForARefundedBatchRecordsNothing(t *testing.T) {
 		h.run()
 		h.wantStatus(otn, service.StatusRefunded)
 		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "late", Type: service.EventPostingAccepted,
-			Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
+			Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", IdempotencyKey: otn, Result: acceptedResult(otn, 150000)}); err != nil {
 			t.Fatal(err)
 		}
 		h.wantStatus(otn, service.StatusRefunded)
@@ -339,7 +339,7 @@ func TestPostingCarriesTheMutualAidDeduction(t *testing.T) {
 		var sent []service.Posting
 		h.platform.answer = func(n int, p service.Posting) (service.PostingResult, error) {
 			sent = append(sent, p)
-			r := acceptedResult(p.IdempotencyKey)
+			r := acceptedResult(p.IdempotencyKey, p.AmountFen)
 			r.MutualAidFen = p.MutualAidFen
 			return r, nil
 		}

@@ -20,7 +20,7 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 			if p.Person.IDNumber == "" || len(p.Lines) != 2 || p.AmountFen != 150000 {
 				t.Errorf("posting: got person %q lines %d amount %d, want identity, 2 lines, 150000", p.Person.IDNumber, len(p.Lines), p.AmountFen)
 			}
-			return acceptedResult(p.IdempotencyKey), nil
+			return acceptedResult(p.IdempotencyKey, p.AmountFen), nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(1), uid, 11, 150000)
@@ -63,7 +63,7 @@ func TestPostingAcceptedOnThirdTryIsPostedWithThreeVouchers(t *testing.T) {
 		}
 		// A repeat of the job and a late acceptance callback change nothing.
 		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "ev1", Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", Type: service.EventPostingAccepted,
-			IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
+			IdempotencyKey: otn, Result: acceptedResult(otn, 150000)}); err != nil {
 			t.Fatalf("callback: %v", err)
 		}
 		if got := countType(h.events(otn), "posted"); got != 1 {
@@ -83,7 +83,7 @@ func TestPlatformDownForTheWholeWindowRefundsOnceAtSeventyTwoHours(t *testing.T)
 		}
 		h.platform.query = func(string) (service.PostingResult, error) { return service.PostingResult{}, errPlatformDown }
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundProcessing, RefundFen: r.RefundFen}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundProcessing, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(2), uid, 11, 150000)
@@ -118,7 +118,7 @@ func TestPlatformDownForTheWholeWindowRefundsOnceAtSeventyTwoHours(t *testing.T)
 		}
 
 		ev := service.RefundEvent{EventID: "EV-R1", EventType: "REFUND.SUCCESS", Refund: service.RefundResult{
-			OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000,
+			MchID: testMchID, OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000, TotalFen: 150000,
 			Channel: "BALANCE", SuccessTime: h.clock.Now()}, Plaintext: []byte(`{}`)}
 		if err := h.refunds.HandleRefundEvent(ctx, ev); err != nil {
 			t.Fatalf("refund event: %v", err)
@@ -157,7 +157,7 @@ func TestTwoInstancesConcurrentlyNeverPostOrRefundTwice(t *testing.T) {
 			if p.OutTradeNo[len(p.OutTradeNo)-4] == '1' { // orders 1x are not insured
 				return service.PostingResult{}, &service.PlatformRejection{Code: service.RejectNotInsured, Reason: "未参保"}
 			}
-			return acceptedResult(p.IdempotencyKey), nil
+			return acceptedResult(p.IdempotencyKey, p.AmountFen), nil
 		}
 		uid := h.user("o1", 11)
 		var otns []string
@@ -323,7 +323,7 @@ func TestPendingPostingIsNotRefundedAndIsFlaggedAfterThreeWorkingDaysAcrossAWeek
 		}
 		// The callback finally arrives: posted, vouchers, flag gone.
 		if err := h.posting.HandlePlatformEvent(ctx, service.PlatformEvent{EventID: "cb-1", Region: "gd-gz", URLRegion: "gd-gz", CredentialRegion: "gd-gz", Type: service.EventPostingAccepted,
-			IdempotencyKey: otn, Result: acceptedResult(otn)}); err != nil {
+			IdempotencyKey: otn, Result: acceptedResult(otn, 150000)}); err != nil {
 			t.Fatalf("callback: %v", err)
 		}
 		h.wantStatus(otn, service.StatusPosted)

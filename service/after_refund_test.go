@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestRefundSystemErrorIsRetriedWithTheSameOutRefundNoAndAlerted(t *testing.T
 			if n == 1 {
 				return service.RefundResult{}, &service.GatewayError{Status: 500, Code: "SYSTEM_ERROR", Message: "系统超时"}
 			}
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, Channel: "BALANCE", RefundFen: r.RefundFen}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, Channel: "BALANCE", RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(6), uid, 11, 150000)
@@ -49,14 +50,14 @@ func TestRefundAbnormalAlertsOperationsOnce(t *testing.T) {
 		ctx := context.Background()
 		h.platform.answer = rejectAll
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundAbnormal, RefundFen: r.RefundFen}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundAbnormal, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(7), uid, 11, 150000)
 		h.run()
 		h.wantStatus(otn, service.StatusRefunding)
 		ev := service.RefundEvent{EventID: "EV-AB", EventType: "REFUND.ABNORMAL", Refund: service.RefundResult{
-			OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundAbnormal, RefundFen: 150000}}
+			MchID: testMchID, OutRefundNo: service.OutRefundNo(otn), OutTradeNo: otn, Status: service.RefundAbnormal, RefundFen: 150000, TotalFen: 150000}}
 		if err := h.refunds.HandleRefundEvent(ctx, ev); err != nil {
 			t.Fatalf("abnormal event: %v", err)
 		}
@@ -84,7 +85,7 @@ func TestRefundNotificationForUnknownOrMismatchingRefundIsAlertedNotApplied(t *t
 		ctx := context.Background()
 		h.platform.answer = rejectAll
 		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, Status: service.RefundProcessing}, nil
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundProcessing, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
 		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(8), uid, 11, 150000)
@@ -104,19 +105,25 @@ func TestRefundNotificationForUnknownOrMismatchingRefundIsAlertedNotApplied(t *t
 	})
 }
 
-func TestClosedRefundIsAlertedAndRetriedByOperationsWithTheSameOutRefundNo(t *testing.T) {
+func TestClosedRefundIsRetriedByOperationsUnderANewDeterministicOutRefundNo(t *testing.T) {
 	each(t, noHolds(), func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		h.platform.answer = rejectAll
-		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
-			status := service.RefundSuccess
-			if n == 1 {
-				status = service.RefundClosed
-			}
-			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: status, RefundFen: r.RefundFen}, nil
-		}
 		uid := h.user("o1", 11)
 		otn := h.paid(orderNo(9), uid, 11, 150000)
+		first, second, third := service.OutRefundNo(otn), service.RefundAttemptNo(otn, 2), service.RefundAttemptNo(otn, 3)
+		if second != "RF"+otn+"_R2" {
+			t.Fatalf("second attempt number: got %s, want RF%s_R2", second, otn)
+		}
+		// WeChat closes the first two attempts; the fake, like WeChat, never
+		// reopens a closed out_refund_no.
+		h.gw.answer = func(n int, r service.RefundRequest) (service.RefundResult, error) {
+			status := service.RefundSuccess
+			if r.OutRefundNo == first || r.OutRefundNo == second {
+				status = service.RefundClosed
+			}
+			return service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: status, RefundFen: r.RefundFen, TotalFen: r.TotalFen}, nil
+		}
 		h.run()
 		h.wantStatus(otn, service.StatusRefunding)
 		if n := len(h.alerts(service.AlertRefundClosed)); n != 1 {
@@ -124,24 +131,121 @@ func TestClosedRefundIsAlertedAndRetriedByOperationsWithTheSameOutRefundNo(t *te
 		}
 		h.clock.Advance(time.Hour)
 		h.run()
-		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 1 {
+		if n := h.gw.createsOf(first); n != 1 {
 			t.Fatalf("refund calls before the retry: got %d, want 1 (a closed refund waits for operations)", n)
 		}
-		r, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn))
-		if err != nil || r.Status != service.RefundStatePending {
-			t.Fatalf("retry: got %+v, %v; want pending", r, err)
+		r, err := h.admin.RetryRefund(ctx, "admin:dave", first)
+		if err != nil || r.Status != service.RefundStatePending || r.OutRefundNo != second || r.Attempt != 2 {
+			t.Fatalf("retry: got %+v, %v; want attempt 2 %s pending", r, err, second)
+		}
+		// A double click: the same attempt, no third row.
+		if r, err := h.admin.RetryRefund(ctx, "admin:dave", first); err != nil || r.OutRefundNo != second {
+			t.Fatalf("repeated retry: got %+v, %v; want %s again", r, err, second)
+		}
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding) // the second attempt closed too
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", first); service.ErrorCode(err) != "refund_superseded" {
+			t.Fatalf("retry of the replaced first attempt: got %v, want refund_superseded", err)
+		}
+		if r, err := h.admin.RetryRefund(ctx, "admin:dave", second); err != nil || r.OutRefundNo != third {
+			t.Fatalf("retry of the second attempt: got %+v, %v; want %s", r, err, third)
 		}
 		h.run()
 		h.wantStatus(otn, service.StatusRefunded)
-		if n := h.gw.createsOf(service.OutRefundNo(otn)); n != 2 {
-			t.Fatalf("refund calls: got %d, want 2 with the same out_refund_no", n)
+		for no, want := range map[string]int{first: 1, second: 1, third: 1} {
+			if n := h.gw.createsOf(no); n != want {
+				t.Fatalf("refund calls of %s: got %d, want %d", no, n, want)
+			}
 		}
-		if _, err := h.admin.RetryRefund(ctx, "admin:dave", service.OutRefundNo(otn)); service.ErrorCode(err) != "refund_succeeded" {
+		if n := h.refundCount(); n != 3 {
+			t.Fatalf("refund rows: got %d, want 3 (one per attempt)", n)
+		}
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", third); service.ErrorCode(err) != "refund_succeeded" {
 			t.Fatalf("retry of a successful refund: got %v, want refund_succeeded", err)
 		}
-		audit, _ := h.store.FindAudit(ctx, service.OutRefundNo(otn), 10)
-		if len(audit) != 1 || audit[0].Action != "retry_refund" || !strings.Contains(audit[0].Before, `"closed"`) {
-			t.Fatalf("audit: got %+v, want one retry_refund from closed", audit)
+		if _, err := h.admin.RetryRefund(ctx, "admin:dave", second); service.ErrorCode(err) != "refund_succeeded" {
+			t.Fatalf("retry of a closed attempt already refunded by the next: got %v, want refund_succeeded", err)
 		}
+		audit, _ := h.store.FindAudit(ctx, first, 10)
+		if len(audit) != 2 || audit[0].Action != "retry_refund" || !strings.Contains(audit[0].Before, `"closed"`) {
+			t.Fatalf("audit: got %+v, want two retry_refund from closed", audit)
+		}
+		if v, err := h.refunds.View(ctx, otn); err != nil || v.OutRefundNo != third || v.Status != service.RefundStateSuccess {
+			t.Fatalf("view: got %+v, %v; want the successful third attempt", v, err)
+		}
+	})
+}
+
+// A signed WeChat answer that names another trade or amount, at create, at
+// query or in a notification (or one from another merchant), moves nothing:
+// the refund stays unconfirmed, operations get one counted alert, and only
+// a matching answer marks the batch refunded.
+func TestSignedRefundAnswersThatDoNotMatchOursNeverMarkSuccess(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		h.platform.answer = rejectAll
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(10), uid, 11, 150000)
+		no := service.OutRefundNo(otn)
+		lie := func(n int, r service.RefundRequest) (service.RefundResult, error) {
+			res := service.RefundResult{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, Status: service.RefundSuccess, RefundFen: r.RefundFen, TotalFen: r.TotalFen}
+			switch n {
+			case 1:
+				res.RefundFen = 1 // another amount
+			case 2:
+				res.OutTradeNo = "SP26030200009999_01" // another trade
+			default:
+				res.Status = service.RefundProcessing
+			}
+			return res, nil
+		}
+		h.gw.answer = lie
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		if r, err := h.store.FindRefund(ctx, no); err != nil || r.Status != service.RefundStatePending {
+			t.Fatalf("refund after two wrong answers: got %+v, %v; want pending", r, err)
+		}
+		as := h.alerts(service.AlertRefundMismatch)
+		if len(as) != 1 || as[0].Count != 2 || as[0].Ref != no || !strings.Contains(as[0].Detail, "out_trade_no") {
+			t.Fatalf("refund_mismatch alerts: got %+v, want one counted twice, the last naming out_trade_no", as)
+		}
+		// The third answer matches (PROCESSING); the query then lies.
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		if r, _ := h.store.FindRefund(ctx, no); r.Status != service.RefundStateProcessing {
+			t.Fatalf("refund after a matching answer: got %s, want processing", r.Status)
+		}
+		h.gw.mu.Lock()
+		h.gw.state[no] = service.RefundResult{OutRefundNo: no, OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000, TotalFen: 999999}
+		h.gw.mu.Unlock()
+		h.clock.Advance(service.RefundPollProcessing)
+		h.run()
+		h.wantStatus(otn, service.StatusRefunding)
+		if as := h.alerts(service.AlertRefundMismatch); len(as) != 1 || as[0].Count != 3 {
+			t.Fatalf("refund_mismatch after a wrong query: got %+v, want count 3", as)
+		}
+
+		// Notifications: another merchant, another amount: refused.
+		good := service.RefundResult{MchID: testMchID, OutRefundNo: no, OutTradeNo: otn, Status: service.RefundSuccess, RefundFen: 150000, TotalFen: 150000}
+		other := good
+		other.MchID = "1900000999"
+		short := good
+		short.RefundFen = 149999
+		for i, rr := range []service.RefundResult{other, short} {
+			if err := h.refunds.HandleRefundEvent(ctx, service.RefundEvent{EventID: fmt.Sprintf("EV-BAD-%d", i), EventType: "REFUND.SUCCESS", Refund: rr}); err != nil {
+				t.Fatalf("bad notification %d: %v", i, err)
+			}
+		}
+		h.wantStatus(otn, service.StatusRefunding)
+		if as := h.alerts(service.AlertNotifyMismatch); len(as) != 1 || as[0].Count != 2 || !strings.Contains(as[0].Detail, "refund 149999") {
+			t.Fatalf("notify_mismatch alerts: got %+v, want one counted twice", as)
+		}
+		if err := h.refunds.HandleRefundEvent(ctx, service.RefundEvent{EventID: "EV-GOOD", EventType: "REFUND.SUCCESS", Refund: good}); err != nil {
+			t.Fatalf("good notification: %v", err)
+		}
+		h.wantStatus(otn, service.StatusRefunded)
 	})
 }

@@ -147,3 +147,39 @@ func TestReconciliationFindsInjectedMismatchesAndRerunReplacesThem(t *testing.T)
 		}
 	})
 }
+
+// A fiscal receipt for another amount than the batch (the platform booked
+// or billed something else) is never turned into a voucher: the batch is
+// posted, operations get a voucher_mismatch alert, and the vouchers made of
+// our own figures still carry the batch amount.
+func TestFiscalReceiptForAnotherAmountIssuesNoFiscalVoucherAndAlerts(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		h.platform.answer = func(n int, p service.Posting) (service.PostingResult, error) {
+			return acceptedResult(p.IdempotencyKey, p.AmountFen-100), nil // one yuan short
+		}
+		uid := h.user("o1", 11)
+		otn := h.paid(orderNo(41), uid, 11, 150000)
+		h.run()
+		h.wantStatus(otn, service.StatusPosted)
+		vs, err := h.vouchers.ListForUser(ctx, uid, orderNo(41))
+		if err != nil {
+			t.Fatalf("vouchers: %v", err)
+		}
+		for _, v := range vs {
+			if v.Kind == service.VoucherFiscal {
+				t.Fatalf("a fiscal voucher of %d fen was issued for a 150000 fen batch", v.AmountFen)
+			}
+			if v.AmountFen != 150000 {
+				t.Fatalf("%s voucher: got %d fen, want 150000", v.Kind, v.AmountFen)
+			}
+		}
+		if len(vs) != 2 {
+			t.Fatalf("vouchers: got %d, want 2 (acceptance and transaction)", len(vs))
+		}
+		as := h.alerts(service.AlertVoucherMismatch)
+		if len(as) != 1 || as[0].Ref != otn || !strings.Contains(as[0].Detail, "149900") {
+			t.Fatalf("voucher_mismatch alerts: got %+v, want one for %s naming 149900", as, otn)
+		}
+	})
+}

@@ -140,6 +140,17 @@ func OutTradeNo(orderNo string, seq int) string {
 	return fmt.Sprintf("%s_%02d", orderNo, seq)
 }
 
-// OutRefundNo returns the one deterministic out_refund_no of a batch, reused
-// on every retry as WeChat requires.
+// OutRefundNo returns the out_refund_no of a batch's first refund attempt,
+// reused on every retry of that attempt as WeChat requires.
 func OutRefundNo(outTradeNo string) string { return "RF" + outTradeNo }
+
+// RefundAttemptNo returns the deterministic out_refund_no of refund attempt
+// n of a batch: RF<out_trade_no> for the first, RF<out_trade_no>_R<n> after
+// a CLOSED refund (WeChat never reopens a closed out_refund_no). At most
+// 2+32+4 characters, within WeChat's 64.
+func RefundAttemptNo(outTradeNo string, n int) string {
+	if n <= 1 {
+		return OutRefundNo(outTradeNo)
+	}
+	return fmt.Sprintf("RF%s_R%d", outTradeNo, n)
+}

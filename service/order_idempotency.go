@@ -29,6 +29,9 @@ type SavedResponse struct {
 	Status      int    `json:"status"`
 	ContentType string `json:"ct"`
 	Body        []byte `json:"body"`
+	// Resume names the order the request made (create-order only): a retry
+	// resumes it instead of replaying Body.
+	Resume string `json:"resume,omitempty"`
 }
 
 // Idempotency errors.

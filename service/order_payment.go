@@ -307,7 +307,7 @@ func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) e
 
 // alert records a payment-state problem for operations.
 func (s *OrderService) alert(ctx context.Context, outTradeNo, detail string) {
-	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertReconMismatch, Ref: outTradeNo, Detail: truncate(detail, 2000)}); err != nil {
+	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: truncate(detail, 2000)}); err != nil {
 		s.log.Error("record alert", "out_trade_no", outTradeNo, "err", err)
 	}
 }

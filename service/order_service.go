@@ -112,7 +112,8 @@ type PayResult struct {
 // CreateOrder turns the user's quote into an order and prepays its first
 // batch. Errors: not_found (no such quote of this user), quote_expired,
 // quote_already_ordered (409, naming the order), nothing_to_pay, and
-// prepay_failed (503: the order exists and the client can pay it again).
+// prepay_failed (503: the order exists and the client can pay it again; the
+// result is returned with the error and names the order).
 func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID string) (*PayResult, error) {
 	if quoteID == "" || len(quoteID) > 40 {
 		return nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
@@ -189,7 +190,59 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 	}
 	// The order was just written with batch 1's time_expire and payer: no
 	// need to read it back or update it before the prepay call.
-	return s.prepayBatch(ctx, o, 1)
+	res, err := s.prepayBatch(ctx, o, 1)
+	if err != nil {
+		// The order exists: the result names it, so a retry of this request
+		// (same Idempotency-Key) can resume it with ResumeOrder.
+		return &PayResult{Order: o, Seq: 1}, err
+	}
+	return res, nil
+}
+
+// ResumeOrder continues the order that an earlier create-order request made,
+// for a retry of that request (the same Idempotency-Key): it returns payment
+// parameters for the first unpaid batch. A prepay_id younger than
+// PrepayReuse is signed again; otherwise WeChat is asked first whether the
+// out_trade_no exists and was paid (a prepay whose answer was lost may have
+// reached it), and only an unknown or unpaid trade is prepaid again, under
+// the same out_trade_no and the same time_expire (WeChat takes time_expire
+// from the first request only, so it is never extended). Errors: not_found,
+// batch_paid (409; a trade WeChat reports paid is applied first),
+// batch_closed (409), batch_expired (422: past time_expire; the user needs a
+// new quote and order), prepay_failed or unavailable (503, retry).
+func (s *OrderService) ResumeOrder(ctx context.Context, userID int64, orderNo string) (*PayResult, error) {
+	o, err := s.ownOrder(ctx, userID, orderNo)
+	if err != nil {
+		return nil, err
+	}
+	b := &o.Batches[len(o.Batches)-1]
+	for i := range o.Batches {
+		if o.Batches[i].Status == StatusPendingPayment {
+			b = &o.Batches[i]
+			break
+		}
+	}
+	now := s.clock.Now()
+	if err := payable(o, b, now); err != nil {
+		return nil, err
+	}
+	if b.PrepayID == "" || now.Sub(b.PrepayAt) >= s.cfg.PrepayReuse {
+		t, qerr := s.gateway.QueryTrade(ctx, b.OutTradeNo)
+		switch {
+		case errors.Is(qerr, ErrTradeNotFound):
+			// Never reached WeChat: prepay it now.
+		case qerr != nil:
+			return nil, Unavailable("支付状态确认中，请稍后再试", 3*time.Second, qerr)
+		case t.State == TradeSuccess:
+			if err := s.ApplyQueried(ctx, t); err != nil {
+				return nil, err
+			}
+			return nil, Errorf(KindConflict, CodeBatchPaid, "第 %d 笔已支付，无需重复支付", b.Seq)
+		case t.State == TradeClosed || t.State == TradeRevoked:
+			return nil, Errorf(KindConflict, CodeBatchClosed, "第 %d 笔缴费已关闭，无法支付", b.Seq)
+		}
+	}
+	return s.PayBatch(ctx, userID, orderNo, b.Seq)
 }
 
 func alreadyOrdered(orderNo string) *Error {

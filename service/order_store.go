@@ -41,7 +41,8 @@ type OrderStore interface {
 	MarkPaid(ctx context.Context, p PaidBatch, fx *Effects) (bool, error)
 	// OrderEvents returns the order's timeline, oldest first.
 	OrderEvents(ctx context.Context, orderNo string) ([]OrderEvent, error)
-	// RecordAlert stores an alert for operations outside any batch change.
+	// RecordAlert stores an alert for operations outside any batch change;
+	// a repeat of the same (kind, ref) is counted on the existing alert.
 	RecordAlert(ctx context.Context, a Alert) error
 }
 
@@ -120,14 +121,18 @@ const (
 	JobRefundBatch = "refund_batch" // refund a batch to the original route
 )
 
-// Alert is something operations must look at.
+// Alert is something operations must look at. There is one alert per
+// (Kind, Ref): a repeat raises Count and LastSeenAt, updates Detail and
+// reopens a resolved alert.
 type Alert struct {
-	ID        int64
-	Kind      string
-	Ref       string
-	Detail    string
-	Status    string
-	CreatedAt time.Time
+	ID         int64
+	Kind       string
+	Ref        string // out_trade_no, out_refund_no or another key of what is wrong
+	Detail     string
+	Status     string
+	Count      int       // times raised
+	LastSeenAt time.Time // when last raised
+	CreatedAt  time.Time // when first raised
 }
 
 // Alert kinds: the one list of what operations may be asked to look at.
@@ -143,7 +148,11 @@ const (
 	AlertPostedAfterRefund = "posted_after_refund" // the platform booked a batch whose money is being refunded
 	AlertUnknownPosting    = "unknown_posting"     // a platform callback for a batch we do not know
 	AlertPostingDelayed    = "posting_delayed"     // the platform has not confirmed within 3 working days
-	AlertReconMismatch     = "recon_mismatch"      // reconciliation found a difference
+	AlertReconMismatch     = "recon_mismatch"      // reconciliation found a difference in the trade bill
+	AlertPaymentState      = "payment_state"       // WeChat's state of a trade contradicts ours (closing, cancelling, querying)
+	AlertRefundState       = "refund_state"        // a refund job or answer does not fit the batch's state
+	AlertRefundMismatch    = "refund_mismatch"     // a signed refund answer or query names another trade or amount than ours
+	AlertVoucherMismatch   = "voucher_mismatch"    // the platform's fiscal receipt amount differs from the batch; no voucher issued
 	// Posting outcomes (money-posting): see docs/operations.md.
 	AlertPostingOutcomeUnknown  = "posting_outcome_unknown"  // the 72 h window ended and the platform has not confirmed booked or void
 	AlertPlatformConfigFault    = "platform_config_fault"    // the platform answered 400/401/403/409: fix our side; the money is kept

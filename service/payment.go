@@ -121,6 +121,7 @@ type RefundRequest struct {
 
 // RefundResult is a refund as WeChat reports it.
 type RefundResult struct {
+	MchID               string // set by notifications only (create/query answers carry none)
 	OutRefundNo         string
 	RefundID            string
 	OutTradeNo          string

@@ -123,8 +123,16 @@ func TestPaymentPoller(t *testing.T) {
 		if b := e.batch(t, o.No, 1); b.Status != service.StatusPendingPayment {
 			t.Fatalf("status=%s, want pending (not found is not closed)", b.Status)
 		}
-		if got := count(t, e.db, "alerts", ""); got != 1 {
-			t.Fatalf("alerts=%d, want 1", got)
+		if got := count(t, e.db, "alerts", "kind = ?", service.AlertPaymentState); got != 1 {
+			t.Fatalf("payment_state alerts=%d, want 1", got)
+		}
+		// Still denied a day later: the same alert counts the repeat.
+		e.clock.Advance(25 * time.Hour)
+		if _, err := newPoller(e).PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(t, e.db, "alerts", "kind = ? AND ref = ? AND seen_count = 2", service.AlertPaymentState, service.OutTradeNo(o.No, 1)); got != 1 {
+			t.Fatalf("payment_state alert counted twice: rows=%d, want 1; all alerts=%d", got, count(t, e.db, "alerts", ""))
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -51,12 +52,14 @@ func (r RefundReason) Text() string {
 	return "资金原路退回"
 }
 
-// Refund is one refund of one batch. OutRefundNo is OutRefundNo(OutTradeNo):
-// one per batch, reused on every retry.
+// Refund is one refund attempt of one batch. OutRefundNo is
+// RefundAttemptNo(OutTradeNo, Attempt), reused on every call of that
+// attempt; a new attempt exists only after WeChat CLOSED the previous one.
 type Refund struct {
 	OutRefundNo         string
 	OutTradeNo          string
 	OrderNo             string
+	Attempt             int // 1-based attempt of the batch
 	TransactionID       string
 	AmountFen           Fen
 	TotalFen            Fen
@@ -73,14 +76,19 @@ type Refund struct {
 	UpdatedAt           time.Time
 }
 
-// RefundStore persists refunds. out_refund_no and out_trade_no are unique.
+// RefundStore persists refunds. out_refund_no and (out_trade_no, attempt)
+// are unique.
 type RefundStore interface {
 	// CreateRefund inserts r, or returns the existing refund of the same
-	// out_refund_no unchanged.
+	// out_refund_no unchanged. It returns a KindConflict error
+	// refund_exceeds_paid when the batch is unpaid or the sum of its
+	// non-closed refunds with r would exceed the batch amount; that check
+	// and the insert hold the batch's row lock.
 	CreateRefund(ctx context.Context, r *Refund) (*Refund, error)
 	// FindRefund returns ErrNotFound when there is none.
 	FindRefund(ctx context.Context, outRefundNo string) (*Refund, error)
-	// FindRefundByTrade returns the refund of a batch or ErrNotFound.
+	// FindRefundByTrade returns the latest refund attempt of a batch or
+	// ErrNotFound.
 	FindRefundByTrade(ctx context.Context, outTradeNo string) (*Refund, error)
 	// UpdateRefund applies fn under a row lock; fn returns ErrNoChange to
 	// write nothing.
@@ -95,6 +103,7 @@ type RefundDeps struct {
 	Outbox  Outbox
 	Refunds RefundStore
 	Gateway PaymentGateway
+	MchID   string    // our merchant id; refund notifications must carry it
 	Guard   CallGuard // optional Redis fast path
 	Waker   JobWaker
 	Clock   Clock
@@ -111,7 +120,7 @@ type RefundService struct {
 // NewRefundService returns a RefundService; it panics on missing
 // dependencies.
 func NewRefundService(d RefundDeps) *RefundService {
-	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" {
+	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" || d.MchID == "" {
 		panic("service: NewRefundService: missing dependency")
 	}
 	if d.Lease <= 0 {
@@ -221,13 +230,22 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	}
 	if b.Status != StatusRefunding {
 		s.d.Log.Error("refund job for a batch not refunding", "out_trade_no", b.OutTradeNo, "status", b.Status)
+		if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertRefundState, Ref: b.OutTradeNo,
+			Detail: fmt.Sprintf("refund job for a batch in status %s; nothing sent to WeChat", b.Status)}); err != nil {
+			return err
+		}
 		return s.complete(ctx, j)
 	}
-	var p refundPayload
-	_ = json.Unmarshal([]byte(j.Payload), &p)
-	r, err := s.d.Refunds.CreateRefund(ctx, &Refund{OutRefundNo: OutRefundNo(b.OutTradeNo), OutTradeNo: b.OutTradeNo,
-		OrderNo: o.No, TransactionID: b.TransactionID, AmountFen: b.AmountFen, TotalFen: b.AmountFen,
-		Reason: p.Reason, Detail: p.Detail, Status: RefundStatePending})
+	// The latest attempt is the one to advance; attempt 1 is created on the
+	// first run. Later attempts are created only by Retry after a CLOSED.
+	r, err := s.d.Refunds.FindRefundByTrade(ctx, b.OutTradeNo)
+	if isNotFound(err) {
+		var p refundPayload
+		_ = json.Unmarshal([]byte(j.Payload), &p)
+		r, err = s.d.Refunds.CreateRefund(ctx, &Refund{OutRefundNo: RefundAttemptNo(b.OutTradeNo, 1), Attempt: 1, OutTradeNo: b.OutTradeNo,
+			OrderNo: o.No, TransactionID: b.TransactionID, AmountFen: b.AmountFen, TotalFen: b.AmountFen,
+			Reason: p.Reason, Detail: p.Detail, Status: RefundStatePending})
+	}
 	if err != nil {
 		return err
 	}
@@ -273,6 +291,15 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 	if callErr != nil {
 		return s.failed(ctx, j, r, callErr)
 	}
+	if why := refundMismatch(r, res); why != "" {
+		// A signed answer about another refund, trade or amount: it moves
+		// nothing. Ask again later; operations look at it meanwhile.
+		if err := s.note(ctx, r, nil, "", "", &Alert{Kind: AlertRefundMismatch, Ref: r.OutRefundNo,
+			Detail: "WeChat's refund answer does not match ours: " + why}); err != nil {
+			return err
+		}
+		return s.retry(ctx, j, now.Add(RefundPollProcessing), "refund answer mismatch: "+why)
+	}
 	r, err = s.apply(ctx, r.OutRefundNo, res, nil)
 	if err != nil {
 		return err
@@ -303,13 +330,11 @@ func (s *RefundService) failed(ctx context.Context, j OutboxJob, r *Refund, call
 	if err != nil {
 		return err
 	}
-	// One alert on the first failure and then every 5th, so a long outage
-	// does not bury operations in duplicates.
-	if r.Attempts == 1 || r.Attempts%5 == 0 {
-		if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertRefundFailed, Ref: r.OutRefundNo,
-			Detail: fmt.Sprintf("refund call failed (%s), attempt %d; retrying with the same out_refund_no: %s", code, r.Attempts, r.LastError)}); err != nil {
-			return err
-		}
+	// One alert per refund: a repeat counts on it (Alert.Count), so a long
+	// outage does not bury operations in duplicates.
+	if err := s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertRefundFailed, Ref: r.OutRefundNo,
+		Detail: fmt.Sprintf("refund call failed (%s), attempt %d; retrying with the same out_refund_no: %s", code, r.Attempts, r.LastError)}); err != nil {
+		return err
 	}
 	delay := RetryDelay(r.Attempts)
 	if code == "FREQUENCY_LIMITED" && delay < time.Minute {
@@ -379,6 +404,27 @@ func (s *RefundService) apply(ctx context.Context, outRefundNo string, res Refun
 	return r, nil
 }
 
+// refundMismatch compares what WeChat says of a refund with our row: the
+// out_refund_no, the out_trade_no, the refunded amount and the order total
+// must all be ours. It returns what differs, or "". WeChat always sends
+// them, so a missing value is a difference too.
+func refundMismatch(r *Refund, res RefundResult) string {
+	var diffs []string
+	if res.OutRefundNo != r.OutRefundNo {
+		diffs = append(diffs, fmt.Sprintf("out_refund_no %q, want %q", res.OutRefundNo, r.OutRefundNo))
+	}
+	if res.OutTradeNo != r.OutTradeNo {
+		diffs = append(diffs, fmt.Sprintf("out_trade_no %q, want %q", res.OutTradeNo, r.OutTradeNo))
+	}
+	if res.RefundFen != r.AmountFen {
+		diffs = append(diffs, fmt.Sprintf("refund %d fen, want %d", res.RefundFen, r.AmountFen))
+	}
+	if res.TotalFen != r.TotalFen {
+		diffs = append(diffs, fmt.Sprintf("total %d fen, want %d", res.TotalFen, r.TotalFen))
+	}
+	return strings.Join(diffs, "; ")
+}
+
 // note writes a timeline event, an alert and the raw event without changing
 // the batch.
 func (s *RefundService) note(ctx context.Context, r *Refund, raw *RawEvent, typ, detail string, a *Alert) error {
@@ -445,9 +491,13 @@ func (s *RefundService) HandleRefundEvent(ctx context.Context, ev RefundEvent) e
 	}
 	raw := &RawEvent{EventID: ev.EventID, Source: "notify", EventType: ev.EventType, OutTradeNo: r.OutTradeNo,
 		TransactionID: rr.TransactionID, Body: string(ev.Plaintext)}
-	if (rr.OutTradeNo != "" && rr.OutTradeNo != r.OutTradeNo) || (rr.RefundFen != 0 && rr.RefundFen != r.AmountFen) {
+	why := refundMismatch(r, rr)
+	if why == "" && rr.MchID != s.d.MchID {
+		why = fmt.Sprintf("mchid %q, want %q", rr.MchID, s.d.MchID)
+	}
+	if why != "" {
 		return s.note(ctx, r, raw, "", "", &Alert{Kind: AlertNotifyMismatch, Ref: r.OutRefundNo,
-			Detail: fmt.Sprintf("refund notification says out_trade_no=%s refund=%d fen; we have %s %d fen", rr.OutTradeNo, rr.RefundFen, r.OutTradeNo, r.AmountFen)})
+			Detail: "refund notification " + ev.EventID + " does not match ours: " + why})
 	}
 	switch ev.EventType {
 	case "REFUND.SUCCESS":
@@ -465,9 +515,13 @@ func (s *RefundService) HandleRefundEvent(ctx context.Context, ev RefundEvent) e
 	return err
 }
 
-// Retry asks for a stuck refund to be sent again with the same
-// out_refund_no (operations). A closed refund is reopened; a successful one
-// cannot be retried.
+// Retry asks for a stuck refund to be sent again (operations). A pending,
+// processing or abnormal refund is worked again under its own
+// out_refund_no. A CLOSED refund cannot be reopened at WeChat, so the retry
+// is a new attempt under the next deterministic number
+// (RefundAttemptNo(out_trade_no, n+1)); repeating the retry of the same
+// closed refund returns that attempt. A successful refund, or a closed one
+// that a later attempt already replaced, cannot be retried.
 func (s *RefundService) Retry(ctx context.Context, outRefundNo string) (before, after *Refund, err error) {
 	before, err = s.d.Refunds.FindRefund(ctx, outRefundNo)
 	if isNotFound(err) {
@@ -479,15 +533,32 @@ func (s *RefundService) Retry(ctx context.Context, outRefundNo string) (before, 
 	if before.Status == RefundStateSuccess {
 		return nil, nil, Errorf(KindConflict, "refund_succeeded", "退款已成功，无需重试")
 	}
-	after, err = s.d.Refunds.UpdateRefund(ctx, outRefundNo, func(r *Refund) error {
-		if r.Status != RefundStateClosed {
-			return ErrNoChange
+	after = before
+	if before.Status == RefundStateClosed {
+		next := RefundAttemptNo(before.OutTradeNo, before.Attempt+1)
+		latest, err := s.d.Refunds.FindRefundByTrade(ctx, before.OutTradeNo)
+		if err != nil {
+			return nil, nil, err
 		}
-		r.Status = RefundStatePending
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
+		if latest.Attempt > before.Attempt {
+			switch {
+			case latest.Status == RefundStateSuccess:
+				return nil, nil, Errorf(KindConflict, "refund_succeeded", "退款已由退款单 %s 成功退回，无需重试", latest.OutRefundNo)
+			case latest.OutRefundNo == next && latest.Status != RefundStateClosed:
+				// A repeated retry: the new attempt exists and is under way.
+				return before, latest, s.d.Waker.WakeJob(ctx, JobRefundBatch, latest.OutTradeNo)
+			}
+			return nil, nil, Errorf(KindConflict, "refund_superseded", "该退款已由退款单 %s 重新发起，请对其操作", latest.OutRefundNo)
+		}
+		after, err = s.d.Refunds.CreateRefund(ctx, &Refund{OutRefundNo: next, Attempt: before.Attempt + 1, OutTradeNo: before.OutTradeNo,
+			OrderNo: before.OrderNo, TransactionID: before.TransactionID, AmountFen: before.AmountFen, TotalFen: before.TotalFen,
+			Reason: before.Reason, Detail: before.Detail, Status: RefundStatePending})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.note(ctx, after, nil, "refund_retried", fmt.Sprintf("退款已重新发起（第 %d 次）", after.Attempt), nil); err != nil {
+			return nil, nil, err
+		}
 	}
 	return before, after, s.d.Waker.WakeJob(ctx, JobRefundBatch, after.OutTradeNo)
 }

@@ -140,7 +140,9 @@ func DeriveVoucherKey(secret []byte) []byte {
 }
 
 // Issue creates the three vouchers of a posted batch from its posting
-// record; repeats return the existing ones.
+// record; repeats return the existing ones. A fiscal receipt whose amount is
+// not the batch amount is not issued: it raises a voucher_mismatch alert
+// (the other two vouchers, which carry our own figures, are issued).
 func (s *VoucherService) Issue(ctx context.Context, o *Order, b *Batch, rec *PostingRecord) error {
 	now := s.clock.Now()
 	for _, k := range VoucherKinds {
@@ -148,6 +150,14 @@ func (s *VoucherService) Issue(ctx context.Context, o *Order, b *Batch, rec *Pos
 		switch k {
 		case VoucherFiscal:
 			if rec.Receipt == nil {
+				continue
+			}
+			if got := rec.Receipt.Fiscal.AmountFen; got != b.AmountFen {
+				if err := s.orders.RecordAlert(ctx, Alert{Kind: AlertVoucherMismatch, Ref: b.OutTradeNo,
+					Detail: fmt.Sprintf("fiscal receipt %s/%s is for %d fen, the batch is %d fen; no fiscal voucher issued",
+						rec.Receipt.Fiscal.Code, rec.Receipt.Fiscal.Number, got, b.AmountFen)}); err != nil {
+					return fmt.Errorf("issue voucher %s: %w", k, err)
+				}
 				continue
 			}
 			f := rec.Receipt.Fiscal
@@ -160,11 +170,7 @@ func (s *VoucherService) Issue(ctx context.Context, o *Order, b *Batch, rec *Pos
 		case VoucherTransaction:
 			c.TransactionID, c.OutTradeNo, c.PaidAt = b.TransactionID, b.OutTradeNo, b.PaidAt
 		}
-		amount := b.AmountFen
-		if k == VoucherFiscal && rec.Receipt.Fiscal.AmountFen != 0 {
-			amount = rec.Receipt.Fiscal.AmountFen
-		}
-		if _, err := s.store.CreateVoucher(ctx, &Voucher{OrderNo: o.No, OutTradeNo: b.OutTradeNo, Kind: k, AmountFen: amount,
+		if _, err := s.store.CreateVoucher(ctx, &Voucher{OrderNo: o.No, OutTradeNo: b.OutTradeNo, Kind: k, AmountFen: b.AmountFen,
 			IssuedAt: now, ExpiresAt: k.Retention(now), Content: c}); err != nil {
 			return fmt.Errorf("issue voucher %s: %w", k, err)
 		}

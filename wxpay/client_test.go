@@ -367,3 +367,39 @@ func TestClient_ResponseSignedByAnotherKeyIsRejected(t *testing.T) {
 		t.Fatalf("QueryTrade error = %v, want a signature validation failure", err)
 	}
 }
+
+// The simulator closes refunds as WeChat does and never reopens a CLOSED
+// out_refund_no: sending it again answers the closed refund and moves no
+// money. A closed refund no longer counts against the trade, so a new
+// out_refund_no (the next attempt) refunds the amount, once.
+func TestClient_ClosedRefundIsNeverReopenedAndANewNumberRefunds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	payOrder(t, e, "SB_CL_1", 800)
+	e.sim.SetRefundBehavior("SB_CL_1", paysim.RefundBehavior{EndStatus: "CLOSED"})
+	first := service.RefundRequest{OutTradeNo: "SB_CL_1", OutRefundNo: service.RefundAttemptNo("SB_CL_1", 1), RefundFen: 800, TotalFen: 800}
+	if _, err := e.client.CreateRefund(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivery(t, e.sim, "REFUND.CLOSED", first.OutRefundNo)
+	e.sim.SetRefundBehavior("SB_CL_1", paysim.RefundBehavior{})
+	again, err := e.client.CreateRefund(ctx, first)
+	if err != nil || again.Status != service.RefundClosed || again.OutRefundNo != first.OutRefundNo {
+		t.Fatalf("resend of a closed out_refund_no: got %+v, %v; want the CLOSED refund", again, err)
+	}
+	second := first
+	second.OutRefundNo = service.RefundAttemptNo("SB_CL_1", 2)
+	res, err := e.client.CreateRefund(ctx, second)
+	if err != nil || res.OutRefundNo != second.OutRefundNo || res.OutTradeNo != "SB_CL_1" || res.RefundFen != 800 || res.TotalFen != 800 {
+		t.Fatalf("second attempt: got %+v, %v", res, err)
+	}
+	waitDelivery(t, e.sim, "REFUND.SUCCESS", second.OutRefundNo)
+	third := first
+	third.OutRefundNo = service.RefundAttemptNo("SB_CL_1", 3)
+	if _, err := e.client.CreateRefund(ctx, third); err == nil {
+		t.Fatalf("a third refund of a refunded trade was accepted")
+	}
+	if l, _ := e.sim.Ledger().Trade("SB_CL_1"); l.SuccessfulRefunds != 1 || l.RefundedFen != 800 {
+		t.Errorf("ledger %+v, want exactly one refund of 800 fen", l)
+	}
+}

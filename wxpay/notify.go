@@ -234,6 +234,7 @@ func (p *NotifyParser) Parse(h http.Header, body []byte) (any, error) {
 			return nil, fmt.Errorf("%w: refund without out_refund_no or refund_status", ErrMalformed)
 		}
 		res := service.RefundResult{
+			MchID:       rn.MchID,
 			OutRefundNo: rn.OutRefundNo, RefundID: rn.RefundID, OutTradeNo: rn.OutTradeNo,
 			TransactionID: rn.TransactionID, Status: rn.RefundStatus,
 			UserReceivedAccount: rn.UserReceivedAccount,

@@ -1,0 +1,416 @@
+package app_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/shebao/sipay/app"
+	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/model"
+	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/sim/provsim"
+)
+
+const consoleOperatorToken = "alice-console-token-for-tests"
+
+// consoleApp boots the App like simApp, with an operator "alice" for the
+// console.
+func consoleApp(tb testing.TB) (*app.App, *service.ManualClock) {
+	tb.Helper()
+	sum := sha256.Sum256([]byte(consoleOperatorToken))
+	env := map[string]string{"DATA_DIR": tb.TempDir(), "WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9",
+		"OPS_OPERATORS": "alice:" + hex.EncodeToString(sum[:])}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clock := service.NewManualClock(time.Now().UTC().Truncate(time.Second))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(a.Close)
+	return a, clock
+}
+
+// residentID builds a valid 18-digit resident ID number (ISO 7064 MOD 11-2
+// check character) from a 17-digit body.
+func residentID(body17 string) string {
+	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range body17 {
+		sum += int(c-'0') * w[i]
+	}
+	return body17 + string("10X98765432"[sum%11])
+}
+
+// paidAsPerson is paidThroughSimulator for a person of its own ID number
+// (the platform simulator books one ID number once a month).
+func paidAsPerson(tb testing.TB, a *app.App, clock *service.ManualClock, name, idNumber string, amount service.Fen) (orderNo, otn string) {
+	tb.Helper()
+	ctx := context.Background()
+	users, persons, quotes, orders := model.NewUserStore(a.DB), model.NewPersonStore(a.DB, a.PII), model.NewQuoteStore(a.DB), model.NewOrderStore(a.DB)
+	p, err := persons.EnsurePerson(ctx, service.Person{Name: name, IDType: service.IDResident, IDNumber: idNumber})
+	if err != nil {
+		tb.Fatalf("person: %v", err)
+	}
+	u, err := users.UpsertUserByOpenID(ctx, "openid-"+idNumber, "")
+	if err != nil {
+		tb.Fatalf("user: %v", err)
+	}
+	if _, err := users.UpdateUser(ctx, u.ID, func(u *service.User) error { u.PersonID = p.ID; return nil }); err != nil {
+		tb.Fatalf("verify user: %v", err)
+	}
+	month := clock.Now().In(service.Shanghai).Format("2006-01")
+	pension := amount * 2 / 3
+	q := &service.Quote{ID: "QT" + time.Now().Format("150405.000000"), UserID: u.ID, PersonID: p.ID, Region: "guangdong-guangzhou",
+		Lines: []service.QuoteLine{
+			{Insurance: service.InsurancePension, Month: month, BaseFen: 500000, RateBP: 2000, AmountFen: pension},
+			{Insurance: service.InsuranceMedical, Month: month, BaseFen: 500000, RateBP: 1000, AmountFen: amount - pension},
+		}, TotalFen: amount, PayableFen: amount, Batches: []service.BatchPlan{{Seq: 1, AmountFen: amount, FromMonth: month, ToMonth: month}},
+		CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := quotes.CreateQuote(ctx, q); err != nil {
+		tb.Fatalf("quote: %v", err)
+	}
+	orderNo = "SP" + strings.ReplaceAll(time.Now().Format("060102150405.000000"), ".", "")
+	otn = service.OutTradeNo(orderNo, 1)
+	o := &service.Order{No: orderNo, UserID: u.ID, PersonID: p.ID, QuoteID: q.ID, Region: q.Region, AmountFen: amount,
+		Batches: []service.Batch{{OrderNo: orderNo, Seq: 1, OutTradeNo: otn, AmountFen: amount, FromMonth: month, ToMonth: month,
+			Status: service.StatusPendingPayment, PayerOpenID: u.OpenID}}}
+	if err := orders.CreateOrder(ctx, o); err != nil {
+		tb.Fatalf("order: %v", err)
+	}
+	pp, err := a.Pay.Prepay(ctx, service.Prepay{OutTradeNo: otn, Description: "社保缴费", PayerOpenID: u.OpenID, AmountFen: amount,
+		ExpireAt: clock.Now().Add(30 * time.Minute)})
+	if err != nil {
+		tb.Fatalf("prepay: %v", err)
+	}
+	if _, err := a.Sims.Pay.Pay(pp.PrepayID); err != nil {
+		tb.Fatalf("pay: %v", err)
+	}
+	tr, err := a.Pay.QueryTrade(ctx, otn)
+	if err != nil || tr.State != service.TradeSuccess {
+		tb.Fatalf("query trade: %+v, %v", tr, err)
+	}
+	if _, err := orders.UpdateBatch(ctx, otn, func(o *service.Order, b *service.Batch, fx *service.Effects) error {
+		b.Status, b.TransactionID, b.PaidAt = service.StatusPaid, tr.TransactionID, tr.SuccessTime
+		fx.Outbox = append(fx.Outbox, service.OutboxJob{Kind: service.JobPostBatch, Ref: otn, DeadlineAt: tr.SuccessTime.Add(service.RetryWindow)})
+		return nil
+	}); err != nil {
+		tb.Fatalf("mark paid: %v", err)
+	}
+	return orderNo, otn
+}
+
+// browserPath finds Debian's chromium (or CHROME_PATH).
+func browserPath() string {
+	if p := os.Getenv("CHROME_PATH"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// newBrowser starts headless chromium with a fresh profile. The test is
+// skipped only when no browser is installed and REQUIRE_BROWSER is unset.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := browserPath()
+	if path == "" {
+		if os.Getenv("REQUIRE_BROWSER") != "" {
+			t.Fatal("REQUIRE_BROWSER is set but no chromium was found (apt-get install chromium)")
+		}
+		t.Skip("no chromium installed; set REQUIRE_BROWSER=1 to make this a failure")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.WindowSize(1200, 900),
+	}
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// shot saves a PNG of the page to CONSOLE_SCREENSHOTS (docs/console when
+// refreshing the README's pictures) or a temporary directory.
+func shot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if len(png) < 1000 {
+		t.Fatalf("screenshot %s: %d bytes", name, len(png))
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func bodyText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatalf("read page: %v", err)
+	}
+	return s
+}
+
+// TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted drives the
+// operations console in headless chromium against the real flow: a payment
+// over the risk-hold amount is paid at the WeChat Pay simulator and held by
+// the posting worker; an operator signs in, releases it from the holds
+// page, the worker posts it to the platform simulator and the order page
+// shows it posted; the reconciliation page lists the day's differences.
+func TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted(t *testing.T) {
+	bctx := newBrowser(t)
+	a, clock := consoleApp(t)
+	ctx := context.Background()
+	dir := os.Getenv("CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+
+	// The real flow: one ordinary payment (posted), one the platform
+	// refuses (refunded), one it leaves pending (an unknown outcome), one
+	// over the amount rule (held).
+	okNo, _ := paidAsPerson(t, a, clock, "王五", residentID("11010119850101101"), 120000)
+	rejNo, _ := paidAsPerson(t, a, clock, "李四"+provsim.MarkerNotInsured, residentID("11010119860202202"), 90000)
+	pendNo, _ := paidAsPerson(t, a, clock, "赵六"+provsim.MarkerPending, residentID("11010119870303304"), 150000)
+	heldNo, heldOTN := paidAsPerson(t, a, clock, "张三", residentID("11010119870303305"), 2500000)
+	if _, err := a.After.Posting.RunOnce(ctx); err != nil {
+		t.Fatalf("posting: %v", err)
+	}
+	for i := 0; i < 3 && batchStatus(t, a, rejNo) != service.StatusRefunded; i++ {
+		if _, err := a.After.Refunds.RunOnce(ctx); err != nil {
+			t.Fatalf("refunds: %v", err)
+		}
+		clock.Advance(service.RefundPollProcessing)
+	}
+	for no, want := range map[string]service.OrderStatus{okNo: service.StatusPosted, pendNo: service.StatusPosting, rejNo: service.StatusRefunded, heldNo: service.StatusHeld} {
+		if got := batchStatus(t, a, no); got != want {
+			ev, _ := model.NewOrderStore(a.DB).OrderEvents(ctx, no)
+			p, _ := model.NewAfterStore(a.DB).FindPosting(ctx, service.OutTradeNo(no, 1))
+			t.Fatalf("order %s: status %s, want %s; events %+v; posting %+v", no, got, want, ev, p)
+		}
+	}
+	// A payment WeChat has and we never booked: reconciliation must list it.
+	stray := "SPSTRAY" + time.Now().Format("150405") + "_01"
+	pp, err := a.Pay.Prepay(ctx, service.Prepay{OutTradeNo: stray, Description: "社保缴费", PayerOpenID: "openid-stray", AmountFen: 3300,
+		ExpireAt: clock.Now().Add(30 * time.Minute)})
+	if err != nil {
+		t.Fatalf("prepay: %v", err)
+	}
+	if _, err := a.Sims.Pay.Pay(pp.PrepayID); err != nil {
+		t.Fatalf("pay: %v", err)
+	}
+
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	base := srv.URL
+
+	// Sign in as alice.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	); err != nil {
+		t.Fatalf("open console: %v", err)
+	}
+	shot(t, bctx, dir, "login")
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("operator"), "alice"),
+		chromedp.SendKeys(chromedp.ID("token"), consoleOperatorToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("kpi-h")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if s := bodyText(t, bctx); !strings.Contains(s, "alice") || !strings.Contains(s, heldOTN) {
+		t.Fatalf("dashboard lacks the operator or the held payment:\n%s", s)
+	}
+	shot(t, bctx, dir, "dashboard")
+
+	// Release the held payment from the holds page, with the keyboard-
+	// reachable button the page labels with its out_trade_no.
+	release := `button[aria-label="放行 ` + heldOTN + `"]`
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/holds"),
+		chromedp.WaitVisible(chromedp.CSS(release)),
+	); err != nil {
+		t.Fatalf("holds page: %v", err)
+	}
+	shot(t, bctx, dir, "holds")
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(release)),
+		chromedp.WaitVisible(chromedp.CSS(`p.flash`)),
+	); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if s := bodyText(t, bctx); !strings.Contains(s, "已放行") || strings.Contains(s, heldOTN) {
+		t.Fatalf("after release the page should confirm and no longer list %s:\n%s", heldOTN, s)
+	}
+	if got := batchStatus(t, a, heldNo); got == service.StatusHeld {
+		t.Fatalf("batch still held after the release")
+	}
+
+	// The posting worker books it; the order page shows it posted.
+	if _, err := a.After.Posting.RunOnce(ctx); err != nil {
+		t.Fatalf("posting: %v", err)
+	}
+	if got := batchStatus(t, a, heldNo); got != service.StatusPosted {
+		t.Fatalf("released batch: %s, want posted", got)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/orders"),
+		chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), heldOTN),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`ol.timeline`)),
+	); err != nil {
+		t.Fatalf("order search: %v", err)
+	}
+	s := bodyText(t, bctx)
+	if !strings.Contains(s, heldNo) || !strings.Contains(s, "已入账") || !strings.Contains(s, "ops:alice") {
+		t.Fatalf("order page should show %s posted and released by ops:alice:\n%s", heldNo, s)
+	}
+	if strings.Contains(s, residentID("11010119870303305")) || !strings.Contains(s, "张*") {
+		t.Fatalf("order page must mask the person until revealed:\n%s", s)
+	}
+	shot(t, bctx, dir, "order")
+
+	// Reconciliation of today: WeChat's bill against our books.
+	today := service.ReconDay(clock.Now())
+	if _, err := a.After.Recon.Reconcile(ctx, clock.Now()); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/recon?date="+today),
+		chromedp.WaitVisible(chromedp.ID("date")),
+	); err != nil {
+		t.Fatalf("recon page: %v", err)
+	}
+	if s := bodyText(t, bctx); !strings.Contains(s, stray) || !strings.Contains(s, "账单行数") {
+		t.Fatalf("recon page should list the stray payment %s:\n%s", stray, s)
+	}
+	shot(t, bctx, dir, "recon")
+
+	// The other pages render with the same data.
+	for _, p := range []struct{ path, name, want string }{
+		{"/ops/refunds?status=all", "refunds", rejNo},
+		{"/ops/alerts?status=all", "alerts", "告警"},
+		{"/ops/unknown", "unknown", pendNo},
+		{"/ops/audit", "audit", "release_hold"},
+	} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+			t.Fatalf("%s: %v", p.path, err)
+		}
+		if s := bodyText(t, bctx); !strings.Contains(s, p.want) {
+			t.Fatalf("%s should show %q:\n%s", p.path, p.want, s)
+		}
+		shot(t, bctx, dir, p.name)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/ops/"), chromedp.WaitVisible(chromedp.ID("kpi-h"))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, bctx, dir, "dashboard")
+
+	// Keyboard: the first Tab reaches the skip link, the next the first
+	// navigation link; Enter on a focused link follows it.
+	focused := func() string {
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.textContent.trim() : ""`))
+		if err != nil {
+			t.Fatalf("active element: %v", err)
+		}
+		return s
+	}
+	if err := chromedp.Do(bctx, chromedp.KeyEvent("\t")); err != nil {
+		t.Fatal(err)
+	}
+	if got := focused(); got != "跳到主要内容" {
+		t.Fatalf("first Tab focuses %q, want the skip link", got)
+	}
+	for i := 0; i < 3; i++ { // skip link, 概览, 风控冻结
+		if err := chromedp.Do(bctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := focused(); got != "结果未知" {
+		t.Fatalf("fourth Tab focuses %q, want the third navigation link", got)
+	}
+	if err := chromedp.Do(bctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(`a[href="/ops/unknown"][aria-current="page"]`))); err != nil {
+		t.Fatalf("Enter on a navigation link: %v", err)
+	}
+
+	// 200 % zoom of a 1200 px window is a 600 CSS px viewport: no page may
+	// need horizontal scrolling (wide tables scroll inside their own box).
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(600, 900)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/ops/", "/ops/holds?status=", "/ops/unknown", "/ops/refunds?status=all", "/ops/alerts?status=all",
+		"/ops/recon?date=" + today, "/ops/orders/" + heldNo, "/ops/audit"} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+			t.Fatal(err)
+		}
+		over, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over {
+			t.Errorf("%s scrolls sideways at 600 CSS px (200%% zoom)", p)
+		}
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/ops/holds?status="), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, bctx, dir, "holds-zoom200")
+
+	// The release is in the audit trail under the operator's name, written
+	// by the same AdminService the JSON API uses.
+	es, err := model.NewAfterStore(a.DB).FindAudit(ctx, heldOTN, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range es {
+		found = found || (e.Action == "release_hold" && e.Actor == "ops:alice")
+	}
+	if !found {
+		t.Fatalf("audit for %s: %+v, want release_hold by ops:alice", heldOTN, es)
+	}
+}
