@@ -88,6 +88,9 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(ctxUser, u)
+	// The use cases take the user from the request context instead of
+	// reading the row again.
+	c.Request = c.Request.WithContext(service.WithAuthenticatedUser(c.Request.Context(), u))
 	c.Next()
 }
 

@@ -18,7 +18,8 @@ import (
 	"github.com/shebao/sipay/service"
 )
 
-// quoteTestAuth accepts token "t1" as user 1 and "t2" as user 2.
+// quoteTestAuth accepts token "t1" as user 1 and "t2" as user 2, whole rows
+// as the real Authenticate returns them (the handlers pass them down).
 type quoteTestAuth struct{}
 
 func (quoteTestAuth) Login(context.Context, string) (*service.Session, error) {
@@ -28,9 +29,9 @@ func (quoteTestAuth) Login(context.Context, string) (*service.Session, error) {
 func (quoteTestAuth) Authenticate(_ context.Context, token string) (*service.User, error) {
 	switch token {
 	case "t1":
-		return &service.User{ID: 1, PersonID: 42}, nil
+		return &service.User{ID: 1, OpenID: "openid-1", PersonID: 42}, nil
 	case "t2":
-		return &service.User{ID: 2}, nil
+		return &service.User{ID: 2, OpenID: "openid-2"}, nil
 	}
 	return nil, service.ErrUnauthenticated
 }

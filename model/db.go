@@ -35,6 +35,27 @@ type DB struct {
 	*gorm.DB
 	Dialect string
 	Clock   service.Clock
+	// multiDB is a second MySQL pool that accepts several statements in one
+	// round trip, used only by the fixed statements of the payment path
+	// (model/paid.go); nil on SQLite, which has no round trips.
+	multiDB *gorm.DB
+}
+
+// multi returns the handle for multi-statement writes.
+func (db *DB) multi() *gorm.DB {
+	if db.multiDB != nil {
+		return db.multiDB
+	}
+	return db.DB
+}
+
+// Handles returns every GORM handle of db (the main pool and, on MySQL, the
+// multi-statement pool), so callbacks can be registered on all of them.
+func (db *DB) Handles() []*gorm.DB {
+	if db.multiDB != nil {
+		return []*gorm.DB{db.DB, db.multiDB}
+	}
+	return []*gorm.DB{db.DB}
 }
 
 // Open connects to MySQL when dsn is set, else to the SQLite file at
@@ -63,7 +84,23 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		parsed.Params["time_zone"] = "'+00:00'"
 		parsed.Collation = "utf8mb4_unicode_ci"
 		parsed.InterpolateParams = true
-		gdb, err := gorm.Open(mysql.Open(parsed.FormatDSN()), cfg)
+		open := func(dsn string, conns int) (*gorm.DB, error) {
+			c := *cfg // gorm.Open keeps and fills its config: one each
+			gdb, err := gorm.Open(mysql.Open(dsn), &c)
+			if err != nil {
+				return nil, err
+			}
+			sqlDB, err := gdb.DB()
+			if err != nil {
+				return nil, err
+			}
+			sqlDB.SetMaxOpenConns(conns)
+			sqlDB.SetMaxIdleConns(conns)
+			sqlDB.SetConnMaxLifetime(30 * time.Minute)
+			registerConnErrors(gdb)
+			return gdb, nil
+		}
+		gdb, err := open(parsed.FormatDSN(), 32)
 		var me *mysqldrv.MySQLError
 		if err != nil && errors.As(err, &me) && me.Number == 1049 {
 			// Unknown database (the README's docker command starts an
@@ -72,20 +109,22 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 				return nil, fmt.Errorf("MYSQL_DSN: database %q does not exist on %s and could not be created (%v); create it with: CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
 					parsed.DBName, parsed.Addr, oneLine(cerr), parsed.DBName)
 			}
-			gdb, err = gorm.Open(mysql.Open(parsed.FormatDSN()), cfg)
+			gdb, err = open(parsed.FormatDSN(), 32)
 		}
 		if err != nil {
 			return nil, mysqlOpenError(parsed, err)
 		}
-		sqlDB, err := gdb.DB()
+		// Multi-statement queries only on a pool of their own, used by
+		// fixed statements with bound parameters (model/paid.go).
+		parsed.MultiStatements = true
+		multi, err := open(parsed.FormatDSN(), 16)
 		if err != nil {
+			if sqlDB, derr := gdb.DB(); derr == nil {
+				sqlDB.Close()
+			}
 			return nil, err
 		}
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(32)
-		sqlDB.SetConnMaxLifetime(30 * time.Minute)
-		registerConnErrors(gdb)
-		return &DB{DB: gdb, Dialect: MySQL, Clock: clock}, nil
+		return &DB{DB: gdb, Dialect: MySQL, Clock: clock, multiDB: multi}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
@@ -115,13 +154,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Close closes the pool.
+// Close closes the pools.
 func (db *DB) Close() error {
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		return err
+	var errs []error
+	for _, h := range db.Handles() {
+		sqlDB, err := h.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
 	}
-	return sqlDB.Close()
+	return errors.Join(errs...)
 }
 
 // Now returns the clock's time in UTC, truncated to microseconds as stored.
@@ -129,9 +172,14 @@ func (db *DB) Now() time.Time { return db.Clock.Now().UTC().Truncate(time.Micros
 
 // Tx runs fn in a transaction and retries it on deadlock or lock timeout.
 func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.txOn(ctx, db.DB, fn)
+}
+
+// txOn is Tx on one of db's handles.
+func (db *DB) txOn(ctx context.Context, h *gorm.DB, fn func(tx *gorm.DB) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = db.WithContext(ctx).Transaction(fn)
+		err = h.WithContext(ctx).Transaction(fn)
 		if !retryable(err) {
 			return unavailable(err)
 		}

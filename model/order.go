@@ -122,9 +122,10 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	for i := range batches {
 		o.Batches = append(o.Batches, toBatch(&batches[i]))
 	}
-	// The batches are the truth; the stored orders.status is a copy kept for
-	// listing queries. Readers get the status the batches imply, so the two
-	// can never disagree in what a user or a worker sees.
+	// The batches are the truth. The stored orders.status is only the status
+	// as of the order's last UpdateBatch: MarkPaid, the payment's one
+	// conditional write, does not touch the order row. Readers get the
+	// status the batches imply, so no reader can see the two disagree.
 	if len(o.Batches) > 0 {
 		o.Status = service.DeriveOrderStatus(o.Batches)
 	}
@@ -151,12 +152,13 @@ func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		rows := make([]batchRow, len(o.Batches))
 		for i := range o.Batches {
 			o.Batches[i].UpdatedAt = now
-			br := fromBatch(&o.Batches[i])
-			if err := tx.Create(&br).Error; err != nil {
-				return err
-			}
+			rows[i] = fromBatch(&o.Batches[i])
+		}
+		if err := tx.Create(&rows).Error; err != nil { // one multi-row INSERT
+			return err
 		}
 		return tx.Create(&orderEventRow{OrderNo: o.No, Type: "created", Detail: "订单已创建", CreatedAt: now}).Error
 	})
@@ -313,6 +315,9 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 	return out, nil
 }
 
+// writeEffects writes fx in the transaction of an UpdateBatch (alerts are
+// upserted, see upsertAlert; the payment's first delivery writes its effects
+// in one round trip, see MarkPaid).
 func (s *OrderStore) writeEffects(tx *gorm.DB, orderNo string, fx *service.Effects) error {
 	now := s.db.Now()
 	for _, e := range fx.Events {

@@ -330,7 +330,7 @@ func (s *IdentityService) ResolvePerson(ctx context.Context, userID int64, perso
 		return nil, Invalid("invalid_person", "请选择为谁缴费", FieldError{Field: "person", Code: "required", Message: "应为 self 或亲属编号"})
 	}
 	if person == "self" {
-		u, err := s.users.FindUserByID(ctx, userID)
+		u, err := userByID(ctx, userID, s.users.FindUserByID)
 		if err != nil {
 			return nil, err
 		}

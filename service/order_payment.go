@@ -68,6 +68,30 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 		outcome = NotifyMismatch
 		return Invalid(CodeNotifyMismatch, "out_trade_no missing")
 	}
+	// The first delivery, the common case, is one conditional write: the
+	// batch moves pending_payment → paid only when it has exactly this
+	// amount. Anything else (a repeat, a mismatch, a closed batch, an
+	// unknown trade) writes nothing here and is sorted out below, under the
+	// order lock, with the batch in hand.
+	if orderNo, seq, ok := SplitOutTradeNo(t.OutTradeNo); ok && mismatchBeforeBatch(s.cfg, t) == "" {
+		paidAt := t.SuccessTime
+		if paidAt.IsZero() {
+			paidAt = s.clock.Now()
+		}
+		paidAt = paidAt.UTC()
+		var fx Effects
+		fx.Raw = raw
+		fx.Event(seq, "paid", fmt.Sprintf("第 %d 笔已支付 %s 元（微信支付单号 %s）", seq, t.TotalFen, t.TransactionID))
+		fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobPostBatch, Ref: t.OutTradeNo, DeadlineAt: paidAt.Add(PostDeadline)})
+		done, err := s.store.MarkPaid(ctx, PaidBatch{OrderNo: orderNo, Seq: seq, OutTradeNo: t.OutTradeNo, AmountFen: t.TotalFen,
+			TransactionID: t.TransactionID, PaidAt: paidAt}, &fx)
+		if err != nil {
+			return fmt.Errorf("apply trade %s: %w", t.OutTradeNo, err)
+		}
+		if done {
+			return nil
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		var refused error
 		_, err := s.store.UpdateBatch(ctx, t.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
@@ -132,6 +156,18 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 
 // mismatch returns why a trade cannot be the payment of batch b, or "".
 func mismatch(cfg OrderSettings, t Trade, b *Batch) string {
+	if why := mismatchBeforeBatch(cfg, t); why != "" {
+		return why
+	}
+	if t.TotalFen != b.AmountFen {
+		return fmt.Sprintf("amount.total %d, want %d", t.TotalFen, b.AmountFen)
+	}
+	return ""
+}
+
+// mismatchBeforeBatch returns why a trade cannot be a payment of ours,
+// judged without the batch, or "".
+func mismatchBeforeBatch(cfg OrderSettings, t Trade) string {
 	switch {
 	case t.AppID != cfg.AppID:
 		return fmt.Sprintf("appid %q, want %q", t.AppID, cfg.AppID)
@@ -141,8 +177,8 @@ func mismatch(cfg OrderSettings, t Trade, b *Batch) string {
 		return fmt.Sprintf("trade_state %q, want SUCCESS", t.State)
 	case t.Currency != "CNY":
 		return fmt.Sprintf("currency %q, want CNY", t.Currency)
-	case t.TotalFen != b.AmountFen:
-		return fmt.Sprintf("amount.total %d, want %d", t.TotalFen, b.AmountFen)
+	case t.TotalFen <= 0:
+		return fmt.Sprintf("amount.total %d", t.TotalFen)
 	case t.TransactionID == "":
 		return "transaction_id missing"
 	}

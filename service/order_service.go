@@ -146,13 +146,16 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 	if q.UserID != userID {
 		return nil, NotFound("报价不存在")
 	}
-	if o, err := s.store.FindOrderByQuote(ctx, q.ID); err == nil {
-		return nil, alreadyOrdered(o.No)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("create order: %w", err)
-	}
 	now := s.clock.Now()
 	if !now.Before(q.ExpiresAt) {
+		// An order made from the quote before it expired is the better
+		// answer. On the way to a new order UNIQUE(quote_id) decides, so the
+		// happy path does not look first.
+		if o, err := s.store.FindOrderByQuote(ctx, q.ID); err == nil {
+			return nil, alreadyOrdered(o.No)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("create order: %w", err)
+		}
 		return nil, Errorf(KindUnprocessable, CodeQuoteExpired, "报价已过期，请重新获取报价")
 	}
 	if q.PayableFen <= 0 || len(q.Batches) == 0 {
@@ -173,7 +176,7 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			return nil, err
 		}
 	}
-	payer, err := s.users.FindUserByID(ctx, userID)
+	payer, err := userByID(ctx, userID, s.users.FindUserByID)
 	if err != nil {
 		return nil, fmt.Errorf("create order: payer: %w", err)
 	}
@@ -209,7 +212,9 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			return nil, fmt.Errorf("create order: %w", err)
 		}
 	}
-	res, err := s.prepay(ctx, o.No, 1, payer.OpenID)
+	// The order was just written with batch 1's time_expire and payer: no
+	// need to read it back or update it before the prepay call.
+	res, err := s.prepayBatch(ctx, o, 1)
 	if err != nil {
 		// The order exists: the result names it, so a retry of this request
 		// (same Idempotency-Key) can resume it with ResumeOrder.
@@ -303,7 +308,7 @@ func (s *OrderService) PayBatch(ctx context.Context, userID int64, orderNo strin
 	if err != nil {
 		return nil, err
 	}
-	payer, err := s.users.FindUserByID(ctx, userID)
+	payer, err := userByID(ctx, userID, s.users.FindUserByID)
 	if err != nil {
 		return nil, fmt.Errorf("pay batch: payer: %w", err)
 	}
@@ -378,30 +383,40 @@ func (s *OrderService) prepay(ctx context.Context, orderNo string, seq int, open
 		}
 		b = batchOf(o, seq)
 	}
+	return s.prepayBatch(ctx, o, seq)
+}
+
+// prepayBatch calls WeChat for batch seq of o, whose time_expire and payer
+// are stored, and stores the prepay_id with one conditional UPDATE: a batch
+// that stopped being pending meanwhile (cancelled, expired) refuses it, and
+// the new trade is closed at WeChat.
+func (s *OrderService) prepayBatch(ctx context.Context, o *Order, seq int) (*PayResult, error) {
+	b := batchOf(o, seq)
+	if b == nil {
+		return nil, NotFound("该笔缴费不存在")
+	}
+	otn := OutTradeNo(o.No, seq)
+	now := s.clock.Now()
 	pp, err := s.gateway.Prepay(ctx, Prepay{OutTradeNo: otn, Description: s.cfg.Description,
-		Attach: fmt.Sprintf("%s:%d", orderNo, seq), PayerOpenID: openID, AmountFen: b.AmountFen, ExpireAt: b.ExpireAt})
+		Attach: fmt.Sprintf("%s:%d", o.No, seq), PayerOpenID: b.PayerOpenID, AmountFen: b.AmountFen, ExpireAt: b.ExpireAt})
 	if err != nil {
 		s.log.Warn("prepay failed", "out_trade_no", otn, "err", err)
 		return nil, &Error{Kind: KindUnavailable, Code: CodePrepayFailed, RetryAfter: 3 * time.Second, Err: err,
-			Message: fmt.Sprintf("订单 %s 已创建，但微信支付下单暂时失败，请稍后在订单中点击“去支付”重试", orderNo)}
+			Message: fmt.Sprintf("订单 %s 已创建，但微信支付下单暂时失败，请稍后在订单中点击“去支付”重试", o.No)}
 	}
-	o, err = s.store.UpdateBatch(ctx, otn, func(o *Order, b *Batch, _ *Effects) error {
-		if b.Status != StatusPendingPayment {
-			return Errorf(KindConflict, CodeBatchClosed, "第 %d 笔已不可支付", b.Seq)
+	err = s.store.SetPrepay(ctx, otn, pp.PrepayID, now)
+	if errors.Is(err, ErrStale) {
+		// Cancelled or expired while WeChat answered: make sure the new
+		// trade cannot be paid. Closing twice is harmless.
+		if cerr := s.gateway.CloseTrade(ctx, otn); cerr != nil {
+			s.log.Warn("close after refused prepay", "out_trade_no", otn, "err", cerr)
 		}
-		b.PrepayID, b.PrepayAt = pp.PrepayID, now
-		return nil
-	})
+		return nil, Errorf(KindConflict, CodeBatchClosed, "第 %d 笔已不可支付", seq)
+	}
 	if err != nil {
-		if ErrorCode(err) == CodeBatchClosed {
-			// Cancelled or expired while WeChat answered: make sure the new
-			// trade cannot be paid. Closing twice is harmless.
-			if cerr := s.gateway.CloseTrade(ctx, otn); cerr != nil {
-				s.log.Warn("close after refused prepay", "out_trade_no", otn, "err", cerr)
-			}
-		}
-		return nil, storeOrAppErr("prepay", err)
+		return nil, fmt.Errorf("prepay: %w", err)
 	}
+	b.PrepayID, b.PrepayAt = pp.PrepayID, now.UTC().Truncate(time.Microsecond)
 	return &PayResult{Order: o, Seq: seq, PayParams: pp}, nil
 }
 

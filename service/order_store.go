@@ -28,11 +28,32 @@ type OrderStore interface {
 	// nothing (an idempotent repeat). The batch row is written with a
 	// condition on its previous status, so a lost race returns ErrStale.
 	UpdateBatch(ctx context.Context, outTradeNo string, fn BatchUpdater) (*Order, error)
+	// SetPrepay stores the prepay_id of a pending batch with one
+	// conditional write, no status change. It returns ErrStale when no
+	// pending_payment batch has that out_trade_no.
+	SetPrepay(ctx context.Context, outTradeNo, prepayID string, at time.Time) error
+	// MarkPaid is the first delivery of a payment: with one conditional
+	// write it moves the batch from pending_payment to paid when its amount
+	// is p.AmountFen, and writes fx in the same transaction. It returns
+	// false (and writes nothing) when no pending batch of that amount
+	// exists: a repeat, a mismatch or an unknown trade, which the caller
+	// sorts out through UpdateBatch.
+	MarkPaid(ctx context.Context, p PaidBatch, fx *Effects) (bool, error)
 	// OrderEvents returns the order's timeline, oldest first.
 	OrderEvents(ctx context.Context, orderNo string) ([]OrderEvent, error)
 	// RecordAlert stores an alert for operations outside any batch change;
 	// a repeat of the same (kind, ref) is counted on the existing alert.
 	RecordAlert(ctx context.Context, a Alert) error
+}
+
+// PaidBatch is the change MarkPaid makes.
+type PaidBatch struct {
+	OrderNo       string
+	Seq           int
+	OutTradeNo    string
+	AmountFen     Fen // the batch's amount; the write is conditional on it
+	TransactionID string
+	PaidAt        time.Time
 }
 
 // ErrNoChange tells UpdateBatch that nothing needs writing.

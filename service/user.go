@@ -31,3 +31,30 @@ type UserStore interface {
 	// UpdateUser applies fn to the user inside a transaction.
 	UpdateUser(ctx context.Context, id int64, fn func(*User) error) (*User, error)
 }
+
+type authUserKey struct{}
+
+// WithAuthenticatedUser returns ctx carrying the user the request was
+// authenticated as, so that the use cases below the handler do not read
+// the user row again (one read per request).
+func WithAuthenticatedUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, authUserKey{}, u)
+}
+
+// AuthenticatedUser returns the user ctx carries when its id is userID, or
+// nil.
+func AuthenticatedUser(ctx context.Context, userID int64) *User {
+	if u, ok := ctx.Value(authUserKey{}).(*User); ok && u != nil && u.ID == userID {
+		return u
+	}
+	return nil
+}
+
+// userByID returns the authenticated user of ctx when it is userID, and
+// otherwise reads it with find.
+func userByID(ctx context.Context, userID int64, find func(context.Context, int64) (*User, error)) (*User, error) {
+	if u := AuthenticatedUser(ctx, userID); u != nil {
+		return u, nil
+	}
+	return find(ctx, userID)
+}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -105,7 +106,12 @@ func New(cfg Config, clock service.Clock) (*Client, error) {
 		}
 		next = rewriteTransport{base: base, next: next}
 	}
-	hc := &http.Client{Timeout: cfg.HTTPTimeout, Transport: next}
+	// The timeout is applied per request by deadlineTransport, not by
+	// http.Client.Timeout: wechatpay-go reads the response body and replaces
+	// it with a copy without closing the original, so http.Client's timer
+	// (and, for a RoundTripper it does not know, such as rewriteTransport,
+	// a goroutine) would stay behind until the timeout fired, one per call.
+	hc := &http.Client{Transport: deadlineTransport{timeout: cfg.HTTPTimeout, next: next}}
 
 	var auth []core.ClientOption
 	switch {
@@ -163,6 +169,63 @@ func (t rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return t.next.RoundTrip(r2)
+}
+
+// deadlineTransport bounds each request, body included, by timeout, and
+// releases the deadline as soon as the body has been read to its end or
+// closed: wechatpay-go reads every body to EOF but never closes it.
+type deadlineTransport struct {
+	timeout time.Duration
+	next    http.RoundTripper
+}
+
+func (t deadlineTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &releasingBody{rc: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// releasingBody closes the underlying body and cancels the request's
+// deadline at EOF (or any read error) and on Close, whichever comes first.
+type releasingBody struct {
+	rc     io.ReadCloser
+	cancel context.CancelFunc
+	done   bool
+	err    error // the read error that ended the body, returned again
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	if b.done {
+		if b.err == nil {
+			return 0, http.ErrBodyReadAfterClose
+		}
+		return 0, b.err
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.err = err
+		b.release()
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	if b.done {
+		return nil
+	}
+	return b.release()
+}
+
+func (b *releasingBody) release() error {
+	b.done = true
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }
 
 // Prepay creates the JSAPI transaction and returns signed wx.requestPayment

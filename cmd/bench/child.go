@@ -231,3 +231,26 @@ func (c *child) cpuProfile(ctx context.Context, seconds int, path string) error 
 	_, err = io.Copy(f, resp.Body)
 	return err
 }
+
+// goroutines reads the child's goroutine count from its pprof listener.
+func (c *child) goroutines(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.Debug+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	// "goroutine profile: total 42"
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return 0, fmt.Errorf("goroutine profile: %q", line)
+	}
+	return strconv.ParseInt(f[len(f)-1], 10, 64)
+}

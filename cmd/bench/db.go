@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
@@ -122,6 +123,18 @@ func seedAmount(i int) int64 { return 140000 + int64(i%97)*100 }
 
 func seedOpenID(i int) string { return fmt.Sprintf("obench%022d", i%5000) }
 
+// seedMonth is the month of the i-th order of users taking turns: each user's
+// k-th order is for the k-th month back from the current one, so no user
+// (person) has two orders for one month.
+func seedMonth(i, users int) string {
+	now := time.Now().In(cstZone)
+	return time.Date(now.Year(), now.Month()-time.Month(i/users), 1, 0, 0, 0, 0, cstZone).Format("2006-01")
+}
+
+// seededOrders counts the orders seeded in this run, so that each call's
+// orders take months no earlier call used.
+var seededOrders atomic.Int64
+
 // seedSpec describes a range of orders to insert.
 type seedSpec struct {
 	Prefix  string
@@ -134,9 +147,10 @@ type seedSpec struct {
 // INSERTs (chunk rows per statement) from workers goroutines.
 func seedOrders(ctx context.Context, db *sql.DB, s seedSpec, workers int) error {
 	const chunk = 2000
+	// Orders of every call get month slots of their own.
+	base := int(seededOrders.Add(int64(s.N))) - s.N - s.From
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	expire := now.Add(2 * time.Hour)
-	month := now.In(cstZone).Format("2006-01")
 	jobs := make(chan int)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
@@ -161,7 +175,8 @@ func seedOrders(ctx context.Context, db *sql.DB, s seedSpec, workers int) error 
 					ob.WriteString("(?,?,?,?,?,?,?,?,?)")
 					bb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 					no := orderNo(s.Prefix, i)
-					uid := int64(1 + i%5000)
+					uid := int64(1 + (base+i)%5000)
+					month := seedMonth(base+i, 5000) // user (and person) uid orders each month once
 					if s.UserID != nil {
 						uid = s.UserID(i)
 					}

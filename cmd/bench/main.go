@@ -36,6 +36,12 @@ func main() {
 				os.Exit(1)
 			}
 			return
+		case "-ref":
+			if err := serveRef(); err != nil {
+				fmt.Fprintln(os.Stderr, "ref:", err)
+				os.Exit(1)
+			}
+			return
 		case "-hello":
 			if err := serveHello(); err != nil {
 				fmt.Fprintln(os.Stderr, "hello:", err)

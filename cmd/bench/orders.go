@@ -37,7 +37,6 @@ func seedQuotes(ctx context.Context, db *benchDB, users []benchUser, personOf fu
 	defer mdb.Close()
 	store := model.NewQuoteStore(mdb)
 	now := time.Now()
-	month := now.In(cstZone).Format("2006-01")
 	refs := make([]quoteRef, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -52,6 +51,9 @@ func seedQuotes(ctx context.Context, db *benchDB, users []benchUser, personOf fu
 					return
 				}
 				u := users[i%len(users)]
+				// Each user's quotes are for different months: one open
+				// order per person and month.
+				month := seedMonth(i, len(users))
 				pension, medical := service.Fen(100000), service.Fen(40000)
 				q := &service.Quote{ID: fmt.Sprintf("QBENCH%014d", i), UserID: u.ID, PersonID: personOf(u), Region: "jiangsu",
 					Lines: []service.QuoteLine{

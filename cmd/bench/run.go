@@ -41,6 +41,14 @@ type report struct {
 	ScaleSmallOrders                int64
 	Quotes                          *result
 	Orders                          *result
+	// The reference implementations (ref.go), each alternated with the
+	// real path on the same kind of requests.
+	RefNotify, RefNotifyLat, RefNotifyW *result
+	NotifyWorkers                       *result // notify with WORKERS=on
+	RefQuote, RefOrder                  *result
+	// Goroutines of the server after the orders run, and the orders it
+	// had created by then.
+	Goroutines, GoroutinesBefore, OrdersServed int64
 	// SigsPerOrder is the RSA signatures made on this machine per order
 	// (see orders.go), SigsNote how it was obtained.
 	SigsPerOrder float64
@@ -219,6 +227,15 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	defer hello.Stop()
+	ref, err := startChild(ctx, "reference", "-ref", env, tmp)
+	if err != nil {
+		return err
+	}
+	defer ref.Stop()
+	if err := waitReady(ctx, ref.URL()); err != nil {
+		return fmt.Errorf("%w; reference log: %s", err, tailFile(ref.logPath, 2000))
+	}
+	rc := newHTTPClient(o.Conc)
 	sc := newHTTPClient(o.Conc)
 	body := strings.Repeat("x", 420) // the size of a decrypted transaction resource
 
@@ -260,23 +277,72 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 			return err
 		}
 		raw := &rawPool{prefix: "R", n: nHi + nLo}
-		pn, err := newPool("notify", "N", nHi)
+		// The reference is calibrated on its own: it is several times
+		// faster than the old design's raw transaction, and the notify
+		// pools are sized for it too (the new notify path may reach it).
+		pz, err := newPool("reference calibration", "Z", 3000)
 		if err != nil {
 			return err
 		}
-		pl, err := newPool("notify", "L", nLo)
+		rcal := runLoad(ctx, "calibrate reference", o.Conc, time.Second, refNotifyOp(pz, rc, ref.URL()))
+		logf("calibration: %.0f reference notifications/s", rcal.Rate())
+		refRate := math.Max(rcal.Rate(), cal.Rate())
+		// Notifications carry a timestamp checked against a 5-minute
+		// window, so each pair's pools are signed right before it runs.
+		pn, err := newPool("notify", "N", b.poolSize(refRate, o.Conc))
+		if err != nil {
+			return err
+		}
+		pa, err := newPool("reference notify", "A", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
 		if rep.SmallOrders, err = db.count(ctx, "orders"); err != nil {
 			return err
 		}
-		logf("notify ÷ raw transaction at c=%d, %d orders in the tables", o.Conc, rep.SmallOrders)
-		rs := b.pair(ctx, load{"raw tx", o.Conc, nil, raw.op(db.SQL, body)}, load{"notify", o.Conc, srv, pn.op(sc, srv.URL())})
-		rep.Raw, rep.Notify = rs[0], rs[1]
-		logf("notify ÷ raw transaction at c=%d", o.LatConc)
-		rs = b.pair(ctx, load{"raw tx", o.LatConc, nil, raw.op(db.SQL, body)}, load{"notify", o.LatConc, srv, pl.op(sc, srv.URL())})
-		rep.RawLat, rep.NotifyLat = rs[0], rs[1]
+		logf("notify ÷ reference and raw transaction at c=%d, %d orders in the tables", o.Conc, rep.SmallOrders)
+		rs := b.pair(ctx, load{"raw tx", o.Conc, nil, raw.op(db.SQL, body)}, load{"ref notify", o.Conc, ref, refNotifyOp(pa, rc, ref.URL())},
+			load{"notify", o.Conc, srv, pn.op(sc, srv.URL())})
+		rep.Raw, rep.RefNotify, rep.Notify = rs[0], rs[1], rs[2]
+		pl, err := newPool("notify", "L", b.poolSize(refRate, o.LatConc))
+		if err != nil {
+			return err
+		}
+		pb, err := newPool("reference notify", "B", b.poolSize(refRate, o.LatConc))
+		if err != nil {
+			return err
+		}
+		logf("notify ÷ reference and raw transaction at c=%d", o.LatConc)
+		rs = b.pair(ctx, load{"raw tx", o.LatConc, nil, raw.op(db.SQL, body)}, load{"ref notify", o.LatConc, ref, refNotifyOp(pb, rc, ref.URL())},
+			load{"notify", o.LatConc, srv, pl.op(sc, srv.URL())})
+		rep.RawLat, rep.RefNotifyLat, rep.NotifyLat = rs[0], rs[1], rs[2]
+
+		// The same with the workers on, as a deployment runs them: a second
+		// server on the same database with WORKERS=on (outbox, poller,
+		// posting to the simulated provincial platform).
+		pw, err := newPool("notify (workers on)", "W", b.poolSize(refRate, o.Conc))
+		if err != nil {
+			return err
+		}
+		pa2, err := newPool("reference notify", "D", b.poolSize(refRate, o.Conc))
+		if err != nil {
+			return err
+		}
+		wenv := append(append([]string(nil), env...), "WORKERS=on")
+		srvW, err := startChild(ctx, "server-workers", "-serve", wenv, tmp)
+		if err != nil {
+			return err
+		}
+		if err := waitReady(ctx, srvW.URL()); err != nil {
+			return fmt.Errorf("%w; server log: %s", err, tailFile(srvW.logPath, 2000))
+		}
+		logf("notify with workers on ÷ reference at c=%d", o.Conc)
+		rs = b.pair(ctx, load{"ref notify", o.Conc, ref, refNotifyOp(pa2, rc, ref.URL())}, load{"notify workers", o.Conc, srvW, pw.op(sc, srvW.URL())})
+		rep.RefNotifyW, rep.NotifyWorkers = rs[0], rs[1]
+		srvW.Stop()
+		if err := checkPaid(db.SQL, "notify (workers on)", "W", rep.NotifyWorkers, pw); err != nil {
+			return err
+		}
 		if err := checkPaid(db.SQL, "notify", "N", rep.Notify, pn); err != nil {
 			return err
 		}
@@ -299,9 +365,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	if quoteLoad != nil {
-		logf("quotes ÷ gin hello-world at c=%d", o.Conc)
-		rs := b.pair(ctx, helloLoad, *quoteLoad)
-		rep.Hello, rep.Quotes = rs[0], rs[1]
+		logf("quotes ÷ reference quote and gin hello-world at c=%d", o.Conc)
+		rs := b.pair(ctx, helloLoad, load{"ref quotes", o.Conc, ref, refQuoteOp(rep.users, rc, ref.URL())}, *quoteLoad)
+		rep.Hello, rep.RefQuote, rep.Quotes = rs[0], rs[1], rs[2]
 	} else {
 		rep.Hello = b.pair(ctx, helloLoad)[0]
 	}
@@ -315,10 +381,19 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	if orderLoad != nil {
-		logf("orders ÷ RSA signing ceiling")
-		rs := b.pair(ctx, signLoad, *orderLoad)
-		rep.Sign, rep.Orders = rs[0], rs[1]
+		logf("orders ÷ reference order and RSA signing ceiling")
+		rep.GoroutinesBefore, _ = srv.goroutines(ctx)
+		refOrders := b.poolSize(float64(rep.Machine.CPUs)*1000/sigsPerOrder, o.Conc)
+		rs := b.pair(ctx, signLoad, load{"ref orders", o.Conc, ref, refOrderOp(refOrders, rep.users, rc, ref.URL())}, *orderLoad)
+		rep.Sign, rep.RefOrder, rep.Orders = rs[0], rs[1], rs[2]
 		finishOrders(rep)
+		// wechatpay-go's lingering goroutine: what is left once the load
+		// stops (the prepay calls' keep-alive connections stay).
+		rep.OrdersServed, _ = db.count(ctx, "orders WHERE order_no LIKE 'SI%'")
+		rep.Goroutines, err = srv.goroutines(ctx)
+		if err != nil {
+			rep.note("goroutines: %v", err)
+		}
 	} else {
 		rep.Sign = b.pair(ctx, signLoad)[0]
 	}

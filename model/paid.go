@@ -1,0 +1,150 @@
+package model
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/shebao/sipay/service"
+)
+
+// The hot writes of the payment path, each within the round-trip budget of
+// docs/performance.md: a prepay_id is one conditional UPDATE; a first
+// payment is BEGIN, one conditional UPDATE, one round trip of INSERTs,
+// COMMIT.
+
+// SetPrepay stores a new prepay_id on a batch still pending payment.
+func (s *OrderStore) SetPrepay(ctx context.Context, outTradeNo, prepayID string, at time.Time) error {
+	now := s.db.Now()
+	res := s.db.WithContext(ctx).Exec("UPDATE batches SET prepay_id = ?, prepay_at = ?, updated_at = ? WHERE out_trade_no = ? AND status = ?",
+		prepayID, at.UTC().Truncate(time.Microsecond), now, outTradeNo, string(service.StatusPendingPayment))
+	if res.Error != nil {
+		return storeErr("set prepay", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return service.ErrStale
+	}
+	return nil
+}
+
+// MarkPaid moves a pending batch of exactly p.AmountFen to paid and writes
+// fx, or writes nothing and reports false. The conditional UPDATE is the
+// truth: of two deliveries (or a delivery and a close) racing for the batch,
+// one changes the row and the other finds it changed. The order row is not
+// touched: an order's status is derived from its batches when it is read.
+func (s *OrderStore) MarkPaid(ctx context.Context, p service.PaidBatch, fx *service.Effects) (bool, error) {
+	var done bool
+	err := s.db.txOn(ctx, s.db.multi(), func(tx *gorm.DB) error {
+		done = false
+		now := s.db.Now()
+		res := tx.Exec("UPDATE batches SET status = ?, transaction_id = ?, paid_at = ?, updated_at = ? "+
+			"WHERE out_trade_no = ? AND order_no = ? AND seq = ? AND status = ? AND amount_fen = ?",
+			string(service.StatusPaid), p.TransactionID, p.PaidAt.UTC().Truncate(time.Microsecond), now,
+			p.OutTradeNo, p.OrderNo, p.Seq, string(service.StatusPendingPayment), int64(p.AmountFen))
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return nil // nothing written; the caller takes the slow path
+		}
+		done = true
+		return s.insertEffects(tx, p.OrderNo, fx, now) // on the multi-statement pool
+	})
+	if err != nil {
+		return false, storeErr("mark paid", err)
+	}
+	return done, nil
+}
+
+// insertEffects writes the rows of fx: one multi-row INSERT per table, all
+// sent in one round trip on MySQL (the multi-statement pool). SQLite is
+// in-process, without round trips, and its driver binds the parameters of
+// every statement of a batch from the first, so there they go one by one.
+// Raw events and outbox jobs that already exist are left as they are.
+//
+// tx must be a transaction of s.db.multi().
+func (s *OrderStore) insertEffects(tx *gorm.DB, orderNo string, fx *service.Effects, now time.Time) error {
+	stmts := effectsSQL(s.db.Dialect, orderNo, fx, now)
+	if len(stmts) == 0 {
+		return nil
+	}
+	if s.db.multiDB != nil {
+		var q strings.Builder
+		var args []any
+		for i, st := range stmts {
+			if i > 0 {
+				q.WriteString("; ")
+			}
+			q.WriteString(st.sql)
+			args = append(args, st.args...)
+		}
+		return tx.Exec(q.String(), args...).Error
+	}
+	for _, st := range stmts {
+		if err := tx.Exec(st.sql, st.args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type stmt struct {
+	sql  string
+	args []any
+}
+
+// effectsSQL builds one multi-row INSERT per table that fx has rows for.
+func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time) []stmt {
+	var out []stmt
+	ignore := " ON CONFLICT DO NOTHING"
+	if dialect == MySQL {
+		ignore = " ON DUPLICATE KEY UPDATE id = id"
+	}
+	add := func(head string, n, width int, tail string, args []any) {
+		if n == 0 {
+			return
+		}
+		var b strings.Builder
+		b.WriteString(head)
+		tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(tuple)
+		}
+		b.WriteString(tail)
+		out = append(out, stmt{b.String(), args})
+	}
+	var args []any
+	for _, e := range fx.Events {
+		no := e.OrderNo
+		if no == "" {
+			no = orderNo
+		}
+		args = append(args, no, e.BatchSeq, e.Type, e.Detail, now)
+	}
+	add("INSERT INTO order_events (order_no, batch_seq, type, detail, created_at) VALUES ", len(fx.Events), 5, "", args)
+	if r := fx.Raw; r != nil {
+		add("INSERT INTO payment_events (event_id, source, event_type, out_trade_no, transaction_id, body, created_at) VALUES ", 1, 7, ignore,
+			[]any{r.EventID, r.Source, r.EventType, r.OutTradeNo, r.TransactionID, r.Body, now})
+	}
+	args = nil
+	for _, j := range fx.Outbox {
+		next := j.NextAttemptAt
+		if next.IsZero() {
+			next = now
+		}
+		args = append(args, j.Kind, j.Ref, j.Payload, jobPending, 0, next.UTC(), nullTime(j.DeadlineAt), "", nil, "", now, now)
+	}
+	add("INSERT INTO outbox (kind, ref, payload, status, attempts, next_attempt_at, deadline_at, lease_owner, lease_until, last_error, created_at, updated_at) VALUES ",
+		len(fx.Outbox), 12, ignore, args)
+	args = nil
+	for _, a := range fx.Alerts {
+		args = append(args, a.Kind, a.Ref, a.Detail, "open", now)
+	}
+	add("INSERT INTO alerts (kind, ref, detail, status, created_at) VALUES ", len(fx.Alerts), 5, "", args)
+	return out
+}
