@@ -236,9 +236,17 @@ func runMainFlow(t *testing.T, f *flowServer) string {
 	anon.call(t, "GET", "/api/v1/vouchers/verify?code="+code, nil, 200)
 	anon.call(t, "GET", "/api/v1/vouchers/verify?code=1.F.100.20260101.forged", nil, 400)
 
-	// A second order, left unpaid and cancelled.
-	q2 := u.call(t, "POST", "/api/v1/quotes", quoteBody, 201)
+	// A second order, for next month (prepaid), left unpaid and cancelled.
+	// While it is open, another order for that month is refused.
+	cur, _ := time.Parse("2006-01", month)
+	nextBody := jsonObj{"region": "beijing", "person": "self", "start_month": cur.AddDate(0, 1, 0).Format("2006-01"), "months": 1,
+		"insurances": []jsonObj{{"type": "pension", "base_fen": 800000}, {"type": "medical", "base_fen": 800000}}}
+	q2 := u.call(t, "POST", "/api/v1/quotes", nextBody, 201)
 	o2 := u.call(t, "POST", "/api/v1/orders", jsonObj{"quote_id": jstr(q2, "id")}, 201, "Idempotency-Key", "flow-"+flowID())
+	q3 := u.call(t, "POST", "/api/v1/quotes", nextBody, 201)
+	if e := u.call(t, "POST", "/api/v1/orders", jsonObj{"quote_id": jstr(q3, "id")}, 409, "Idempotency-Key", "flow-"+flowID()); !strings.Contains(fmt.Sprint(e), jstr(o2, "order_no")) {
+		t.Fatalf("a second open order for the month: %v, want 409 naming %s", e, jstr(o2, "order_no"))
+	}
 	u.call(t, "POST", "/api/v1/orders/"+jstr(o2, "order_no")+"/cancel", nil, 200)
 	u.call(t, "POST", "/api/v1/orders/SInothere/cancel", nil, 404)
 

@@ -144,12 +144,14 @@ func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.Status = service.DeriveOrderStatus(o.Batches)
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := claimMonths(tx, o, now); err != nil {
-			return err
-		}
+		// The order row first: UNIQUE(quote_id) answers a second order of
+		// the same quote before the month claims do.
 		row := orderRow{OrderNo: o.No, UserID: o.UserID, PersonID: o.PersonID, QuoteID: o.QuoteID, Region: o.Region,
 			AmountFen: int64(o.AmountFen), Status: string(o.Status), CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if err := claimMonths(tx, o, now); err != nil {
 			return err
 		}
 		rows := make([]batchRow, len(o.Batches))

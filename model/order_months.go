@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -33,28 +34,44 @@ var releasedBatchStatuses = []string{string(service.StatusClosed), string(servic
 // month_already_ordered naming the holding order. Under concurrency the
 // second insert fails on the key, never both succeed.
 func claimMonths(tx *gorm.DB, o *service.Order, now time.Time) error {
-	for _, c := range o.Claims {
-		stale := tx.Table("batches").Select("out_trade_no").Where("status IN ?", releasedBatchStatuses)
-		if err := tx.Where("person_id = ? AND insurance = ? AND month = ? AND out_trade_no IN (?)", o.PersonID, c.Insurance, c.Month, stale).
-			Delete(&orderMonthRow{}).Error; err != nil {
-			return err
-		}
-		err := tx.Create(&orderMonthRow{PersonID: o.PersonID, Insurance: c.Insurance, Month: c.Month,
-			OrderNo: o.No, OutTradeNo: c.OutTradeNo, CreatedAt: now}).Error
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, gorm.ErrDuplicatedKey) && !isDuplicate(err) {
-			return err
-		}
-		var holder orderMonthRow
-		if ferr := tx.Where("person_id = ? AND insurance = ? AND month = ?", o.PersonID, c.Insurance, c.Month).First(&holder).Error; ferr != nil {
-			return err
-		}
-		return service.MonthAlreadyOrdered(c.Insurance, c.Month, holder.OrderNo)
+	if len(o.Claims) == 0 {
+		return nil
 	}
-	return nil
+	insert := func() error {
+		rows := make([]orderMonthRow, len(o.Claims))
+		for i, c := range o.Claims {
+			rows[i] = orderMonthRow{PersonID: o.PersonID, Insurance: c.Insurance, Month: c.Month,
+				OrderNo: o.No, OutTradeNo: c.OutTradeNo, CreatedAt: now}
+		}
+		err := tx.Create(&rows).Error // one multi-row INSERT; a key conflict undoes the whole statement
+		if err != nil && (errors.Is(err, gorm.ErrDuplicatedKey) || isDuplicate(err)) {
+			return errClaimTaken
+		}
+		return err
+	}
+	err := insert()
+	if err != errClaimTaken {
+		return err // the common case: one round trip
+	}
+	// Some month is claimed. Claims of closed or refunded batches are stale:
+	// remove the person's (one statement) and try once more.
+	stale := tx.Table("batches").Select("out_trade_no").Where("status IN ?", releasedBatchStatuses)
+	if err := tx.Where("person_id = ? AND out_trade_no IN (?)", o.PersonID, stale).Delete(&orderMonthRow{}).Error; err != nil {
+		return err
+	}
+	if err = insert(); err != errClaimTaken {
+		return err
+	}
+	for _, c := range o.Claims {
+		var holder orderMonthRow
+		if ferr := tx.Where("person_id = ? AND insurance = ? AND month = ?", o.PersonID, c.Insurance, c.Month).First(&holder).Error; ferr == nil {
+			return service.MonthAlreadyOrdered(c.Insurance, c.Month, holder.OrderNo)
+		}
+	}
+	return fmt.Errorf("claim months of %s: a claim conflicts but none was found", o.No)
 }
+
+var errClaimTaken = errors.New("month already claimed")
 
 // committedStatuses are the order statuses whose mutual-aid deduction the
 // platform has not booked yet and that may still be booked.
@@ -83,18 +100,10 @@ func NewIdentityEvidence(db *DB) *IdentityEvidence { return &IdentityEvidence{db
 // resolver has already checked the user may act for the person (self or a
 // consented family member), so checks count whoever ran them.
 func (e *IdentityEvidence) VerifiedMethods(ctx context.Context, _ int64, personID int64, region string) ([]string, error) {
-	var faces int64
-	db := e.db.WithContext(ctx)
-	if err := db.Table("face_attempts").Where("person_id = ? AND status = ?", personID, service.FaceVerified).Count(&faces).Error; err != nil {
-		return nil, storeErr("identity evidence", err)
-	}
+	// One round trip: quotes and orders both ask on their hot path.
 	var methods []string
-	if err := db.Table("identity_checks").Where("person_id = ? AND status = ? AND region = ?", personID, service.CheckVerified, region).
-		Distinct().Pluck("method", &methods).Error; err != nil {
-		return nil, storeErr("identity evidence", err)
-	}
-	if faces > 0 {
-		methods = append(methods, service.IdentityFace)
-	}
-	return methods, nil
+	err := e.db.WithContext(ctx).Raw(`SELECT ? AS method FROM face_attempts WHERE person_id = ? AND status = ?
+		UNION SELECT method FROM identity_checks WHERE person_id = ? AND status = ? AND region = ?`,
+		service.IdentityFace, personID, service.FaceVerified, personID, service.CheckVerified, region).Scan(&methods).Error
+	return methods, storeErr("identity evidence", err)
 }

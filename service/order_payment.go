@@ -89,6 +89,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 			return fmt.Errorf("apply trade %s: %w", t.OutTradeNo, err)
 		}
 		if done {
+			outcome = NotifyFirst
 			return nil
 		}
 	}
