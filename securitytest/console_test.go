@@ -2,6 +2,7 @@ package securitytest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -211,8 +212,8 @@ func TestConsoleActionsWriteTheSameAuditTrailAsTheAPI(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
 	orders := model.NewOrderStore(e.app.DB)
-	for i := 0; i < 2; i++ {
-		if err := orders.RecordAlert(ctx, service.Alert{Kind: service.AlertRefundClosed, Ref: "R1", Detail: "probe"}); err != nil {
+	for i := 0; i < 2; i++ { // two alerts: one row per (kind, ref)
+		if err := orders.RecordAlert(ctx, service.Alert{Kind: service.AlertRefundClosed, Ref: fmt.Sprintf("R%d", i+1), Detail: "probe"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -130,7 +130,7 @@ func TestMain_MySQLAndRedis(t *testing.T) {
 // TestMain_TextLogShowsTheConfigurationAsABlock: with the simulator the log
 // is text and the start-up configuration one aligned block, secrets masked.
 func TestMain_TextLogShowsTheConfigurationAsABlock(t *testing.T) {
-	_, logs := mustRunMain(t, map[string]string{"ADMIN_TOKEN": "very-secret-admin-token"})
+	_, logs := mustRunMain(t, map[string]string{"SIMULATOR": "on", "ADMIN_TOKEN": "very-secret-admin-token"})
 	out := logs.String()
 	if !strings.Contains(out, "configuration (secrets masked):\n") || !strings.Contains(out, "\n  SIMULATOR ") || !strings.Contains(out, "\n  LOG_FORMAT ") {
 		t.Fatalf("no configuration block in the text log:\n%s", out)
