@@ -18,6 +18,7 @@ type Family interface {
 	Remove(ctx context.Context, userID, id int64) error
 	Accept(ctx context.Context, memberUserID int64, token string) (*service.FamilyView, error)
 	ConsentWithCheck(ctx context.Context, userID, bindingID int64, checkID string) (*service.FamilyView, error)
+	Withdraw(ctx context.Context, memberUserID, bindingID int64) (*service.FamilyView, error)
 }
 
 // familyRoutes mounts the family endpoints on the authenticated group.
@@ -30,6 +31,7 @@ func (s *Server) familyRoutes(user *gin.RouterGroup) {
 	user.DELETE("/family/:id", s.familyRemove)
 	user.POST("/family/:id/consent", s.familyConsent)
 	user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
+	user.DELETE("/family/consents/:id", s.limit("family_accept", 10), s.familyWithdraw)
 }
 
 type familyAddRequest struct {
@@ -137,6 +139,21 @@ func (s *Server) familyConsent(c *gin.Context) {
 
 func (s *Server) familyAccept(c *gin.Context) {
 	v, err := s.deps.Family.Accept(c.Request.Context(), currentUser(c).ID, c.Param("token"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFamilyResponse(v))
+}
+
+// familyWithdraw is the member withdrawing consent to the binding :id (the
+// id the accept answer showed); the caller must be the bound person.
+func (s *Server) familyWithdraw(c *gin.Context) {
+	id, ok := bindingID(c)
+	if !ok {
+		return
+	}
+	v, err := s.deps.Family.Withdraw(c.Request.Context(), currentUser(c).ID, id)
 	if err != nil {
 		fail(c, err)
 		return

@@ -160,6 +160,39 @@ func TestFamily(t *testing.T) {
 			wantStatus(t, r, http.StatusForbidden, service.CodeIdentityMismatch)
 		})
 
+		t.Run("MemberWithdrawsPendingInvitation", func(t *testing.T) {
+			brotherID := residentID("11010119750505123")
+			add := h.do(t, "POST", "/api/v1/family", payer, map[string]string{"name": "王九", "id_type": "resident_id", "id_number": brotherID, "relation": "sibling"})
+			wantStatus(t, add, http.StatusCreated, "")
+			id := int64(add.body["id"].(float64))
+			path := fmt.Sprintf("/api/v1/family/consents/%d", id)
+			brother, _ := h.login(t, "brother")
+			wantStatus(t, h.do(t, "DELETE", path, brother, nil), http.StatusForbidden, service.CodeNotVerified)
+			wantStatus(t, h.verifyByFace(t, brother, "王九", brotherID), http.StatusOK, "")
+			// Another verified person, and the payer, are told nothing.
+			wantStatus(t, h.do(t, "DELETE", path, payer, nil), http.StatusNotFound, service.CodeNotFound)
+			stranger, _ := h.login(t, "withdraw-stranger")
+			wantStatus(t, h.verifyByFace(t, stranger, "钱七", residentID("44030119850615123")), http.StatusOK, "")
+			wantStatus(t, h.do(t, "DELETE", path, stranger, nil), http.StatusNotFound, service.CodeNotFound)
+			wantStatus(t, h.do(t, "DELETE", "/api/v1/family/consents/99999999", brother, nil), http.StatusNotFound, service.CodeNotFound)
+			wantStatus(t, h.do(t, "DELETE", "/api/v1/family/consents/x", brother, nil), http.StatusNotFound, service.CodeNotFound)
+
+			for i := 0; i < 2; i++ {
+				r := h.do(t, "DELETE", path, brother, nil)
+				wantStatus(t, r, http.StatusOK, "")
+				if r.str("status") != service.FamilyWithdrawn || strings.Contains(r.raw, brotherID) {
+					t.Fatalf("withdraw=%s, want withdrawn and masked", r.raw)
+				}
+			}
+			// Withdrawal is final: the invitation cannot re-activate it, and
+			// the payer cannot pay for the member.
+			wantStatus(t, h.do(t, "POST", "/api/v1/family/invitations/"+add.str("invitation")+"/accept", brother, nil),
+				http.StatusForbidden, service.CodeConsentWithdrawn)
+			if _, err := h.identity.ResolvePerson(ctx, payerID, strconv.FormatInt(id, 10)); service.ErrorCode(err) != service.CodeConsentWithdrawn {
+				t.Fatalf("ResolvePerson after withdrawal: err=%v, want family_consent_withdrawn", err)
+			}
+		})
+
 		t.Run("Validation", func(t *testing.T) {
 			wantStatus(t, h.do(t, "POST", "/api/v1/family", payer, map[string]string{"name": motherName, "id_type": "resident_id", "id_number": motherID, "relation": "friend"}),
 				http.StatusBadRequest, "invalid_relation")

@@ -206,6 +206,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Pension: service.NewPensionService(rs, a.Clock)})
 	orders := a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
 	orders.SetIdentityGate(quotes)
+	orders.SetConsentGate(a.Identity)
 	a.Handler = srv
 	return a, nil
 }

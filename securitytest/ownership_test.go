@@ -175,6 +175,16 @@ func ownershipCases() []ownershipCase {
 				t.Errorf("B's binding after consent with A's check = %s, want still pending_consent", r.raw)
 			}
 		}},
+		{"DELETE /api/v1/family/consents/:id", func(t *testing.T, f *fixture) {
+			// Only the bound person withdraws: B (another verified user) and
+			// A (the payer, who removes with DELETE /family/:id) get 404.
+			f.notFound(t, "B withdraws the mother's consent to A", f.e.do(t, "DELETE", "/api/v1/family/consents/"+f.mumBinding, f.b, nil))
+			f.notFound(t, "B withdraws A's pending binding", f.e.do(t, "DELETE", "/api/v1/family/consents/"+f.sibBinding, f.b, nil))
+			f.notFound(t, "A withdraws as if she were the mother", f.e.do(t, "DELETE", "/api/v1/family/consents/"+f.mumBinding, f.a, nil))
+			if r := f.e.do(t, "GET", "/api/v1/family", f.a, nil); !strings.Contains(r.raw, `"status":"active"`) || strings.Contains(r.raw, `"withdrawn"`) {
+				t.Errorf("A's family after the foreign withdrawals = %s, want the mother still active", r.raw)
+			}
+		}},
 		{"POST /api/v1/family/invitations/:token/accept", func(t *testing.T, f *fixture) {
 			// The invitation token is a secret A hands to her relative, not an
 			// identifier of A's: the wrong person holding it is told it is not

@@ -17,6 +17,11 @@ import (
 const (
 	FamilyPendingConsent = "pending_consent" // the member has not consented yet
 	FamilyActive         = "active"          // consented; the payer may pay for the member
+	// FamilyWithdrawn: the member withdrew consent (or never gave it and
+	// refused). Final: the payer can no longer quote, order or pay for the
+	// member; orders already paid run their course. To pay again the payer
+	// removes the binding and invites the member anew.
+	FamilyWithdrawn = "withdrawn"
 )
 
 // Consent methods.
@@ -128,7 +133,14 @@ const (
 	CodeInvitationExpired = "invitation_expired"
 	CodeNotVerified       = "not_verified"
 	CodeConsentPending    = "consent_pending"
+	// CodeConsentWithdrawn refuses quoting, ordering and paying for a
+	// member who withdrew consent.
+	CodeConsentWithdrawn = "family_consent_withdrawn"
 )
+
+func consentWithdrawn() *Error {
+	return &Error{Kind: KindForbidden, Code: CodeConsentWithdrawn, Message: "该亲属已撤回代缴授权，无法为其缴费；如需继续代缴，请删除后重新邀请"}
+}
 
 // ErrFamilyNotFound is the answer for an unknown binding or another user's.
 var ErrFamilyNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "亲属不存在"}
@@ -287,6 +299,9 @@ func (s *FamilyService) activate(ctx context.Context, id, personID int64, method
 		if b.Status == FamilyActive {
 			return nil
 		}
+		if b.Status == FamilyWithdrawn {
+			return consentWithdrawn()
+		}
 		b.Status, b.PersonID, b.ConsentMethod, b.ConsentedAt, b.UpdatedAt = FamilyActive, personID, method, now, now
 		return nil
 	})
@@ -297,6 +312,91 @@ func (s *FamilyService) activate(ctx context.Context, id, personID int64, method
 		return nil, err
 	}
 	return toFamilyView(b), nil
+}
+
+// Withdraw is the member withdrawing consent (撤回代缴授权): the member,
+// logged in with their own WeChat and verified as the bound person (the
+// check Accept makes), moves the binding from active or pending_consent to
+// withdrawn under the row lock. From then on the payer cannot quote, order
+// or pay for the member; batches already paid run their course. Withdrawing
+// again is harmless. Errors: not_found (unknown binding, or the caller is
+// not the bound person: the binding's existence is not disclosed),
+// not_verified.
+func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID int64) (*FamilyView, error) {
+	b, err := s.family.FindFamilyBinding(ctx, bindingID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrFamilyNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.UserID == memberUserID {
+		return nil, ErrFamilyNotFound // the payer removes with DELETE /family/{id}
+	}
+	u, err := s.users.FindUserByID(ctx, memberUserID)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Verified() {
+		return nil, notVerified()
+	}
+	p, err := s.persons.FindPersonByID(ctx, u.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	if !samePerson(p, b.Member) || (b.PersonID != 0 && b.PersonID != p.ID) {
+		return nil, ErrFamilyNotFound
+	}
+	now := s.clock.Now()
+	b, err = s.family.UpdateFamilyBinding(ctx, b.ID, func(b *FamilyBinding) error {
+		switch b.Status {
+		case FamilyActive, FamilyPendingConsent:
+			b.Status, b.UpdatedAt = FamilyWithdrawn, now
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrFamilyNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toFamilyView(b), nil
+}
+
+// CheckConsent refuses, with family_consent_withdrawn (403), ordering or
+// paying for a person the user may pay for only through a binding whose
+// member withdrew consent. The user's own person, an active binding, or no
+// binding at all (left to the other checks) pass.
+func (s *IdentityService) CheckConsent(ctx context.Context, userID, personID int64) error {
+	if personID == 0 {
+		return nil
+	}
+	u, err := userByID(ctx, userID, s.users.FindUserByID)
+	if err != nil {
+		return err
+	}
+	if u.PersonID == personID {
+		return nil
+	}
+	bs, err := s.family.ListFamilyBindings(ctx, userID)
+	if err != nil {
+		return err
+	}
+	withdrawn := false
+	for _, b := range bs {
+		if b.PersonID != personID {
+			continue
+		}
+		if b.Status == FamilyActive {
+			return nil
+		}
+		withdrawn = withdrawn || b.Status == FamilyWithdrawn
+	}
+	if withdrawn {
+		return consentWithdrawn()
+	}
+	return nil
 }
 
 func notVerified() *Error {
@@ -349,6 +449,9 @@ func (s *IdentityService) ResolvePerson(ctx context.Context, userID int64, perso
 	}
 	if err != nil {
 		return nil, err
+	}
+	if b.Status == FamilyWithdrawn {
+		return nil, consentWithdrawn()
 	}
 	if b.Status != FamilyActive || b.PersonID == 0 {
 		return nil, &Error{Kind: KindConflict, Code: CodeConsentPending, Message: "亲属尚未授权，请让亲属接受邀请或完成参保地认证后再缴费"}

@@ -407,7 +407,9 @@ func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error
 }
 
 // ConsentedFamily answers FamilyBindings from the family bindings: the payer
-// has an active binding, consented by the member, to that person.
+// has an active binding, consented by the member, to that person, or one the
+// member consented to and later withdrew: ordering and paying stop at the
+// withdrawal, so a paid batch was ordered under consent and runs its course.
 type ConsentedFamily struct{ Store FamilyStore }
 
 // HasConsentedBinding reports whether payer has an active binding to person.
@@ -417,7 +419,8 @@ func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, p
 		return false, err
 	}
 	for _, b := range bs {
-		if b.Status == FamilyActive && b.PersonID == personID && personID != 0 {
+		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
+		if consented && b.PersonID == personID && personID != 0 {
 			return true, nil
 		}
 	}

@@ -78,7 +78,18 @@ type OrderService struct {
 	metrics Metrics
 
 	identity IdentityGate
+	consent  ConsentGate
 }
+
+// ConsentGate refuses ordering or paying for a family member who withdrew
+// consent (family_consent_withdrawn). IdentityService implements it.
+type ConsentGate interface {
+	CheckConsent(ctx context.Context, userID, personID int64) error
+}
+
+// SetConsentGate makes CreateOrder and PayBatch (and so ResumeOrder) check
+// that the payer may still pay for the order's person.
+func (s *OrderService) SetConsentGate(g ConsentGate) { s.consent = g }
 
 // IdentityGate checks that the user has verified the person by a method
 // the region accepts. QuoteService implements it.
@@ -173,6 +184,11 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 	}
 	if s.identity != nil {
 		if err := s.identity.CheckPersonIdentity(ctx, userID, q.PersonID, q.Region); err != nil {
+			return nil, err
+		}
+	}
+	if s.consent != nil {
+		if err := s.consent.CheckConsent(ctx, userID, q.PersonID); err != nil {
 			return nil, err
 		}
 	}
@@ -318,6 +334,11 @@ func (s *OrderService) PayBatch(ctx context.Context, userID int64, orderNo strin
 	}
 	if err := payable(o, b, s.clock.Now()); err != nil {
 		return nil, err
+	}
+	if s.consent != nil {
+		if err := s.consent.CheckConsent(ctx, userID, o.PersonID); err != nil {
+			return nil, err
+		}
 	}
 	if signer, ok := s.gateway.(PaySigner); ok && b.PrepayID != "" && s.clock.Now().Sub(b.PrepayAt) < s.cfg.PrepayReuse {
 		pp, err := signer.PayParamsFor(b.PrepayID)
