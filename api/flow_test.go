@@ -227,9 +227,17 @@ func runMainFlow(t *testing.T, f *flowServer) string {
 	pp, _ := o["pay_params"].(map[string]any)
 	anon.call(t, "POST", "/sim/pay/request-payment", pp, 200)
 	order := waitOrder(t, u, orderNo, "posted")
-	vs := u.call(t, "GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 200)
-	if n := len(jlist(vs, "vouchers")); n != 3 {
-		t.Fatalf("%d vouchers, want 3", n)
+	// Vouchers follow acceptance through their own jobs: wait for all three.
+	var vs jsonObj
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		vs = u.call(t, "GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 200)
+		n := len(jlist(vs, "vouchers"))
+		if n == 3 {
+			break
+		}
+		if n > 3 || time.Now().After(deadline) {
+			t.Fatalf("%d vouchers, want 3", n)
+		}
 	}
 	anon.call(t, "GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 401)
 	code := jstr(jlist(vs, "vouchers")[0], "verify_code")

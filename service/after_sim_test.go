@@ -133,7 +133,8 @@ type simRun struct {
 	t      *testing.T
 	seed   uint64
 	coop   bool
-	rng    *rand.Rand // scenario and scheduling (driver goroutine only in coop mode)
+	rng    *rand.Rand // scenario and scheduling; use intn, actors run at once on MySQL
+	rngMu  sync.Mutex
 	db     *model.DB
 	clock  *service.ManualClock
 	orders *model.OrderStore
@@ -227,6 +228,14 @@ func (a *simActor) yield() {
 	<-a.wake
 }
 
+// intn draws from the run's generator. On MySQL the actors run as
+// goroutines at once, so draws are serialized (coop mode has one runner).
+func (r *simRun) intn(n int) int {
+	r.rngMu.Lock()
+	defer r.rngMu.Unlock()
+	return r.rng.IntN(n)
+}
+
 // runActors runs one round's actors to completion: interleaved by the seed
 // (coop) or as goroutines at once.
 func (r *simRun) runActors(actors []*simActor) {
@@ -263,7 +272,7 @@ func (r *simRun) runActors(actors []*simActor) {
 	}
 	live := append([]*simActor(nil), actors...)
 	for len(live) > 0 {
-		i := r.rng.IntN(len(live))
+		i := r.intn(len(live))
 		live[i].wake <- struct{}{}
 		m := <-r.back
 		if m.done {
@@ -271,9 +280,9 @@ func (r *simRun) runActors(actors []*simActor) {
 		}
 		// Time passes while others run (slow calls, a slow database), but
 		// no actor is starved longer than an external call may take.
-		if len(live) > 0 && r.rng.IntN(10) == 0 {
+		if len(live) > 0 && r.intn(10) == 0 {
 			now := r.clock.Now()
-			limit := now.Add(time.Duration(1+r.rng.IntN(30)) * time.Second)
+			limit := now.Add(time.Duration(1+r.intn(30)) * time.Second)
 			for _, a := range live {
 				if l := a.lastYield.Add(simCallTimeout); l.Before(limit) {
 					limit = l
@@ -315,8 +324,8 @@ type simWorker struct {
 
 func (r *simRun) newWorker(id, gen int, crashable bool) *simWorker {
 	w := &simWorker{run: r, id: id, gen: gen, owner: fmt.Sprintf("w%d.%d", id, gen)}
-	if crashable && r.rng.IntN(5) < 2 {
-		w.crashAt = 1 + r.rng.IntN(80)
+	if crashable && r.intn(5) < 2 {
+		w.crashAt = 1 + r.intn(80)
 	}
 	orders := simOrders{r.orders, w}
 	outbox := simOutbox{r.outbox, w}
@@ -1036,22 +1045,22 @@ const (
 
 func (r *simRun) setup() {
 	ctx := context.Background()
-	nOrders := 3 + r.rng.IntN(3)
+	nOrders := 3 + r.intn(3)
 	for i := range nOrders {
 		no := fmt.Sprintf("SP26030200%02d%04d", r.seed%100, i+1)
-		region := simRegions[r.rng.IntN(len(simRegions))]
+		region := simRegions[r.intn(len(simRegions))]
 		personID := int64(1000 + i)
 		payerPerson := personID
-		if r.rng.IntN(6) == 0 {
+		if r.intn(6) == 0 {
 			payerPerson = 9000 + int64(i) // a third party: held, refunded at expiry unless released
 		}
 		uid := r.simUser(fmt.Sprintf("o-%d-%d", r.seed, i), payerPerson)
-		nb := 1 + r.rng.IntN(3)
+		nb := 1 + r.intn(3)
 		q := &service.Quote{ID: "Q" + no, Region: region}
 		o := &service.Order{No: no, UserID: uid, PersonID: personID, QuoteID: q.ID, Region: region}
-		payRound := r.rng.IntN(4)
+		payRound := r.intn(4)
 		for k := 1; k <= nb; k++ {
-			amount := service.Fen(1000 + r.rng.IntN(400_000))
+			amount := service.Fen(1000 + r.intn(400_000))
 			month := fmt.Sprintf("2025-%02d", k)
 			pension := amount * 2 / 3
 			q.Lines = append(q.Lines,
@@ -1062,7 +1071,7 @@ func (r *simRun) setup() {
 				Status: service.StatusPendingPayment, PayerOpenID: "openid"})
 			o.AmountFen += amount
 			// Siblings are paid in the same round or soon after.
-			r.batches = append(r.batches, &simBatch{orderNo: no, otn: otn, region: region, amount: amount, payRound: payRound + r.rng.IntN(2)})
+			r.batches = append(r.batches, &simBatch{orderNo: no, otn: otn, region: region, amount: amount, payRound: payRound + r.intn(2)})
 		}
 		r.quotes.mu.Lock()
 		r.quotes.m[q.ID] = q
@@ -1074,11 +1083,11 @@ func (r *simRun) setup() {
 	}
 	// Callbacks on the wrong region for some batches, at random times.
 	for _, b := range r.batches {
-		if r.rng.IntN(4) == 0 {
-			r.plat.forge(b.otn, b.region, t0.Add(time.Duration(r.rng.IntN(100))*time.Hour))
+		if r.intn(4) == 0 {
+			r.plat.forge(b.otn, b.region, t0.Add(time.Duration(r.intn(100))*time.Hour))
 		}
 	}
-	nw := 2 + r.rng.IntN(2)
+	nw := 2 + r.intn(2)
 	for i := range nw {
 		r.workers = append(r.workers, r.newWorker(i, 0, true))
 	}
@@ -1158,7 +1167,7 @@ func (r *simRun) run() {
 			}
 			actors = append(actors, r.callbackActor(w))
 		}
-		if drain || r.rng.IntN(4) == 0 {
+		if drain || r.intn(4) == 0 {
 			actors = append(actors, r.opsActor(r.ops, drain))
 		}
 		r.runActors(actors)
@@ -1169,7 +1178,7 @@ func (r *simRun) run() {
 		}
 		// Clock jumps across hold windows (24 h) and the 72 h window.
 		jumps := []time.Duration{2 * time.Minute, 10 * time.Minute, time.Hour, 5 * time.Hour, 13 * time.Hour, 25 * time.Hour, 50 * time.Hour}
-		d := jumps[r.rng.IntN(len(jumps))]
+		d := jumps[r.intn(len(jumps))]
 		if drain {
 			d = 6 * time.Hour
 		}
@@ -1235,7 +1244,7 @@ func (r *simRun) callbackActor(w *simWorker) *simActor {
 				r.plat.mu.Unlock()
 				return
 			}
-			i := due[r.rng.IntN(len(due))]
+			i := due[r.intn(len(due))]
 			if !r.coop {
 				i = due[0]
 			}
@@ -1294,7 +1303,7 @@ func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 			return
 		}
 		for _, h := range holds {
-			switch r.rng.IntN(3) {
+			switch r.intn(3) {
 			case 0:
 				_, err := w.holds.Release(ctx, h.OutTradeNo, "ops")
 				r.tracef("ops release %s: %v", h.OutTradeNo, err)
@@ -1309,7 +1318,7 @@ func (r *simRun) opsActor(w *simWorker, drain bool) *simActor {
 			return
 		}
 		for _, al := range alerts {
-			if al.Kind == service.AlertPostingOutcomeUnknown && !r.retried[al.Ref] && r.rng.IntN(2) == 0 {
+			if al.Kind == service.AlertPostingOutcomeUnknown && !r.retried[al.Ref] && r.intn(2) == 0 {
 				r.retried[al.Ref] = true
 				res, booked := r.plat.voidOutOfBand(al.Ref)
 				var err error
