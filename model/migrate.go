@@ -2,15 +2,42 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	"gorm.io/gorm"
 )
 
+// The SQL migrations of each dialect, run by goose
+// (github.com/pressly/goose/v3): each file is NNNN_name.sql and starts with
+// `-- +goose Up`; goose splits it on semicolons at line ends (wrap a
+// statement that holds its own semicolons in `-- +goose StatementBegin` /
+// `-- +goose StatementEnd`).
+//
 //go:embed migrations
 var migrations embed.FS
+
+const (
+	// gooseTable is goose's version table (its default name).
+	gooseTable = "goose_db_version"
+	// legacyTable is where the hand-written runner used before goose
+	// recorded applied versions ("0001", ...). It is read once to adopt an
+	// existing database and never written again.
+	legacyTable = "schema_migrations"
+)
+
+// gooseMu guards goose's package-level settings (base FS, dialect, table
+// name, logger): every use of goose in this program goes through migrateGoose.
+var gooseMu sync.Mutex
 
 // Migration is one versioned schema change.
 type Migration struct {
@@ -42,73 +69,130 @@ func Migrations(dialect string) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies every embedded migration not yet recorded in
-// schema_migrations, each in order. It returns the names applied.
+// Migrate applies, with goose, every embedded migration not yet recorded in
+// goose's version table, in version order; a version lower than the newest
+// applied one (migrations merged out of order) is applied too. It returns the
+// file names applied.
+//
+// Concurrent migrators (several instances starting at once) are serialized
+// by a MySQL named lock held on one connection. A database migrated by the
+// hand-written runner this replaced (versions in schema_migrations) is
+// adopted first: its versions are copied into goose's table.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	return db.migrateTo(ctx, math.MaxInt64)
+}
+
+// migrateTo is Migrate stopping at version target (tests build older
+// schemas with it).
+func (db *DB) migrateTo(ctx context.Context, target int64) ([]string, error) {
 	ms, err := Migrations(db.Dialect)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.WithContext(ctx).Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		version VARCHAR(16) NOT NULL PRIMARY KEY,
-		name VARCHAR(255) NOT NULL,
-		applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)`).Error; err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
-	}
-	if db.Dialect == MySQL {
-		// Serialize concurrent migrators (several instances starting at once).
-		var got int
-		if err := db.WithContext(ctx).Raw("SELECT GET_LOCK('sipay_migrate', 60)").Scan(&got).Error; err != nil || got != 1 {
-			return nil, fmt.Errorf("migration lock: %v", err)
-		}
-		defer db.WithContext(ctx).Exec("SELECT RELEASE_LOCK('sipay_migrate')")
-	}
-	var done []string
-	if err := db.WithContext(ctx).Raw("SELECT version FROM schema_migrations").Scan(&done).Error; err != nil {
+	sqlDB, err := db.DB.DB()
+	if err != nil {
 		return nil, err
 	}
-	applied := map[string]bool{}
-	for _, v := range done {
-		applied[v] = true
+	if db.Dialect == MySQL {
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		defer conn.Close()
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('sipay_migrate', 60)").Scan(&got); err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		if got.Int64 != 1 {
+			return nil, errors.New("migration lock: another migrator held 'sipay_migrate' for 60s")
+		}
+		// The lock belongs to this connection's session: release it there.
+		defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK('sipay_migrate')")
+	}
+
+	gooseMu.Lock()
+	defer gooseMu.Unlock()
+	goose.SetBaseFS(migrations)
+	goose.SetTableName(gooseTable)
+	goose.SetLogger(goose.NopLogger())
+	dialect := "mysql"
+	if db.Dialect == SQLite {
+		dialect = "sqlite3"
+	}
+	if err := goose.SetDialect(dialect); err != nil {
+		return nil, err
+	}
+	// Creates goose's table (with its version-0 row) when missing.
+	if _, err := goose.EnsureDBVersion(sqlDB); err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
+		return nil, fmt.Errorf("goose version table: %w", err)
+	}
+	if err := db.adoptLegacyVersions(ctx); err != nil {
+		return nil, err
+	}
+	before, err := db.gooseApplied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	upErr := goose.UpTo(sqlDB, "migrations/"+db.Dialect, target, goose.WithAllowMissing())
+	after, err := db.gooseApplied(ctx)
+	if err != nil && upErr == nil {
+		upErr = err
 	}
 	var names []string
 	for _, m := range ms {
-		if applied[m.Version] {
-			continue
+		v, _ := strconv.ParseInt(m.Version, 10, 64)
+		if after[v] && !before[v] {
+			names = append(names, m.Name)
 		}
-		// MySQL DDL commits implicitly, so statements run one by one and the
-		// version row is written last: a failed migration is re-run whole.
-		for _, stmt := range splitSQL(m.SQL) {
-			if err := db.WithContext(ctx).Exec(stmt).Error; err != nil {
-				return names, fmt.Errorf("migration %s: %w", m.Name, err)
-			}
-		}
-		if err := db.WithContext(ctx).Exec("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name).Error; err != nil {
-			return names, fmt.Errorf("record migration %s: %w", m.Name, err)
-		}
-		names = append(names, m.Name)
+	}
+	if upErr != nil {
+		return names, fmt.Errorf("migrate: %w", upErr)
 	}
 	return names, nil
 }
 
-// splitSQL splits a migration on semicolons at line ends, dropping comments.
-func splitSQL(s string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteString("\n")
-		if strings.HasSuffix(t, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
+// gooseApplied returns the versions goose's table marks applied.
+func (db *DB) gooseApplied(ctx context.Context) (map[int64]bool, error) {
+	var vs []int64
+	if err := db.WithContext(ctx).Raw("SELECT version_id FROM " + gooseTable + " WHERE is_applied <> 0 AND version_id > 0").Scan(&vs).Error; err != nil {
+		return nil, fmt.Errorf("read %s: %w", gooseTable, err)
 	}
-	if strings.TrimSpace(cur.String()) != "" {
-		out = append(out, strings.TrimSpace(cur.String()))
+	out := make(map[int64]bool, len(vs))
+	for _, v := range vs {
+		out[v] = true
 	}
-	return out
+	return out, nil
+}
+
+// adoptLegacyVersions copies the versions the former runner recorded in
+// schema_migrations into goose's table, in one transaction, when goose's
+// table records no migration yet. The copy is all-or-nothing, so a crash
+// before it commits leaves goose's table empty and the next run adopts again.
+func (db *DB) adoptLegacyVersions(ctx context.Context) error {
+	if !db.Migrator().HasTable(legacyTable) {
+		return nil
+	}
+	applied, err := db.gooseApplied(ctx)
+	if err != nil || len(applied) > 0 {
+		return err
+	}
+	var legacy []string
+	if err := db.WithContext(ctx).Raw("SELECT version FROM " + legacyTable + " ORDER BY version").Scan(&legacy).Error; err != nil {
+		return fmt.Errorf("read %s: %w", legacyTable, err)
+	}
+	if len(legacy) == 0 {
+		return nil
+	}
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, s := range legacy {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || v <= 0 {
+				return fmt.Errorf("%s: version %q is not a positive number", legacyTable, s)
+			}
+			if err := tx.Exec("INSERT INTO "+gooseTable+" (version_id, is_applied) VALUES (?, ?)", v, true).Error; err != nil {
+				return fmt.Errorf("adopt %s version %s: %w", legacyTable, s, err)
+			}
+		}
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/model/modeltest"
 )
 
@@ -149,5 +151,31 @@ func TestMain_BadConfigNamesVariable(t *testing.T) {
 	}, &bytes.Buffer{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "SESSION_TTL") {
 		t.Fatalf("err=%v, want it to name SESSION_TTL", err)
+	}
+}
+
+// TestMain_MigrateCommand: `server migrate` applies every embedded migration
+// and exits; a second run applies none.
+func TestMain_MigrateCommand(t *testing.T) {
+	for _, dialect := range []string{model.SQLite, model.MySQL} {
+		t.Run(dialect, func(t *testing.T) {
+			env := map[string]string{"DATA_DIR": t.TempDir(), "LOG_FORMAT": "json"}
+			if dialect == model.MySQL {
+				env["MYSQL_DSN"] = modeltest.FreshMySQLDSN(t)
+			}
+			ms, err := model.Migrations(dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []int{len(ms), 0} {
+				logs := &syncBuffer{}
+				if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, logs, nil); err != nil {
+					t.Fatalf("run %d: server migrate: %v\n%s", i+1, err, logs)
+				}
+				if got := fmt.Sprintf(`"dialect":%q,"count":%d,`, dialect, want); !strings.Contains(logs.String(), got) {
+					t.Fatalf("run %d: want a log record with %s, got:\n%s", i+1, got, logs)
+				}
+			}
+		})
 	}
 }

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Users of the mini-program, keyed by openid.
 CREATE TABLE users (
   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Identities. Names, ID numbers and phones are stored only encrypted
 -- (pii: "v1:<kid>:<base64>"); *_bidx columns hold keyed HMAC blind indexes
 -- for exact lookups and uniqueness.

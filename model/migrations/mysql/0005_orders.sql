@@ -1,3 +1,4 @@
+-- +goose Up
 -- Orders, their WeChat Pay batches, the raw payment-event log, the outbox
 -- consumed by background workers, the order timeline and operations alerts.
 CREATE TABLE orders (

@@ -1,3 +1,4 @@
+-- +goose Up
 -- After payment: postings to the provincial platform, refunds, risk holds,
 -- e-vouchers, reconciliation findings and the operations audit log.
 CREATE TABLE postings (

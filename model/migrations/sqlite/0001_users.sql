@@ -1,3 +1,4 @@
+-- +goose Up
 -- Users of the mini-program, keyed by openid.
 CREATE TABLE users (
   id INTEGER PRIMARY KEY AUTOINCREMENT,

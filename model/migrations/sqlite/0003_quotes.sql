@@ -1,3 +1,4 @@
+-- +goose Up
 -- Quotes: priced offers, never changed once issued. Lines and the batch plan
 -- are JSON (amounts as integer fen); the totals are BIGINT fen columns.
 CREATE TABLE quotes (
