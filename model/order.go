@@ -151,6 +151,9 @@ func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		if err := s.checkMutualAid(tx, o); err != nil {
+			return err
+		}
 		if err := claimMonths(tx, o, now); err != nil {
 			return err
 		}

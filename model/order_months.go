@@ -78,6 +78,39 @@ var errClaimTaken = errors.New("month already claimed")
 var committedStatuses = []string{string(service.StatusPendingPayment), string(service.StatusPartiallyPaid),
 	string(service.StatusPaid), string(service.StatusHeld), string(service.StatusPosting)}
 
+// checkMutualAid refuses, in the order's transaction, an order whose family
+// mutual aid would overspend the balance its quote was computed from: the
+// aid of the person's other open orders in the region plus this order's
+// must stay within the quote's recorded balance. The person's row is locked
+// (FOR UPDATE on MySQL; SQLite transactions are immediate) so concurrent
+// orders of one person check one after the other. An order without mutual
+// aid makes no extra round trip.
+func (s *OrderStore) checkMutualAid(tx *gorm.DB, o *service.Order) error {
+	if o.MutualAidFen <= 0 {
+		return nil
+	}
+	var ids []int64
+	if err := lockForUpdate(tx, s.db.Dialect).Model(&personRow{}).Where("id = ?", o.PersonID).Pluck("id", &ids).Error; err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		// FOR UPDATE on a missing row would lock nothing that serializes.
+		return fmt.Errorf("mutual aid of order %s: person %d not found", o.No, o.PersonID)
+	}
+	var committed int64
+	err := tx.Table("orders").Joins("JOIN quotes ON quotes.id = orders.quote_id").
+		Where("orders.person_id = ? AND orders.region = ? AND orders.status IN ? AND orders.order_no <> ?",
+			o.PersonID, o.Region, committedStatuses, o.No).
+		Select("COALESCE(SUM(quotes.mutual_aid_fen), 0)").Scan(&committed).Error
+	if err != nil {
+		return err
+	}
+	if committed+int64(o.MutualAidFen) > int64(o.MutualAidBalanceFen) {
+		return service.MutualAidCommitted()
+	}
+	return nil
+}
+
 // CommittedMutualAid returns the mutual-aid fen of the person's open orders
 // in region (implements service.MutualAidCommitments).
 func (s *OrderStore) CommittedMutualAid(ctx context.Context, personID int64, region string) (service.Fen, error) {

@@ -178,3 +178,107 @@ func sorted(xs []string) []string {
 	}
 	return out
 }
+
+// aidOrder stores a quote of person 9 in 440300 that spends aid fen of the
+// recorded mutual-aid balance, and returns its order (not yet created).
+func aidOrder(t *testing.T, qs *model.QuoteStore, clock service.Clock, i int, aid, balance service.Fen) *service.Order {
+	t.Helper()
+	q := &service.Quote{ID: fmt.Sprintf("QMA%d", i), UserID: 101, PersonID: 9, Region: "440300", TotalFen: 100000, MutualAidFen: aid,
+		PayableFen: 100000 - aid, MutualAidBalanceFen: balance,
+		Lines:     []service.QuoteLine{{Insurance: "medical", Month: "2026-11", BaseFen: 1, RateBP: 1, AmountFen: 100000}},
+		Batches:   []service.BatchPlan{{Seq: 1, AmountFen: 100000 - aid, FromMonth: "2026-11", ToMonth: "2026-11"}},
+		CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := qs.CreateQuote(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := qs.FindQuoteByID(context.Background(), q.ID); err != nil || got.MutualAidBalanceFen != balance {
+		t.Fatalf("stored quote: balance %v %v, want %d", got, err, balance)
+	}
+	o := newTestOrder(fmt.Sprintf("SIM%018d", i), 101, q.ID, 1)
+	o.MutualAidFen, o.MutualAidBalanceFen = aid, balance
+	return o
+}
+
+func insertPerson9(t *testing.T, db *model.DB, now time.Time) {
+	t.Helper()
+	if err := db.Exec(`INSERT INTO persons (id, name_enc, id_type, id_number_enc, id_number_bidx, created_at, updated_at)
+		VALUES (9, 'x', 'resident_id', 'x', 'b9', ?, ?)`, now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two quotes issued before either is ordered each spend the whole mutual-aid
+// balance: the first order commits it, the second is refused with 409
+// mutual_aid_committed and writes nothing; once the first is closed the
+// balance is free again.
+func TestOrderStoreMutualAidNotSpentTwice(t *testing.T) {
+	clock := service.NewManualClock(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+	modeltest.Each(t, clock, func(t *testing.T, db *model.DB) {
+		ctx := context.Background()
+		s, qs := model.NewOrderStore(db), model.NewQuoteStore(db)
+		insertPerson9(t, db, clock.Now())
+		first, second := aidOrder(t, qs, clock, 1, 30000, 30000), aidOrder(t, qs, clock, 2, 30000, 30000)
+		mustCreateOrder(t, s, first)
+		err := s.CreateOrder(ctx, second)
+		if service.ErrorCode(err) != service.CodeMutualAidCommitted || service.ErrorKind(err) != service.KindConflict {
+			t.Fatalf("second order: got %v, want 409 %s", err, service.CodeMutualAidCommitted)
+		}
+		for _, table := range []string{"orders", "batches", "order_months", "order_events"} {
+			if n := countRows(t, db, table, "order_no = ?", second.No); n != 0 {
+				t.Fatalf("got %d %s rows of the refused order, want nothing half-written", n, table)
+			}
+		}
+		// What is left of the balance can still be spent.
+		third := aidOrder(t, qs, clock, 3, 0, 30000)
+		mustCreateOrder(t, s, third)
+
+		if _, err := s.UpdateBatch(ctx, first.Batches[0].OutTradeNo, func(o *service.Order, b *service.Batch, fx *service.Effects) error {
+			b.Status = service.StatusClosed
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		mustCreateOrder(t, s, second)
+	})
+}
+
+// Eight orders race on one mutual-aid balance (real goroutines; on MySQL
+// truly concurrent): the committed aid never exceeds the balance.
+func TestOrderStoreConcurrentMutualAidWithinBalance(t *testing.T) {
+	clock := service.NewManualClock(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
+	modeltest.Each(t, clock, func(t *testing.T, db *model.DB) {
+		s, qs := model.NewOrderStore(db), model.NewQuoteStore(db)
+		insertPerson9(t, db, clock.Now())
+		const n, balance, aid = 8, 50000, 20000 // room for two orders
+		orders := make([]*service.Order, n)
+		for i := range orders {
+			orders[i] = aidOrder(t, qs, clock, i, aid, balance)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				errs[i] = s.CreateOrder(context.Background(), orders[i])
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case service.ErrorCode(err) != service.CodeMutualAidCommitted:
+				t.Errorf("got %v, want success or %s", err, service.CodeMutualAidCommitted)
+			}
+		}
+		committed, err := s.CommittedMutualAid(context.Background(), 9, "440300")
+		if err != nil || committed > balance || ok != 2 || committed != service.Fen(ok*aid) {
+			t.Fatalf("got %d orders committing %d fen (%v), want 2 orders within the balance %d", ok, committed, err, balance)
+		}
+	})
+}

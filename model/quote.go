@@ -18,10 +18,12 @@ type quoteRow struct {
 	TotalFen     int64
 	MutualAidFen int64
 	PayableFen   int64
-	LinesJSON    string `gorm:"column:lines_json"`
-	BatchesJSON  string `gorm:"column:batches_json"`
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
+	// MutualAidBalanceFen: the balance the aid was computed from.
+	MutualAidBalanceFen int64
+	LinesJSON           string `gorm:"column:lines_json"`
+	BatchesJSON         string `gorm:"column:batches_json"`
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
 }
 
 func (quoteRow) TableName() string { return "quotes" }
@@ -66,7 +68,7 @@ func fromQuote(q *service.Quote) (*quoteRow, error) {
 	}
 	return &quoteRow{ID: q.ID, UserID: q.UserID, PersonID: q.PersonID, Region: q.Region,
 		TotalFen: int64(q.TotalFen), MutualAidFen: int64(q.MutualAidFen), PayableFen: int64(q.PayableFen),
-		LinesJSON: string(lj), BatchesJSON: string(bj),
+		MutualAidBalanceFen: int64(q.MutualAidBalanceFen), LinesJSON: string(lj), BatchesJSON: string(bj),
 		CreatedAt: q.CreatedAt.UTC().Truncate(time.Microsecond), ExpiresAt: q.ExpiresAt.UTC().Truncate(time.Microsecond)}, nil
 }
 
@@ -81,7 +83,7 @@ func toQuote(r *quoteRow) (*service.Quote, error) {
 	}
 	q := &service.Quote{ID: r.ID, UserID: r.UserID, PersonID: r.PersonID, Region: r.Region,
 		TotalFen: service.Fen(r.TotalFen), MutualAidFen: service.Fen(r.MutualAidFen), PayableFen: service.Fen(r.PayableFen),
-		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+		MutualAidBalanceFen: service.Fen(r.MutualAidBalanceFen), CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	for _, l := range lines {
 		q.Lines = append(q.Lines, service.QuoteLine{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
 			BaseFen: service.Fen(l.BaseFen), RateBP: l.RateBP, AmountFen: service.Fen(l.AmountFen), PricedBy: l.PricedBy, Source: service.SourceTag(l.Source)})

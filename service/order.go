@@ -78,9 +78,15 @@ type Order struct {
 	// Claims are the (insurance, month) pairs the order covers for its
 	// person, written with the order (order_months) and never loaded: one
 	// open order per person, insurance and month.
-	Claims    []MonthClaim
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Claims []MonthClaim
+	// MutualAidFen and MutualAidBalanceFen come from the quote and are
+	// never loaded: when MutualAidFen > 0 the store checks, in the order's
+	// transaction, that the person's other open orders in the region plus
+	// MutualAidFen stay within MutualAidBalanceFen (409 mutual_aid_committed).
+	MutualAidFen        Fen
+	MutualAidBalanceFen Fen
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // MonthClaim is one insurance month an order covers, with the batch that
@@ -99,6 +105,17 @@ const CodeMonthAlreadyOrdered = "month_already_ordered"
 func MonthAlreadyOrdered(insurance, month, orderNo string) *Error {
 	return &Error{Kind: KindConflict, Code: CodeMonthAlreadyOrdered,
 		Message: fmt.Sprintf("%s %s 已在订单 %s 中待支付或处理中，请先完成或取消该订单", insuranceName(insurance), month, orderNo)}
+}
+
+// CodeMutualAidCommitted is the 409 when the family mutual-aid balance a
+// quote spends is already committed to another open order of the person.
+const CodeMutualAidCommitted = "mutual_aid_committed"
+
+// MutualAidCommitted returns the 409 refusing an order whose mutual aid is
+// no longer available; a new quote deducts only what is left.
+func MutualAidCommitted() *Error {
+	return &Error{Kind: KindConflict, Code: CodeMutualAidCommitted,
+		Message: "家庭共济账户余额已被其他待处理订单占用，请重新获取报价"}
 }
 
 // Batch is one WeChat Pay transaction of an order.

@@ -139,7 +139,9 @@ type PayResult struct {
 // CreateOrder turns the user's quote into an order and prepays its first
 // batch. Errors: not_found (no such quote of this user), quote_expired,
 // quote_already_ordered (409, naming the order), month_already_ordered (409,
-// naming the open order that holds one of the months), the identity gate's
+// naming the open order that holds one of the months), mutual_aid_committed
+// (409: the quote's family mutual aid is committed to another open order
+// meanwhile; a new quote deducts what is left), the identity gate's
 // errors (identity_method_not_accepted), nothing_to_pay, and prepay_failed
 // (503: the order exists and the client can pay it again; the result is
 // returned with the error and names the order).
@@ -199,7 +201,8 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 
 	var o *Order
 	for attempt := 0; ; attempt++ {
-		o = &Order{No: newOrderNo(now), UserID: userID, PersonID: q.PersonID, QuoteID: q.ID, Region: q.Region, AmountFen: sum}
+		o = &Order{No: newOrderNo(now), UserID: userID, PersonID: q.PersonID, QuoteID: q.ID, Region: q.Region, AmountFen: sum,
+			MutualAidFen: q.MutualAidFen, MutualAidBalanceFen: q.MutualAidBalanceFen}
 		for _, bp := range q.Batches {
 			b := Batch{OrderNo: o.No, Seq: bp.Seq, OutTradeNo: OutTradeNo(o.No, bp.Seq), AmountFen: bp.AmountFen,
 				FromMonth: bp.FromMonth, ToMonth: bp.ToMonth, Status: StatusPendingPayment, PayerOpenID: payer.OpenID}

@@ -22,6 +22,11 @@ type Quote struct {
 	TotalFen     Fen
 	MutualAidFen Fen
 	PayableFen   Fen
+	// MutualAidBalanceFen is the family mutual-aid balance the platform
+	// reported when the quote was issued (before other open orders'
+	// commitments). Ordering refuses the quote when the aid of the person's
+	// other open orders plus MutualAidFen exceeds it.
+	MutualAidBalanceFen Fen
 	// Batches split PayableFen when it exceeds the region's per-payment
 	// limit. A quote within the limit has exactly one batch.
 	Batches   []BatchPlan

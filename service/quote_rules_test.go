@@ -233,6 +233,9 @@ func TestCreateQuoteMutualAidLeavesCommittedBalance(t *testing.T) {
 	q := mustQuote(t, e, in)
 	// Balance 100000 - committed 70000 = 30000 ≤ medical 3 × 44080.
 	assertTotals(t, q, 462840, 30000, 432840)
+	if q.MutualAidBalanceFen != 100000 {
+		t.Errorf("got recorded balance %d, want the platform's 100000 (the order re-checks the commitments)", q.MutualAidBalanceFen)
+	}
 	commit.fen = 150000 // more committed than the platform's balance: nothing left
 	q = mustQuote(t, e, in)
 	assertTotals(t, q, 462840, 0, 462840)

@@ -359,6 +359,7 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 	}
 	if in.UseMutualAid {
 		balance := max(profile.MutualAidBalanceFen, 0)
+		q.MutualAidBalanceFen = balance
 		if s.commitments != nil {
 			committed, err := s.commitments.CommittedMutualAid(ctx, person.ID, region.Code)
 			if err != nil {

@@ -280,6 +280,9 @@ func TestCreateQuoteGuangzhouAssessedHalfYearWithMutualAid(t *testing.T) {
 		t.Fatalf("got lines %+v, want 12 ending with medical 2027-04 44080", q.Lines)
 	}
 	assertTotals(t, q, 925680, 100000, 825680)
+	if q.MutualAidBalanceFen != 100000 {
+		t.Errorf("got recorded balance %d, want 100000 (checked again when ordering)", q.MutualAidBalanceFen)
+	}
 	assertBatches(t, q, []service.BatchPlan{{Seq: 1, AmountFen: 825680, FromMonth: "2026-11", ToMonth: "2027-04"}})
 	if e.platform.assessCalls != 1 {
 		t.Errorf("got %d AssessBase calls, want 1", e.platform.assessCalls)
