@@ -178,6 +178,10 @@ func (s *AdminService) postingState(ctx context.Context, outTradeNo string) (*Po
 	return st, nil
 }
 
+// CanResolvePostings reports whether the posting flow is wired, so
+// ResolvePosting can act.
+func (s *AdminService) CanResolvePostings() bool { return s.d.Posting != nil }
+
 // ResolvePosting records what the platform confirmed out of band for a
 // batch whose posting outcome is unknown (confirming): outcome "refund"
 // (not booked: the money goes back) or "posted" with the platform's

@@ -75,15 +75,6 @@ type ConsoleStore interface {
 	DecideAlert(ctx context.Context, id int64, from []string, to, by, note string, at time.Time) (ok bool, err error)
 }
 
-// UnknownResolver records what the platform confirmed for a posting whose
-// outcome was unknown (the `confirming` state of the posting flow):
-// outcome "posted" with the platform reference, or "refund". It is wired
-// when the posting flow provides it; until then the console lists the
-// queue without the action.
-type UnknownResolver interface {
-	ResolveUnknown(ctx context.Context, actor, outTradeNo, outcome, reference, note string) error
-}
-
 // OpsDeps are the dependencies of the OpsService.
 type OpsDeps struct {
 	Admin   *AdminService
@@ -91,8 +82,6 @@ type OpsDeps struct {
 	Persons PersonFinder
 	Holds   *HoldService
 	Clock   Clock
-	// Resolver (optional) resolves unknown platform outcomes.
-	Resolver UnknownResolver
 }
 
 // OpsService is what the operations console adds to the AdminService:
@@ -213,16 +202,17 @@ func (s *OpsService) UnknownOutcomes(ctx context.Context, actor string) ([]Unkno
 	return us, s.d.Admin.audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
 }
 
-// CanResolveUnknown reports whether an UnknownResolver is wired.
-func (s *OpsService) CanResolveUnknown() bool { return s.d.Resolver != nil }
+// CanResolveUnknown reports whether unknown outcomes can be resolved here:
+// the posting flow's audited action is wired into the AdminService.
+func (s *OpsService) CanResolveUnknown() bool { return s.d.Admin.CanResolvePostings() }
 
-// ResolveUnknown records what the platform confirmed, through the posting
-// flow's own audited action.
+// ResolveUnknown records what the platform confirmed for a confirming
+// batch through the JSON admin API's own audited action
+// (AdminService.ResolvePosting): outcome "refund" or "posted" with the
+// platform reference.
 func (s *OpsService) ResolveUnknown(ctx context.Context, actor, outTradeNo, outcome, reference, note string) error {
-	if s.d.Resolver == nil {
-		return &Error{Kind: KindConflict, Code: "resolver_unavailable", Message: "此版本尚不支持处理结果未知的入账"}
-	}
-	return s.d.Resolver.ResolveUnknown(ctx, actor, outTradeNo, outcome, reference, note)
+	_, err := s.d.Admin.ResolvePosting(ctx, actor, outTradeNo, outcome, reference, note)
+	return err
 }
 
 // Refunds lists refunds in a state ("" = all).
