@@ -130,8 +130,13 @@ func TestOperationsResolveAConfirmingBatch(t *testing.T) {
 		}
 		h.run()
 		h.wantStatus(a, service.StatusRefunded)
-		if _, err := h.admin.ResolvePosting(ctx, "ops1", b, "posted", "SB-OOB-1", "平台回函确认已入账"); err != nil {
-			t.Fatalf("resolve posted: %v", err)
+		// The console resolves through the same audited admin action.
+		ops := service.NewOpsService(service.OpsDeps{Admin: h.admin, Store: h.store, Persons: noPersons{}, Holds: h.holds, Clock: h.clock})
+		if !ops.CanResolveUnknown() {
+			t.Fatalf("the console cannot resolve unknown outcomes")
+		}
+		if err := ops.ResolveUnknown(ctx, "ops1", b, "posted", "SB-OOB-1", "平台回函确认已入账"); err != nil {
+			t.Fatalf("resolve posted (console): %v", err)
 		}
 		h.wantStatus(b, service.StatusPosted)
 		if _, err := h.admin.ResolvePosting(ctx, "ops1", b, "refund", "", "again"); service.AsError(err) == nil || service.AsError(err).Kind != service.KindConflict {
@@ -365,4 +370,11 @@ func TestPostingCarriesTheMutualAidDeduction(t *testing.T) {
 			t.Fatalf("mutual aid alerts: %d", n)
 		}
 	})
+}
+
+// noPersons finds no person (the console's resolve action reads none).
+type noPersons struct{}
+
+func (noPersons) FindPerson(context.Context, int64) (*service.Person, error) {
+	return nil, service.ErrNotFound
 }
