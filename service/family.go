@@ -243,14 +243,7 @@ func (s *FamilyService) Accept(ctx context.Context, memberUserID int64, token st
 	if b.UserID == memberUserID {
 		return nil, Invalid(CodeFamilySelf, "请让亲属用本人微信打开邀请并完成实名认证")
 	}
-	u, err := s.users.FindUserByID(ctx, memberUserID)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Verified() {
-		return nil, notVerified()
-	}
-	p, err := s.persons.FindPersonByID(ctx, u.PersonID)
+	p, err := s.memberPerson(ctx, memberUserID)
 	if err != nil {
 		return nil, err
 	}
@@ -333,14 +326,7 @@ func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID in
 	if b.UserID == memberUserID {
 		return nil, ErrFamilyNotFound // the payer removes with DELETE /family/{id}
 	}
-	u, err := s.users.FindUserByID(ctx, memberUserID)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Verified() {
-		return nil, notVerified()
-	}
-	p, err := s.persons.FindPersonByID(ctx, u.PersonID)
+	p, err := s.memberPerson(ctx, memberUserID)
 	if err != nil {
 		return nil, err
 	}
@@ -471,4 +457,17 @@ func (s *IdentityService) MaskedPerson(ctx context.Context, personID int64) (*Pe
 		return nil, err
 	}
 	return &Person{ID: p.ID, Name: pii.MaskName(p.Name), IDType: p.IDType, IDNumber: pii.MaskIDNumber(p.IDNumber), Phone: pii.MaskPhone(p.Phone)}, nil
+}
+
+// memberPerson is the verified person of the member's own account: who
+// accepts an invitation or withdraws consent. Errors: not_verified.
+func (s *FamilyService) memberPerson(ctx context.Context, memberUserID int64) (*Person, error) {
+	u, err := s.users.FindUserByID(ctx, memberUserID)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Verified() {
+		return nil, notVerified()
+	}
+	return s.persons.FindPersonByID(ctx, u.PersonID)
 }
