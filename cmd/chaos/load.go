@@ -383,11 +383,13 @@ func (c *customer) run(ctx context.Context) {
 // order quotes the current month, creates the order and pays it.
 func (c *customer) order(ctx context.Context, second bool) {
 	l := c.l
-	ins := []map[string]any{{"type": "pension", "base_fen": 500000 + 100000*c.rng.IntN(4)}}
+	// Beijing accepts face verification (Jiangsu takes only the e-card
+	// password) and bounds 2026 bases at 7270–36348 yuan.
+	ins := []map[string]any{{"type": "pension", "base_fen": 800000 + 100000*c.rng.IntN(4)}}
 	if c.rng.IntN(2) == 0 {
-		ins = append(ins, map[string]any{"type": "medical", "base_fen": 500000})
+		ins = append(ins, map[string]any{"type": "medical", "base_fen": 800000})
 	}
-	q := c.try(ctx, 20*time.Second, "POST", "/api/v1/quotes", map[string]any{"region": "jiangsu", "person": "self",
+	q := c.try(ctx, 20*time.Second, "POST", "/api/v1/quotes", map[string]any{"region": "beijing", "person": "self",
 		"insurances": ins, "start_month": currentMonth(), "months": 1})
 	qv, ok := decode[struct {
 		ID string `json:"id"`
