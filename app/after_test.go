@@ -39,13 +39,20 @@ func simApp(tb testing.TB) (*app.App, *service.ManualClock) {
 // transaction does (posting job with the 72-hour deadline).
 func paidThroughSimulator(tb testing.TB, a *app.App, clock *service.ManualClock, name string, amount service.Fen) (orderNo, otn string) {
 	tb.Helper()
+	return paidAsPerson(tb, a, clock, name, "44010619900101123X", amount)
+}
+
+// paidAsPerson is paidThroughSimulator for the person with idNumber (the
+// platform simulator books one ID number once a month).
+func paidAsPerson(tb testing.TB, a *app.App, clock *service.ManualClock, name, idNumber string, amount service.Fen) (orderNo, otn string) {
+	tb.Helper()
 	ctx := context.Background()
 	users, persons, quotes, orders := model.NewUserStore(a.DB), model.NewPersonStore(a.DB, a.PII), model.NewQuoteStore(a.DB), model.NewOrderStore(a.DB)
-	p, err := persons.EnsurePerson(ctx, service.Person{Name: name, IDType: service.IDResident, IDNumber: "44010619900101123X"})
+	p, err := persons.EnsurePerson(ctx, service.Person{Name: name, IDType: service.IDResident, IDNumber: idNumber})
 	if err != nil {
 		tb.Fatalf("person: %v", err)
 	}
-	u, err := users.UpsertUserByOpenID(ctx, "openid-"+name, "")
+	u, err := users.UpsertUserByOpenID(ctx, "openid-"+name+"-"+idNumber, "")
 	if err != nil {
 		tb.Fatalf("user: %v", err)
 	}

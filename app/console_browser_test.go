@@ -56,64 +56,6 @@ func residentID(body17 string) string {
 	return body17 + string("10X98765432"[sum%11])
 }
 
-// paidAsPerson is paidThroughSimulator for a person of its own ID number
-// (the platform simulator books one ID number once a month).
-func paidAsPerson(tb testing.TB, a *app.App, clock *service.ManualClock, name, idNumber string, amount service.Fen) (orderNo, otn string) {
-	tb.Helper()
-	ctx := context.Background()
-	users, persons, quotes, orders := model.NewUserStore(a.DB), model.NewPersonStore(a.DB, a.PII), model.NewQuoteStore(a.DB), model.NewOrderStore(a.DB)
-	p, err := persons.EnsurePerson(ctx, service.Person{Name: name, IDType: service.IDResident, IDNumber: idNumber})
-	if err != nil {
-		tb.Fatalf("person: %v", err)
-	}
-	u, err := users.UpsertUserByOpenID(ctx, "openid-"+idNumber, "")
-	if err != nil {
-		tb.Fatalf("user: %v", err)
-	}
-	if _, err := users.UpdateUser(ctx, u.ID, func(u *service.User) error { u.PersonID = p.ID; return nil }); err != nil {
-		tb.Fatalf("verify user: %v", err)
-	}
-	month := clock.Now().In(service.Shanghai).Format("2006-01")
-	pension := amount * 2 / 3
-	q := &service.Quote{ID: "QT" + time.Now().Format("150405.000000"), UserID: u.ID, PersonID: p.ID, Region: "guangdong-guangzhou",
-		Lines: []service.QuoteLine{
-			{Insurance: service.InsurancePension, Month: month, BaseFen: 500000, RateBP: 2000, AmountFen: pension},
-			{Insurance: service.InsuranceMedical, Month: month, BaseFen: 500000, RateBP: 1000, AmountFen: amount - pension},
-		}, TotalFen: amount, PayableFen: amount, Batches: []service.BatchPlan{{Seq: 1, AmountFen: amount, FromMonth: month, ToMonth: month}},
-		CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
-	if err := quotes.CreateQuote(ctx, q); err != nil {
-		tb.Fatalf("quote: %v", err)
-	}
-	orderNo = "SP" + strings.ReplaceAll(time.Now().Format("060102150405.000000"), ".", "")
-	otn = service.OutTradeNo(orderNo, 1)
-	o := &service.Order{No: orderNo, UserID: u.ID, PersonID: p.ID, QuoteID: q.ID, Region: q.Region, AmountFen: amount,
-		Batches: []service.Batch{{OrderNo: orderNo, Seq: 1, OutTradeNo: otn, AmountFen: amount, FromMonth: month, ToMonth: month,
-			Status: service.StatusPendingPayment, PayerOpenID: u.OpenID}}}
-	if err := orders.CreateOrder(ctx, o); err != nil {
-		tb.Fatalf("order: %v", err)
-	}
-	pp, err := a.Pay.Prepay(ctx, service.Prepay{OutTradeNo: otn, Description: "社保缴费", PayerOpenID: u.OpenID, AmountFen: amount,
-		ExpireAt: clock.Now().Add(30 * time.Minute)})
-	if err != nil {
-		tb.Fatalf("prepay: %v", err)
-	}
-	if _, err := a.Sims.Pay.Pay(pp.PrepayID); err != nil {
-		tb.Fatalf("pay: %v", err)
-	}
-	tr, err := a.Pay.QueryTrade(ctx, otn)
-	if err != nil || tr.State != service.TradeSuccess {
-		tb.Fatalf("query trade: %+v, %v", tr, err)
-	}
-	if _, err := orders.UpdateBatch(ctx, otn, func(o *service.Order, b *service.Batch, fx *service.Effects) error {
-		b.Status, b.TransactionID, b.PaidAt = service.StatusPaid, tr.TransactionID, tr.SuccessTime
-		fx.Outbox = append(fx.Outbox, service.OutboxJob{Kind: service.JobPostBatch, Ref: otn, DeadlineAt: tr.SuccessTime.Add(service.RetryWindow)})
-		return nil
-	}); err != nil {
-		tb.Fatalf("mark paid: %v", err)
-	}
-	return orderNo, otn
-}
-
 // browserPath finds Debian's chromium (or CHROME_PATH).
 func browserPath() string {
 	if p := os.Getenv("CHROME_PATH"); p != "" {
