@@ -26,13 +26,19 @@ func quotesLoad(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *re
 	if err != nil {
 		return nil, err
 	}
+	return &load{"quotes", b.o.Conc, srv, quoteOp(users, c, srv.URL()+"/api/v1/quotes", "quote")}, nil
+}
+
+// quoteOp posts the same one-month Jiangsu quote (pension and medical on
+// 5000 yuan: 1400 yuan payable) by the users in turn: the real scenario and
+// its reference ask the very same thing.
+func quoteOp(users []benchUser, c *http.Client, url, who string) op {
 	month := time.Now().In(cstZone).Format("2006-01")
 	body := []byte(fmt.Sprintf(`{"region":"jiangsu","person":"self","insurances":[{"type":"pension","base_fen":500000},{"type":"medical","base_fen":500000}],"start_month":%q,"months":1}`, month))
 	var next atomic.Int64
-	base := srv.URL()
-	return &load{"quotes", b.o.Conc, srv, func(ctx context.Context, _ int) error {
+	return func(ctx context.Context, _ int) error {
 		u := users[int(next.Add(1)-1)%len(users)]
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/quotes", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -43,8 +49,8 @@ func quotesLoad(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *re
 			return err
 		}
 		if !bytes.Contains(resp, []byte(`"payable_fen":140000`)) {
-			return fmt.Errorf("quote reply without payable_fen 140000: %.200s", resp)
+			return fmt.Errorf("%s reply without payable_fen 140000: %.200s", who, resp)
 		}
 		return nil
-	}}, nil
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
-	"time"
 )
 
 // refNotifyOp posts the next notification of p to the reference server.
@@ -32,26 +31,7 @@ func refNotifyOp(p *notifyPool, c *http.Client, base string) op {
 // refQuoteOp asks the reference server for the same quote as the real
 // scenario, by the same users in turn.
 func refQuoteOp(users []benchUser, c *http.Client, base string) op {
-	month := time.Now().In(cstZone).Format("2006-01")
-	body := []byte(fmt.Sprintf(`{"region":"jiangsu","person":"self","insurances":[{"type":"pension","base_fen":500000},{"type":"medical","base_fen":500000}],"start_month":%q,"months":1}`, month))
-	var next atomic.Int64
-	return func(ctx context.Context, _ int) error {
-		u := users[int(next.Add(1)-1)%len(users)]
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/quotes", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+u.Token)
-		resp, err := do(c, req, http.StatusCreated)
-		if err != nil {
-			return err
-		}
-		if !bytes.Contains(resp, []byte(`"payable_fen":140000`)) {
-			return fmt.Errorf("reference quote reply without payable_fen 140000: %.200s", resp)
-		}
-		return nil
-	}
+	return quoteOp(users, c, base+"/quotes", "reference quote")
 }
 
 // refOrderOp turns the next reference quote id into an order at the
