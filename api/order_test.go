@@ -133,7 +133,7 @@ func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderServic
 	}
 	a.deps = api.OrderDeps{Orders: orders, Idempotency: cache.NewIdempotencyStore(rdb), Notify: parser,
 		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
-		Dedupe:          cache.NewEventDedupe(rdb, 48*time.Hour)}
+		Dedupe:          cache.NewSeenStore(rdb, "wxevent:", 48*time.Hour)}
 	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{}})
 	srv.MountOrders(a.deps)
 	mu.Lock()

@@ -70,15 +70,6 @@ type AlertFinder interface {
 	FindAlerts(ctx context.Context, status string, limit int) ([]Alert, error)
 }
 
-// CallGuard is a short-lived exclusive key (Redis SET NX with a token) that
-// keeps two callers from sending the same external call at the same moment.
-// It is a fast path on top of the database state guard, never instead of it.
-type CallGuard interface {
-	// Acquire returns ok=false when someone else holds key. release frees it
-	// only if this caller still holds it.
-	Acquire(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
-}
-
 // ShanghaiDay returns the [start, end) of the Asia/Shanghai calendar day
 // containing t, in UTC.
 func ShanghaiDay(t time.Time) (time.Time, time.Time) {
