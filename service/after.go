@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // This file holds what the after-payment flow (posting, refunds, holds,
@@ -125,23 +127,14 @@ func findBatch(ctx context.Context, orders OrderStore, outTradeNo string) (*Orde
 	return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
 }
 
-// ErrorText returns err's text cut to n bytes on a rune boundary, for
-// last_error columns and alert details.
+// ErrorText returns err's text clipped to n bytes on a rune boundary
+// (redact.Clip), for last_error columns and alert details.
 func ErrorText(err error, n int) string {
 	if err == nil {
 		return ""
 	}
-	s := err.Error()
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8Start(s[n]) {
-		n--
-	}
-	return s[:n]
+	return redact.Clip(err.Error(), n)
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // isNotFound reports whether err wraps ErrNotFound.
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // QuoteStore persists quotes. A stored quote is never changed.
@@ -452,7 +454,7 @@ func notPayable(msg, fieldCode string) *Error {
 // operations get an alert.
 func (s *QuoteService) platformFault(ctx context.Context, region *Region, detail string) error {
 	if s.alerts != nil {
-		_ = s.alerts.RecordAlert(ctx, Alert{Kind: AlertPlatformFigure, Ref: region.Code, Detail: truncate(detail, 2000)})
+		_ = s.alerts.RecordAlert(ctx, Alert{Kind: AlertPlatformFigure, Ref: region.Code, Detail: redact.Clip(detail, 2000)})
 	}
 	return &Error{Kind: KindUnprocessable, Code: CodePlatformFigure,
 		Message: "社保平台返回的缴费数据异常，暂不能在线缴费，请联系当地社保经办机构（12333）核实",
