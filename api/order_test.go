@@ -472,7 +472,7 @@ func (a *orderAPI) transaction(otn string, total int64) map[string]any {
 	return map[string]any{
 		"appid": a.keys.AppID, "mchid": a.keys.MchID, "out_trade_no": otn, "transaction_id": "4200" + strings.ReplaceAll(otn[len(otn)-8:], "_", "0"),
 		"trade_type": "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-		"success_time": a.clock.Now().In(wxpay.Shanghai).Format(time.RFC3339),
+		"success_time": a.clock.Now().In(service.Shanghai).Format(time.RFC3339),
 		"payer":        map[string]any{"openid": "openid-1"},
 		"amount":       map[string]any{"total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY"},
 	}

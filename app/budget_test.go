@@ -308,7 +308,7 @@ func roundTripBudget(t *testing.T, mysql bool) {
 	now := time.Now()
 	res := map[string]any{"appid": keys.AppID, "mchid": keys.MchID, "out_trade_no": b.OutTradeNo, "transaction_id": "4200000000202612060000000001",
 		"trade_type": "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-		"success_time": now.In(wxpay.Shanghai).Format(time.RFC3339), "payer": map[string]any{"openid": "obudget-user"},
+		"success_time": now.In(service.Shanghai).Format(time.RFC3339), "payer": map[string]any{"openid": "obudget-user"},
 		"amount": map[string]any{"total": b.AmountFen, "payer_total": b.AmountFen, "currency": "CNY", "payer_currency": "CNY"}}
 	h, nb, err := wxpay.SignNotification("TRANSACTION.SUCCESS", res, "transaction", keys.PlatformKey, keys.PublicKeyID, keys.APIv3Key, now)
 	if err != nil {

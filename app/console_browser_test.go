@@ -257,7 +257,7 @@ func TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted(t *testing.T) {
 	shot(t, bctx, dir, "order")
 
 	// Reconciliation of today: WeChat's bill against our books.
-	today := service.ReconDay(clock.Now())
+	today := service.Day(clock.Now())
 	if _, err := a.After.Recon.Reconcile(ctx, clock.Now()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}

@@ -72,29 +72,6 @@ type AlertFinder interface {
 	FindAlerts(ctx context.Context, status string, limit int) ([]Alert, error)
 }
 
-// ShanghaiDay returns the [start, end) of the Asia/Shanghai calendar day
-// containing t, in UTC.
-func ShanghaiDay(t time.Time) (time.Time, time.Time) {
-	l := t.In(Shanghai)
-	start := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, Shanghai)
-	return start.UTC(), start.AddDate(0, 0, 1).UTC()
-}
-
-// AddWorkingDays adds n working days (Monday to Friday, Asia/Shanghai) to t,
-// keeping the time of day: Friday 10:00 + 3 = Wednesday 10:00. Public
-// holidays and the make-up working weekends (调休) are out of scope: they
-// need a yearly calendar published by the State Council.
-func AddWorkingDays(t time.Time, n int) time.Time {
-	l := t.In(Shanghai)
-	for n > 0 {
-		l = l.AddDate(0, 0, 1)
-		if wd := l.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return l.UTC()
-}
-
 // SplitOutTradeNo returns the order number and batch seq of an out_trade_no
 // made by OutTradeNo.
 func SplitOutTradeNo(outTradeNo string) (string, int, bool) {

@@ -5,19 +5,6 @@ import (
 	"time"
 )
 
-// chinaTZ is Asia/Shanghai. China has no daylight saving time, so a fixed
-// zone is exact and needs no tzdata.
-var chinaTZ = time.FixedZone("CST", 8*3600)
-
-// ChinaDate returns the calendar day of t in Asia/Shanghai as YYYY-MM-DD.
-func ChinaDate(t time.Time) string { return t.In(chinaTZ).Format("2006-01-02") }
-
-// NextChinaMidnight returns the next 00:00 in Asia/Shanghai after t.
-func NextChinaMidnight(t time.Time) time.Time {
-	c := t.In(chinaTZ)
-	return time.Date(c.Year(), c.Month(), c.Day()+1, 0, 0, 0, 0, chinaTZ)
-}
-
 // ValidIDType reports whether t is one of the accepted identity documents.
 func ValidIDType(t IDType) bool {
 	switch t {
@@ -173,11 +160,11 @@ func mod112(d string) byte {
 // validBirthDate checks a YYYYMMDD date from 1900-01-01 to today's date in
 // Asia/Shanghai.
 func validBirthDate(s string, today time.Time) bool {
-	d, err := time.ParseInLocation("20060102", s, chinaTZ)
+	d, err := time.ParseInLocation("20060102", s, Shanghai)
 	if err != nil || d.Format("20060102") != s || d.Year() < 1900 {
 		return false
 	}
-	return s <= today.In(chinaTZ).Format("20060102")
+	return s <= today.In(Shanghai).Format("20060102")
 }
 
 func validateForeign(n string, today time.Time) *Error {

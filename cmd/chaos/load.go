@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/shebao/sipay/service"
 )
 
 // requestTimeout bounds every HTTP request; a request that takes longer
@@ -231,7 +233,7 @@ func checkChar(body string) byte {
 
 // currentMonth is the month in Asia/Shanghai, as the server computes it.
 func currentMonth() string {
-	return time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01")
+	return service.Month(time.Now())
 }
 
 // do sends one request to a server (or to url when it is absolute) and

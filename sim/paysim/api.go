@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/shebao/sipay/wxpay"
+	"github.com/shebao/sipay/service"
 )
 
 var (
@@ -99,7 +99,7 @@ func (s *Sim) handlePrepay(r *http.Request, body []byte) reply {
 		s.trades[tr.OutTradeNo] = tr
 		s.tradeOrder = append(s.tradeOrder, tr.OutTradeNo)
 	}
-	id := "wx" + now.In(wxpay.Shanghai).Format("02150405") + randomHex(13)
+	id := "wx" + now.In(service.Shanghai).Format("02150405") + randomHex(13)
 	s.prepays[id] = &prepay{ID: id, OutTradeNo: tr.OutTradeNo, CreatedAt: now}
 	return jsonReply(http.StatusOK, map[string]string{"prepay_id": id})
 }
@@ -116,7 +116,7 @@ func transactionJSON(tr *trade) map[string]any {
 		m["transaction_id"] = tr.TransactionID
 		m["trade_type"] = "JSAPI"
 		m["bank_type"] = "OTHERS"
-		m["success_time"] = tr.SuccessTime.In(wxpay.Shanghai).Format(time.RFC3339)
+		m["success_time"] = tr.SuccessTime.In(service.Shanghai).Format(time.RFC3339)
 		m["payer"] = map[string]string{"openid": tr.OpenID}
 		amount["payer_total"] = tr.Total
 		amount["payer_currency"] = "CNY"
@@ -198,9 +198,9 @@ func (s *Sim) nextSeq() int64 {
 }
 
 func (s *Sim) newTransactionID(now time.Time) string {
-	return fmt.Sprintf("4200%s%06d%s", now.In(wxpay.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(10))
+	return fmt.Sprintf("4200%s%06d%s", now.In(service.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(10))
 }
 
 func (s *Sim) newRefundID(now time.Time) string {
-	return fmt.Sprintf("5030%s%06d%s", now.In(wxpay.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(11))
+	return fmt.Sprintf("5030%s%06d%s", now.In(service.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(11))
 }
