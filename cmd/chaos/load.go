@@ -325,19 +325,10 @@ func (c *customer) login(ctx context.Context) bool {
 	return ok
 }
 
-type payParams struct {
-	AppID     string `json:"appId"`
-	TimeStamp string `json:"timeStamp"`
-	NonceStr  string `json:"nonceStr"`
-	Package   string `json:"package"`
-	SignType  string `json:"signType"`
-	PaySign   string `json:"paySign"`
-}
-
 type createdOrder struct {
-	OrderNo   string    `json:"order_no"`
-	PaySeq    int       `json:"pay_seq"`
-	PayParams payParams `json:"pay_params"`
+	OrderNo   string            `json:"order_no"`
+	PaySeq    int               `json:"pay_seq"`
+	PayParams service.PayParams `json:"pay_params"`
 	Batches   []struct {
 		Seq        int    `json:"seq"`
 		OutTradeNo string `json:"out_trade_no"`
@@ -431,7 +422,7 @@ func (c *customer) order(ctx context.Context, second bool) {
 		// A replayed answer may carry no pay params: ask to pay the batch.
 		p := c.try(ctx, 20*time.Second, "POST", fmt.Sprintf("/api/v1/orders/%s/batches/%d/pay", o.OrderNo, max(o.PaySeq, 1)), nil)
 		pv, ok := decode[struct {
-			PayParams payParams `json:"pay_params"`
+			PayParams service.PayParams `json:"pay_params"`
 		}](p)
 		if !ok {
 			return
