@@ -223,4 +223,4 @@ func wantStatus(tb testing.TB, r reply, status int, code string) {
 }
 
 // residentID builds a valid resident ID number from 17 digits.
-var residentID = apptest.ResidentID
+var residentID = service.CompleteResidentID

@@ -35,7 +35,7 @@ func consoleApp(tb testing.TB) (*app.App, *service.ManualClock) {
 }
 
 // residentID builds a valid 18-digit resident ID number from a 17-digit body.
-var residentID = apptest.ResidentID
+var residentID = service.CompleteResidentID
 
 // browserPath finds Debian's chromium (or CHROME_PATH).
 func browserPath() string {

@@ -211,7 +211,7 @@ func (e *env) verify(tb testing.TB, token, name, idNumber string) string {
 }
 
 // residentID completes 17 digits with the GB 11643 check character.
-var residentID = apptest.ResidentID
+var residentID = service.CompleteResidentID
 
 // quoteBody is a one-month Jiangsu quote (free base) for person.
 // quoteBody asks for Beijing, which accepts face or SMS verification (the

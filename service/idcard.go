@@ -148,6 +148,11 @@ func validate18(n string, today time.Time) *Error {
 
 var mod112Weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
+// CompleteResidentID returns the 18-digit resident ID number whose first 17
+// digits are first17 (GB 11643: the ISO 7064 MOD 11-2 check character
+// appended), for demos, tests and load generators.
+func CompleteResidentID(first17 string) string { return first17 + string(mod112(first17)) }
+
 // mod112 returns the ISO 7064 MOD 11-2 check character of 17 digits.
 func mod112(d string) byte {
 	sum := 0

@@ -74,14 +74,3 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
-// ResidentID builds a valid 18-digit resident ID number (ISO 7064 MOD 11-2
-// check character) from a 17-digit body.
-func ResidentID(body17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range body17 {
-		sum += int(c-'0') * w[i]
-	}
-	return body17 + string("10X98765432"[sum%11])
-}

@@ -218,17 +218,7 @@ var (
 func residentID(seed, n int64) string {
 	birth := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int((n*37+seed)%10000))
 	body := fmt.Sprintf("320102%s%03d", birth.Format("20060102"), n%1000)
-	return body + string(checkChar(body))
-}
-
-// checkChar is the ISO 7064 MOD 11-2 check character of 17 digits.
-func checkChar(body string) byte {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(body[i]-'0') * weights[i]
-	}
-	return "10X98765432"[sum%11]
+	return service.CompleteResidentID(body)
 }
 
 // currentMonth is the month in Asia/Shanghai, as the server computes it.
