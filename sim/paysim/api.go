@@ -1,10 +1,8 @@
 package paysim
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shebao/sipay/service"
+	"github.com/shebao/sipay/wxpay"
 )
 
 var (
@@ -174,22 +173,9 @@ func (s *Sim) handleClose(r *http.Request, body []byte) reply {
 }
 
 // randomHex returns n random lowercase hex digits.
-func randomHex(n int) string { return randomFrom("0123456789abcdef", n) }
+func randomHex(n int) string { return wxpay.RandomString("0123456789abcdef", n) }
 
-func randomDigits(n int) string { return randomFrom("0123456789", n) }
-
-func randomFrom(alphabet string, n int) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(alphabet)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			panic(err)
-		}
-		b[i] = alphabet[v.Int64()]
-	}
-	return string(b)
-}
+func randomDigits(n int) string { return wxpay.RandomString("0123456789", n) }
 
 // nextSeq returns a process-unique number; the caller holds s.mu.
 func (s *Sim) nextSeq() int64 {
