@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -19,8 +17,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/shebao/sipay/app"
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/cache"
-	"github.com/shebao/sipay/config"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/model/modeltest"
 	"github.com/shebao/sipay/service"
@@ -171,20 +169,9 @@ func countTrips(tb testing.TB, a *app.App) *trips {
 func budgetApp(tb testing.TB, mysql bool) (*app.App, *service.ManualClock, string) {
 	tb.Helper()
 	dir := tb.TempDir()
-	env := map[string]string{"DATA_DIR": dir, "WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9", "LOG_LEVEL": "error"}
-	if mysql {
-		env["MYSQL_DSN"] = modeltest.FreshMySQLDSN(tb)
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		tb.Fatal(err)
-	}
 	clock := service.NewManualClock(time.Now().UTC().Truncate(time.Second))
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(a.Close)
+	a := apptest.New(tb, apptest.Options{Env: map[string]string{"DATA_DIR": dir, "WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9", "LOG_LEVEL": "error"},
+		MySQL: mysql, App: app.Options{Clock: clock}})
 	return a, clock, dir
 }
 
@@ -308,7 +295,7 @@ func roundTripBudget(t *testing.T, mysql bool) {
 	now := time.Now()
 	res := map[string]any{"appid": keys.AppID, "mchid": keys.MchID, "out_trade_no": b.OutTradeNo, "transaction_id": "4200000000202612060000000001",
 		"trade_type": "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-		"success_time": now.In(wxpay.Shanghai).Format(time.RFC3339), "payer": map[string]any{"openid": "obudget-user"},
+		"success_time": now.In(service.Shanghai).Format(time.RFC3339), "payer": map[string]any{"openid": "obudget-user"},
 		"amount": map[string]any{"total": b.AmountFen, "payer_total": b.AmountFen, "currency": "CNY", "payer_currency": "CNY"}}
 	h, nb, err := wxpay.SignNotification("TRANSACTION.SUCCESS", res, "transaction", keys.PlatformKey, keys.PublicKeyID, keys.APIv3Key, now)
 	if err != nil {

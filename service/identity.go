@@ -329,7 +329,7 @@ func (s *FaceService) Start(ctx context.Context, userID int64, in IdentityInput)
 		}
 	}
 	a := &FaceAttempt{UserID: userID, Flow: FaceFlowV2, OutSeqNo: newSeqNo("fv"), Cert: ref, Status: FaceStarting,
-		Day: ChinaDate(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
+		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
 	if err := s.attempts.ReserveFaceAttempt(ctx, a, s.cfg.DailyAttempts); err != nil {
 		if errors.Is(err, ErrDailyLimit) {
 			return nil, s.lockedError(now)
@@ -514,7 +514,7 @@ func (s *FaceService) Legacy(ctx context.Context, userID int64, in LegacyInput) 
 		return nil, &Error{Kind: KindConflict, Code: CodeFaceExpired, Message: "该核验结果已使用，请重新进行人脸核验"}
 	}
 	a := &FaceAttempt{UserID: userID, Flow: FaceFlowLegacy, OutSeqNo: newSeqNo("fl"), Cert: ref, Status: FaceStarting,
-		Day: ChinaDate(now), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), UpdatedAt: now}
+		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), UpdatedAt: now}
 	if err := s.attempts.ReserveFaceAttempt(ctx, a, s.cfg.DailyAttempts); err != nil {
 		if errors.Is(err, ErrDailyLimit) {
 			return nil, s.lockedError(now)
