@@ -83,6 +83,7 @@ type options struct {
 	LogLevel    string // server LOG_LEVEL
 	MaxPool     int    // most notifications pre-signed for one run
 	Rounds      int    // alternations of a ceiling and its scenario
+	Notify      bool   // run the notify scenarios
 }
 
 // parseFlags parses the command line. -quick shortens every run to 3 s and
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "Redis address on loopback; DB 13 is flushed and used")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration of each scenario")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
+	fs.BoolVar(&o.Notify, "notify", true, "run the notify scenarios (-notify=false: quotes and orders only, for profiling those)")
 	fs.BoolVar(&o.Scale, "scale", true, "run the scale check (notify throughput with 1M orders in the tables)")
 	fs.IntVar(&o.ScaleOrders, "scale-orders", 1_000_000, "orders in the tables for the scale check")
 	fs.IntVar(&o.BaseOrders, "base-orders", 10_000, "history orders seeded before the first scenario")

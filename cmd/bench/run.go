@@ -271,7 +271,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 		return nil
 	}
-	if routeExists(ctx, sc, srv.URL(), notifyPath) {
+	if !o.Notify {
+		rep.note("notify: skipped (-notify=false)")
+	} else if routeExists(ctx, sc, srv.URL(), notifyPath) {
 		nHi, nLo := b.poolSize(cal.Rate(), o.Conc), b.poolSize(cal.Rate(), o.LatConc)
 		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "R", From: 0, N: nHi + nLo}, 2); err != nil {
 			return err
