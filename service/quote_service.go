@@ -203,9 +203,15 @@ func (s *QuoteService) CheckIdentity(ctx context.Context, userID, personID int64
 	if s.evidence == nil {
 		return nil
 	}
-	passed, err := s.evidence.VerifiedMethods(ctx, userID, personID, region.Code)
-	if err != nil {
-		return fmt.Errorf("identity evidence: %w", err)
+	var passed []string
+	if self := selfIdentity(ctx, userID, personID); self != nil {
+		// Read with the authenticated user, in the same statement.
+		passed = self.MethodsIn(region.Code)
+	} else {
+		var err error
+		if passed, err = s.evidence.VerifiedMethods(ctx, userID, personID, region.Code); err != nil {
+			return fmt.Errorf("identity evidence: %w", err)
+		}
 	}
 	if region.AcceptsIdentity(passed) {
 		return nil
@@ -268,18 +274,6 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 	if fields := validateShape(region, in, cur); len(fields) > 0 {
 		return nil, Invalid(CodeQuoteInvalid, "缴费信息有误", fields...)
 	}
-	person, err := s.persons.ResolvePerson(ctx, userID, in.Person)
-	if err != nil {
-		return nil, err
-	}
-	if !region.AcceptsIDType(person.IDType) {
-		return nil, Invalid(CodeQuoteInvalid, "该地区不支持此证件类型参保缴费",
-			FieldError{Field: "person", Code: FieldIDTypeNotAccepted, Message: "该地区不支持此证件类型参保缴费"})
-	}
-	if err := s.CheckIdentity(ctx, userID, person.ID, region); err != nil {
-		return nil, err
-	}
-
 	end := AddMonths(in.StartMonth, in.Months-1)
 	var months []string // the months priced by the region: current and later
 	var past []string   // requested months before the current one
@@ -289,6 +283,20 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		} else {
 			months = append(months, m)
 		}
+	}
+	// The platform needs the person's name and ID number; without it the
+	// quote needs only the person's id and ID type.
+	needsPlatform := (region.BaseMode == BaseAssessed && len(months) > 0) || in.IncludeArrears || in.UseMutualAid || len(past) > 0
+	person, err := s.resolvePerson(ctx, userID, in.Person, needsPlatform)
+	if err != nil {
+		return nil, err
+	}
+	if !region.AcceptsIDType(person.IDType) {
+		return nil, Invalid(CodeQuoteInvalid, "该地区不支持此证件类型参保缴费",
+			FieldError{Field: "person", Code: FieldIDTypeNotAccepted, Message: "该地区不支持此证件类型参保缴费"})
+	}
+	if err := s.CheckIdentity(ctx, userID, person.ID, region); err != nil {
+		return nil, err
 	}
 
 	// Region-priced lines: the rule in force in each month.
@@ -383,6 +391,19 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		return nil, fmt.Errorf("create quote: %w", err)
 	}
 	return q, nil
+}
+
+// resolvePerson resolves who the quote is for. For "self", when the
+// platform is not asked and the authenticated user carries its person's ID
+// type (read with the user), the person is that id and ID type only: no
+// person row is read or decrypted. Otherwise the PersonResolver decides.
+func (s *QuoteService) resolvePerson(ctx context.Context, userID int64, person string, needsPlatform bool) (*Person, error) {
+	if !needsPlatform && strings.TrimSpace(person) == "self" {
+		if u := AuthenticatedUser(ctx, userID); u != nil && u.Verified() && u.Self != nil && u.Self.IDType != "" {
+			return &Person{ID: u.PersonID, IDType: u.Self.IDType}, nil
+		}
+	}
+	return s.persons.ResolvePerson(ctx, userID, person)
 }
 
 // arrearsLines returns the platform's arrears of the chosen insurances as
