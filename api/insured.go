@@ -10,7 +10,7 @@ import (
 
 type insuranceStatusResponse struct {
 	Insurance   string      `json:"insurance"`
-	Status      string      `json:"status"`
+	Status      service.InsuredStatus `json:"status"`
 	PaidThrough string      `json:"paid_through"`
 	BaseFen     service.Fen `json:"base_fen"`
 }

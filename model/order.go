@@ -391,10 +391,10 @@ func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
 }
 
 // FindAlerts lists alerts by status ("" for all), newest first.
-func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) ([]service.Alert, error) {
+func (s *OrderStore) FindAlerts(ctx context.Context, status service.AlertStatus, limit int) ([]service.Alert, error) {
 	q := s.db.WithContext(ctx).Order("last_seen_at DESC, id DESC").Limit(limit)
 	if status != "" {
-		q = q.Where("status = ?", status)
+		q = q.Where("status = ?", string(status))
 	}
 	var rows []alertRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -402,7 +402,7 @@ func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) (
 	}
 	out := make([]service.Alert, len(rows))
 	for i, r := range rows {
-		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, Count: r.SeenCount,
+		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
 			LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
 		if out[i].LastSeenAt.IsZero() {
 			out[i].LastSeenAt = out[i].CreatedAt

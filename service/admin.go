@@ -69,16 +69,16 @@ func (s *AdminService) audit(ctx context.Context, actor, action, target string, 
 }
 
 // Holds lists holds in a status ("" = all).
-func (s *AdminService) Holds(ctx context.Context, actor, status string) ([]Hold, error) {
+func (s *AdminService) Holds(ctx context.Context, actor string, status HoldStatus) ([]Hold, error) {
 	hs, err := s.d.Holds.List(ctx, status, 200)
 	if err != nil {
 		return nil, err
 	}
-	return hs, s.audit(ctx, actor, "list_holds", status, nil, nil)
+	return hs, s.audit(ctx, actor, "list_holds", string(status), nil, nil)
 }
 
 // Alerts lists alerts in a status ("" = all).
-func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Alert, error) {
+func (s *AdminService) Alerts(ctx context.Context, actor string, status AlertStatus) ([]Alert, error) {
 	as, err := s.d.Alerts.FindAlerts(ctx, status, 200)
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Aler
 		as[i].Detail = MaskAlertDetail(as[i].Detail)
 		as[i].Ref = MaskAlertDetail(as[i].Ref)
 	}
-	return as, s.audit(ctx, actor, "list_alerts", status, nil, nil)
+	return as, s.audit(ctx, actor, "list_alerts", string(status), nil, nil)
 }
 
 // Recon returns a day's reconciliation report.

@@ -67,7 +67,7 @@ type JobWaker interface {
 
 // AlertFinder lists operations alerts.
 type AlertFinder interface {
-	FindAlerts(ctx context.Context, status string, limit int) ([]Alert, error)
+	FindAlerts(ctx context.Context, status AlertStatus, limit int) ([]Alert, error)
 }
 
 // CallGuard is a short-lived exclusive key (Redis SET NX with a token) that

@@ -432,7 +432,7 @@ type simAfter struct {
 }
 
 func (s simAfter) SavePosting(ctx context.Context, p *service.PostingRecord) error {
-	s.w.step("SavePosting " + p.OutTradeNo + " " + p.Status)
+	s.w.step("SavePosting " + p.OutTradeNo + " " + string(p.Status))
 	err := s.AfterStore.SavePosting(ctx, p)
 	s.w.step("after SavePosting")
 	return err
@@ -464,8 +464,8 @@ func (s simAfter) CreateHold(ctx context.Context, h *service.Hold) (*service.Hol
 	return out, err
 }
 
-func (s simAfter) DecideHold(ctx context.Context, otn, status, by string, at time.Time) (bool, error) {
-	s.w.step("DecideHold " + otn + " " + status)
+func (s simAfter) DecideHold(ctx context.Context, otn string, status service.HoldStatus, by string, at time.Time) (bool, error) {
+	s.w.step("DecideHold " + otn + " " + string(status))
 	ok, err := s.AfterStore.DecideHold(ctx, otn, status, by, at)
 	s.w.step("after DecideHold")
 	return ok, err

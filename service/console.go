@@ -16,11 +16,14 @@ type OpsAlert struct {
 	Note       string
 }
 
-// Alert decision states (Alert.Status).
+// AlertStatus is the decision state of an alert (Alert.Status).
+type AlertStatus string
+
+// Alert decision states.
 const (
-	AlertOpen     = "open"
-	AlertAcked    = "acked"
-	AlertResolved = "resolved"
+	AlertOpen     AlertStatus = "open"
+	AlertAcked    AlertStatus = "acked"
+	AlertResolved AlertStatus = "resolved"
 )
 
 // Activity is what happened in a time range: when batches were paid, when
@@ -45,7 +48,7 @@ type UnknownOutcome struct {
 	OutTradeNo string
 	OrderNo    string
 	Region     string
-	Status     string
+	Status     string // the posting's PostingStatus, or "confirming" once the batch is
 	Reference  string
 	Failures   int
 	LastError  string
@@ -67,12 +70,12 @@ type ConsoleStore interface {
 	// SearchAudit returns a page of entries, newest first, and the total.
 	SearchAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
 	// FindOpsAlerts lists alerts in a status ("" = all), newest first.
-	FindOpsAlerts(ctx context.Context, status string, limit int) ([]OpsAlert, error)
+	FindOpsAlerts(ctx context.Context, status AlertStatus, limit int) ([]OpsAlert, error)
 	// FindOpsAlert returns ErrNotFound when there is no such alert.
 	FindOpsAlert(ctx context.Context, id int64) (*OpsAlert, error)
 	// DecideAlert moves an alert from one of the from statuses to to, in one
 	// conditional update; ok=false when it was not in a from status.
-	DecideAlert(ctx context.Context, id int64, from []string, to, by, note string, at time.Time) (ok bool, err error)
+	DecideAlert(ctx context.Context, id int64, from []AlertStatus, to AlertStatus, by, note string, at time.Time) (ok bool, err error)
 }
 
 // OpsDeps are the dependencies of the OpsService.
@@ -183,7 +186,7 @@ func (s *OpsService) Dashboard(ctx context.Context, actor string) (*Dashboard, e
 	if d.Holds, err = s.d.Holds.List(ctx, HoldOpen, 50); err != nil {
 		return nil, err
 	}
-	for _, st := range []string{AlertOpen, AlertAcked} {
+	for _, st := range []AlertStatus{AlertOpen, AlertAcked} {
 		as, err := s.d.Store.FindOpsAlerts(ctx, st, 50)
 		if err != nil {
 			return nil, err
@@ -230,7 +233,7 @@ func (s *OpsService) Refunds(ctx context.Context, actor string, status RefundSta
 }
 
 // Alerts lists alerts with their decisions in a status ("" = all).
-func (s *OpsService) Alerts(ctx context.Context, actor, status string) ([]OpsAlert, error) {
+func (s *OpsService) Alerts(ctx context.Context, actor string, status AlertStatus) ([]OpsAlert, error) {
 	switch status {
 	case "", AlertOpen, AlertAcked, AlertResolved:
 	default:
@@ -240,20 +243,20 @@ func (s *OpsService) Alerts(ctx context.Context, actor, status string) ([]OpsAle
 	if err != nil {
 		return nil, err
 	}
-	return as, s.d.Admin.audit(ctx, actor, "list_alerts", status, nil, nil)
+	return as, s.d.Admin.audit(ctx, actor, "list_alerts", string(status), nil, nil)
 }
 
 // AckAlert acknowledges an open alert: someone is on it.
 func (s *OpsService) AckAlert(ctx context.Context, actor string, id int64, note string) (*OpsAlert, error) {
-	return s.decideAlert(ctx, actor, id, []string{AlertOpen}, AlertAcked, "ack_alert", note)
+	return s.decideAlert(ctx, actor, id, []AlertStatus{AlertOpen}, AlertAcked, "ack_alert", note)
 }
 
 // ResolveAlert closes an open or acknowledged alert with a note.
 func (s *OpsService) ResolveAlert(ctx context.Context, actor string, id int64, note string) (*OpsAlert, error) {
-	return s.decideAlert(ctx, actor, id, []string{AlertOpen, AlertAcked}, AlertResolved, "resolve_alert", note)
+	return s.decideAlert(ctx, actor, id, []AlertStatus{AlertOpen, AlertAcked}, AlertResolved, "resolve_alert", note)
 }
 
-func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, from []string, to, action, note string) (*OpsAlert, error) {
+func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, from []AlertStatus, to AlertStatus, action, note string) (*OpsAlert, error) {
 	note = strings.TrimSpace(note)
 	if len([]rune(note)) > 200 {
 		return nil, Invalid("invalid_request", "备注过长", FieldError{Field: "note", Code: "too_long", Message: "最多200字"})

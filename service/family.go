@@ -13,15 +13,18 @@ import (
 	"github.com/shebao/sipay/pii"
 )
 
+// FamilyStatus is the status of a family binding.
+type FamilyStatus string
+
 // Family binding statuses.
 const (
-	FamilyPendingConsent = "pending_consent" // the member has not consented yet
-	FamilyActive         = "active"          // consented; the payer may pay for the member
+	FamilyPendingConsent FamilyStatus = "pending_consent" // the member has not consented yet
+	FamilyActive         FamilyStatus = "active"          // consented; the payer may pay for the member
 	// FamilyWithdrawn: the member withdrew consent (or never gave it and
 	// refused). Final: the payer can no longer quote, order or pay for the
 	// member; orders already paid run their course. To pay again the payer
 	// removes the binding and invites the member anew.
-	FamilyWithdrawn = "withdrawn"
+	FamilyWithdrawn FamilyStatus = "withdrawn"
 )
 
 // Consent methods.
@@ -47,7 +50,7 @@ type FamilyBinding struct {
 	UserID          int64
 	Relation        string
 	Member          PersonRef
-	Status          string
+	Status          FamilyStatus
 	PersonID        int64 // the member's verified person once consented
 	InviteHash      string
 	InviteExpiresAt time.Time
@@ -87,7 +90,7 @@ type FamilyView struct {
 	Name        string
 	IDType      IDType
 	IDNumber    string
-	Status      string
+	Status      FamilyStatus
 	ConsentedAt time.Time
 	CreatedAt   time.Time
 	// Invitation is the token the payer shares with the member; only set

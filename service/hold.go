@@ -15,11 +15,16 @@ const (
 	HoldRefund  = "refund"  // refund it
 )
 
+// HoldStatus is the status of a risk hold: open until operations or the
+// expiry decide it, then released (posted) or rejected (refunded). A
+// decided hold never changes again.
+type HoldStatus string
+
 // Hold statuses.
 const (
-	HoldOpen     = "open"
-	HoldReleased = "released"
-	HoldRejected = "rejected"
+	HoldOpen     HoldStatus = "open"
+	HoldReleased HoldStatus = "released"
+	HoldRejected HoldStatus = "rejected"
 )
 
 // Hold rule names.
@@ -133,7 +138,7 @@ type Hold struct {
 	Rules      []string
 	Action     string // at expiry
 	Detail     string
-	Status     string
+	Status     HoldStatus
 	HeldAt     time.Time
 	ExpiresAt  time.Time
 	DecidedAt  time.Time
@@ -147,11 +152,11 @@ type HoldStore interface {
 	// FindHold returns ErrNotFound when the batch was never held.
 	FindHold(ctx context.Context, outTradeNo string) (*Hold, error)
 	// FindHolds lists holds in a status ("" for all), oldest first.
-	FindHolds(ctx context.Context, status string, limit int) ([]Hold, error)
+	FindHolds(ctx context.Context, status HoldStatus, limit int) ([]Hold, error)
 	// FindExpiredHolds lists open holds expiring at or before now.
 	FindExpiredHolds(ctx context.Context, now time.Time, limit int) ([]Hold, error)
 	// DecideHold moves an open hold to status; false when it was not open.
-	DecideHold(ctx context.Context, outTradeNo, status, by string, at time.Time) (bool, error)
+	DecideHold(ctx context.Context, outTradeNo string, status HoldStatus, by string, at time.Time) (bool, error)
 	// CountPaidBatches counts a payer's batches paid in [from, to).
 	CountPaidBatches(ctx context.Context, userID int64, from, to time.Time) (int, error)
 }
@@ -343,7 +348,7 @@ func (s *HoldService) find(ctx context.Context, outTradeNo string) (*Hold, error
 	return h, err
 }
 
-func (s *HoldService) decide(ctx context.Context, h *Hold, status, by string) error {
+func (s *HoldService) decide(ctx context.Context, h *Hold, status HoldStatus, by string) error {
 	_, err := s.d.Store.DecideHold(ctx, h.OutTradeNo, status, by, s.d.Clock.Now())
 	return err
 }
@@ -397,7 +402,7 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 }
 
 // List returns holds in a status ("" for all).
-func (s *HoldService) List(ctx context.Context, status string, limit int) ([]Hold, error) {
+func (s *HoldService) List(ctx context.Context, status HoldStatus, limit int) ([]Hold, error) {
 	return s.d.Store.FindHolds(ctx, status, limit)
 }
 

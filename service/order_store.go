@@ -129,7 +129,7 @@ type Alert struct {
 	Kind       string
 	Ref        string // out_trade_no, out_refund_no or another key of what is wrong
 	Detail     string
-	Status     string
+	Status     AlertStatus
 	Count      int       // times raised
 	LastSeenAt time.Time // when last raised
 	CreatedAt  time.Time // when first raised

@@ -8,17 +8,12 @@ import (
 	"time"
 )
 
-// Posting record statuses (the platform's view of a batch as we know it).
-const (
-	PostingNone = ""
-)
-
 // PostingRecord is what we know of a batch's posting at the platform.
 type PostingRecord struct {
 	OutTradeNo     string
 	OrderNo        string
 	Region         string
-	Status         string // "", PostingPending, PostingAccepted, PostingRejected, PostingVoided
+	Status         PostingStatus
 	Reference      string // platform reference (受理编号)
 	Reason         string
 	Receipt        *PostingReceipt

@@ -192,8 +192,8 @@ func (c *Console) dashboard(ctx *gin.Context) {
 }
 
 func (c *Console) holds(ctx *gin.Context) {
-	status := ctx.DefaultQuery("status", service.HoldOpen)
-	hs, err := c.d.Admin.Holds(ctx.Request.Context(), actor(ctx), status)
+	status := ctx.DefaultQuery("status", string(service.HoldOpen))
+	hs, err := c.d.Admin.Holds(ctx.Request.Context(), actor(ctx), service.HoldStatus(status))
 	if err != nil {
 		c.failErr(ctx, err)
 		return
@@ -272,11 +272,11 @@ func (c *Console) retryRefund(ctx *gin.Context) {
 }
 
 func (c *Console) alerts(ctx *gin.Context) {
-	status := ctx.DefaultQuery("status", service.AlertOpen)
+	status := ctx.DefaultQuery("status", string(service.AlertOpen))
 	if status == "all" {
 		status = ""
 	}
-	as, err := c.d.Ops.Alerts(ctx.Request.Context(), actor(ctx), status)
+	as, err := c.d.Ops.Alerts(ctx.Request.Context(), actor(ctx), service.AlertStatus(status))
 	if err != nil {
 		c.failErr(ctx, err)
 		return
