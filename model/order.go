@@ -127,7 +127,7 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	// conditional write, does not touch the order row. Readers get the
 	// status the batches imply, so no reader can see the two disagree.
 	if len(o.Batches) > 0 {
-		o.Status = service.DeriveOrderStatus(o.Batches)
+		o.SyncStatus()
 	}
 	return o
 }
@@ -142,7 +142,7 @@ func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
 func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 	now := s.db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
-	o.Status = service.DeriveOrderStatus(o.Batches)
+	o.SyncStatus()
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		// The order row first: UNIQUE(quote_id) answers a second order of
 		// the same quote before the month claims do.
@@ -287,8 +287,10 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 			return err
 		}
 		b := &o.Batches[idx]
-		if b.Status != before.Status && !service.CanTransition(before.Status, b.Status) {
-			return service.Errorf(service.KindConflict, "invalid_transition", "订单状态不允许从 %s 变为 %s", before.Status, b.Status)
+		// The domain checks the change and derives the order's status; the
+		// store writes what it says, conditional on the batch's old status.
+		if err := o.Settle(b, before.Status); err != nil {
+			return err
 		}
 		now := s.db.Now()
 		b.UpdatedAt = now
@@ -302,7 +304,6 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 		if res.RowsAffected != 1 {
 			return service.ErrStale
 		}
-		o.Status = service.DeriveOrderStatus(o.Batches)
 		o.UpdatedAt = now
 		if err := tx.Model(&orderRow{}).Where("order_no = ?", o.No).
 			Updates(map[string]any{"status": string(o.Status), "updated_at": now}).Error; err != nil {

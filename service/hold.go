@@ -298,7 +298,9 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 		if b.Status != StatusHeld {
 			return ErrHoldNotOpen
 		}
-		b.Status = StatusPosting
+		if err := b.Release(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "hold_released", "资金安全复核已通过，正在向社保经办机构提交")
 		return nil
 	})

@@ -112,7 +112,9 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				if paidAt.IsZero() {
 					paidAt = s.clock.Now()
 				}
-				b.Status, b.TransactionID, b.PaidAt = StatusPaid, t.TransactionID, paidAt.UTC()
+				if err := b.MarkPaid(t.TransactionID, paidAt); err != nil {
+					return err
+				}
 				fx.Raw = raw
 				fx.Event(b.Seq, "paid", fmt.Sprintf("第 %d 笔已支付 %s 元（微信支付单号 %s）", b.Seq, b.AmountFen, t.TransactionID))
 				fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobPostBatch, Ref: b.OutTradeNo, DeadlineAt: paidAt.Add(PostDeadline)})
@@ -304,7 +306,9 @@ func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) e
 		if b.Status != StatusPendingPayment {
 			return ErrNoChange
 		}
-		b.Status = StatusClosed
+		if err := b.Close(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
 		return nil
 	})

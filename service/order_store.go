@@ -46,7 +46,10 @@ type OrderStore interface {
 	RecordAlert(ctx context.Context, a Alert) error
 }
 
-// PaidBatch is the change MarkPaid makes.
+// PaidBatch is the change MarkPaid makes: the batch moves From To with one
+// conditional write whose WHERE clause requires From, the one status a
+// first payment may leave (Batch.MarkPaid is the same transition on the slow
+// path).
 type PaidBatch struct {
 	OrderNo       string
 	Seq           int
@@ -55,6 +58,12 @@ type PaidBatch struct {
 	TransactionID string
 	PaidAt        time.Time
 }
+
+// From is the status the write requires.
+func (PaidBatch) From() OrderStatus { return StatusPendingPayment }
+
+// To is the status the write sets.
+func (PaidBatch) To() OrderStatus { return StatusPaid }
 
 // ErrNoChange tells UpdateBatch that nothing needs writing.
 var ErrNoChange = errors.New("no change")

@@ -212,16 +212,18 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 	if err != nil {
 		return nil, nil, err
 	}
-	to, typ, detail := StatusPosting, "posting", "缴费已到账，正在向社保经办机构提交"
+	move, typ, detail := (*Batch).StartPosting, "posting", "缴费已到账，正在向社保经办机构提交"
 	if h != nil {
-		to, typ = StatusHeld, "held"
+		move, typ = (*Batch).Hold, "held"
 		detail = fmt.Sprintf("为保障资金安全，本笔缴费需复核（资金冻结），最迟于 %s 前处理完毕", h.ExpiresAt.In(Shanghai).Format("2006-01-02 15:04"))
 	}
 	_, err = s.update(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status != StatusPaid {
 			return ErrNoChange
 		}
-		b.Status = to
+		if err := move(b); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, typ, detail)
 		return nil
 	})
@@ -476,7 +478,9 @@ func (s *PostingService) unknown(ctx context.Context, j OutboxJob, rec *PostingR
 		if b.Status != StatusPosting {
 			return ErrNoChange
 		}
-		b.Status = StatusConfirming
+		if err := b.AwaitConfirmation(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "posting_confirming", "缴费结果待确认：社保经办机构暂未答复是否已入账，系统正在核实；确认未入账后将原路退回资金，如已入账将生成凭证")
 		fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingOutcomeUnknown, Ref: b.OutTradeNo,
 			Detail: "72h window over and the platform has not confirmed void or booking; asking every 5 min; resolve with POST /api/v1/admin/postings/" + b.OutTradeNo + "/resolve if confirmed out of band. Last: " + rec.LastError})
@@ -564,7 +568,9 @@ func (s *PostingService) accept(ctx context.Context, rec *PostingRecord, outTrad
 		if alert(o, b, fx) || b.Status == StatusPosted {
 			return ErrNoChange
 		}
-		b.Status = StatusPosted
+		if err := b.Post(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "posted", "社保经办机构已入账，受理编号 "+res.Reference+"；电子凭证已生成")
 		return nil
 	})

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 )
-
-const codeNotRefundable = "not_refundable"
 
 // RefundState is our state of a refund row.
 type RefundState string
@@ -157,13 +154,12 @@ func (s *RefundService) Begin(ctx context.Context, outTradeNo string, reason Ref
 func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
 	payload, _ := json.Marshal(refundPayload{Reason: reason, Detail: detail})
 	o, err := updateBatch(ctx, s.d.Orders, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status == StatusRefunding || b.Status == StatusRefunded {
+		if b.Refunding() {
 			return ErrNoChange
 		}
-		if !slices.Contains(from, b.Status) {
-			return Errorf(KindConflict, codeNotRefundable, "订单状态为 %s，不能退款", b.Status)
+		if err := b.BeginRefund(from...); err != nil {
+			return err
 		}
-		b.Status = StatusRefunding
 		fx.Event(b.Seq, "refunding", reason.Text()+"："+Fen(b.AmountFen).String()+" 元退款处理中")
 		fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobRefundBatch, Ref: outTradeNo, Payload: string(payload)})
 		return nil
@@ -449,7 +445,9 @@ func (s *RefundService) markRefunded(ctx context.Context, r *Refund, raw *RawEve
 		if b.Status != StatusRefunding {
 			return ErrNoChange
 		}
-		b.Status = StatusRefunded
+		if err := b.MarkRefunded(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "refunded", fmt.Sprintf("%s 元已原路退回%s。%s", r.AmountFen.String(), receivedText(r.UserReceivedAccount), ExpectedArrival(r.Channel)))
 		return nil
 	})
