@@ -193,7 +193,7 @@ func (s *OpsService) Dashboard(ctx context.Context, actor string) (*Dashboard, e
 		}
 		d.Alerts = append(d.Alerts, as...)
 	}
-	return d, s.d.Admin.audit(ctx, actor, "view_dashboard", "", nil, nil)
+	return d, s.d.Admin.Audit(ctx, actor, "view_dashboard", "", nil, nil)
 }
 
 // UnknownOutcomes lists the postings whose platform outcome is unknown.
@@ -202,7 +202,7 @@ func (s *OpsService) UnknownOutcomes(ctx context.Context, actor string) ([]Unkno
 	if err != nil {
 		return nil, err
 	}
-	return us, s.d.Admin.audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
+	return us, s.d.Admin.Audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
 }
 
 // CanResolveUnknown reports whether unknown outcomes can be resolved here:
@@ -229,7 +229,7 @@ func (s *OpsService) Refunds(ctx context.Context, actor string, status RefundSta
 	if err != nil {
 		return nil, err
 	}
-	return rs, s.d.Admin.audit(ctx, actor, "list_refunds", string(status), nil, nil)
+	return rs, s.d.Admin.Audit(ctx, actor, "list_refunds", string(status), nil, nil)
 }
 
 // Alerts lists alerts with their decisions in a status ("" = all).
@@ -243,7 +243,7 @@ func (s *OpsService) Alerts(ctx context.Context, actor string, status AlertStatu
 	if err != nil {
 		return nil, err
 	}
-	return as, s.d.Admin.audit(ctx, actor, "list_alerts", string(status), nil, nil)
+	return as, s.d.Admin.Audit(ctx, actor, "list_alerts", string(status), nil, nil)
 }
 
 // AckAlert acknowledges an open alert: someone is on it.
@@ -282,7 +282,7 @@ func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, fr
 		}
 		return nil, &Error{Kind: KindConflict, Code: "alert_state", Message: "告警状态已变化，请刷新后重试"}
 	}
-	return after, s.d.Admin.audit(ctx, actor, action, alertTarget(id), before, after)
+	return after, s.d.Admin.Audit(ctx, actor, action, alertTarget(id), before, after)
 }
 
 func alertTarget(id int64) string { return "alert:" + itoa(id) }
@@ -341,7 +341,7 @@ func (s *OpsService) Person(ctx context.Context, actor, orderNo string, personID
 		m.Name, m.IDNumber, m.Phone = MaskMiddle(p.Name, 1, 0), MaskMiddle(p.IDNumber, 3, 4), MaskMiddle(p.Phone, 3, 4)
 		return &m, nil
 	}
-	return p, s.d.Admin.audit(ctx, actor, "reveal_pii", orderNo, nil, map[string]any{"person_id": personID})
+	return p, s.d.Admin.Audit(ctx, actor, "reveal_pii", orderNo, nil, map[string]any{"person_id": personID})
 }
 
 // AuditLog returns a page of the audit log. Reading it is itself audited.
@@ -360,7 +360,7 @@ func (s *OpsService) AuditLog(ctx context.Context, actor string, f AuditFilter) 
 	if err != nil {
 		return nil, 0, err
 	}
-	return es, n, s.d.Admin.audit(ctx, actor, "view_audit", f.Query, nil, nil)
+	return es, n, s.d.Admin.Audit(ctx, actor, "view_audit", f.Query, nil, nil)
 }
 
 // OpsSession is a signed-in operations console session: the operator

@@ -330,7 +330,7 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 	}
 	// Only a batch still held is refunded: a release that won the race
 	// keeps its posting.
-	if _, err := s.d.Refunds.beginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
+	if _, err := s.d.Refunds.BeginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
 		if ErrorCode(err) == codeNotRefundable {
 			return nil, ErrHoldNotOpen
 		}
@@ -345,7 +345,9 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 func (s *HoldService) find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	h, err := s.d.Store.FindHold(ctx, outTradeNo)
 	if isNotFound(err) {
-		return nil, NotFound("没有该笔资金冻结")
+		nf := NotFound("没有该笔资金冻结")
+		nf.Err = err // callers may still ask errors.Is(err, ErrNotFound)
+		return nil, nf
 	}
 	return h, err
 }
@@ -355,8 +357,11 @@ func (s *HoldService) decide(ctx context.Context, h *Hold, status HoldStatus, by
 	return err
 }
 
-// expire applies an expired open hold's action.
-func (s *HoldService) expire(ctx context.Context, h *Hold) (*Hold, error) {
+// Expire applies the action of an open hold nobody reviewed in time:
+// release (→ posting) or refund, as its rule says. A hold decided
+// concurrently, or whose batch moved on, is closed to match the batch.
+// Callers check that h expired (Sweep, or the posting job of a held batch).
+func (s *HoldService) Expire(ctx context.Context, h *Hold) (*Hold, error) {
 	var err error
 	var out *Hold
 	if h.Action == HoldRefund {
@@ -395,7 +400,7 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for i := range hs {
-		if _, err := s.expire(ctx, &hs[i]); err != nil {
+		if _, err := s.Expire(ctx, &hs[i]); err != nil {
 			return n, err
 		}
 		n++
@@ -408,7 +413,8 @@ func (s *HoldService) List(ctx context.Context, status HoldStatus, limit int) ([
 	return s.d.Store.FindHolds(ctx, status, limit)
 }
 
-// Find returns the hold of a batch or a not-found error.
+// Find returns the hold of a batch; a batch never held is a KindNotFound
+// *Error (which also wraps ErrNotFound).
 func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	return s.find(ctx, outTradeNo)
 }

@@ -267,6 +267,12 @@ func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) erro
 	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
 }
 
+// CloseUnpaid closes an unpaid batch at WeChat, then here (the payment
+// poller, for a batch past its time_expire). why goes on the timeline.
+func (s *OrderService) CloseUnpaid(ctx context.Context, b Batch, why string) error {
+	return s.closeAtWeChat(ctx, b, why)
+}
+
 // closeAtWeChat closes the trade, then marks the batch closed. When WeChat
 // answers that it was paid in the meantime, the payment is applied instead.
 // A trade that WeChat does not know is marked closed only when a query then
@@ -299,8 +305,13 @@ func (s *OrderService) closeAtWeChat(ctx context.Context, b Batch, why string) e
 // not know can no longer appear and be paid (clock skew allowance).
 const ExpireGrace = 10 * time.Minute
 
-// markClosed moves a pending batch to closed; a batch no longer pending is
-// left as it is (a payment that won the race stays paid).
+// MarkClosed moves a pending batch to closed, for a trade WeChat reports
+// closed; a batch no longer pending is left as it is (a payment that won
+// the race stays paid). why goes on the timeline.
+func (s *OrderService) MarkClosed(ctx context.Context, outTradeNo, why string) error {
+	return s.markClosed(ctx, outTradeNo, why)
+}
+
 func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) error {
 	_, err := s.store.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status != StatusPendingPayment {

@@ -236,13 +236,13 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 // whileHeld parks the job until the hold expires; a release by operations
 // wakes it earlier.
 func (s *PostingService) whileHeld(ctx context.Context, j OutboxJob, b *Batch) error {
-	h, err := s.d.Holds.d.Store.FindHold(ctx, b.OutTradeNo)
+	h, err := s.d.Holds.Find(ctx, b.OutTradeNo)
 	if err != nil {
 		return err
 	}
 	now := s.d.Clock.Now()
 	if !now.Before(h.ExpiresAt) {
-		if _, err := s.d.Holds.expire(ctx, h); err != nil {
+		if _, err := s.d.Holds.Expire(ctx, h); err != nil {
 			return err
 		}
 		return s.retry(ctx, j, now, "hold expired")
@@ -507,7 +507,7 @@ func (s *PostingService) confirm(ctx context.Context, j OutboxJob, o *Order, b *
 
 // refundVoided refunds a batch whose void the platform confirmed.
 func (s *PostingService) refundVoided(ctx context.Context, j OutboxJob, b *Batch) error {
-	if _, err := s.d.Refunds.beginFrom(ctx, b.OutTradeNo, RefundRetryExpired, "", StatusPosting, StatusConfirming); err != nil {
+	if _, err := s.d.Refunds.BeginFrom(ctx, b.OutTradeNo, RefundRetryExpired, "", StatusPosting, StatusConfirming); err != nil {
 		return err
 	}
 	return s.complete(ctx, j)
@@ -784,7 +784,7 @@ func (s *PostingService) ResolvePosting(ctx context.Context, outTradeNo, outcome
 		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 			return err
 		}
-		_, err := s.d.Refunds.beginFrom(ctx, outTradeNo, RefundRetryExpired, note, StatusPosting, StatusConfirming)
+		_, err := s.d.Refunds.BeginFrom(ctx, outTradeNo, RefundRetryExpired, note, StatusPosting, StatusConfirming)
 		return err
 	case ResolvePosted:
 		if reference == "" || len(reference) > 64 {

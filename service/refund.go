@@ -146,12 +146,16 @@ type refundPayload struct {
 // refund job in the same transaction. A batch already refunding or refunded
 // is left as it is (idempotent).
 func (s *RefundService) Begin(ctx context.Context, outTradeNo string, reason RefundReason, detail string) (*Order, error) {
-	return s.beginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting, StatusConfirming)
+	return s.BeginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting, StatusConfirming)
 }
 
-// beginFrom is Begin restricted to batches in one of the from statuses, so a
-// decision taken on a held batch cannot refund a batch released meanwhile.
-func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
+// BeginFrom is Begin restricted to batches in one of the from statuses, so a
+// decision taken on a held batch cannot refund a batch released meanwhile
+// (HoldService.Reject passes held), and a confirmed void refunds only a
+// batch still posting or confirming. A batch in another status is a
+// KindConflict not_refundable; one already refunding or refunded is left as
+// it is.
+func (s *RefundService) BeginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
 	payload, _ := json.Marshal(refundPayload{Reason: reason, Detail: detail})
 	o, err := updateBatch(ctx, s.d.Orders, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Refunding() {
