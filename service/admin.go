@@ -267,3 +267,8 @@ func (s *AdminService) Order(ctx context.Context, actor, orderNo string) (*Admin
 	}
 	return out, s.Audit(ctx, actor, "view_order", orderNo, nil, nil)
 }
+
+// AlertFinder lists operations alerts.
+type AlertFinder interface {
+	FindAlerts(ctx context.Context, status AlertStatus, limit int) ([]Alert, error)
+}

@@ -120,3 +120,6 @@ var (
 	// ErrStale is returned by conditional updates that matched no row.
 	ErrStale = errors.New("stale state")
 )
+
+// isNotFound reports whether err wraps ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

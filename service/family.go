@@ -474,3 +474,24 @@ func (s *FamilyService) memberPerson(ctx context.Context, memberUserID int64) (*
 	}
 	return s.persons.FindPersonByID(ctx, u.PersonID)
 }
+
+// ConsentedFamily answers FamilyBindings from the family bindings: the payer
+// has an active binding, consented by the member, to that person, or one the
+// member consented to and later withdrew: ordering and paying stop at the
+// withdrawal, so a paid batch was ordered under consent and runs its course.
+type ConsentedFamily struct{ Store FamilyStore }
+
+// HasConsentedBinding reports whether payer has an active binding to person.
+func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
+	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range bs {
+		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
+		if consented && b.PersonID == personID && personID != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -419,23 +419,8 @@ func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error
 	return s.find(ctx, outTradeNo)
 }
 
-// ConsentedFamily answers FamilyBindings from the family bindings: the payer
-// has an active binding, consented by the member, to that person, or one the
-// member consented to and later withdrew: ordering and paying stop at the
-// withdrawal, so a paid batch was ordered under consent and runs its course.
-type ConsentedFamily struct{ Store FamilyStore }
-
-// HasConsentedBinding reports whether payer has an active binding to person.
-func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
-	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range bs {
-		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
-		if consented && b.PersonID == personID && personID != 0 {
-			return true, nil
-		}
-	}
-	return false, nil
+// FamilyBindings answers whether a payer may pay for another person: a
+// family binding the insured person consented to (家庭共济/代缴授权).
+type FamilyBindings interface {
+	HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error)
 }

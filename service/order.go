@@ -3,11 +3,15 @@ package service
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // OrderStatus is the status of an order and of each of its batches. It is a
-// closed set; batches never take StatusPartiallyPaid.
+// closed set; batches never take the order-only StatusPartiallyPaid and
+// StatusPartiallyRefunded, and move only through the Batch transition
+// methods (the table is batchTransitions).
 type OrderStatus string
 
 // Statuses. The after-payment flow drives the ones after paid.
@@ -302,4 +306,18 @@ func RefundAttemptNo(outTradeNo string, n int) string {
 		return OutRefundNo(outTradeNo)
 	}
 	return fmt.Sprintf("RF%s_R%d", outTradeNo, n)
+}
+
+// SplitOutTradeNo returns the order number and batch seq of an out_trade_no
+// made by OutTradeNo.
+func SplitOutTradeNo(outTradeNo string) (string, int, bool) {
+	i := strings.LastIndexByte(outTradeNo, '_')
+	if i <= 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(outTradeNo[i+1:])
+	if err != nil || seq < 1 {
+		return "", 0, false
+	}
+	return outTradeNo[:i], seq, true
 }

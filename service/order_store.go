@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -189,4 +190,28 @@ type Outbox interface {
 	// Enqueue adds a job outside a batch change; a duplicate (Kind, Ref) is
 	// ignored.
 	Enqueue(ctx context.Context, j OutboxJob) error
+}
+
+// JobWaker makes the outbox job (kind, ref) due now, reopening it if it was
+// done. Operations use it after a release or a refund retry.
+type JobWaker interface {
+	WakeJob(ctx context.Context, kind, ref string) error
+}
+
+// findBatch loads the order of outTradeNo and returns it with the batch.
+func findBatch(ctx context.Context, orders OrderStore, outTradeNo string) (*Order, *Batch, error) {
+	orderNo, _, ok := SplitOutTradeNo(outTradeNo)
+	if !ok {
+		return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
+	}
+	o, err := orders.FindOrder(ctx, orderNo)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range o.Batches {
+		if o.Batches[i].OutTradeNo == outTradeNo {
+			return o, &o.Batches[i], nil
+		}
+	}
+	return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
 }

@@ -651,202 +651,6 @@ func (s *PostingService) buildPosting(ctx context.Context, o *Order, b *Batch) (
 	return ps, nil
 }
 
-// BatchPostingLines returns the lines a batch's posting carries, at their
-// full amounts (the quote lines whose month is within [FromMonth, ToMonth];
-// every line when the batch has no months), and the family mutual-aid
-// amount the posting draws: the lines' sum minus what WeChat Pay collected.
-// The protocol requires amount_fen + mutual_aid_fen = the sum of the lines.
-func BatchPostingLines(q *Quote, b *Batch) ([]QuoteLine, Fen) {
-	var out []QuoteLine
-	var sum Fen
-	for _, l := range q.Lines {
-		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
-			continue
-		}
-		if l.AmountFen > 0 {
-			out = append(out, l)
-			sum += l.AmountFen
-		}
-	}
-	return out, sum - b.AmountFen
-}
-
-// BatchLines returns what a batch's WeChat payment covers: the quote lines
-// whose month is within the batch's [FromMonth, ToMonth] (batches are split
-// on month boundaries, see PlanBatches), with the family mutual-aid offset
-// taken from the medical lines in quote order exactly as PlanBatches takes
-// it, and lines left at zero dropped. The platform requires the lines to sum
-// to the posted amount. A batch without months covers every line.
-func BatchLines(q *Quote, b *Batch) []QuoteLine {
-	aid := q.MutualAidFen
-	var out []QuoteLine
-	for _, l := range q.Lines {
-		if l.Insurance == InsuranceMedical && aid > 0 {
-			off := min(aid, l.AmountFen)
-			l.AmountFen -= off
-			aid -= off
-		}
-		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
-			continue
-		}
-		if l.AmountFen > 0 {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// HandlePlatformEvent applies a platform posting callback: posting.accepted
-// → posted with vouchers, posting.rejected → refund. Repeats change nothing.
-// Identity-check events are not ours and are ignored.
-func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEvent) error {
-	status := ev.Result.Status
-	switch ev.Type {
-	case EventPostingAccepted:
-		status = PostingAccepted
-	case EventPostingRejected:
-		status = PostingRejected
-	case EventIdentityCheckCompleted:
-		return nil
-	}
-	o, b, err := findBatch(ctx, s.d.Orders, ev.IdempotencyKey)
-	if isNotFound(err) {
-		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertUnknownPosting, Ref: ev.IdempotencyKey, Detail: "platform callback " + ev.EventID + " for an unknown batch"})
-	}
-	if err != nil {
-		return err
-	}
-	// Region authority: only the batch's own region may settle it. The URL,
-	// the event and the credentials that signed it must all name it.
-	if ev.Region != o.Region || ev.URLRegion != o.Region || ev.CredentialRegion != o.Region {
-		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertCallbackRegionMismatch, Ref: b.OutTradeNo,
-			Detail: fmt.Sprintf("callback %s %s for a %s batch arrived with event region %q, URL region %q, credentials of %q; ignored",
-				ev.EventID, ev.Type, o.Region, ev.Region, ev.URLRegion, ev.CredentialRegion)})
-	}
-	rec, err := s.record(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	switch status {
-	case PostingAccepted:
-		res := ev.Result
-		res.Status = PostingAccepted
-		if res.Reference == "" {
-			res.Reference = rec.Reference
-		}
-		return s.accept(ctx, rec, b.OutTradeNo, res)
-	case PostingRejected:
-		if b.Status != StatusPosting && b.Status != StatusConfirming && b.Status != StatusPaid && b.Status != StatusHeld {
-			return nil
-		}
-		reason := ev.Reason
-		if reason == "" {
-			reason = ev.Result.Reason
-		}
-		rec.Status, rec.Reason = PostingRejected, reason
-		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
-			return err
-		}
-		_, err := s.d.Refunds.Begin(ctx, b.OutTradeNo, RefundPlatformRejected, reason)
-		return err
-	}
-	return nil
-}
-
-// Posting resolutions operations may record (ResolvePosting).
-const (
-	ResolveRefund = "refund" // the platform confirmed out of band it did not (and will not) book
-	ResolvePosted = "posted" // the platform confirmed out of band it booked, under a reference
-)
-
-// ResolvePosting records what the platform confirmed out of band for a batch
-// whose outcome is unknown (confirming, or posting without an answer):
-// refund it, or mark it posted with the platform's reference. The admin
-// service writes the audit entry.
-func (s *PostingService) ResolvePosting(ctx context.Context, outTradeNo, outcome, reference, note string) error {
-	o, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
-	if isNotFound(err) {
-		return NotFound("订单批次不存在")
-	}
-	if err != nil {
-		return err
-	}
-	if b.Status != StatusConfirming && b.Status != StatusPosting {
-		return Errorf(KindConflict, "posting_not_unresolved", "批次状态为 %s，无需人工确认", b.Status)
-	}
-	rec, err := s.record(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	switch outcome {
-	case ResolveRefund:
-		rec.Status, rec.Reason = PostingVoided, "resolved by operations: not booked. "+note
-		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
-			return err
-		}
-		_, err := s.d.Refunds.BeginFrom(ctx, outTradeNo, RefundRetryExpired, note, StatusPosting, StatusConfirming)
-		return err
-	case ResolvePosted:
-		if reference == "" || len(reference) > 64 {
-			return Invalid("invalid_reference", "请填写社保经办机构的受理编号",
-				FieldError{Field: "reference", Code: "required", Message: "请填写受理编号（最多64个字符）"})
-		}
-		return s.accept(ctx, rec, outTradeNo, PostingResult{Status: PostingAccepted, Reference: reference})
-	}
-	return Invalid("invalid_outcome", "处理结果只能是 refund 或 posted",
-		FieldError{Field: "outcome", Code: "invalid", Message: "处理结果只能是 refund 或 posted"})
-}
-
-// DelayWorkingDays is after how many working days a pending posting is
-// flagged as an information delay (信息延迟).
-const DelayWorkingDays = 3
-
-// FlagDelays flags batches the platform has not confirmed within 3 working
-// days of answering pending: a timeline event telling the user to contact
-// 12333 with the reference numbers, and an alert. It returns how many it
-// flagged.
-func (s *PostingService) FlagDelays(ctx context.Context) (int, error) {
-	now := s.d.Clock.Now()
-	recs, err := s.d.Postings.FindUnflaggedPending(ctx, now.Add(-DelayWorkingDays*24*time.Hour), 100)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range recs {
-		if now.Before(AddWorkingDays(r.FirstPendingAt, DelayWorkingDays)) {
-			continue
-		}
-		_, b, err := findBatch(ctx, s.d.Orders, r.OutTradeNo)
-		if err != nil {
-			return n, err
-		}
-		if b.Status != StatusPosting {
-			continue
-		}
-		ok, err := s.d.Postings.MarkDelayFlagged(ctx, r.OutTradeNo, now)
-		if err != nil || !ok {
-			return n, err
-		}
-		detail := DelayAdvice(r.OrderNo, b.OutTradeNo, b.TransactionID, r.Reference)
-		_, err = s.d.Orders.UpdateBatch(ctx, r.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-			fx.Event(b.Seq, "info_delay", detail)
-			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingDelayed, Ref: r.OutTradeNo, Detail: "pending at the platform for 3 working days, reference " + r.Reference})
-			return ErrNoChange
-		})
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// DelayAdvice is the user message of an information delay.
-func DelayAdvice(orderNo, outTradeNo, transactionID, reference string) string {
-	return fmt.Sprintf("缴费已超过3个工作日未到账，请致电12333人工核验，并提供：订单号 %s、商户单号 %s、微信支付交易单号 %s、社保受理编号 %s",
-		orderNo, outTradeNo, transactionID, reference)
-}
-
 // recordPostingAnswer counts one posting attempt (or query) by what the
 // platform answered.
 func recordPostingAnswer(m Metrics, res PostingResult, callErr error) {
@@ -862,4 +666,18 @@ func recordPostingAnswer(m Metrics, res PostingResult, callErr error) {
 		m.PostingAttempt("unknown")
 		m.UnknownOutcome("posting")
 	}
+}
+
+// PersonFinder reads an insured person with plaintext identity, which the
+// provincial platform needs. IdentityService implements it.
+type PersonFinder interface {
+	// FindPerson returns ErrNotFound when the person does not exist.
+	FindPerson(ctx context.Context, id int64) (*Person, error)
+}
+
+// QuoteByID reads an issued quote by id, whoever owns it; the quote store
+// (model.QuoteStore) implements it.
+type QuoteByID interface {
+	// FindQuoteByID returns ErrNotFound when the quote does not exist.
+	FindQuoteByID(ctx context.Context, id string) (*Quote, error)
 }

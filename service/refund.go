@@ -591,3 +591,12 @@ func (s *RefundService) View(ctx context.Context, outTradeNo string) (*RefundVie
 	return &RefundView{OutRefundNo: r.OutRefundNo, Status: r.Status, AmountFen: r.AmountFen, Reason: r.Reason,
 		ReasonText: r.Reason.Text(), ExpectedArrival: ExpectedArrival(r.Channel), Channel: r.Channel, SuccessAt: r.SuccessAt}, nil
 }
+
+// CallGuard is a short-lived exclusive key (Redis SET NX with a token) that
+// keeps two callers from sending the same external call at the same moment.
+// It is a fast path on top of the database state guard, never instead of it.
+type CallGuard interface {
+	// Acquire returns ok=false when someone else holds key. release frees it
+	// only if this caller still holds it.
+	Acquire(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+}
