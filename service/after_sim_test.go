@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -331,13 +332,13 @@ func (r *simRun) newWorker(id, gen int, crashable bool) *simWorker {
 	outbox := simOutbox{r.outbox, w}
 	after := simAfter{r.store, w}
 	refunds := service.NewRefundService(service.RefundDeps{Orders: orders, Outbox: outbox, Refunds: after, Gateway: simGatewayClient{r.gw, w},
-		MchID: testMchID, Waker: after, Clock: r.clock, Owner: w.owner})
+		MchID: testMchID, Waker: after, Clock: r.clock, Log: slog.New(slog.DiscardHandler), Owner: w.owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: after, Orders: orders, Users: r.users, Family: r.family,
 		Refunds: refunds, Waker: after, Rules: r.rules, Clock: r.clock})
 	vouchers := service.NewVoucherService(r.store, orders, r.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	w.posting = service.NewPostingService(service.PostingDeps{Orders: orders, Outbox: outbox, Platform: simPlatformClient{r.plat, w},
 		Persons: postPersons{}, Quotes: r.quotes, Postings: after, Holds: holds, Refunds: refunds, Vouchers: vouchers,
-		Clock: r.clock, Owner: w.owner})
+		Clock: r.clock, Log: slog.New(slog.DiscardHandler), Owner: w.owner})
 	w.refunds, w.holds = refunds, holds
 	return w
 }

@@ -113,12 +113,21 @@ type FamilyService struct {
 	clock   Clock
 }
 
+// FamilyDeps are the dependencies of a FamilyService; all are required.
+type FamilyDeps struct {
+	Family  FamilyStore
+	Checks  IdentityCheckStore
+	Users   UserStore
+	Persons PersonStore
+	Clock   Clock
+}
+
 // NewFamilyService returns a FamilyService. It panics on nil dependencies.
-func NewFamilyService(family FamilyStore, checks IdentityCheckStore, users UserStore, persons PersonStore, clock Clock) *FamilyService {
-	if family == nil || checks == nil || users == nil || persons == nil || clock == nil {
+func NewFamilyService(d FamilyDeps) *FamilyService {
+	if d.Family == nil || d.Checks == nil || d.Users == nil || d.Persons == nil || d.Clock == nil {
 		panic("service: NewFamilyService: missing dependency")
 	}
-	return &FamilyService{family: family, checks: checks, users: users, persons: persons, clock: clock}
+	return &FamilyService{family: d.Family, checks: d.Checks, users: d.Users, persons: d.Persons, clock: d.Clock}
 }
 
 // FamilyInput adds a family member.

@@ -55,8 +55,8 @@ type PostingDeps struct {
 	Refunds  *RefundService
 	Vouchers *VoucherService
 	Clock    Clock
-	Log      *slog.Logger // optional
-	Metrics  Metrics      // optional: posting attempts and unknown outcomes
+	Log      *slog.Logger
+	Metrics  Metrics // optional: posting attempts and unknown outcomes
 	// Owner identifies this instance in outbox leases (host:pid:random).
 	Owner string
 	// Lease is how long a claimed job is ours (default 2m). A crashed
@@ -81,14 +81,11 @@ type PostingService struct {
 // dependencies.
 func NewPostingService(d PostingDeps) *PostingService {
 	if d.Orders == nil || d.Outbox == nil || d.Platform == nil || d.Persons == nil || d.Quotes == nil ||
-		d.Postings == nil || d.Holds == nil || d.Refunds == nil || d.Vouchers == nil || d.Clock == nil || d.Owner == "" {
+		d.Postings == nil || d.Holds == nil || d.Refunds == nil || d.Vouchers == nil || d.Clock == nil || d.Log == nil || d.Owner == "" {
 		panic("service: NewPostingService: missing dependency")
 	}
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &PostingService{d: d}
 }

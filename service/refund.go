@@ -118,14 +118,11 @@ type RefundService struct {
 // NewRefundService returns a RefundService; it panics on missing
 // dependencies.
 func NewRefundService(d RefundDeps) *RefundService {
-	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" || d.MchID == "" {
+	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Log == nil || d.Owner == "" || d.MchID == "" {
 		panic("service: NewRefundService: missing dependency")
 	}
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &RefundService{d: d}
 }
