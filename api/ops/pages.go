@@ -155,7 +155,10 @@ var labels = map[string]string{
 	"missing_local": "微信有、本地无", "missing_remote": "本地有、微信无", "amount_diff": "金额不符", "status_diff": "状态不符",
 }
 
-func label(s string) string {
+// label names a code or status for the page; statuses are the service's
+// typed enums (service.HoldStatus, service.AlertStatus, …), hence any.
+func label(v any) string {
+	s := fmt.Sprint(v)
 	if l, ok := labels[s]; ok {
 		return l
 	}
