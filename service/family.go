@@ -60,6 +60,29 @@ type FamilyBinding struct {
 	UpdatedAt       time.Time
 }
 
+// Consent records the member's consent (method, as person personID): a
+// pending binding becomes active. An active binding stays as it is; a
+// withdrawn one is final (family_consent_withdrawn).
+func (b *FamilyBinding) Consent(personID int64, method string, at time.Time) error {
+	switch b.Status {
+	case FamilyActive:
+		return nil
+	case FamilyWithdrawn:
+		return consentWithdrawn()
+	}
+	b.Status, b.PersonID, b.ConsentMethod, b.ConsentedAt, b.UpdatedAt = FamilyActive, personID, method, at, at
+	return nil
+}
+
+// Withdraw records the member withdrawing consent: an active or pending
+// binding becomes withdrawn, for good. A repeat changes nothing.
+func (b *FamilyBinding) Withdraw(at time.Time) {
+	switch b.Status {
+	case FamilyActive, FamilyPendingConsent:
+		b.Status, b.UpdatedAt = FamilyWithdrawn, at
+	}
+}
+
 // ErrFamilyLimit is returned by CreateFamilyBinding when the user has the
 // maximum number of bindings.
 var ErrFamilyLimit = errors.New("family binding limit reached")
@@ -301,14 +324,7 @@ func (s *FamilyService) ConsentWithCheck(ctx context.Context, userID, bindingID 
 func (s *FamilyService) activate(ctx context.Context, id, personID int64, method string) (*FamilyView, error) {
 	now := s.clock.Now()
 	b, err := s.family.UpdateFamilyBinding(ctx, id, func(b *FamilyBinding) error {
-		if b.Status == FamilyActive {
-			return nil
-		}
-		if b.Status == FamilyWithdrawn {
-			return consentWithdrawn()
-		}
-		b.Status, b.PersonID, b.ConsentMethod, b.ConsentedAt, b.UpdatedAt = FamilyActive, personID, method, now, now
-		return nil
+		return b.Consent(personID, method, now)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrFamilyNotFound
@@ -347,10 +363,7 @@ func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID in
 	}
 	now := s.clock.Now()
 	b, err = s.family.UpdateFamilyBinding(ctx, b.ID, func(b *FamilyBinding) error {
-		switch b.Status {
-		case FamilyActive, FamilyPendingConsent:
-			b.Status, b.UpdatedAt = FamilyWithdrawn, now
-		}
+		b.Withdraw(now)
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {

@@ -24,6 +24,37 @@ type PostingRecord struct {
 	UpdatedAt      time.Time
 }
 
+// The changes of a posting record, one per answer of the platform. The
+// store keeps a final status (PostingStatus.Final) once written.
+
+// Pending records that the platform holds the posting under reference and
+// will call back; it reports whether this is the first pending answer. The
+// first one starts the 3-working-day delay clock (FirstPendingAt).
+func (r *PostingRecord) Pending(reference string, at time.Time) (first bool) {
+	first = r.Status != PostingPending
+	r.Status, r.Reference, r.Failures, r.LastError = PostingPending, reference, 0, ""
+	if r.FirstPendingAt.IsZero() {
+		r.FirstPendingAt = at
+	}
+	return first
+}
+
+// Accept records the platform's booking under reference with its receipt.
+func (r *PostingRecord) Accept(reference string, receipt *PostingReceipt) {
+	r.Status, r.Reference, r.Receipt, r.LastError = PostingAccepted, reference, receipt, ""
+}
+
+// Reject records the platform's refusal for good.
+func (r *PostingRecord) Reject(reason string) { r.Status, r.Reason = PostingRejected, reason }
+
+// Void records that the platform will never book the key (its void answer,
+// or operations' out-of-band confirmation).
+func (r *PostingRecord) Void(reason string) { r.Status, r.Reason = PostingVoided, reason }
+
+// Lost records that the platform no longer knows a posting it called
+// pending: it is sent again under the same key.
+func (r *PostingRecord) Lost() { r.Status = PostingNone }
+
 // PostingStore persists posting records.
 type PostingStore interface {
 	// FindPosting returns ErrNotFound when the batch was never sent.
@@ -329,7 +360,7 @@ func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *B
 	case callErr == nil:
 	case errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound:
 		// The platform lost (or never got) the posting it called pending.
-		rec.Status = PostingNone
+		rec.Lost()
 		if !now.Before(deadline) {
 			return s.void(ctx, j, o, b, rec)
 		}
@@ -360,11 +391,7 @@ func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *B
 
 func (s *PostingService) pending(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, res PostingResult) error {
 	now := s.d.Clock.Now()
-	first := rec.Status != PostingPending
-	rec.Status, rec.Reference, rec.Failures, rec.LastError = PostingPending, res.Reference, 0, ""
-	if rec.FirstPendingAt.IsZero() {
-		rec.FirstPendingAt = now
-	}
+	first := rec.Pending(res.Reference, now)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
@@ -444,7 +471,8 @@ func (s *PostingService) void(ctx context.Context, j OutboxJob, o *Order, b *Bat
 	if callErr == nil {
 		switch res.Status {
 		case PostingVoided:
-			rec.Status, rec.Reason, rec.LastError = PostingVoided, "voided: "+res.Reason, ""
+			rec.Void("voided: " + res.Reason)
+			rec.LastError = ""
 			if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 				return err
 			}
@@ -511,7 +539,7 @@ func (s *PostingService) refundVoided(ctx context.Context, j OutboxJob, b *Batch
 }
 
 func (s *PostingService) reject(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, code, reason string) error {
-	rec.Status, rec.Reason = PostingRejected, code+": "+reason
+	rec.Reject(code + ": " + reason)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
@@ -557,7 +585,7 @@ func (s *PostingService) accept(ctx context.Context, rec *PostingRecord, outTrad
 	if refused {
 		return nil
 	}
-	rec.Status, rec.Reference, rec.Receipt, rec.LastError = PostingAccepted, res.Reference, res.Receipt, ""
+	rec.Accept(res.Reference, res.Receipt)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEve
 		if reason == "" {
 			reason = ev.Result.Reason
 		}
-		rec.Status, rec.Reason = PostingRejected, reason
+		rec.Reject(reason)
 		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 			return err
 		}

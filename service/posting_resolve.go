@@ -31,7 +31,7 @@ func (s *PostingService) ResolvePosting(ctx context.Context, outTradeNo, outcome
 	}
 	switch outcome {
 	case ResolveRefund:
-		rec.Status, rec.Reason = PostingVoided, "resolved by operations: not booked. "+note
+		rec.Void("resolved by operations: not booked. " + note)
 		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 			return err
 		}
