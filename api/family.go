@@ -63,7 +63,7 @@ func optTime(t time.Time) *time.Time {
 // toFamilyResponse converts a view; name and ID number are already masked.
 func toFamilyResponse(v *service.FamilyView) familyResponse {
 	return familyResponse{ID: v.ID, Relation: v.Relation, Name: v.Name, IDType: string(v.IDType), IDNumber: v.IDNumber,
-		Status: v.Status, ConsentedAt: optTime(v.ConsentedAt), CreatedAt: v.CreatedAt.UTC(), Invitation: v.Invitation,
+		Status: string(v.Status), ConsentedAt: optTime(v.ConsentedAt), CreatedAt: v.CreatedAt.UTC(), Invitation: v.Invitation,
 		InvitationExpiresAt: optTime(v.InvitationExpiresAt)}
 }
 

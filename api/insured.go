@@ -9,10 +9,10 @@ import (
 )
 
 type insuranceStatusResponse struct {
-	Insurance   string      `json:"insurance"`
-	Status      string      `json:"status"`
-	PaidThrough string      `json:"paid_through"`
-	BaseFen     service.Fen `json:"base_fen"`
+	Insurance   string                `json:"insurance"`
+	Status      service.InsuredStatus `json:"status"`
+	PaidThrough string                `json:"paid_through"`
+	BaseFen     service.Fen           `json:"base_fen"`
 }
 
 type arrearsMonthResponse struct {

@@ -15,11 +15,16 @@ const (
 	HoldRefund  = "refund"  // refund it
 )
 
+// HoldStatus is the status of a risk hold: open until operations or the
+// expiry decide it, then released (posted) or rejected (refunded). A
+// decided hold never changes again.
+type HoldStatus string
+
 // Hold statuses.
 const (
-	HoldOpen     = "open"
-	HoldReleased = "released"
-	HoldRejected = "rejected"
+	HoldOpen     HoldStatus = "open"
+	HoldReleased HoldStatus = "released"
+	HoldRejected HoldStatus = "rejected"
 )
 
 // Hold rule names.
@@ -133,7 +138,7 @@ type Hold struct {
 	Rules      []string
 	Action     string // at expiry
 	Detail     string
-	Status     string
+	Status     HoldStatus
 	HeldAt     time.Time
 	ExpiresAt  time.Time
 	DecidedAt  time.Time
@@ -147,11 +152,11 @@ type HoldStore interface {
 	// FindHold returns ErrNotFound when the batch was never held.
 	FindHold(ctx context.Context, outTradeNo string) (*Hold, error)
 	// FindHolds lists holds in a status ("" for all), oldest first.
-	FindHolds(ctx context.Context, status string, limit int) ([]Hold, error)
+	FindHolds(ctx context.Context, status HoldStatus, limit int) ([]Hold, error)
 	// FindExpiredHolds lists open holds expiring at or before now.
 	FindExpiredHolds(ctx context.Context, now time.Time, limit int) ([]Hold, error)
 	// DecideHold moves an open hold to status; false when it was not open.
-	DecideHold(ctx context.Context, outTradeNo, status, by string, at time.Time) (bool, error)
+	DecideHold(ctx context.Context, outTradeNo string, status HoldStatus, by string, at time.Time) (bool, error)
 	// CountPaidBatches counts a payer's batches paid in [from, to).
 	CountPaidBatches(ctx context.Context, userID int64, from, to time.Time) (int, error)
 }
@@ -293,7 +298,9 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 		if b.Status != StatusHeld {
 			return ErrHoldNotOpen
 		}
-		b.Status = StatusPosting
+		if err := b.Release(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "hold_released", "资金安全复核已通过，正在向社保经办机构提交")
 		return nil
 	})
@@ -323,7 +330,7 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 	}
 	// Only a batch still held is refunded: a release that won the race
 	// keeps its posting.
-	if _, err := s.d.Refunds.beginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
+	if _, err := s.d.Refunds.BeginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
 		if ErrorCode(err) == codeNotRefundable {
 			return nil, ErrHoldNotOpen
 		}
@@ -338,18 +345,23 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 func (s *HoldService) find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	h, err := s.d.Store.FindHold(ctx, outTradeNo)
 	if isNotFound(err) {
-		return nil, NotFound("没有该笔资金冻结")
+		nf := NotFound("没有该笔资金冻结")
+		nf.Err = err // callers may still ask errors.Is(err, ErrNotFound)
+		return nil, nf
 	}
 	return h, err
 }
 
-func (s *HoldService) decide(ctx context.Context, h *Hold, status, by string) error {
+func (s *HoldService) decide(ctx context.Context, h *Hold, status HoldStatus, by string) error {
 	_, err := s.d.Store.DecideHold(ctx, h.OutTradeNo, status, by, s.d.Clock.Now())
 	return err
 }
 
-// expire applies an expired open hold's action.
-func (s *HoldService) expire(ctx context.Context, h *Hold) (*Hold, error) {
+// Expire applies the action of an open hold nobody reviewed in time:
+// release (→ posting) or refund, as its rule says. A hold decided
+// concurrently, or whose batch moved on, is closed to match the batch.
+// Callers check that h expired (Sweep, or the posting job of a held batch).
+func (s *HoldService) Expire(ctx context.Context, h *Hold) (*Hold, error) {
 	var err error
 	var out *Hold
 	if h.Action == HoldRefund {
@@ -388,7 +400,7 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for i := range hs {
-		if _, err := s.expire(ctx, &hs[i]); err != nil {
+		if _, err := s.Expire(ctx, &hs[i]); err != nil {
 			return n, err
 		}
 		n++
@@ -397,32 +409,18 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 }
 
 // List returns holds in a status ("" for all).
-func (s *HoldService) List(ctx context.Context, status string, limit int) ([]Hold, error) {
+func (s *HoldService) List(ctx context.Context, status HoldStatus, limit int) ([]Hold, error) {
 	return s.d.Store.FindHolds(ctx, status, limit)
 }
 
-// Find returns the hold of a batch or a not-found error.
+// Find returns the hold of a batch; a batch never held is a KindNotFound
+// *Error (which also wraps ErrNotFound).
 func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	return s.find(ctx, outTradeNo)
 }
 
-// ConsentedFamily answers FamilyBindings from the family bindings: the payer
-// has an active binding, consented by the member, to that person, or one the
-// member consented to and later withdrew: ordering and paying stop at the
-// withdrawal, so a paid batch was ordered under consent and runs its course.
-type ConsentedFamily struct{ Store FamilyStore }
-
-// HasConsentedBinding reports whether payer has an active binding to person.
-func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
-	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range bs {
-		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
-		if consented && b.PersonID == personID && personID != 0 {
-			return true, nil
-		}
-	}
-	return false, nil
+// FamilyBindings answers whether a payer may pay for another person: a
+// family binding the insured person consented to (家庭共济/代缴授权).
+type FamilyBindings interface {
+	HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error)
 }

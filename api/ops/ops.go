@@ -34,7 +34,7 @@ import (
 
 // Admin is the operations service the JSON admin API also calls.
 type Admin interface {
-	Holds(ctx context.Context, actor, status string) ([]service.Hold, error)
+	Holds(ctx context.Context, actor string, status service.HoldStatus) ([]service.Hold, error)
 	Recon(ctx context.Context, actor, day string) (*service.ReconReport, error)
 	ReleaseHold(ctx context.Context, actor, outTradeNo string) (*service.Hold, error)
 	RejectHold(ctx context.Context, actor, outTradeNo, note string) (*service.Hold, error)
@@ -48,7 +48,7 @@ type Ops interface {
 	CanResolveUnknown() bool
 	ResolveUnknown(ctx context.Context, actor, outTradeNo, outcome, reference, note string) error
 	Refunds(ctx context.Context, actor string, status service.RefundState) ([]service.Refund, error)
-	Alerts(ctx context.Context, actor, status string) ([]service.OpsAlert, error)
+	Alerts(ctx context.Context, actor string, status service.AlertStatus) ([]service.OpsAlert, error)
 	AckAlert(ctx context.Context, actor string, id int64, note string) (*service.OpsAlert, error)
 	ResolveAlert(ctx context.Context, actor string, id int64, note string) (*service.OpsAlert, error)
 	FindOrder(ctx context.Context, actor, ref string) (*service.AdminOrder, error)
