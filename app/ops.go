@@ -20,6 +20,6 @@ func (a *App) wireOps(admin *service.AdminService, store *model.AfterStore, hold
 	console := ops.New(ops.Deps{Log: a.Log.With("component", "ops-console"), Admin: admin, Ops: svc,
 		Sessions: cache.NewOpsSessionStore(a.Redis, a.Clock, a.Cfg.Ops.SessionIdle), Limiter: deps.Limiter, Clock: a.Clock,
 		AdminToken: a.Cfg.AdminToken, Operators: a.Cfg.Ops.Operators})
-	deps.Extra = append(deps.Extra, console.Mount)
+	deps.Console = console
 	return svc
 }
