@@ -67,6 +67,10 @@ type App struct {
 
 	platformCfg platform.Config
 	opts        Options
+	// peers are the configuration's WeChat, WeChat Pay and platform
+	// settings, or the simulator's; simSecrets are the simulator's secrets.
+	peers      peers
+	simSecrets []string
 
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
@@ -92,8 +96,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	// panic and hide the error.
 	// Every log line of the App passes the redact handler: configured
 	// secrets masked, URL query strings dropped, values clipped.
-	log = slog.New(redact.NewHandler(log.Handler(), cfg.Secrets))
-	a := &App{Cfg: cfg, Log: log, Clock: opts.Clock, opts: opts}
+	a := &App{Cfg: cfg, Clock: opts.Clock, opts: opts, peers: peersOf(cfg)}
+	log = slog.New(redact.NewHandler(log.Handler(), a.Secrets))
+	a.Log = log
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -108,7 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	if cfg.Simulator {
 		log.Warn("DEVELOPMENT SETUP: SIMULATOR=on — WeChat, WeChat Pay and the provincial platform are simulated in-process; no real money moves")
-		if err := a.startSimulators(); err != nil {
+		if a.peers, err = a.startSimulators(); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err := a.buildPayAndPlatform(); err != nil {
 		return nil, err
 	}
-	wx := wechat.New(cfg.WeChat.AppID, cfg.WeChat.Secret, cfg.WeChat.APIBase, rdb)
+	wx := wechat.New(a.peers.WeChat.AppID, a.peers.WeChat.Secret, a.peers.WeChat.APIBase, rdb)
 	users := model.NewUserStore(a.DB)
 	sessions := cache.NewSessionStore(rdb, a.Clock)
 	limiter := cache.NewRateLimiter(rdb, a.Clock)
@@ -242,6 +247,12 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// Secrets returns every secret the App's log scrubber masks: the
+// configuration's and the simulator's.
+func (a *App) Secrets() []string {
+	return append(a.Cfg.Secrets(), a.simSecrets...)
 }
 
 type redisPinger struct{ rdb redis.UniversalClient }

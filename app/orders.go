@@ -12,10 +12,7 @@ import (
 // payIDs returns the appid and mchid that buildPayAndPlatform gives the
 // WeChat Pay client; notifications must carry them.
 func (a *App) payIDs() (appID, mchID string) {
-	if a.Sims != nil {
-		return a.Sims.Keys.AppID, a.Sims.Keys.MchID
-	}
-	return a.Cfg.WeChat.AppID, a.Cfg.Pay.MchID
+	return a.peers.WeChat.AppID, a.peers.Pay.MchID
 }
 
 // wireOrders builds the order service, the payment poller and the WeChat
