@@ -28,17 +28,11 @@ func (s *Server) wxpayNotify(c *gin.Context) {
 		c.Status(http.StatusNoContent)
 		return
 	}
-	e := service.AsError(err)
-	if e == nil {
-		e = &service.Error{Kind: service.KindInternal, Message: "internal error", Err: err}
-	}
-	status, level := httpStatus[e.Kind], slog.LevelWarn
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
-	if status >= 500 || e.Code == service.CodeNotifyMismatch {
+	status, msg := ErrorStatus(err) // the one table; internal text hidden
+	level := slog.LevelWarn
+	if status >= 500 || service.ErrorCode(err) == service.CodeNotifyMismatch {
 		level = slog.LevelError // not written, or alerted
 	}
 	logger(c).Log(c.Request.Context(), level, "wechat pay notification refused", "status", status, "err", err)
-	c.AbortWithStatusJSON(status, gin.H{"code": "FAIL", "message": e.Message})
+	c.AbortWithStatusJSON(status, gin.H{"code": "FAIL", "message": msg})
 }

@@ -4,7 +4,9 @@
 //
 // Three kinds of caller use it: the mini-program front end (Bearer token),
 // WeChat Pay notifications (signed by WeChat), and provincial platform
-// callbacks (HMAC-signed). Operations use the admin API (admin token).
+// callbacks (HMAC-signed). Operations use the admin API (admin token) and
+// the console pages of api/ops (session cookie). Server.routes lists every
+// route; Deps says which are mounted.
 package api
 
 import (
