@@ -23,7 +23,9 @@ func (p notifyParser) Parse(http.Header, []byte) (service.PayEvent, error) { ret
 
 type notifyOrders struct{ err error }
 
-func (o notifyOrders) HandleTransaction(context.Context, service.TransactionEvent) error { return o.err }
+func (o notifyOrders) HandleTransaction(context.Context, service.TransactionEvent) error {
+	return o.err
+}
 
 type notifyRefunds struct {
 	calls int
@@ -38,7 +40,7 @@ func (r *notifyRefunds) HandleRefundEvent(context.Context, service.RefundEvent) 
 type notifyDedupe struct{ seen map[string]bool }
 
 func (d *notifyDedupe) Seen(_ context.Context, id string) (bool, error) { return d.seen[id], nil }
-func (d *notifyDedupe) Mark(_ context.Context, id string) error        { d.seen[id] = true; return nil }
+func (d *notifyDedupe) Mark(_ context.Context, id string) error         { d.seen[id] = true; return nil }
 
 type notifyMetrics struct {
 	service.NopMetrics
