@@ -38,6 +38,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Console is the operations console (api/ops): it adds its pages to g, the
+// /ops group.
+type Console interface {
+	Routes(g *gin.RouterGroup)
+}
+
 // RateLimiter limits requests per key.
 type RateLimiter = service.RateLimiter
 

@@ -15,11 +15,6 @@ type SimClock interface {
 	Advance(d time.Duration) time.Duration
 }
 
-// Console is the operations console (api/ops): it adds its pages to g.
-type Console interface {
-	Routes(g *gin.RouterGroup)
-}
-
 func (s *Server) simClock(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"now": s.deps.SimClock.Now().UTC()})
 }
