@@ -21,19 +21,6 @@ type Family interface {
 	Withdraw(ctx context.Context, memberUserID, bindingID int64) (*service.FamilyView, error)
 }
 
-// familyRoutes mounts the family endpoints on the authenticated group.
-func (s *Server) familyRoutes(user *gin.RouterGroup) {
-	if s.deps.Family == nil {
-		return
-	}
-	user.GET("/family", s.familyList)
-	user.POST("/family", s.limit("family_add", 10), s.familyAdd)
-	user.DELETE("/family/:id", s.familyRemove)
-	user.POST("/family/:id/consent", s.familyConsent)
-	user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
-	user.DELETE("/family/consents/:id", s.limit("family_accept", 10), s.familyWithdraw)
-}
-
 type familyAddRequest struct {
 	identityRequest
 	Relation string `json:"relation"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -43,15 +42,7 @@ type HoldRule struct {
 // HoldRules configure the risk hold (资金冻结). Defaults (DefaultHoldRules)
 // are illustrative, not regulatory figures.
 //
-// Environment (LoadHoldRules):
-//
-//	HOLD_DURATION            how long a hold lasts unreviewed (24h)
-//	HOLD_AMOUNT_FEN          amount threshold in fen, 0 = off (2000000 = 20,000 元)
-//	HOLD_AMOUNT_ACTION       release | refund (release)
-//	HOLD_VELOCITY_PER_DAY    paid batches per payer per Shanghai day before holding, 0 = off (5)
-//	HOLD_VELOCITY_ACTION     release | refund (release)
-//	HOLD_THIRD_PARTY         on | off (on)
-//	HOLD_THIRD_PARTY_ACTION  release | refund (refund: nobody vouched for the payer)
+// config.Load reads them from HOLD_* (README, docs/after-payment.md).
 type HoldRules struct {
 	Duration       time.Duration
 	ThirdParty     HoldRule
@@ -71,63 +62,6 @@ func DefaultHoldRules() HoldRules {
 		AmountFen:      2_000_000,
 		Amount:         HoldRule{Enabled: true, Action: HoldRelease},
 	}
-}
-
-// LoadHoldRules reads HoldRules from getenv over the defaults. Errors name
-// the variable.
-func LoadHoldRules(getenv func(string) string) (HoldRules, error) {
-	r := DefaultHoldRules()
-	var errs []string
-	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
-	action := func(k string, def string) string {
-		switch v := get(k); v {
-		case "":
-			return def
-		case HoldRelease, HoldRefund:
-			return v
-		default:
-			errs = append(errs, k+": want release or refund")
-			return def
-		}
-	}
-	if v := get("HOLD_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, "HOLD_DURATION: want a positive duration")
-		} else {
-			r.Duration = d
-		}
-	}
-	if v := get("HOLD_AMOUNT_FEN"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, "HOLD_AMOUNT_FEN: want fen >= 0")
-		} else {
-			r.AmountFen, r.Amount.Enabled = Fen(n), n > 0
-		}
-	}
-	if v := get("HOLD_VELOCITY_PER_DAY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, "HOLD_VELOCITY_PER_DAY: want an integer >= 0")
-		} else {
-			r.VelocityPerDay, r.Velocity.Enabled = n, n > 0
-		}
-	}
-	switch get("HOLD_THIRD_PARTY") {
-	case "", "on", "true", "1":
-	case "off", "false", "0":
-		r.ThirdParty.Enabled = false
-	default:
-		errs = append(errs, "HOLD_THIRD_PARTY: want on or off")
-	}
-	r.Amount.Action = action("HOLD_AMOUNT_ACTION", r.Amount.Action)
-	r.Velocity.Action = action("HOLD_VELOCITY_ACTION", r.Velocity.Action)
-	r.ThirdParty.Action = action("HOLD_THIRD_PARTY_ACTION", r.ThirdParty.Action)
-	if len(errs) > 0 {
-		return r, fmt.Errorf("hold rules: %s", strings.Join(errs, "; "))
-	}
-	return r, nil
 }
 
 // Hold is a risk hold of one batch.

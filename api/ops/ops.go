@@ -120,9 +120,10 @@ func New(d Deps) *Console {
 	return c
 }
 
-// Mount adds the console's routes to e under /ops.
-func (c *Console) Mount(e *gin.Engine) {
-	g := e.Group("/ops", c.headers, c.limitBody)
+// Routes adds the console's pages to g, the /ops group of api's routes
+// (api.Console).
+func (c *Console) Routes(g *gin.RouterGroup) {
+	g.Use(c.headers, c.limitBody)
 	g.GET("", func(ctx *gin.Context) { ctx.Redirect(http.StatusSeeOther, "/ops/") })
 	static, _ := fs.Sub(assets, "static")
 	g.StaticFS("/static", http.FS(static))
