@@ -18,13 +18,12 @@ func (a *App) payIDs() (appID, mchID string) {
 // wireOrders builds the order service, the payment poller and the WeChat
 // Pay notification sink, adds them to the API and registers the poller as a
 // worker.
-func (a *App) wireOrders(deps *api.Deps, quotes service.QuoteFinder, users service.UserFinder, refunds service.RefundEventHandler, after api.AfterViewer) *service.OrderService {
+func (a *App) wireOrders(deps *api.Deps, quotes *service.QuoteService, users service.UserFinder, refunds service.RefundEventHandler, after api.AfterViewer) *service.OrderService {
 	appID, mchID := a.payIDs()
-	orders := service.NewOrderService(quotes, model.NewOrderStore(a.DB), a.Pay, users, a.Clock, service.OrderSettings{
-		AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL,
-	})
-	orders.SetLogger(a.Log.With("component", "orders"))
-	orders.SetMetrics(a.Metrics)
+	orders := service.NewOrderService(service.OrderDeps{Quotes: quotes, Store: model.NewOrderStore(a.DB), Gateway: a.Pay,
+		Users: users, Clock: a.Clock, Log: a.Log.With("component", "orders"), Metrics: a.Metrics,
+		Identity: quotes, Consent: a.Identity,
+		Settings: service.OrderSettings{AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL}})
 	poller := service.NewPaymentPoller(orders, cache.NewLocker(a.Redis), service.PollerSettings{})
 	a.workers = append(a.workers, poller.Run)
 	deps.Orders, deps.After = orders, after

@@ -57,7 +57,7 @@ func tradeJSON(t Trade) string {
 func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (err error) {
 	outcome := NotifyError
 	if raw.Source == "notify" {
-		defer func() { metricsOr(s.metrics).NotifyOutcome(outcome, "") }()
+		defer func() { s.metrics.NotifyOutcome(outcome, "") }()
 	}
 	if t.OutTradeNo == "" {
 		outcome = NotifyMismatch
