@@ -24,7 +24,8 @@ func (a *App) wireOrders(deps *api.Deps, quotes *service.QuoteService, users ser
 		Users: users, Clock: a.Clock, Log: a.Log.With("component", "orders"), Metrics: a.Metrics,
 		Identity: quotes, Consent: a.Identity,
 		Settings: service.OrderSettings{AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL}})
-	poller := service.NewPaymentPoller(orders, cache.NewLocker(a.Redis), service.PollerSettings{})
+	poller := service.NewPaymentPoller(service.PollerDeps{Payments: orders, Store: model.NewOrderStore(a.DB), Gateway: a.Pay,
+		Locks: cache.NewLocker(a.Redis), Clock: a.Clock, Log: a.Log.With("component", "payment-poller")})
 	a.workers = append(a.workers, poller.Run)
 	deps.Orders, deps.After = orders, after
 	deps.Idempotency = cache.NewIdempotencyStore(a.Redis)
