@@ -429,7 +429,7 @@ func (s *QuoteService) arrearsLines(ctx context.Context, region *Region, in Quot
 	var lines []QuoteLine
 	for _, c := range in.Insurances {
 		st := status[c.Type]
-		if st.Status == "not_insured" {
+		if st.Status == InsuredNotInsured {
 			return nil, notPayable(fmt.Sprintf("%s未参保，不能补缴往月；请先到当地社保经办机构办理参保登记", insuranceName(c.Type)), FieldNotInsured)
 		}
 		for _, m := range past {
