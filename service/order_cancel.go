@@ -84,7 +84,7 @@ func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) erro
 	case TradeNotPay, TradeUserPaying, TradePayError:
 		return s.closeAtWeChat(ctx, b, why)
 	}
-	s.AlertPaymentState(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	s.AlertPaymentState(ctx, b.OutTradeNo, "unexpected trade_state "+string(t.State)+" for a pending batch")
 	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
 }
 

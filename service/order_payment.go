@@ -42,7 +42,7 @@ func (s *OrderService) ApplyQueried(ctx context.Context, trade Trade) error {
 		return fmt.Errorf("apply queried trade %s: state %s is not %s", trade.OutTradeNo, trade.State, TradeSuccess)
 	}
 	raw := &RawEvent{EventID: "query:" + trade.OutTradeNo + ":" + trade.TransactionID, Source: "query",
-		EventType: "QUERY." + trade.State, OutTradeNo: trade.OutTradeNo, TransactionID: trade.TransactionID, Body: tradeJSON(trade)}
+		EventType: "QUERY." + string(trade.State), OutTradeNo: trade.OutTradeNo, TransactionID: trade.TransactionID, Body: tradeJSON(trade)}
 	return s.applyTrade(ctx, trade, raw)
 }
 

@@ -191,7 +191,7 @@ func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error)
 		}
 		return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, "超时未支付"))
 	}
-	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+string(t.State)+" for a pending batch")
 	return "", nil
 }
 

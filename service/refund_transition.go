@@ -27,7 +27,7 @@ func CanRefundTransition(from, to RefundState) bool {
 }
 
 // refundStateOf maps WeChat's refund status to ours.
-func refundStateOf(status string) (RefundState, bool) {
+func refundStateOf(status RefundStatus) (RefundState, bool) {
 	switch status {
 	case RefundSuccess:
 		return RefundStateSuccess, true

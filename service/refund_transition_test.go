@@ -16,7 +16,7 @@ func TestRefundTransitionsFollowTheStateMachine(t *testing.T) {
 	cases := []struct {
 		name   string
 		from   service.RefundState
-		status string
+		status service.RefundStatus
 		want   service.RefundState // "" = refused
 	}{
 		{"PendingToProcessing", service.RefundStatePending, service.RefundProcessing, service.RefundStateProcessing},
