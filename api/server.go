@@ -130,6 +130,7 @@ func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{deps: d, log: d.Logger, engine: gin.New()}
 	s.routes()
+	s.checkUserLimits()
 	return s
 }
 

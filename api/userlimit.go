@@ -33,3 +33,18 @@ func (s *Server) userRoute(g *gin.RouterGroup, method, relPath, name string, per
 	s.userLimits[method+" "+full] = service.UserLimit{Route: name, Limit: perMinute, Window: time.Minute}
 	g.Handle(method, relPath, append([]gin.HandlerFunc{s.limit(name, perMinute)}, h...)...)
 }
+
+// checkUserLimits panics unless every route userRoute recorded is one the
+// router serves under that method and path (authenticate finds a route's
+// limit by c.FullPath(); a mismatch would quietly count in two steps).
+func (s *Server) checkUserLimits() {
+	served := map[string]bool{}
+	for _, r := range s.engine.Routes() {
+		served[r.Method+" "+r.Path] = true
+	}
+	for k := range s.userLimits {
+		if !served[k] {
+			panic("api: userRoute recorded " + k + ", which the router does not serve")
+		}
+	}
+}
