@@ -71,15 +71,12 @@ type payResponse struct {
 	PayParams service.PayParams `json:"pay_params"`
 }
 
+// lineResponse is an order's line: the quote line's amounts; priced_by and
+// source are left out where the stored line has none.
 type lineResponse struct {
-	Insurance string      `json:"insurance"`
-	Month     string      `json:"month"`
-	Arrears   bool        `json:"arrears"`
-	BaseFen   service.Fen `json:"base_fen"`
-	RateBP    int64       `json:"rate_bp"`
-	AmountFen service.Fen `json:"amount_fen"`
-	PricedBy  string      `json:"priced_by,omitempty"`
-	Source    string      `json:"source,omitempty"`
+	lineAmounts
+	PricedBy string `json:"priced_by,omitempty"`
+	Source   string `json:"source,omitempty"`
 }
 
 type eventResponse struct {
@@ -225,8 +222,7 @@ func (s *Server) getOrder(c *gin.Context) {
 	}
 	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
 	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
-			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen, PricedBy: l.PricedBy, Source: string(l.Source)})
+		r.Lines = append(r.Lines, lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)})
 	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
