@@ -31,11 +31,7 @@ type identityCheckRow struct {
 func (identityCheckRow) TableName() string { return "identity_checks" }
 
 func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckRecord, error) {
-	ref, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
-	if err != nil {
-		return nil, err
-	}
-	phone, err := s.open("phone", r.PhoneEnc)
+	ref, phone, err := s.openRefPhone(r.NameEnc, r.IDType, r.IDNumberEnc, r.PhoneEnc)
 	if err != nil {
 		return nil, err
 	}
