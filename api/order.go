@@ -105,7 +105,8 @@ type cancelResponse struct {
 	Message        string `json:"message"`
 }
 
-func timePtr(t time.Time) *time.Time {
+// optTime is t in UTC, or nil (the field left out) when t is zero.
+func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -118,7 +119,7 @@ func toOrderResponse(o *service.Order) orderResponse {
 		Status: string(o.Status), CreatedAt: o.CreatedAt.UTC(), Batches: []batchResponse{}}
 	for _, b := range o.Batches {
 		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
-			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt),
+			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: optTime(b.ExpireAt), PaidAt: optTime(b.PaidAt),
 			TransactionID: b.TransactionID})
 	}
 	return r
