@@ -267,6 +267,23 @@ func registerConnErrors(gdb *gorm.DB) {
 	cb.Raw().After("gorm:raw").Register("sipay:conn_errors", fix)
 }
 
+// findDecoded loads the first row R that q selects and decodes it (the
+// stores with encrypted columns decrypt here). Both a failed read
+// (ErrNotFound for no row) and a failed decode are translated with storeErr
+// under op.
+func findDecoded[R any, T any](q *gorm.DB, op string, decode func(*R) (T, error)) (T, error) {
+	var row R
+	var zero T
+	if err := q.First(&row).Error; err != nil {
+		return zero, storeErr(op, err)
+	}
+	v, err := decode(&row)
+	if err != nil {
+		return zero, storeErr(op, err)
+	}
+	return v, nil
+}
+
 // updateLocked is the read-modify-write every store's Update* method
 // shares: in one transaction it loads row R by id under a row lock,
 // decodes it, lets fn change the domain value, and writes back the columns

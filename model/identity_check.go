@@ -81,15 +81,7 @@ func (s *IdentityCheckStore) CreateIdentityCheck(ctx context.Context, c *service
 
 // FindIdentityCheck returns the check with that public id or ErrNotFound.
 func (s *IdentityCheckStore) FindIdentityCheck(ctx context.Context, publicID string) (*service.IdentityCheckRecord, error) {
-	var row identityCheckRow
-	if err := s.db.WithContext(ctx).Where("public_id = ?", publicID).First(&row).Error; err != nil {
-		return nil, storeErr("find identity check", err)
-	}
-	c, err := s.s.toIdentityCheck(&row)
-	if err != nil {
-		return nil, storeErr("find identity check", err)
-	}
-	return c, nil
+	return findDecoded(s.db.WithContext(ctx).Where("public_id = ?", publicID), "find identity check", s.s.toIdentityCheck)
 }
 
 // UpdateIdentityCheck applies fn under a row lock; only the status, tries

@@ -210,27 +210,11 @@ func (s *PersonStore) EnsurePerson(ctx context.Context, p service.Person) (*serv
 
 // FindPersonByID returns the person or ErrNotFound.
 func (s *PersonStore) FindPersonByID(ctx context.Context, id int64) (*service.Person, error) {
-	var row personRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find person", err)
-	}
-	p, err := s.s.toPerson(&row)
-	if err != nil {
-		return nil, storeErr("find person", err)
-	}
-	return p, nil
+	return findDecoded(s.db.WithContext(ctx).Where("id = ?", id), "find person", s.s.toPerson)
 }
 
 // FindPersonByIDNumber returns the person with that document or ErrNotFound.
 func (s *PersonStore) FindPersonByIDNumber(ctx context.Context, t service.IDType, number string) (*service.Person, error) {
-	var row personRow
-	if err := s.db.WithContext(ctx).Where("id_type = ? AND id_number_bidx IN ?", string(t), s.s.bidxes(t, number)).
-		First(&row).Error; err != nil {
-		return nil, storeErr("find person", err)
-	}
-	p, err := s.s.toPerson(&row)
-	if err != nil {
-		return nil, storeErr("find person", err)
-	}
-	return p, nil
+	return findDecoded(s.db.WithContext(ctx).Where("id_type = ? AND id_number_bidx IN ?", string(t), s.s.bidxes(t, number)),
+		"find person", s.s.toPerson)
 }
