@@ -28,26 +28,15 @@ type benchDB struct {
 // openSQL opens database/sql with the settings model.Open gives GORM
 // (UTC, utf8mb4, interpolated parameters, 32 connections).
 func openSQL(dsn string) (*sql.DB, error) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
+	cfg, err := model.MySQLConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["charset"] = "utf8mb4"
-	cfg.Params["time_zone"] = "'+00:00'"
-	cfg.Collation = "utf8mb4_unicode_ci"
-	cfg.InterpolateParams = true
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxLifetime(30 * time.Minute)
+	model.SetPool(db, 32)
 	return db, nil
 }
 
