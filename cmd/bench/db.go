@@ -223,3 +223,31 @@ feed:
 	}
 	return err
 }
+
+// parallel calls fn(i) for every i in [0, n) on workers goroutines, each
+// taking the next i. A worker stops at its first error; parallel returns
+// the first error once every worker is done.
+func parallel(workers, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
