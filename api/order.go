@@ -245,10 +245,7 @@ func (s *Server) getOrder(c *gin.Context) {
 				j := ToRefundViewJSON(v.Refund)
 				b.Refund = &j
 			}
-			if !v.HeldUntil.IsZero() {
-				t := v.HeldUntil.UTC()
-				b.HeldUntil = &t
-			}
+			b.HeldUntil = optTime(v.HeldUntil)
 		}
 	}
 	c.JSON(http.StatusOK, r)
