@@ -68,10 +68,7 @@ type holdJSON struct {
 func toHoldJSON(h *service.Hold) holdJSON {
 	j := holdJSON{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, Rules: h.Rules, Action: string(h.Action), Detail: h.Detail, Status: string(h.Status),
 		HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC(), DecidedBy: h.DecidedBy}
-	if !h.DecidedAt.IsZero() {
-		t := h.DecidedAt.UTC()
-		j.DecidedAt = &t
-	}
+	j.DecidedAt = optTime(h.DecidedAt)
 	if j.Rules == nil {
 		j.Rules = []string{}
 	}
@@ -233,10 +230,7 @@ func (s *Server) adminOrder(c *gin.Context) {
 	batches := make([]batchJSON, len(o.Order.Batches))
 	for i, b := range o.Order.Batches {
 		bj := batchJSON{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: int64(b.AmountFen), Status: string(b.Status), TransactionID: b.TransactionID}
-		if !b.PaidAt.IsZero() {
-			t := b.PaidAt.UTC()
-			bj.PaidAt = &t
-		}
+		bj.PaidAt = optTime(b.PaidAt)
 		if p := o.Postings[b.OutTradeNo]; p != nil {
 			bj.Posting = gin.H{"status": p.Status, "reference": p.Reference, "reason": p.Reason, "failures": p.Failures, "last_error": p.LastError}
 		}

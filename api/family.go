@@ -39,14 +39,6 @@ type familyResponse struct {
 	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
 }
 
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 // toFamilyResponse converts a view; name and ID number are already masked.
 func toFamilyResponse(v *service.FamilyView) familyResponse {
 	return familyResponse{ID: v.ID, Relation: v.Relation, Name: v.Name, IDType: string(v.IDType), IDNumber: v.IDNumber,

@@ -71,15 +71,12 @@ type payResponse struct {
 	PayParams service.PayParams `json:"pay_params"`
 }
 
+// lineResponse is an order's line: the quote line's amounts; priced_by and
+// source are left out where the stored line has none.
 type lineResponse struct {
-	Insurance string      `json:"insurance"`
-	Month     string      `json:"month"`
-	Arrears   bool        `json:"arrears"`
-	BaseFen   service.Fen `json:"base_fen"`
-	RateBP    int64       `json:"rate_bp"`
-	AmountFen service.Fen `json:"amount_fen"`
-	PricedBy  string      `json:"priced_by,omitempty"`
-	Source    string      `json:"source,omitempty"`
+	lineAmounts
+	PricedBy string `json:"priced_by,omitempty"`
+	Source   string `json:"source,omitempty"`
 }
 
 type eventResponse struct {
@@ -108,7 +105,8 @@ type cancelResponse struct {
 	Message        string `json:"message"`
 }
 
-func timePtr(t time.Time) *time.Time {
+// optTime is t in UTC, or nil (the field left out) when t is zero.
+func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -121,7 +119,7 @@ func toOrderResponse(o *service.Order) orderResponse {
 		Status: string(o.Status), CreatedAt: o.CreatedAt.UTC(), Batches: []batchResponse{}}
 	for _, b := range o.Batches {
 		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
-			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt),
+			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: optTime(b.ExpireAt), PaidAt: optTime(b.PaidAt),
 			TransactionID: b.TransactionID})
 	}
 	return r
@@ -225,8 +223,7 @@ func (s *Server) getOrder(c *gin.Context) {
 	}
 	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
 	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
-			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen, PricedBy: l.PricedBy, Source: string(l.Source)})
+		r.Lines = append(r.Lines, lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)})
 	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
@@ -248,10 +245,7 @@ func (s *Server) getOrder(c *gin.Context) {
 				j := ToRefundViewJSON(v.Refund)
 				b.Refund = &j
 			}
-			if !v.HeldUntil.IsZero() {
-				t := v.HeldUntil.UTC()
-				b.HeldUntil = &t
-			}
+			b.HeldUntil = optTime(v.HeldUntil)
 		}
 	}
 	c.JSON(http.StatusOK, r)

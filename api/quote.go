@@ -48,15 +48,26 @@ type createQuoteRequest struct {
 	UseMutualAid   bool                     `json:"use_mutual_aid"`
 }
 
-type quoteLineResponse struct {
+// lineAmounts is the priced part of a quote line, the same in a quote and
+// in an order's detail.
+type lineAmounts struct {
 	Insurance string      `json:"insurance"`
 	Month     string      `json:"month"`
 	Arrears   bool        `json:"arrears"`
 	BaseFen   service.Fen `json:"base_fen"`
 	RateBP    int64       `json:"rate_bp"`
 	AmountFen service.Fen `json:"amount_fen"`
-	PricedBy  string      `json:"priced_by"` // region | platform
-	Source    string      `json:"source"`    // sourced | illustrative | platform
+}
+
+func toLineAmounts(l service.QuoteLine) lineAmounts {
+	return lineAmounts{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
+		BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen}
+}
+
+type quoteLineResponse struct {
+	lineAmounts
+	PricedBy string `json:"priced_by"` // region | platform
+	Source   string `json:"source"`    // sourced | illustrative | platform
 }
 
 type batchPlanResponse struct {
@@ -84,8 +95,7 @@ func toQuoteResponse(q *service.Quote) quoteResponse {
 		MutualAidFen: q.MutualAidFen, PayableFen: q.PayableFen, CreatedAt: q.CreatedAt.UTC(), ExpiresAt: q.ExpiresAt.UTC(),
 		Lines: []quoteLineResponse{}, Batches: []batchPlanResponse{}}
 	for _, l := range q.Lines {
-		out.Lines = append(out.Lines, quoteLineResponse{Insurance: l.Insurance, Month: l.Month, Arrears: l.Arrears,
-			BaseFen: l.BaseFen, RateBP: l.RateBP, AmountFen: l.AmountFen, PricedBy: l.PricedBy, Source: string(l.Source)})
+		out.Lines = append(out.Lines, quoteLineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)})
 	}
 	for _, b := range q.Batches {
 		out.Batches = append(out.Batches, batchPlanResponse(b))

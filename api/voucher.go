@@ -38,10 +38,7 @@ func (s *Server) listVouchers(c *gin.Context) {
 	for i, v := range vs {
 		j := voucherJSON{Kind: string(v.Kind), Title: v.Kind.Title(), OutTradeNo: v.OutTradeNo, AmountFen: int64(v.AmountFen),
 			IssuedAt: v.IssuedAt.UTC(), Expired: v.Purged(), Content: v.Content, VerifyCode: v.Code}
-		if !v.ExpiresAt.IsZero() {
-			t := v.ExpiresAt.UTC()
-			j.KeptUntil = &t
-		}
+		j.KeptUntil = optTime(v.ExpiresAt)
 		out[i] = j
 	}
 	c.JSON(http.StatusOK, gin.H{"vouchers": out})
@@ -76,9 +73,6 @@ type refundViewJSON struct {
 func ToRefundViewJSON(r *service.RefundView) refundViewJSON {
 	j := refundViewJSON{OutRefundNo: r.OutRefundNo, Status: string(r.Status), AmountFen: int64(r.AmountFen), Reason: string(r.Reason),
 		ReasonText: r.ReasonText, ExpectedArrival: r.ExpectedArrival}
-	if !r.SuccessAt.IsZero() {
-		t := r.SuccessAt.UTC()
-		j.SucceededAt = &t
-	}
+	j.SucceededAt = optTime(r.SuccessAt)
 	return j
 }

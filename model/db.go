@@ -71,19 +71,10 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 		SkipDefaultTransaction: true,
 	}
 	if dsn != "" {
-		parsed, err := mysqldrv.ParseDSN(dsn)
+		parsed, err := MySQLConfig(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("MYSQL_DSN: %w", err)
 		}
-		parsed.ParseTime = true
-		parsed.Loc = time.UTC
-		if parsed.Params == nil {
-			parsed.Params = map[string]string{}
-		}
-		parsed.Params["charset"] = "utf8mb4"
-		parsed.Params["time_zone"] = "'+00:00'"
-		parsed.Collation = "utf8mb4_unicode_ci"
-		parsed.InterpolateParams = true
 		open := func(dsn string, conns int) (*gorm.DB, error) {
 			c := *cfg // gorm.Open keeps and fills its config: one each
 			gdb, err := gorm.Open(mysql.Open(dsn), &c)
@@ -94,9 +85,7 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 			if err != nil {
 				return nil, err
 			}
-			sqlDB.SetMaxOpenConns(conns)
-			sqlDB.SetMaxIdleConns(conns)
-			sqlDB.SetConnMaxLifetime(30 * time.Minute)
+			SetPool(sqlDB, conns)
 			registerConnErrors(gdb)
 			return gdb, nil
 		}
@@ -265,6 +254,52 @@ func registerConnErrors(gdb *gorm.DB) {
 	cb.Delete().After("gorm:delete").Register("sipay:conn_errors", fix)
 	cb.Row().After("gorm:row").Register("sipay:conn_errors", fix)
 	cb.Raw().After("gorm:raw").Register("sipay:conn_errors", fix)
+}
+
+// MySQLConfig parses a MySQL DSN and sets what every connection needs
+// whatever the DSN says: parsed times in UTC, utf8mb4 with its unicode
+// collation, the session time zone +00:00, and parameters interpolated on
+// the client (one round trip a statement).
+func MySQLConfig(dsn string) (*mysqldrv.Config, error) {
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["charset"] = "utf8mb4"
+	cfg.Params["time_zone"] = "'+00:00'"
+	cfg.Collation = "utf8mb4_unicode_ci"
+	cfg.InterpolateParams = true
+	return cfg, nil
+}
+
+// SetPool sizes a MySQL pool: conns open and idle connections, each
+// recycled after 30 minutes.
+func SetPool(db *sql.DB, conns int) {
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(30 * time.Minute)
+}
+
+// findDecoded loads the first row R that q selects and decodes it (the
+// stores with encrypted columns decrypt here). Both a failed read
+// (ErrNotFound for no row) and a failed decode are translated with storeErr
+// under op.
+func findDecoded[R any, T any](q *gorm.DB, op string, decode func(*R) (T, error)) (T, error) {
+	var row R
+	var zero T
+	if err := q.First(&row).Error; err != nil {
+		return zero, storeErr(op, err)
+	}
+	v, err := decode(&row)
+	if err != nil {
+		return zero, storeErr(op, err)
+	}
+	return v, nil
 }
 
 // updateLocked is the read-modify-write every store's Update* method

@@ -126,15 +126,7 @@ func (s *FaceAttemptStore) ReserveFaceAttempt(ctx context.Context, a *service.Fa
 
 // FindFaceAttemptByVerifyID returns the attempt or ErrNotFound.
 func (s *FaceAttemptStore) FindFaceAttemptByVerifyID(ctx context.Context, verifyID string) (*service.FaceAttempt, error) {
-	var row faceAttemptRow
-	if err := s.db.WithContext(ctx).Where("verify_id = ?", verifyID).First(&row).Error; err != nil {
-		return nil, storeErr("find face attempt", err)
-	}
-	a, err := s.s.toFaceAttempt(&row)
-	if err != nil {
-		return nil, storeErr("find face attempt", err)
-	}
-	return a, nil
+	return findDecoded(s.db.WithContext(ctx).Where("verify_id = ?", verifyID), "find face attempt", s.s.toFaceAttempt)
 }
 
 // UpdateFaceAttempt applies fn to the attempt under a row lock. The claimed

@@ -106,15 +106,7 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 }
 
 func (s *FamilyStore) findOne(ctx context.Context, op string, q *gorm.DB) (*service.FamilyBinding, error) {
-	var row familyRow
-	if err := q.First(&row).Error; err != nil {
-		return nil, storeErr(op, err)
-	}
-	b, err := s.s.toFamily(&row)
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	return b, nil
+	return findDecoded(q, op, s.s.toFamily)
 }
 
 // FindFamilyBinding returns the binding or ErrNotFound.

@@ -31,11 +31,7 @@ type identityCheckRow struct {
 func (identityCheckRow) TableName() string { return "identity_checks" }
 
 func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckRecord, error) {
-	ref, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
-	if err != nil {
-		return nil, err
-	}
-	phone, err := s.open("phone", r.PhoneEnc)
+	ref, phone, err := s.openRefPhone(r.NameEnc, r.IDType, r.IDNumberEnc, r.PhoneEnc)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +81,7 @@ func (s *IdentityCheckStore) CreateIdentityCheck(ctx context.Context, c *service
 
 // FindIdentityCheck returns the check with that public id or ErrNotFound.
 func (s *IdentityCheckStore) FindIdentityCheck(ctx context.Context, publicID string) (*service.IdentityCheckRecord, error) {
-	var row identityCheckRow
-	if err := s.db.WithContext(ctx).Where("public_id = ?", publicID).First(&row).Error; err != nil {
-		return nil, storeErr("find identity check", err)
-	}
-	c, err := s.s.toIdentityCheck(&row)
-	if err != nil {
-		return nil, storeErr("find identity check", err)
-	}
-	return c, nil
+	return findDecoded(s.db.WithContext(ctx).Where("public_id = ?", publicID), "find identity check", s.s.toIdentityCheck)
 }
 
 // UpdateIdentityCheck applies fn under a row lock; only the status, tries

@@ -67,6 +67,19 @@ func (s sealer) openRef(nameEnc, idType, idNumberEnc string) (service.PersonRef,
 	return service.PersonRef{Name: name, IDType: service.IDType(idType), IDNumber: num}, nil
 }
 
+// openRefPhone decrypts a row's name, document number and phone.
+func (s sealer) openRefPhone(nameEnc, idType, idNumberEnc, phoneEnc string) (service.PersonRef, string, error) {
+	ref, err := s.openRef(nameEnc, idType, idNumberEnc)
+	if err != nil {
+		return service.PersonRef{}, "", err
+	}
+	phone, err := s.open("phone", phoneEnc)
+	if err != nil {
+		return service.PersonRef{}, "", err
+	}
+	return ref, phone, nil
+}
+
 // bidx is the blind index of an ID number under the current key; bidxes
 // lists it under every key of the ring, for lookups across a rotation.
 func (s sealer) bidx(t service.IDType, number string) string {
@@ -77,11 +90,7 @@ func (s sealer) bidxes(t service.IDType, number string) []string {
 }
 
 func (s sealer) toPerson(r *personRow) (*service.Person, error) {
-	ref, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
-	if err != nil {
-		return nil, err
-	}
-	phone, err := s.open("phone", r.PhoneEnc)
+	ref, phone, err := s.openRefPhone(r.NameEnc, r.IDType, r.IDNumberEnc, r.PhoneEnc)
 	if err != nil {
 		return nil, err
 	}
@@ -201,27 +210,11 @@ func (s *PersonStore) EnsurePerson(ctx context.Context, p service.Person) (*serv
 
 // FindPersonByID returns the person or ErrNotFound.
 func (s *PersonStore) FindPersonByID(ctx context.Context, id int64) (*service.Person, error) {
-	var row personRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find person", err)
-	}
-	p, err := s.s.toPerson(&row)
-	if err != nil {
-		return nil, storeErr("find person", err)
-	}
-	return p, nil
+	return findDecoded(s.db.WithContext(ctx).Where("id = ?", id), "find person", s.s.toPerson)
 }
 
 // FindPersonByIDNumber returns the person with that document or ErrNotFound.
 func (s *PersonStore) FindPersonByIDNumber(ctx context.Context, t service.IDType, number string) (*service.Person, error) {
-	var row personRow
-	if err := s.db.WithContext(ctx).Where("id_type = ? AND id_number_bidx IN ?", string(t), s.s.bidxes(t, number)).
-		First(&row).Error; err != nil {
-		return nil, storeErr("find person", err)
-	}
-	p, err := s.s.toPerson(&row)
-	if err != nil {
-		return nil, storeErr("find person", err)
-	}
-	return p, nil
+	return findDecoded(s.db.WithContext(ctx).Where("id_type = ? AND id_number_bidx IN ?", string(t), s.s.bidxes(t, number)),
+		"find person", s.s.toPerson)
 }

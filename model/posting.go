@@ -127,21 +127,23 @@ func (s *AfterStore) FindUnflaggedPending(ctx context.Context, pendingBefore tim
 
 // MarkDelayFlagged sets delay_flagged_at once.
 func (s *AfterStore) MarkDelayFlagged(ctx context.Context, outTradeNo string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&postingRow{}).Where("out_trade_no = ? AND delay_flagged_at IS NULL", outTradeNo).
-		Updates(map[string]any{"delay_flagged_at": at.UTC(), "updated_at": s.db.Now()})
-	if res.Error != nil {
-		return false, storeErr("flag delay", res.Error)
-	}
-	return res.RowsAffected == 1, nil
+	return s.markPostingOnce(ctx, outTradeNo, "delay_flagged_at", at, "flag delay")
 }
 
 // MarkFaultAlerted sets fault_alerted_at once; false when already set. A
 // batch without a posting row yet gets one.
 func (s *AfterStore) MarkFaultAlerted(ctx context.Context, outTradeNo string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&postingRow{}).Where("out_trade_no = ? AND fault_alerted_at IS NULL", outTradeNo).
-		Updates(map[string]any{"fault_alerted_at": at.UTC(), "updated_at": s.db.Now()})
+	return s.markPostingOnce(ctx, outTradeNo, "fault_alerted_at", at, "flag fault")
+}
+
+// markPostingOnce sets the time column of a posting to at unless it is set
+// already; true when this call set it. column is one of the constant names
+// above, never input.
+func (s *AfterStore) markPostingOnce(ctx context.Context, outTradeNo, column string, at time.Time, op string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&postingRow{}).Where("out_trade_no = ? AND "+column+" IS NULL", outTradeNo).
+		Updates(map[string]any{column: at.UTC(), "updated_at": s.db.Now()})
 	if res.Error != nil {
-		return false, storeErr("flag fault", res.Error)
+		return false, storeErr(op, res.Error)
 	}
 	return res.RowsAffected == 1, nil
 }

@@ -295,14 +295,5 @@ func writeEnvelope(w http.ResponseWriter, status int, code, message, rid string)
 // validRequestID accepts 1-128 characters from [A-Za-z0-9._-], so a caller's
 // request id can be echoed and logged safely.
 func validRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return service.ValidToken(s, 1, 128, "-_.")
 }

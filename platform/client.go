@@ -315,14 +315,5 @@ func (c *Client) postingResult(region, key string, w WirePostingResult) (service
 // ValidIdempotencyKey reports whether k has 1-64 characters from
 // [A-Za-z0-9_-|*] (the out_trade_no alphabet of WeChat Pay).
 func ValidIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > 64 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '|' || c == '*') {
-			return false
-		}
-	}
-	return true
+	return service.ValidToken(k, 1, 64, "-_|*")
 }

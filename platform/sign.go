@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/shebao/sipay/service"
 )
 
 // Protocol headers.
@@ -63,16 +65,7 @@ func NewNonce() string {
 
 // ValidNonce reports whether n has 16-64 characters from [A-Za-z0-9_-].
 func ValidNonce(n string) bool {
-	if len(n) < MinNonceLen || len(n) > MaxNonceLen {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return service.ValidToken(n, MinNonceLen, MaxNonceLen, "-_")
 }
 
 // ParseTimestamp parses unix seconds written in decimal without sign or

@@ -125,28 +125,26 @@ func (s *AdminService) holdState(ctx context.Context, outTradeNo string) (*holdS
 
 // ReleaseHold releases a held batch to posting.
 func (s *AdminService) ReleaseHold(ctx context.Context, actor, outTradeNo string) (*Hold, error) {
-	before, err := s.holdState(ctx, outTradeNo)
-	if err != nil {
-		return nil, err
-	}
-	h, err := s.d.Holds.Release(ctx, outTradeNo, actor)
-	if err != nil {
-		return nil, err
-	}
-	after, err := s.holdState(ctx, outTradeNo)
-	if err != nil {
-		return nil, err
-	}
-	return h, s.Audit(ctx, actor, "release_hold", outTradeNo, before, after)
+	return s.decideHold(ctx, actor, "release_hold", outTradeNo, func() (*Hold, error) {
+		return s.d.Holds.Release(ctx, outTradeNo, actor)
+	})
 }
 
 // RejectHold refunds a held batch.
 func (s *AdminService) RejectHold(ctx context.Context, actor, outTradeNo, note string) (*Hold, error) {
+	return s.decideHold(ctx, actor, "reject_hold", outTradeNo, func() (*Hold, error) {
+		return s.d.Holds.Reject(ctx, outTradeNo, actor, RefundHoldRejected, note)
+	})
+}
+
+// decideHold applies an operator's decision on a held batch and audits it
+// as action with the hold's state before and after.
+func (s *AdminService) decideHold(ctx context.Context, actor, action, outTradeNo string, decide func() (*Hold, error)) (*Hold, error) {
 	before, err := s.holdState(ctx, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.d.Holds.Reject(ctx, outTradeNo, actor, RefundHoldRejected, note)
+	h, err := decide()
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +152,7 @@ func (s *AdminService) RejectHold(ctx context.Context, actor, outTradeNo, note s
 	if err != nil {
 		return nil, err
 	}
-	return h, s.Audit(ctx, actor, "reject_hold", outTradeNo, before, after)
+	return h, s.Audit(ctx, actor, action, outTradeNo, before, after)
 }
 
 // PostingState is a batch's status with its posting record, for the audit

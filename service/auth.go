@@ -96,16 +96,7 @@ const MaxLoginCodeLen = 128
 // ValidLoginCode reports whether code looks like a wx.login code: 1 to
 // MaxLoginCodeLen characters of [A-Za-z0-9_-].
 func ValidLoginCode(code string) bool {
-	if code == "" || len(code) > MaxLoginCodeLen {
-		return false
-	}
-	for i := 0; i < len(code); i++ {
-		c := code[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return ValidToken(code, 1, MaxLoginCodeLen, "_-")
 }
 
 // ErrUnauthenticated is returned for a missing, unknown or expired token.

@@ -335,14 +335,9 @@ func (s *FaceService) Start(ctx context.Context, userID int64, in IdentityInput)
 	if ref.IDType != IDResident {
 		return nil, faceNotSupported(ref.IDType)
 	}
-	u, err := s.users.FindUserByID(ctx, userID)
+	u, err := userForCheck(ctx, s.users, s.persons, userID, ref)
 	if err != nil {
 		return nil, err
-	}
-	if u.Verified() {
-		if p, err := s.persons.FindPersonByID(ctx, u.PersonID); err == nil && !(p.IDType == ref.IDType && p.IDNumber == ref.IDNumber) {
-			return nil, alreadyVerified()
-		}
 	}
 	a := &FaceAttempt{UserID: userID, Flow: FaceFlowV2, OutSeqNo: newSeqNo("fv"), Cert: ref, Status: FaceStarting,
 		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
@@ -468,6 +463,22 @@ func (s *FaceService) finishVerified(ctx context.Context, a *FaceAttempt) (*Pers
 		}
 	}
 	return p, nil
+}
+
+// userForCheck loads the user about to start a check of their own
+// identity ref, answering alreadyVerified when they are verified as
+// another person (checking their own identity again is allowed).
+func userForCheck(ctx context.Context, users UserStore, persons PersonStore, userID int64, ref PersonRef) (*User, error) {
+	u, err := users.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Verified() {
+		if p, err := persons.FindPersonByID(ctx, u.PersonID); err == nil && !(p.IDType == ref.IDType && p.IDNumber == ref.IDNumber) {
+			return nil, alreadyVerified()
+		}
+	}
+	return u, nil
 }
 
 // bindVerifiedPerson stores the verified person and sets it as the user's

@@ -287,14 +287,8 @@ func (s *AltIdentityService) Start(ctx context.Context, userID int64, in AltStar
 		return nil, err
 	}
 	if in.Purpose == CheckForSelf {
-		u, err := s.users.FindUserByID(ctx, userID)
-		if err != nil {
+		if _, err := userForCheck(ctx, s.users, s.persons, userID, ref); err != nil {
 			return nil, err
-		}
-		if u.Verified() {
-			if p, err := s.persons.FindPersonByID(ctx, u.PersonID); err == nil && !(p.IDType == ref.IDType && p.IDNumber == ref.IDNumber) {
-				return nil, alreadyVerified()
-			}
 		}
 	}
 	pid, err := s.platform.StartIdentityCheck(ctx, in.Region, IdentityCheck{Method: in.Method, Person: ref, Phone: phone})

@@ -121,32 +121,11 @@ func NewPostingService(d PostingDeps) *PostingService {
 	return &PostingService{d: d}
 }
 
-// RunOnce claims due posting jobs one at a time, so a job's lease only
-// ever covers the job being worked, and works them. It returns how many it
-// claimed; errors of single jobs are logged and the job retried.
+// RunOnce claims due posting jobs one at a time and works them (see
+// jobRunner.runOnce). It returns how many it claimed.
 func (s *PostingService) RunOnce(ctx context.Context) (int, error) {
-	n := 0
-	for n < 20 {
-		jobs, err := s.d.Outbox.Claim(ctx, JobPostBatch, s.d.Owner, s.d.Lease, 1)
-		if err != nil || len(jobs) == 0 {
-			return n, err
-		}
-		n++
-		j := jobs[0]
-		if err := s.Work(ctx, j); err != nil {
-			if errors.Is(err, ErrStale) {
-				continue // our lease ended; whoever holds the job now finishes it
-			}
-			s.d.Log.Error("posting job failed", "out_trade_no", j.Ref, "err", err)
-			// Unexpected errors (database, missing person or quote) back off
-			// like platform failures; the deadline check runs before them.
-			next := s.d.Clock.Now().Add(RetryDelay(j.Attempts))
-			if rerr := s.d.Outbox.Retry(ctx, j.ID, s.d.Owner, next, ErrorText(err, 400)); rerr != nil && !errors.Is(rerr, ErrStale) {
-				s.d.Log.Error("posting job retry failed", "out_trade_no", j.Ref, "err", rerr)
-			}
-		}
-	}
-	return n, nil
+	return jobRunner{Outbox: s.d.Outbox, Kind: JobPostBatch, Owner: s.d.Owner, Lease: s.d.Lease,
+		Clock: s.d.Clock, Log: s.d.Log, What: "posting"}.runOnce(ctx, s.Work)
 }
 
 // leaseCall renews the job's lease right before an external call and

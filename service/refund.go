@@ -174,27 +174,11 @@ func (s *RefundService) BeginFrom(ctx context.Context, outTradeNo string, reason
 	return o, err
 }
 
-// RunOnce claims due refund jobs one at a time and works them.
+// RunOnce claims due refund jobs one at a time and works them (see
+// jobRunner.runOnce). It returns how many it claimed.
 func (s *RefundService) RunOnce(ctx context.Context) (int, error) {
-	n := 0
-	for n < 20 {
-		jobs, err := s.d.Outbox.Claim(ctx, JobRefundBatch, s.d.Owner, s.d.Lease, 1)
-		if err != nil || len(jobs) == 0 {
-			return n, err
-		}
-		n++
-		j := jobs[0]
-		if err := s.Work(ctx, j); err != nil {
-			if errors.Is(err, ErrStale) {
-				continue // lease lost before a call; the new holder works it
-			}
-			s.d.Log.Error("refund job failed", "out_trade_no", j.Ref, "err", err)
-			if rerr := s.retry(ctx, j, s.d.Clock.Now().Add(RetryDelay(j.Attempts)), ErrorText(err, 400)); rerr != nil {
-				s.d.Log.Error("refund job retry failed", "out_trade_no", j.Ref, "err", rerr)
-			}
-		}
-	}
-	return n, nil
+	return jobRunner{Outbox: s.d.Outbox, Kind: JobRefundBatch, Owner: s.d.Owner, Lease: s.d.Lease,
+		Clock: s.d.Clock, Log: s.d.Log, What: "refund"}.runOnce(ctx, s.Work)
 }
 
 func (s *RefundService) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {

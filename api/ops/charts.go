@@ -85,19 +85,22 @@ func (c Chart) y(v, max int) float64 {
 	return c.Bottom - (c.Bottom-c.Top)*float64(v)/float64(max)
 }
 
+// seriesMax is the largest value of any series in hours.
+func seriesMax(hours []service.HourStats) int {
+	m := 0
+	for _, h := range hours {
+		for _, s := range series {
+			m = max(m, s.get(h))
+		}
+	}
+	return m
+}
+
 // chartToday is today's payments, postings and refunds per hour as
 // grouped bars.
 func chartToday(d *service.Dashboard) Chart {
 	today := d.Today()
-	max := 0
-	for _, h := range today.Hours {
-		for _, s := range series {
-			if v := s.get(h); v > max {
-				max = v
-			}
-		}
-	}
-	max = niceMax(max)
+	max := niceMax(seriesMax(today.Hours))
 	c := frame(720, 240, max, strconv.Itoa)
 	slot := (c.Right - c.Left) / 24
 	bw := (slot - 4) / 3
@@ -121,17 +124,13 @@ func chartToday(d *service.Dashboard) Chart {
 
 // chartWeek is the last 7 days by hour, one line per series.
 func chartWeek(d *service.Dashboard) Chart {
-	max := 0
+	top := 0
 	for _, day := range d.Days {
-		for _, h := range day.Hours {
-			for _, s := range series {
-				if v := s.get(h); v > max {
-					max = v
-				}
-			}
+		if v := seriesMax(day.Hours); v > top {
+			top = v
 		}
 	}
-	max = niceMax(max)
+	max := niceMax(top)
 	c := frame(720, 240, max, strconv.Itoa)
 	n := len(d.Days) * 24
 	step := (c.Right - c.Left) / float64(n-1)

@@ -28,26 +28,15 @@ type benchDB struct {
 // openSQL opens database/sql with the settings model.Open gives GORM
 // (UTC, utf8mb4, interpolated parameters, 32 connections).
 func openSQL(dsn string) (*sql.DB, error) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
+	cfg, err := model.MySQLConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["charset"] = "utf8mb4"
-	cfg.Params["time_zone"] = "'+00:00'"
-	cfg.Collation = "utf8mb4_unicode_ci"
-	cfg.InterpolateParams = true
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxLifetime(30 * time.Minute)
+	model.SetPool(db, 32)
 	return db, nil
 }
 
@@ -233,4 +222,32 @@ feed:
 		}
 	}
 	return err
+}
+
+// parallel calls fn(i) for every i in [0, n) on workers goroutines, each
+// taking the next i. A worker stops at its first error; parallel returns
+// the first error once every worker is done.
+func parallel(workers, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,44 +37,28 @@ func seedQuotes(ctx context.Context, db *benchDB, users []benchUser, personOf fu
 	store := model.NewQuoteStore(mdb)
 	now := time.Now()
 	refs := make([]quoteRef, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, 16)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				u := users[i%len(users)]
-				// Each user's quotes are for different months: one open
-				// order per person and month.
-				month := seedMonth(i, len(users))
-				pension, medical := service.Fen(100000), service.Fen(40000)
-				q := &service.Quote{ID: fmt.Sprintf("QBENCH%014d", i), UserID: u.ID, PersonID: personOf(u), Region: "jiangsu",
-					Lines: []service.QuoteLine{
-						{Insurance: service.InsurancePension, Month: month, BaseFen: 500000, RateBP: 2000, AmountFen: pension},
-						{Insurance: service.InsuranceMedical, Month: month, BaseFen: 500000, RateBP: 800, AmountFen: medical},
-					},
-					TotalFen: pension + medical, PayableFen: pension + medical,
-					Batches:   []service.BatchPlan{{Seq: 1, AmountFen: pension + medical, FromMonth: month, ToMonth: month}},
-					CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
-				if err := store.CreateQuote(ctx, q); err != nil {
-					errc <- err
-					return
-				}
-				refs[i] = quoteRef{ID: q.ID, User: i % len(users)}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
+	err = parallel(16, n, func(i int) error {
+		u := users[i%len(users)]
+		// Each user's quotes are for different months: one open
+		// order per person and month.
+		month := seedMonth(i, len(users))
+		pension, medical := service.Fen(100000), service.Fen(40000)
+		q := &service.Quote{ID: fmt.Sprintf("QBENCH%014d", i), UserID: u.ID, PersonID: personOf(u), Region: "jiangsu",
+			Lines: []service.QuoteLine{
+				{Insurance: service.InsurancePension, Month: month, BaseFen: 500000, RateBP: 2000, AmountFen: pension},
+				{Insurance: service.InsuranceMedical, Month: month, BaseFen: 500000, RateBP: 800, AmountFen: medical},
+			},
+			TotalFen: pension + medical, PayableFen: pension + medical,
+			Batches:   []service.BatchPlan{{Seq: 1, AmountFen: pension + medical, FromMonth: month, ToMonth: month}},
+			CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
+		if err := store.CreateQuote(ctx, q); err != nil {
+			return err
+		}
+		refs[i] = quoteRef{ID: q.ID, User: i % len(users)}
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	default:
 	}
 	return refs, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,50 +48,31 @@ func seedPersons(ctx context.Context, b *bench, db *benchDB, n int) ([]int64, er
 	defer mdb.Close()
 	store := model.NewPersonStore(mdb, ring)
 	ids := make([]int64, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
 	var deadlocks atomic.Int64
 	// Few workers, and retries: concurrent first-time EnsurePerson calls
 	// deadlock on MariaDB (see docs/performance.md, findings).
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				var p *service.Person
-				var err error
-				for attempt := 0; attempt < 10; attempt++ {
-					p, err = store.EnsurePerson(ctx, service.Person{Name: fmt.Sprintf("测试%04d", i), IDType: service.IDResident,
-						IDNumber: residentID(i), Phone: fmt.Sprintf("139%08d", i)})
-					if err == nil {
-						break
-					}
-					deadlocks.Add(1)
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("seed person: %w", err)
-					}
-					mu.Unlock()
-					return
-				}
-				ids[i] = p.ID
+	err = parallel(4, n, func(i int) error {
+		var p *service.Person
+		var err error
+		for attempt := 0; attempt < 10; attempt++ {
+			p, err = store.EnsurePerson(ctx, service.Person{Name: fmt.Sprintf("测试%04d", i), IDType: service.IDResident,
+				IDNumber: residentID(i), Phone: fmt.Sprintf("139%08d", i)})
+			if err == nil {
+				break
 			}
-		}()
-	}
-	wg.Wait()
+			deadlocks.Add(1)
+		}
+		if err != nil {
+			return fmt.Errorf("seed person: %w", err)
+		}
+		ids[i] = p.ID
+		return nil
+	})
 	if k := deadlocks.Load(); k > 0 {
 		b.logf("seeding persons: %d EnsurePerson calls failed and were retried (deadlocks)", k)
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if err != nil {
+		return nil, err
 	}
 	// Quotes and orders need the person verified by a method the region
 	// accepts: Jiangsu takes the e-card password. One verified check each.

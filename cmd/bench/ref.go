@@ -87,19 +87,7 @@ func serveRef() error {
 	mux.HandleFunc("POST /orders", r.order)
 	mux.HandleFunc("POST /quotes", r.quote)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-	go srv.Serve(ln)
-	if err := startDebug(); err != nil {
-		return err
-	}
-	fmt.Println("LISTEN " + ln.Addr().String())
-	<-ctx.Done()
-	return srv.Close()
+	return serveLocal(ctx, mux)
 }
 
 func refFail(w http.ResponseWriter, status int, err error) {

@@ -73,8 +73,7 @@ func serveApp() error {
 		return err
 	}
 	defer a.Close()
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	srv := app.NewHTTPServer(a.Handler)
 	if err := startDebug(); err != nil {
 		return err
 	}
@@ -109,13 +108,18 @@ func helloEngine() *gin.Engine {
 
 // serveHello serves helloEngine with the same http.Server settings.
 func serveHello() error {
-	ctx := untilStdinCloses()
+	return serveLocal(untilStdinCloses(), helloEngine())
+}
+
+// serveLocal serves h (app.NewHTTPServer) on a free local port, starts the
+// debug listener, prints "LISTEN addr" for the parent and serves until ctx
+// ends.
+func serveLocal(ctx context.Context, h http.Handler) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: helloEngine(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	srv := app.NewHTTPServer(h)
 	go srv.Serve(ln)
 	if err := startDebug(); err != nil {
 		return err

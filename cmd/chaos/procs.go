@@ -294,13 +294,8 @@ func (s *serverProc) waitReady(ctx context.Context, limit time.Duration) error {
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (s *serverProc) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if !s.alive() {
 		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.exited
@@ -309,13 +304,8 @@ func (s *serverProc) kill() {
 
 // stop sends SIGTERM (graceful drain) and kills after 20 s.
 func (s *serverProc) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if !s.alive() {
 		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -326,7 +316,8 @@ func (s *serverProc) stop() {
 	}
 }
 
-// alive reports whether the process is running.
+// alive reports whether the process is running. cmd and exited are set
+// together once the process has started.
 func (s *serverProc) alive() bool {
 	if s.exited == nil {
 		return false

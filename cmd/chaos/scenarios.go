@@ -20,9 +20,15 @@ const (
 	longOutage       = 3 * time.Second // the second kill of scenario 1 stays down this long
 )
 
-// beginFaults turns the simulator faults of a loaded scenario on.
-func (e *env) beginFaults(ctx context.Context) error {
-	return e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": platformFailRate})
+// loadUnderFaults turns the simulator faults of a loaded scenario on (the
+// platform fails platformFailRate of calls) and starts the mixed load
+// against servers for d; wait ends it.
+func (e *env) loadUnderFaults(ctx context.Context, d time.Duration, servers ...*serverProc) (l *load, wait func(), err error) {
+	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": platformFailRate}); err != nil {
+		return nil, nil, err
+	}
+	l = e.newLoad(servers...)
+	return l, e.startLoad(ctx, l, d), nil
 }
 
 // sleepCtx waits d or until ctx ends.
@@ -43,11 +49,10 @@ func (e *env) scenarioKill(ctx context.Context, name string, d time.Duration, po
 		return err
 	}
 	defer srv.stop()
-	if err := e.beginFaults(ctx); err != nil {
+	l, wait, err := e.loadUnderFaults(ctx, d, srv)
+	if err != nil {
 		return err
 	}
-	l := e.newLoad(srv)
-	wait := e.startLoad(ctx, l, d)
 	end := time.Now().Add(d)
 	var downs []time.Duration
 	for i := 0; i < 60; i++ {
@@ -107,11 +112,10 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 		return err
 	}
 	defer srv.stop()
-	if err := e.beginFaults(ctx); err != nil {
+	l, wait, err := e.loadUnderFaults(ctx, d, srv)
+	if err != nil {
 		return err
 	}
-	l := e.newLoad(srv)
-	wait := e.startLoad(ctx, l, d)
 	defer wait()
 
 	sleepCtx(ctx, d*25/100)
@@ -153,11 +157,10 @@ func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, p
 		return err
 	}
 	defer srv.stop()
-	if err := e.beginFaults(ctx); err != nil {
+	l, wait, err := e.loadUnderFaults(ctx, d, srv)
+	if err != nil {
 		return err
 	}
-	l := e.newLoad(srv)
-	wait := e.startLoad(ctx, l, d)
 	rounds, killed := 0, 0
 	for i := 0; i < 8; i++ {
 		if !sleepCtx(ctx, max(time.Second, d/5)) {
@@ -243,11 +246,10 @@ func (e *env) scenarioTwo(ctx context.Context, name string, d time.Duration, por
 		return err
 	}
 	defer b.stop()
-	if err := e.beginFaults(ctx); err != nil {
+	l, wait, err := e.loadUnderFaults(ctx, d, a, b)
+	if err != nil {
 		return err
 	}
-	l := e.newLoad(a, b)
-	wait := e.startLoad(ctx, l, d)
 	if sleepCtx(ctx, d/2) {
 		b.kill()
 		if err := b.start(ctx); err != nil {

@@ -83,8 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	defer a.Close()
 	logx.Config(logOut, log, cfg.LogFormat, cfg.Fields())
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	srv := app.NewHTTPServer(a.Handler)
 	workCtx, stopWorkers := context.WithCancel(context.Background())
 	waitWorkers := a.Start(workCtx)
 	errc := make(chan error, 2)

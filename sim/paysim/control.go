@@ -48,31 +48,21 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /sim/pay/refund-behavior", func(w http.ResponseWriter, r *http.Request) {
 		var b struct {
-			OutTradeNo      string `json:"out_trade_no"`
-			FailCode        string `json:"fail_code"`
-			FailTimes       int    `json:"fail_times"`
-			FailAfterAccept bool   `json:"fail_after_accept"`
-			EndStatus       string `json:"end_status"`
-			Hold            bool   `json:"hold"`
+			OutTradeNo string `json:"out_trade_no"`
+			RefundBehavior
 		}
 		if !decode(w, r, &b) {
 			return
 		}
-		s.SetRefundBehavior(b.OutTradeNo, RefundBehavior{FailCode: b.FailCode, FailTimes: b.FailTimes,
-			FailAfterAccept: b.FailAfterAccept, EndStatus: b.EndStatus, Hold: b.Hold})
+		s.SetRefundBehavior(b.OutTradeNo, b.RefundBehavior)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /sim/pay/notify-behavior", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			DropFirst  int  `json:"drop_first"`
-			Duplicates int  `json:"duplicates"`
-			Concurrent bool `json:"concurrent"`
-			Hold       bool `json:"hold"`
-		}
+		var b NotifyBehavior
 		if !decode(w, r, &b) {
 			return
 		}
-		s.SetNotifyBehavior(NotifyBehavior{DropFirst: b.DropFirst, Duplicates: b.Duplicates, Concurrent: b.Concurrent, Hold: b.Hold})
+		s.SetNotifyBehavior(b)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /sim/pay/settle-refund", func(w http.ResponseWriter, r *http.Request) {

@@ -17,14 +17,14 @@ import (
 // NotifyBehavior changes how notifications are delivered.
 type NotifyBehavior struct {
 	// DropFirst loses the first N deliveries of each event (never sent).
-	DropFirst int
+	DropFirst int `json:"drop_first"`
 	// Duplicates sends every delivery this many extra times.
-	Duplicates int
+	Duplicates int `json:"duplicates"`
 	// Concurrent sends the duplicates at the same time as the original.
-	Concurrent bool
+	Concurrent bool `json:"concurrent"`
 	// Hold queues new events until ReleaseHeld is called, so tests can
 	// deliver them out of order.
-	Hold bool
+	Hold bool `json:"hold"`
 }
 
 // SetNotifyBehavior replaces the delivery behaviour for new events.

@@ -13,16 +13,16 @@ import (
 type RefundBehavior struct {
 	// FailCode makes create answer an error: "SYSTEM_ERROR" (HTTP 500) or
 	// "NOT_ENOUGH" (HTTP 403); other codes answer 400.
-	FailCode string
+	FailCode string `json:"fail_code"`
 	// FailTimes limits FailCode to the next N create calls (0: every call).
-	FailTimes int
+	FailTimes int `json:"fail_times"`
 	// FailAfterAccept records the refund before answering FailCode: the
 	// ambiguous case where a retry with the same out_refund_no must find it.
-	FailAfterAccept bool
+	FailAfterAccept bool `json:"fail_after_accept"`
 	// EndStatus is the final status: SUCCESS (default), ABNORMAL or CLOSED.
-	EndStatus string
+	EndStatus string `json:"end_status"`
 	// Hold keeps refunds PROCESSING until SettleRefund is called.
-	Hold bool
+	Hold bool `json:"hold"`
 }
 
 // SetRefundBehavior sets the behaviour for refunds of outTradeNo, or for

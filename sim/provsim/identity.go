@@ -35,7 +35,7 @@ func (s *Sim) handleStartCheck(c *call) reply {
 		return invalid("请求格式错误")
 	}
 	if !c.regionAllowed(in.Region) {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	switch in.Method {
 	case service.IdentitySMS:

@@ -49,7 +49,7 @@ func (s *Sim) handlePost(c *call) reply {
 			return errReply(http.StatusUnprocessableEntity, "posting_voided", "该缴费已作废，不会入账", false)
 		}
 		if s.dark {
-			return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+			return busy()
 		}
 		if e.hash != hash {
 			return errReply(http.StatusConflict, service.RejectIdempotencyConflict, "同一幂等键的请求内容不一致", false)
@@ -58,7 +58,7 @@ func (s *Sim) handlePost(c *call) reply {
 	}
 	if s.failNext > 0 {
 		s.failNext--
-		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		return busy()
 	}
 	var p platform.WirePosting
 	if err := decodeStrict(c.body, &p); err != nil {
@@ -68,7 +68,7 @@ func (s *Sim) handlePost(c *call) reply {
 		return invalid("幂等键与请求体不一致")
 	}
 	if !c.regionAllowed(p.Region) {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	now := s.cfg.Clock.Now()
 	e := &entry{key: key, region: p.Region, hash: hash, posting: p, at: now}
@@ -103,7 +103,7 @@ func (s *Sim) handlePost(c *call) reply {
 	s.book(e)
 	if s.dark {
 		// Booked, and the answer is lost.
-		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		return busy()
 	}
 	return e.reply()
 }
@@ -211,16 +211,16 @@ func (s *Sim) handleVoid(c *call) reply {
 		return invalid("请求格式错误")
 	}
 	if !c.regionAllowed(in.Region) {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dark {
-		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		return busy()
 	}
 	e, ok := s.ledger[key]
 	if ok && e.region != in.Region {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	if !ok {
 		e = &entry{key: key, region: in.Region, at: s.cfg.Clock.Now()}
@@ -304,12 +304,12 @@ func (s *Sim) handleQuery(c *call) reply {
 	key := c.r.PathValue("key")
 	region := c.r.URL.Query().Get("region")
 	if !c.regionAllowed(region) {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dark {
-		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		return busy()
 	}
 	e, ok := s.ledger[key]
 	if !ok || e.region != region {

@@ -292,10 +292,10 @@ func (s *Sim) authenticate(c *call, ts, sig, target string, h func(c *call) repl
 		return errReply(http.StatusServiceUnavailable, "platform_down", "系统维护中，请稍后再试", true)
 	}
 	if fail {
-		return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+		return busy()
 	}
 	if forbid {
-		return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		return regionNotAllowed()
 	}
 	return h(c)
 }
@@ -344,6 +344,17 @@ func invalid(msg string) reply {
 	return errReply(http.StatusBadRequest, service.RejectInvalidRequest, msg, false)
 }
 
+// regionNotAllowed answers a request for a region the caller has no grant
+// for (or any request while Forbid is set).
+func regionNotAllowed() reply {
+	return errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+}
+
+// busy is the retryable 503 of a platform that is down or dark.
+func busy() reply {
+	return errReply(http.StatusServiceUnavailable, "temporarily_unavailable", "系统繁忙，请稍后再试", true)
+}
+
 func (s *Sim) personRequest(c *call) (platform.WirePersonRequest, *reply) {
 	var in platform.WirePersonRequest
 	if err := decodeStrict(c.body, &in); err != nil {
@@ -351,7 +362,7 @@ func (s *Sim) personRequest(c *call) (platform.WirePersonRequest, *reply) {
 		return in, &r
 	}
 	if !c.regionAllowed(in.Region) {
-		r := errReply(http.StatusForbidden, "region_not_allowed", "无权访问该地区", false)
+		r := regionNotAllowed()
 		return in, &r
 	}
 	if !validPerson(in.Person) {
