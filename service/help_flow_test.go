@@ -526,7 +526,9 @@ func TestLapseReminderIsSentExactlyOnceAMonthWithinTheWindowInDaytime(t *testing
 			t.Fatalf("unknown region: %v", err)
 		}
 		h.lapsePlat.paidThrough = "2026-01"
-		sh := func(y int, m time.Month, d, hour int) time.Time { return time.Date(y, m, d, hour, 0, 0, 0, service.Shanghai) }
+		sh := func(y int, m time.Month, d, hour int) time.Time {
+			return time.Date(y, m, d, hour, 0, 0, 0, service.Shanghai)
+		}
 		at := func(t0 time.Time, want int) {
 			t.Helper()
 			h.clock.Set(t0)

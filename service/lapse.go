@@ -52,6 +52,7 @@ type LapseDeps struct {
 	Persons   PersonFinder   // the job: the person's identity for the platform
 	Platform  Platform
 	Subscribe *SubscribeService
+	Users     UserFinder // optional: care mode wording
 	Outbox    Outbox
 	Clock     Clock
 	Log       *slog.Logger
@@ -220,13 +221,14 @@ func (s *LapseService) Scan(ctx context.Context) (int, error) {
 			if !MonthUnpaid(prof, month) {
 				continue
 			}
-			due := DueDate(r, now)
+			care := false
+			if s.d.Users != nil {
+				if u, err := s.d.Users.FindUserByID(ctx, w.UserID); err == nil {
+					care = u.CareMode
+				}
+			}
 			if err := s.d.Subscribe.Notify(ctx, w.UserID, fmt.Sprintf("lapse:%d:%s", w.PersonID, month), TplLapseReminder,
-				"pages/pay/index?region="+r.Code, map[string]string{
-					"thing1": clip(r.Name+" "+month+" 社保未缴", 20),
-					"date2":  msgDate(due),
-					"thing3": "截止日前缴费，避免断缴",
-				}); err != nil {
+				"pages/pay/index?region="+r.Code, LapseData(r.Name, month, DueDate(r, now), care)); err != nil {
 				return n, err
 			}
 			n++

@@ -527,7 +527,7 @@ func BatchMessage(eventType string, o *Order, b *Batch, regionName string, at ti
 	case "refunded":
 		return TplRefundArrived, page, map[string]string{
 			"character_string1": o.No, "amount2": amount, "time3": msgTime(at),
-			"thing4": wording(care, "已原路退回，零钱即时到账，银行卡1-3个工作日", "钱已退回，请查收")}, true
+			"thing4": wording(care, "已原路退回：零钱即时，银行卡1-3工作日", "钱已退回，请查收")}, true
 	case "posting_confirming":
 		return TplOutcomeConfirming, page, map[string]string{
 			"character_string1": o.No,
@@ -540,4 +540,20 @@ func BatchMessage(eventType string, o *Order, b *Batch, regionName string, at ti
 			"thing3":            wording(care, "请拨打12333核验，客服已跟进", "请打12333，我们在跟进")}, true
 	}
 	return "", "", nil, false
+}
+
+// TicketAnsweredData is the ticket_answered message.
+func TicketAnsweredData(ticketNo string, at time.Time, care bool) map[string]string {
+	return map[string]string{"character_string1": ticketNo,
+		"thing2": wording(care, "客服已回复您的工单，点此查看", "客服回复您了"), "time3": msgTime(at)}
+}
+
+// LapseData is the lapse_reminder message: the region's name and the
+// month, never the person's name.
+func LapseData(regionName, month string, due time.Time, care bool) map[string]string {
+	return map[string]string{
+		"thing1": clip(regionName+" "+month+" 社保未缴", 20),
+		"date2":  msgDate(due),
+		"thing3": wording(care, "截止日前缴费，避免断缴", "快到截止日了，请去交"),
+	}
 }

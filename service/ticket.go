@@ -501,8 +501,7 @@ func (s *TicketService) Reply(ctx context.Context, actor, no, body string) (*Tic
 			fx.Notify = append(fx.Notify, SubscribeMessage{UserID: t.UserID, Template: TplTicketAnswered, Status: MsgQueued,
 				EventKey: fmt.Sprintf("ticket_answered:%s:%d", t.No, len(t.Messages)+1),
 				Page:     "pages/help/ticket?ticket_no=" + t.No,
-				Data: map[string]string{"character_string1": t.No,
-					"thing2": wording(care, "客服已回复您的工单，点此查看", "客服回复您了"), "time3": msgTime(now)}})
+				Data:     TicketAnsweredData(t.No, now, care)})
 		}
 		return nil
 	})
