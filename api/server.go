@@ -67,6 +67,12 @@ type Deps struct {
 	AdminToken string
 	// Ops (optional) acknowledges and resolves alerts under the admin API.
 	Ops AlertDecider
+	// Customer service and notifications (optional): the smart FAQ,
+	// subscribe-message grants, lapse-reminder opt-ins and tickets.
+	Help          HelpAPI
+	Subscriptions SubscriptionAPI
+	Lapse         LapseAPI
+	Tickets       TicketAPI
 }
 
 // Server is the HTTP API.
@@ -138,6 +144,7 @@ func (s *Server) routes() {
 	user.PATCH("/me", s.updateMe)
 	s.identityRoutes(user)
 	s.familyRoutes(user)
+	s.helpRoutes(user)
 
 	if s.deps.Vouchers != nil {
 		user.GET("/orders/:order_no/vouchers", s.listVouchers)
@@ -153,6 +160,7 @@ func (s *Server) routes() {
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
 		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
 		admin.GET("/orders/:order_no", s.adminOrder)
+		s.ticketAdminRoutes(admin)
 		if s.deps.Ops != nil {
 			admin.POST("/alerts/:id/ack", s.adminDecideAlert(true))
 			admin.POST("/alerts/:id/resolve", s.adminDecideAlert(false))

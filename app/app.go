@@ -80,6 +80,9 @@ type App struct {
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
 	After *AfterPayment
+	// Help is customer service and notifications (FAQ, tickets, subscribe
+	// messages, lapse reminders).
+	Help *Help
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -184,6 +187,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.After = after
+	if a.Help, err = a.wireHelp(&deps, wx, rs); err != nil {
+		return nil, err
+	}
 	codes := make([]string, len(rs))
 	for i, r := range rs {
 		codes[i] = r.Code
@@ -220,6 +226,7 @@ func (a *App) mountSimControl(e *gin.Engine) {
 	proxy := gin.WrapH(httputil.NewSingleHostReverseProxy(target))
 	e.Any("/sim/pay/*path", proxy)
 	e.Any("/sim/platform/*path", proxy)
+	e.Any("/sim/wechat/*path", proxy)
 	// The business clock can be moved only when it is the simulator's
 	// adjustable clock (not an injected test clock).
 	oc, ok := a.Clock.(*service.OffsetClock)

@@ -258,3 +258,16 @@ func (s *HelpStore) FindOverdueTickets(ctx context.Context, now time.Time, limit
 	}
 	return out, nil
 }
+
+// CountTickets counts tickets by status (metrics).
+func (s *HelpStore) CountTickets(ctx context.Context) (map[string]int64, error) {
+	var rows []kindCount
+	if err := s.db.WithContext(ctx).Model(&ticketRow{}).Select("status AS k, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, storeErr("count tickets", err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.K] = r.N
+	}
+	return out, nil
+}
