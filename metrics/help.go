@@ -51,7 +51,9 @@ func (m *Metrics) RegisterHelp(tickets TicketCounter, log *slog.Logger) *Help {
 }
 
 // SubscribeSend counts one send outcome.
-func (h *Help) SubscribeSend(template, result string) { h.sends.WithLabelValues(template, result).Inc() }
+func (h *Help) SubscribeSend(template, result string) {
+	h.sends.WithLabelValues(template, result).Inc()
+}
 
 // TicketSLABreached counts one breach.
 func (h *Help) TicketSLABreached() { h.breaches.Inc() }

@@ -483,6 +483,10 @@ func (s *TicketService) Reply(ctx context.Context, actor, no, body string) (*Tic
 	if err != nil {
 		return nil, err
 	}
+	care := false // read before the transaction: no other query runs inside it
+	if u, err := s.d.Users.FindUserByID(ctx, before.UserID); err == nil {
+		care = u.CareMode
+	}
 	var first bool
 	var replyAt time.Time
 	after, err := s.d.Store.UpdateTicket(ctx, no, func(t *Ticket, fx *TicketEffects) error {
@@ -494,10 +498,6 @@ func (s *TicketService) Reply(ctx context.Context, actor, no, body string) (*Tic
 		replyAt = now
 		fx.Messages = append(fx.Messages, TicketMessage{Author: AuthorOps, Actor: actor, Body: body, CreatedAt: now})
 		if s.d.TemplateIDs[TplTicketAnswered] != "" {
-			care := false
-			if u, err := s.d.Users.FindUserByID(ctx, t.UserID); err == nil {
-				care = u.CareMode
-			}
 			fx.Notify = append(fx.Notify, SubscribeMessage{UserID: t.UserID, Template: TplTicketAnswered, Status: MsgQueued,
 				EventKey: fmt.Sprintf("ticket_answered:%s:%d", t.No, len(t.Messages)+1),
 				Page:     "pages/help/ticket?ticket_no=" + t.No,

@@ -52,7 +52,9 @@ func TestCheckTemplateDataRefusesWrongShapes(t *testing.T) {
 		t.Fatalf("valid data refused: %s", msg)
 	}
 	for name, mut := range map[string]func(m map[string]string){
-		"thing too long":    func(m map[string]string) { m["thing1"] = "一二三四五六七八九十一二三四五六七八九十一" },
+		"thing too long": func(m map[string]string) {
+			m["thing1"] = "一二三四五六七八九十一二三四五六七八九十一"
+		},
 		"amount with words": func(m map[string]string) { m["amount2"] = "一百元" },
 		"phrase too long":   func(m map[string]string) { m["phrase3"] = "已经支付成功了" },
 		"phrase not Han":    func(m map[string]string) { m["phrase3"] = "paid" },
