@@ -141,6 +141,13 @@ func (s *HelpStore) Grants(ctx context.Context, userID int64) (map[string]int, e
 	return out, nil
 }
 
+// HasMessage reports whether (user, event) has a message.
+func (s *HelpStore) HasMessage(ctx context.Context, userID int64, eventKey string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&subscribeMessageRow{}).Where("user_id = ? AND event_key = ?", userID, eventKey).Count(&n).Error
+	return n > 0, storeErr("has subscribe message", err)
+}
+
 // FindMessage returns a message or ErrNotFound.
 func (s *HelpStore) FindMessage(ctx context.Context, id int64) (*service.SubscribeMessage, error) {
 	var row subscribeMessageRow

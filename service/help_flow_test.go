@@ -545,7 +545,11 @@ func TestLapseReminderIsSentExactlyOnceAMonthWithinTheWindowInDaytime(t *testing
 		at(sh(2026, 2, 19, 10), 0) // 6 days before the 25th: outside the 5-day window
 		at(sh(2026, 2, 20, 7), 0)  // in the window but 07:00: not daytime
 		at(sh(2026, 2, 20, 10), 1) // window opens (25 − 5)
+		asked := h.lapsePlat.profiles
 		at(sh(2026, 2, 23, 15), 1) // again within the month: nothing new
+		if h.lapsePlat.profiles != asked {
+			t.Fatalf("the platform was asked %d more times after the month's reminder, want 0", h.lapsePlat.profiles-asked)
+		}
 		at(sh(2026, 2, 25, 19), 1) // the due day itself
 		at(sh(2026, 2, 26, 10), 1) // past the due day
 		at(sh(2026, 3, 20, 9), 2)  // next month's window: one more

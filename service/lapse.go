@@ -206,6 +206,12 @@ func (s *LapseService) Scan(ctx context.Context) (int, error) {
 			if !ok || !InLapseWindow(r, now, s.d.Window) {
 				continue
 			}
+			key := fmt.Sprintf("lapse:%d:%s", w.PersonID, month)
+			if done, err := s.d.Subscribe.Notified(ctx, w.UserID, key); err != nil {
+				return n, err
+			} else if done {
+				continue // reminded this month: no need to ask the platform again
+			}
 			p, err := s.d.Persons.FindPerson(ctx, w.PersonID)
 			if isNotFound(err) {
 				continue
@@ -227,7 +233,7 @@ func (s *LapseService) Scan(ctx context.Context) (int, error) {
 					care = u.CareMode
 				}
 			}
-			if err := s.d.Subscribe.Notify(ctx, w.UserID, fmt.Sprintf("lapse:%d:%s", w.PersonID, month), TplLapseReminder,
+			if err := s.d.Subscribe.Notify(ctx, w.UserID, key, TplLapseReminder,
 				"pages/pay/index?region="+r.Code, LapseData(r.Name, month, DueDate(r, now), care)); err != nil {
 				return n, err
 			}

@@ -122,6 +122,8 @@ type SubscribeStore interface {
 	// EnqueueMessage inserts m and its send job in one transaction. It
 	// returns false, writing nothing, when (user, event) already exists.
 	EnqueueMessage(ctx context.Context, m *SubscribeMessage) (bool, error)
+	// HasMessage reports whether (user, event) has a message already.
+	HasMessage(ctx context.Context, userID int64, eventKey string) (bool, error)
 	// FindMessage returns a message, or ErrNotFound.
 	FindMessage(ctx context.Context, id int64) (*SubscribeMessage, error)
 	// FindMessages lists a user's messages, newest first.
@@ -324,6 +326,11 @@ func (s *SubscribeService) Notify(ctx context.Context, userID int64, eventKey, k
 	m := &SubscribeMessage{UserID: userID, EventKey: eventKey, Template: key, Page: page, Data: data, Status: MsgQueued}
 	_, err := s.d.Store.EnqueueMessage(ctx, m)
 	return err
+}
+
+// Notified reports whether the user has a message for eventKey already.
+func (s *SubscribeService) Notified(ctx context.Context, userID int64, eventKey string) (bool, error) {
+	return s.d.Store.HasMessage(ctx, userID, eventKey)
 }
 
 // Messages lists the user's messages, newest first (for the mini-program's
