@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"database/sql"
 	"encoding/json"
 	"strconv"
@@ -86,12 +87,15 @@ func insertSubscribe(tx *gorm.DB, m *service.SubscribeMessage, now time.Time) (b
 	}
 	row := subscribeMessageRow{UserID: m.UserID, EventKey: cut(m.EventKey, 96), TemplateKey: m.Template, Page: cut(m.Page, 200),
 		Data: string(data), Status: service.MsgQueued, CreatedAt: now, UpdatedAt: now}
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return false, res.Error
-	}
-	if res.RowsAffected != 1 || row.ID == 0 {
-		return false, nil
+	// A plain INSERT whose duplicate-key error says "exists": MySQL's
+	// ON DUPLICATE KEY UPDATE id = id reports a found row as affected (and
+	// its id), which would enqueue a second job under another's id. A
+	// failed statement rolls back only itself, in MySQL and SQLite alike.
+	if err := tx.Create(&row).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) || isDuplicate(err) {
+			return false, nil
+		}
+		return false, err
 	}
 	m.ID, m.CreatedAt, m.Status = row.ID, now, service.MsgQueued
 	return true, insertJob(tx, service.OutboxJob{Kind: service.JobSubscribeSend, Ref: strconv.FormatInt(row.ID, 10)}, now)
