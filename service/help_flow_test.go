@@ -283,12 +283,27 @@ func TestSubscribeSendOutcomes(t *testing.T) {
 			}
 		}
 
-		// No grant: WeChat is never called.
+		// No grant: nothing is queued and WeChat is never called.
 		otn2 := h.paid(orderNo(3), uid, 11, 150000)
 		calls = h.sender.calls
 		h.drain()
-		if m := h.messages(uid)["paid:"+otn2]; m.Status != service.MsgNoGrant || h.sender.calls != calls {
-			t.Fatalf("without a grant: status %s, WeChat calls %d, want no_grant and no call", m.Status, h.sender.calls-calls)
+		if m, ok := h.messages(uid)["paid:"+otn2]; ok || h.sender.calls != calls {
+			t.Fatalf("without a grant: message %+v, WeChat calls %d; want none and no call", m, h.sender.calls-calls)
+		}
+
+		// A grant withdrawn (ban) after the message was queued: no_grant at
+		// send time, and WeChat is not called.
+		h.grant(uid, service.TplRefundArrived)
+		if err := h.subscribe.Notify(ctx, uid, "refunded:Z", service.TplRefundArrived, "", map[string]string{"character_string1": "Z"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.subscribe.RecordResults(ctx, uid, map[string]string{"TPL-refund_arrived": service.SubBan}); err != nil {
+			t.Fatal(err)
+		}
+		calls = h.sender.calls
+		h.drain()
+		if m := h.messages(uid)["refunded:Z"]; m.Status != service.MsgNoGrant || h.sender.calls != calls {
+			t.Fatalf("after a ban: status %s, WeChat calls %d; want no_grant and none", m.Status, h.sender.calls-calls)
 		}
 
 		// A permanent refusal (bad template data) fails and alerts once.

@@ -315,7 +315,8 @@ func clipField(s string) string {
 
 // Notify enqueues the message of template key for (user, eventKey). It is
 // idempotent: a repeat of the event for the user writes nothing. Templates
-// without a configured id are skipped.
+// without a configured id, and users without a grant of the template, are
+// skipped.
 func (s *SubscribeService) Notify(ctx context.Context, userID int64, eventKey, key, page string, data map[string]string) error {
 	if s.d.TemplateIDs[key] == "" {
 		return nil
@@ -323,8 +324,19 @@ func (s *SubscribeService) Notify(ctx context.Context, userID int64, eventKey, k
 	if _, ok := FindTemplate(key); !ok {
 		return fmt.Errorf("notify: unknown template %q", key)
 	}
+	// Without an acceptance nothing could be sent: no row and no job (most
+	// users never subscribe to most templates). The worker checks again
+	// when it sends, taking the grant.
+	grants, err := s.d.Store.Grants(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if grants[key] <= 0 {
+		s.d.Metrics.SubscribeSend(key, MsgNoGrant)
+		return nil
+	}
 	m := &SubscribeMessage{UserID: userID, EventKey: eventKey, Template: key, Page: page, Data: data, Status: MsgQueued}
-	_, err := s.d.Store.EnqueueMessage(ctx, m)
+	_, err = s.d.Store.EnqueueMessage(ctx, m)
 	return err
 }
 
