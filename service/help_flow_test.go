@@ -389,6 +389,12 @@ func TestTicketSLABreachAlertsOnceAndAReplyInTimeNotifiesTheUser(t *testing.T) {
 		if err != nil || len(audit) != 1 || audit[0].Action != "ticket_reply" || strings.Contains(audit[0].After, "零钱") {
 			t.Fatalf("audit %+v (%v): want one ticket_reply entry without the message text", audit, err)
 		}
+		if _, err := h.tickets.AdminTicket(ctx, "token:abcd/li", inTime.No); err != nil {
+			t.Fatal(err)
+		}
+		if audit, _ := h.store.FindAudit(ctx, "ticket:"+inTime.No, 10); len(audit) != 2 {
+			t.Fatalf("audit after viewing: %d entries, want 2 (reply, view_ticket)", len(audit))
+		}
 		// At rest the ticket's text and context are ciphertext.
 		var raw []string
 		h.db.Raw("SELECT body FROM ticket_messages").Scan(&raw)
@@ -434,6 +440,9 @@ func TestTicketSLACountsBusinessHoursOnly(t *testing.T) {
 	sat := time.Date(2026, 3, 7, 12, 0, 0, 0, service.Shanghai)
 	if got, want := hours.Add(sat, service.TicketSLA), time.Date(2026, 3, 9, 9, 45, 0, 0, service.Shanghai); !got.Equal(want) {
 		t.Fatalf("due %v, want %v", got.In(service.Shanghai), want)
+	}
+	if got := hours.Between(fri, time.Date(2026, 3, 9, 9, 35, 0, 0, service.Shanghai)); got != service.TicketSLA {
+		t.Fatalf("business time Friday 17:50 → Monday 09:35: %v, want 45m", got)
 	}
 	if got := service.AlwaysOpen.Add(fri, service.TicketSLA); !got.Equal(fri.Add(45 * time.Minute)) {
 		t.Fatalf("7x24: due %v, want 45 minutes later", got)

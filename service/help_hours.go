@@ -118,3 +118,35 @@ func (h BusinessHours) Add(t time.Time, d time.Duration) time.Time {
 	}
 	return l.UTC()
 }
+
+// Between returns the business time from a to b (0 when b is not after a):
+// the wall time with 7×24 hours, else the overlap of [a, b) with each
+// day's window.
+func (h BusinessHours) Between(a, b time.Time) time.Duration {
+	if !b.After(a) {
+		return 0
+	}
+	if h.always || h == (BusinessHours{}) {
+		return b.Sub(a)
+	}
+	var d time.Duration
+	l := a.In(Shanghai)
+	day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, Shanghai)
+	for ; day.Before(b); day = day.AddDate(0, 0, 1) {
+		if !h.days[day.Weekday()] {
+			continue
+		}
+		open := day.Add(time.Duration(h.start) * time.Minute)
+		shut := day.Add(time.Duration(h.end) * time.Minute)
+		if open.Before(a) {
+			open = a
+		}
+		if shut.After(b) {
+			shut = b
+		}
+		if shut.After(open) {
+			d += shut.Sub(open)
+		}
+	}
+	return d
+}
