@@ -30,25 +30,6 @@ type LapseAPI interface {
 	Watches(ctx context.Context, userID int64) ([]service.LapseWatch, error)
 }
 
-// helpRoutes mounts the FAQ, subscriptions, lapse reminders and tickets on
-// the authenticated group. Answers follow the user's care mode.
-func (s *Server) helpRoutes(user *gin.RouterGroup) {
-	if h := s.deps.Help; h != nil {
-		user.GET("/help/search", s.limit("help_search", 60), s.helpSearch)
-		user.GET("/help/for/orders/:order_no", s.helpForOrder)
-	}
-	if s.deps.Subscriptions != nil {
-		user.GET("/subscriptions", s.subscriptionsList)
-		user.POST("/subscriptions", s.limit("subscriptions", 30), s.subscriptionsRecord)
-	}
-	if s.deps.Lapse != nil {
-		user.GET("/lapse-reminders", s.lapseList)
-		user.POST("/lapse-reminders", s.limit("lapse", 20), s.lapseWatch)
-		user.DELETE("/lapse-reminders/:region/:person", s.limit("lapse", 20), s.lapseUnwatch)
-	}
-	s.ticketRoutes(user)
-}
-
 type faqHitJSON struct {
 	ID       string `json:"id"`
 	Category string `json:"category"`

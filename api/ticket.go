@@ -25,28 +25,6 @@ type TicketAPI interface {
 	AdminSetStatus(ctx context.Context, actor, no, status, note string) (*service.Ticket, error)
 }
 
-func (s *Server) ticketRoutes(user *gin.RouterGroup) {
-	if s.deps.Tickets == nil {
-		return
-	}
-	user.POST("/tickets", s.limit("ticket_open", 10), s.ticketOpen)
-	user.GET("/tickets", s.ticketList)
-	user.GET("/tickets/:ticket_no", s.ticketGet)
-	user.POST("/tickets/:ticket_no/messages", s.limit("ticket_message", 20), s.ticketFollowUp)
-	user.POST("/tickets/:ticket_no/status", s.limit("ticket_message", 20), s.ticketStatus)
-}
-
-// ticketAdminRoutes mounts operations' ticket endpoints on the admin group.
-func (s *Server) ticketAdminRoutes(admin *gin.RouterGroup) {
-	if s.deps.Tickets == nil {
-		return
-	}
-	admin.GET("/tickets", s.adminTickets)
-	admin.GET("/tickets/:ticket_no", s.adminTicket)
-	admin.POST("/tickets/:ticket_no/reply", s.adminTicketReply)
-	admin.POST("/tickets/:ticket_no/status", s.adminTicketStatus)
-}
-
 type ticketMessageJSON struct {
 	Author    string    `json:"author"`
 	Actor     string    `json:"actor,omitempty"`

@@ -27,13 +27,9 @@ type Help struct {
 // wireHelp builds the help services, sets their API dependencies in deps
 // and registers their workers. Call it before api.NewServer.
 func (a *App) wireHelp(deps *api.Deps, wx *wechat.Client, regions []service.Region) (*Help, error) {
-	var defaults map[string]string
-	if a.Sims != nil {
-		defaults = sim.SubscribeTemplateIDs()
-	}
-	settings, err := service.LoadHelpSettings(a.Cfg.Getenv, defaults)
-	if err != nil {
-		return nil, err
+	settings := a.Cfg.Help
+	if a.Sims != nil && len(settings.TemplateIDs) == 0 {
+		settings.TemplateIDs = sim.SubscribeTemplateIDs()
 	}
 	kb, err := faq.Load()
 	if err != nil {

@@ -2,9 +2,9 @@ package model
 
 import (
 	"context"
-	"errors"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/pii"
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -71,10 +72,7 @@ type HelpStore struct {
 
 // NewHelpStore returns a HelpStore; ticket texts are encrypted with ring.
 func NewHelpStore(db *DB, ring *pii.Keyring) *HelpStore {
-	if ring == nil {
-		panic("model: NewHelpStore: nil keyring")
-	}
-	return &HelpStore{db: db, s: sealer{ring}}
+	return &HelpStore{db: db, s: newSealer("NewHelpStore", ring)}
 }
 
 // insertSubscribe writes a queued message and its send job in tx; a
@@ -85,7 +83,7 @@ func insertSubscribe(tx *gorm.DB, m *service.SubscribeMessage, now time.Time) (b
 	if err != nil {
 		return false, err
 	}
-	row := subscribeMessageRow{UserID: m.UserID, EventKey: cut(m.EventKey, 96), TemplateKey: m.Template, Page: cut(m.Page, 200),
+	row := subscribeMessageRow{UserID: m.UserID, EventKey: redact.Clip(m.EventKey, 96), TemplateKey: m.Template, Page: redact.Clip(m.Page, 200),
 		Data: string(data), Status: service.MsgQueued, CreatedAt: now, UpdatedAt: now}
 	// A plain INSERT whose duplicate-key error says "exists": MySQL's
 	// ON DUPLICATE KEY UPDATE id = id reports a found row as affected (and

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -108,7 +109,7 @@ func (s *HelpStore) insertMessages(tx *gorm.DB, ticketID int64, msgs []service.T
 		if at.IsZero() {
 			at = now
 		}
-		row := ticketMessageRow{TicketID: ticketID, Author: m.Author, Actor: cut(m.Actor, 80), Body: body, CreatedAt: at.UTC().Truncate(time.Microsecond)}
+		row := ticketMessageRow{TicketID: ticketID, Author: m.Author, Actor: redact.Clip(m.Actor, 80), Body: body, CreatedAt: at.UTC().Truncate(time.Microsecond)}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}

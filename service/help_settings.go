@@ -22,9 +22,8 @@ type HelpSettings struct {
 }
 
 // LoadHelpSettings reads HELP_HOURS, SUBSCRIBE_TEMPLATES and
-// LAPSE_REMIND_DAYS. defaults are the template ids used when
-// SUBSCRIBE_TEMPLATES is empty (the simulator's). Errors name the variable.
-func LoadHelpSettings(getenv func(string) string, defaults map[string]string) (HelpSettings, error) {
+// LAPSE_REMIND_DAYS (config.Load calls it). Errors name the variable.
+func LoadHelpSettings(getenv func(string) string) (HelpSettings, error) {
 	var s HelpSettings
 	var err error
 	if s.Hours, err = ParseBusinessHours(getenv("HELP_HOURS")); err != nil {
@@ -32,11 +31,6 @@ func LoadHelpSettings(getenv func(string) string, defaults map[string]string) (H
 	}
 	s.TemplateIDs = map[string]string{}
 	raw := strings.TrimSpace(getenv("SUBSCRIBE_TEMPLATES"))
-	if raw == "" {
-		for k, v := range defaults {
-			s.TemplateIDs[k] = v
-		}
-	}
 	for _, pair := range strings.Split(raw, ",") {
 		if strings.TrimSpace(pair) == "" {
 			continue
