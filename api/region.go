@@ -83,6 +83,7 @@ type regionResponse struct {
 	PaymentLimitFigure figureResponse            `json:"payment_limit_figure"`
 	AvgWageFen         service.Fen               `json:"avg_wage_fen"`
 	AvgWageFigure      figureResponse            `json:"avg_wage_figure"`
+	PaymentDeadlineDay int                       `json:"payment_deadline_day"`
 }
 
 func toFigureResponse(f service.Figure) figureResponse {
@@ -114,7 +115,8 @@ func (s *Server) toRegionResponse(r *service.Region) regionResponse {
 		Bundling: []ruleResponse{}, Prepay: []ruleResponse{}, Sources: map[string]figureResponse{
 			"period_months": toFigureResponse(r.PeriodMonthsSource), "arrears_view": toFigureResponse(r.ArrearsViewSource),
 			"identity": toFigureResponse(r.IdentitySource), "payment_channels": toFigureResponse(r.PaymentChannelsSource),
-			"mutual_aid": toFigureResponse(r.MutualAidSource)}}
+			"mutual_aid": toFigureResponse(r.MutualAidSource), "payment_deadline": toFigureResponse(r.PaymentDeadlineSource)},
+		PaymentDeadlineDay: r.PaymentDeadlineDay}
 	for _, b := range r.Bundling {
 		mp, pm := b.MedicalNeedsPension, b.PensionNeedsMedical
 		out.Bundling = append(out.Bundling, ruleResponse{From: b.From, To: b.To, MedicalNeedsPension: &mp, PensionNeedsMedical: &pm, Figure: toFigureResponse(b.Figure)})

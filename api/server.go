@@ -97,10 +97,18 @@ type Deps struct {
 	Console    Console
 
 	// Sim exposes the in-process simulators' control endpoints (/sim/pay,
-	// /sim/platform) and SimClock the movable business clock (/sim/clock):
+	// /sim/platform, /sim/wechat) and SimClock the movable business clock (/sim/clock):
 	// SIMULATOR only.
 	Sim      http.Handler
 	SimClock SimClock
+
+	// Customer service and notifications: the smart FAQ (/help),
+	// subscribe-message grants (/subscriptions), lapse-reminder opt-ins
+	// (/lapse-reminders) and tickets (/tickets, /admin/tickets).
+	Help          HelpAPI
+	Subscriptions SubscriptionAPI
+	Lapse         LapseAPI
+	Tickets       TicketAPI
 }
 
 // Server is the HTTP API.
@@ -221,6 +229,27 @@ func (s *Server) routes() {
 		user.GET("/orders/:order_no/vouchers", s.listVouchers)
 		v1.GET("/vouchers/verify", s.limit("voucher_verify", 60), s.verifyVoucher)
 	}
+	// Customer service: answers follow the user's care mode.
+	if d.Help != nil {
+		user.GET("/help/search", s.limit("help_search", 60), s.helpSearch)
+		user.GET("/help/for/orders/:order_no", s.helpForOrder)
+	}
+	if d.Subscriptions != nil {
+		user.GET("/subscriptions", s.subscriptionsList)
+		user.POST("/subscriptions", s.limit("subscriptions", 30), s.subscriptionsRecord)
+	}
+	if d.Lapse != nil {
+		user.GET("/lapse-reminders", s.lapseList)
+		user.POST("/lapse-reminders", s.limit("lapse", 20), s.lapseWatch)
+		user.DELETE("/lapse-reminders/:region/:person", s.limit("lapse", 20), s.lapseUnwatch)
+	}
+	if d.Tickets != nil {
+		user.POST("/tickets", s.limit("ticket_open", 10), s.ticketOpen)
+		user.GET("/tickets", s.ticketList)
+		user.GET("/tickets/:ticket_no", s.ticketGet)
+		user.POST("/tickets/:ticket_no/messages", s.limit("ticket_message", 20), s.ticketFollowUp)
+		user.POST("/tickets/:ticket_no/status", s.limit("ticket_message", 20), s.ticketStatus)
+	}
 
 	if d.Admin != nil && d.AdminToken != "" {
 		admin := v1.Group("/admin", s.adminAuth)
@@ -232,6 +261,12 @@ func (s *Server) routes() {
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
 		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
 		admin.GET("/orders/:order_no", s.adminOrder)
+		if d.Tickets != nil {
+			admin.GET("/tickets", s.adminTickets)
+			admin.GET("/tickets/:ticket_no", s.adminTicket)
+			admin.POST("/tickets/:ticket_no/reply", s.adminTicketReply)
+			admin.POST("/tickets/:ticket_no/status", s.adminTicketStatus)
+		}
 		if d.Ops != nil {
 			admin.POST("/alerts/:id/ack", s.adminDecideAlert(true))
 			admin.POST("/alerts/:id/resolve", s.adminDecideAlert(false))
@@ -244,6 +279,7 @@ func (s *Server) routes() {
 	if d.Sim != nil {
 		e.Any("/sim/pay/*path", gin.WrapH(d.Sim))
 		e.Any("/sim/platform/*path", gin.WrapH(d.Sim))
+		e.Any("/sim/wechat/*path", gin.WrapH(d.Sim))
 	}
 	if d.SimClock != nil {
 		e.GET("/sim/clock", s.simClock)

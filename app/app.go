@@ -84,6 +84,9 @@ type App struct {
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
 	After *AfterPayment
+	// Help is customer service and notifications (FAQ, tickets, subscribe
+	// messages, lapse reminders).
+	Help *Help
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -189,6 +192,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.After = after
+	if a.Help, err = a.wireHelp(&deps, wx, rs); err != nil {
+		return nil, err
+	}
 	codes := make([]string, len(rs))
 	for i, r := range rs {
 		codes[i] = r.Code

@@ -56,6 +56,9 @@ type Config struct {
 	Workers     bool // run background workers in this process
 	// Hold are the risk-hold rules (HOLD_*).
 	Hold service.HoldRules
+	// Help are the customer-service settings (HELP_HOURS,
+	// SUBSCRIBE_TEMPLATES, LAPSE_REMIND_DAYS).
+	Help service.HelpSettings
 	// Ops configures the operations console (OPS_*).
 	Ops Ops
 }
@@ -214,6 +217,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Workers = parseBool("WORKERS", true)
 	c.Ops = parseOps(env, bad)
 	c.Hold = parseHold(env, bad)
+	c.Help = parseHelp(env, bad)
 
 	// Fail closed: simulator mode (any login code logs in, dev admin token,
 	// a movable clock) is the default only when no production setting is
@@ -428,6 +432,9 @@ func (c *Config) Fields() []any {
 	}
 	m["OPS_OPERATORS"], m["OPS_SESSION_IDLE"] = strings.Join(sortedKeys(c.Ops.Operators), ","), c.Ops.SessionIdle.String()
 	for k, v := range holdFields(c.Hold) {
+		m[k] = v
+	}
+	for k, v := range helpFields(c.Help) {
 		m[k] = v
 	}
 	keys := make([]string, 0, len(m))

@@ -135,7 +135,8 @@ var outboxKinds = []string{service.JobPostBatch, service.JobRefundBatch, service
 var alertKinds = []string{service.AlertNotifyMismatch, service.AlertUnknownTrade, service.AlertPaidAfterClose,
 	service.AlertRefundAbnormal, service.AlertRefundFailed, service.AlertRefundClosed, service.AlertUnknownRefund,
 	service.AlertPostedAfterRefund, service.AlertUnknownPosting, service.AlertPostingDelayed, service.AlertReconMismatch,
-	service.AlertPaymentState, service.AlertRefundState, service.AlertRefundMismatch, service.AlertVoucherMismatch}
+	service.AlertPaymentState, service.AlertRefundState, service.AlertRefundMismatch, service.AlertVoucherMismatch,
+	service.AlertTicketSLABreached, service.AlertSubscribeRejected}
 
 // dbCollector reads the database at scrape time.
 type dbCollector struct {

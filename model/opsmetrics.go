@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -44,10 +45,10 @@ func (db *DB) OpsSnapshot(ctx context.Context, now time.Time) (*OpsSnapshot, err
 	s := &OpsSnapshot{OpenAlerts: map[string]int64{}, Refunds: map[string]int64{}, Postings: map[string]int64{}, ReconMismatches: map[string]int64{}}
 	g := db.WithContext(ctx)
 	var ob []struct {
-		Kind    string    `gorm:"column:kind"`
-		N       int64     `gorm:"column:n"`
-		Oldest  time.Time `gorm:"column:oldest"`
-		Overdue int64     `gorm:"column:overdue"`
+		Kind    string  `gorm:"column:kind"`
+		N       int64   `gorm:"column:n"`
+		Oldest  aggTime `gorm:"column:oldest"`
+		Overdue int64   `gorm:"column:overdue"`
 	}
 	if err := g.Raw(`SELECT kind, COUNT(*) AS n, MIN(created_at) AS oldest,
 		SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS overdue
@@ -55,7 +56,7 @@ func (db *DB) OpsSnapshot(ctx context.Context, now time.Time) (*OpsSnapshot, err
 		return nil, err
 	}
 	for _, r := range ob {
-		s.Outbox = append(s.Outbox, OutboxKindStat{Kind: r.Kind, Pending: r.N, Oldest: r.Oldest, Overdue: r.Overdue})
+		s.Outbox = append(s.Outbox, OutboxKindStat{Kind: r.Kind, Pending: r.N, Oldest: time.Time(r.Oldest), Overdue: r.Overdue})
 	}
 	if err := g.Raw(`SELECT COUNT(*) FROM holds WHERE status = 'open'`).Scan(&s.OpenHolds).Error; err != nil {
 		return nil, err
@@ -91,4 +92,32 @@ func (db *DB) OpsSnapshot(ctx context.Context, now time.Time) (*OpsSnapshot, err
 		}
 	}
 	return s, nil
+}
+
+// aggTime scans an aggregate of a DATETIME column (MIN(created_at)): MySQL
+// returns a time, SQLite a string, since an aggregate has no declared type.
+type aggTime time.Time
+
+func (t *aggTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*t = aggTime{}
+		return nil
+	case time.Time:
+		*t = aggTime(x.UTC())
+		return nil
+	case []byte:
+		v = string(x)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("aggregate time: unsupported %T", v)
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if p, err := time.Parse(layout, s); err == nil {
+			*t = aggTime(p.UTC())
+			return nil
+		}
+	}
+	return fmt.Errorf("aggregate time: cannot parse %q", s)
 }

@@ -175,6 +175,12 @@ type regionFile struct {
 	IDTypes            []string         `yaml:"id_types"`
 	AvgWageFen         int64            `yaml:"avg_wage_fen"`
 	AvgWageSource      figureFile       `yaml:"avg_wage_source"`
+	PaymentDeadline    deadlineFile     `yaml:"payment_deadline"`
+}
+
+type deadlineFile struct {
+	Day        int `yaml:"day"`
+	figureFile `yaml:",inline"`
 }
 
 func toFigure(f figureFile) service.Figure {
@@ -192,6 +198,7 @@ func toRegion(f regionFile) service.Region {
 		MutualAid: f.MutualAid.Value, MutualAidSource: toFigure(f.MutualAid.figureFile),
 		PaymentLimitFen: service.Fen(f.PaymentLimitFen), PaymentLimitSource: toFigure(f.PaymentLimitSource),
 		AvgWageFen: service.Fen(f.AvgWageFen), AvgWageSource: toFigure(f.AvgWageSource),
+		PaymentDeadlineDay: f.PaymentDeadline.Day, PaymentDeadlineSource: toFigure(f.PaymentDeadline.figureFile),
 	}
 	for _, p := range f.Periods {
 		bp := service.BasePeriod{From: p.From, To: p.To, MinFen: service.Fen(p.MinFen), MaxFen: service.Fen(p.MaxFen),

@@ -137,7 +137,7 @@ type ownershipCase struct {
 }
 
 func ownershipCases() []ownershipCase {
-	return []ownershipCase{
+	return append(helpOwnershipCases(), []ownershipCase{
 		{"GET /api/v1/me", func(t *testing.T, f *fixture) {
 			r := f.e.do(t, "GET", "/api/v1/me", f.b, nil)
 			want(t, "B's /me", r, http.StatusOK, "")
@@ -288,7 +288,7 @@ func ownershipCases() []ownershipCase {
 				t.Errorf("A's order after B's cancel = %s, want pending_payment", r.str("status"))
 			}
 		}},
-	}
+	}...)
 }
 
 // Routes every caller may use without a session, or that authenticate in
@@ -330,7 +330,7 @@ func isPublic(route string) bool {
 }
 
 func isSelfOnly(route string) bool {
-	for _, p := range selfOnlyRoutes {
+	for _, p := range append(selfOnlyRoutes, helpSelfOnlyRoutes...) {
 		if route == p && !strings.ContainsAny(route, ":*") {
 			return true
 		}

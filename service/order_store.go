@@ -170,6 +170,9 @@ const (
 	AlertCallbackRegionMismatch = "callback_region_mismatch" // a callback's URL, event or credential region is not its batch's region
 	AlertPostingAfterNonPaid    = "posting_state_mismatch"   // the platform accepted a batch that was never paid or not posting
 	AlertMutualAidMismatch      = "mutual_aid_mismatch"      // the platform confirmed a different mutual-aid deduction than we sent
+	// Customer service and notifications (service/ticket.go, subscribe.go).
+	AlertTicketSLABreached = "ticket_sla_breached" // a ticket had no first response within the SLA (45 min of business time)
+	AlertSubscribeRejected = "subscribe_rejected"  // WeChat refused a subscribe message for good (template id, keywords, page)
 )
 
 // Outbox claims jobs with leases, so several instances never work one job at

@@ -90,6 +90,11 @@ type Region struct {
 	// AvgWageFen is the monthly average wage (社平工资) used by pension estimates.
 	AvgWageFen    Fen
 	AvgWageSource Figure
+	// PaymentDeadlineDay is the day of the month by which the month's
+	// contribution is due (a later day than the month has means its last
+	// day); lapse reminders (断缴提醒) count back from it.
+	PaymentDeadlineDay    int
+	PaymentDeadlineSource Figure
 }
 
 // Figure records where a figure comes from.
@@ -280,6 +285,7 @@ func (r *Region) Illustrative() []string {
 	add("mutual_aid", r.MutualAidSource)
 	add("payment_limit", r.PaymentLimitSource)
 	add("avg_wage", r.AvgWageSource)
+	add("payment_deadline", r.PaymentDeadlineSource)
 	return out
 }
 
@@ -328,6 +334,9 @@ func (r *Region) Validate() error {
 	}
 	if r.PolicyNote == "" {
 		return fail("policy_note", "required")
+	}
+	if r.PaymentDeadlineDay < 1 || r.PaymentDeadlineDay > 31 {
+		return fail("payment_deadline.day", "must be 1..31, got %d", r.PaymentDeadlineDay)
 	}
 	switch r.BaseMode {
 	case BaseFree, BaseTiers, BaseAssessed:

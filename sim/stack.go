@@ -35,12 +35,14 @@ type StackConfig struct {
 // and /sim/platform/ to the platform, everything else to the mini-program
 // APIs (including face verification).
 type Stack struct {
-	WeChat   *wxsim.Sim
-	Face     *wxsim.FaceSim
-	Pay      *paysim.Sim
-	Platform *provsim.Sim
-	Keys     *wxpay.DevKeys
-	handler  http.Handler
+	WeChat *wxsim.Sim
+	Face   *wxsim.FaceSim
+	// Subscribe is the subscribe-message (订阅消息) simulator.
+	Subscribe *wxsim.SubscribeSim
+	Pay       *paysim.Sim
+	Platform  *provsim.Sim
+	Keys      *wxpay.DevKeys
+	handler   http.Handler
 }
 
 // NewStack builds the simulators. Call Stop when done.
@@ -52,6 +54,7 @@ func NewStack(c StackConfig) *Stack {
 	s := &Stack{Keys: k}
 	s.WeChat = wxsim.New(k.AppID, c.WeChatSecret, c.Clock)
 	s.Face = wxsim.RegisterFace(s.WeChat)
+	s.Subscribe = wxsim.RegisterSubscribe(s.WeChat, subscribeTemplates())
 	s.Pay = paysim.New(paysim.Config{AppID: k.AppID, MchID: k.MchID, MerchantPublicKey: &k.MerchantKey.PublicKey,
 		MerchantSerial: k.MerchantSerial, PlatformKey: k.PlatformKey, PublicKeyID: k.PublicKeyID,
 		APIv3Key: k.APIv3Key, Clock: c.Clock, ScheduleScale: c.NotifyScale, NotifyClient: c.HTTPClient,

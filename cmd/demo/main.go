@@ -123,6 +123,7 @@ type demo struct {
 	ctx   context.Context
 	http  *http.Client
 	token string
+	code  string // the wx.login code of the current user (the simulator derives the openid from it)
 	step  int
 }
 

@@ -73,6 +73,10 @@ func (d *demo) run() error {
 	}
 	say("a tampered code is refused")
 
+	if err := d.helpStep(orderNo); err != nil {
+		return err
+	}
+
 	// ---- the failure path ---------------------------------------------
 	d.title("故障路径: the provincial platform goes down")
 	clock, err := d.call("GET", "/sim/clock", nil, 200)
@@ -248,7 +252,8 @@ func orDash(s string) string {
 func (d *demo) loginAndVerify(region string) (obj, error) {
 	d.token = ""
 	d.title("登录 (wx.login → code2session)")
-	res, err := d.call("POST", "/api/v1/auth/login", obj{"code": "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)}, 200)
+	d.code = "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	res, err := d.call("POST", "/api/v1/auth/login", obj{"code": d.code}, 200)
 	if err != nil {
 		return nil, err
 	}

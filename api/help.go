@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// HelpAPI is the smart FAQ (service.HelpService).
+type HelpAPI interface {
+	Search(q string, limit int, care bool) ([]service.FAQHit, error)
+	ForOrder(ctx context.Context, userID int64, orderNo string, care bool) (*service.OrderHelp, error)
+}
+
+// SubscriptionAPI records subscribe-message grants (service.SubscribeService).
+type SubscriptionAPI interface {
+	Templates(ctx context.Context, userID int64) ([]service.TemplateGrant, error)
+	RecordResults(ctx context.Context, userID int64, results map[string]string) ([]service.TemplateGrant, error)
+}
+
+// LapseAPI manages lapse-reminder opt-ins (service.LapseService).
+type LapseAPI interface {
+	Watch(ctx context.Context, userID int64, region, person string) (*service.LapseWatch, error)
+	Unwatch(ctx context.Context, userID int64, region, person string) error
+	Watches(ctx context.Context, userID int64) ([]service.LapseWatch, error)
+}
+
+type faqHitJSON struct {
+	ID       string `json:"id"`
+	Category string `json:"category"`
+	Question string `json:"question"`
+	Answer   string `json:"answer"`
+}
+
+func toFAQHits(hs []service.FAQHit) []faqHitJSON {
+	out := make([]faqHitJSON, len(hs))
+	for i, h := range hs {
+		out[i] = faqHitJSON{ID: h.ID, Category: h.Category, Question: h.Question, Answer: h.Answer}
+	}
+	return out
+}
+
+func (s *Server) helpSearch(c *gin.Context) {
+	u := currentUser(c)
+	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "5"))
+	hits, err := s.deps.Help.Search(c.Query("q"), limit, u.CareMode)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"care_mode": u.CareMode, "answers": toFAQHits(hits)})
+}
+
+func (s *Server) helpForOrder(c *gin.Context) {
+	u := currentUser(c)
+	h, err := s.deps.Help.ForOrder(c.Request.Context(), u.ID, c.Param("order_no"), u.CareMode)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"order_no": h.OrderNo, "status": h.Status, "delayed": h.Delayed, "title": h.Title,
+		"explanation": h.Explanation, "next_action": h.NextAction, "care_mode": u.CareMode, "related": toFAQHits(h.Related)})
+}
+
+type templateJSON struct {
+	Key        string `json:"key"`
+	TemplateID string `json:"template_id"`
+	Title      string `json:"title"`
+	Remaining  int    `json:"remaining"`
+}
+
+func writeTemplates(c *gin.Context, ts []service.TemplateGrant) {
+	out := make([]templateJSON, len(ts))
+	for i, t := range ts {
+		out[i] = templateJSON{Key: t.Key, TemplateID: t.TemplateID, Title: t.Title, Remaining: t.Remaining}
+	}
+	c.JSON(http.StatusOK, gin.H{"templates": out})
+}
+
+func (s *Server) subscriptionsList(c *gin.Context) {
+	ts, err := s.deps.Subscriptions.Templates(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	writeTemplates(c, ts)
+}
+
+// subscriptionsRequest is wx.requestSubscribeMessage's result as the
+// mini-program got it: template id → accept | reject | ban | filter.
+type subscriptionsRequest struct {
+	Results map[string]string `json:"results"`
+}
+
+func (s *Server) subscriptionsRecord(c *gin.Context) {
+	var req subscriptionsRequest
+	if !bind(c, &req) {
+		return
+	}
+	ts, err := s.deps.Subscriptions.RecordResults(c.Request.Context(), currentUser(c).ID, req.Results)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	writeTemplates(c, ts)
+}
+
+type lapseJSON struct {
+	Region    string    `json:"region"`
+	PersonID  int64     `json:"person_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type lapseRequest struct {
+	Region string `json:"region"`
+	Person string `json:"person"`
+}
+
+func (s *Server) lapseList(c *gin.Context) {
+	ws, err := s.deps.Lapse.Watches(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]lapseJSON, len(ws))
+	for i, w := range ws {
+		out[i] = lapseJSON{Region: w.Region, PersonID: w.PersonID, CreatedAt: w.CreatedAt.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"reminders": out})
+}
+
+func (s *Server) lapseWatch(c *gin.Context) {
+	var req lapseRequest
+	if !bind(c, &req) {
+		return
+	}
+	w, err := s.deps.Lapse.Watch(c.Request.Context(), currentUser(c).ID, req.Region, req.Person)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, lapseJSON{Region: w.Region, PersonID: w.PersonID, CreatedAt: w.CreatedAt.UTC()})
+}
+
+func (s *Server) lapseUnwatch(c *gin.Context) {
+	if err := s.deps.Lapse.Unwatch(c.Request.Context(), currentUser(c).ID, c.Param("region"), c.Param("person")); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// TicketAPI is customer-service tickets (service.TicketService): the user's
+// side and operations' (audited).
+type TicketAPI interface {
+	Open(ctx context.Context, userID int64, in service.TicketInput) (*service.Ticket, error)
+	Mine(ctx context.Context, userID int64) ([]service.Ticket, error)
+	Get(ctx context.Context, userID int64, no string) (*service.Ticket, error)
+	FollowUp(ctx context.Context, userID int64, no, body string) (*service.Ticket, error)
+	SetStatus(ctx context.Context, userID int64, no, status string) (*service.Ticket, error)
+
+	AdminTickets(ctx context.Context, actor, status string) ([]service.Ticket, error)
+	AdminTicket(ctx context.Context, actor, no string) (*service.Ticket, error)
+	Reply(ctx context.Context, actor, no, body string) (*service.Ticket, error)
+	AdminSetStatus(ctx context.Context, actor, no, status, note string) (*service.Ticket, error)
+}
+
+type ticketMessageJSON struct {
+	Author    string    `json:"author"`
+	Actor     string    `json:"actor,omitempty"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type ticketJSON struct {
+	TicketNo           string                 `json:"ticket_no"`
+	OrderNo            string                 `json:"order_no,omitempty"`
+	Source             string                 `json:"source"`
+	Category           string                 `json:"category"`
+	Status             string                 `json:"status"`
+	Subject            string                 `json:"subject"`
+	OpenedAt           time.Time              `json:"opened_at"`
+	FirstResponseDueAt time.Time              `json:"first_response_due_at"`
+	FirstResponseAt    *time.Time             `json:"first_response_at,omitempty"`
+	SLABreached        bool                   `json:"sla_breached"`
+	ResolvedAt         *time.Time             `json:"resolved_at,omitempty"`
+	Messages           []ticketMessageJSON    `json:"messages,omitempty"`
+	Context            *service.TicketContext `json:"context,omitempty"`
+}
+
+// toTicketJSON converts a ticket; the operator's name is shown to
+// operations only.
+func toTicketJSON(t *service.Ticket, ops bool) ticketJSON {
+	out := ticketJSON{TicketNo: t.No, OrderNo: t.OrderNo, Source: t.Source, Category: t.Category, Status: string(t.Status),
+		Subject: t.Subject, OpenedAt: t.OpenedAt.UTC(), FirstResponseDueAt: t.FirstResponseDueAt.UTC(),
+		FirstResponseAt: optTime(t.FirstResponseAt), SLABreached: !t.SLABreachedAt.IsZero(), ResolvedAt: optTime(t.ResolvedAt),
+		Context: t.Context}
+	for _, m := range t.Messages {
+		j := ticketMessageJSON{Author: m.Author, Body: m.Body, CreatedAt: m.CreatedAt.UTC()}
+		if ops {
+			j.Actor = m.Actor
+		}
+		out.Messages = append(out.Messages, j)
+	}
+	return out
+}
+
+func toTicketList(ts []service.Ticket, ops bool) []ticketJSON {
+	out := make([]ticketJSON, len(ts))
+	for i := range ts {
+		out[i] = toTicketJSON(&ts[i], ops)
+	}
+	return out
+}
+
+type ticketOpenRequest struct {
+	OrderNo  string `json:"order_no"`
+	Category string `json:"category"`
+	Body     string `json:"body"`
+	FAQID    string `json:"faq_id"`
+}
+
+func (s *Server) ticketOpen(c *gin.Context) {
+	var req ticketOpenRequest
+	if !bind(c, &req) {
+		return
+	}
+	t, err := s.deps.Tickets.Open(c.Request.Context(), currentUser(c).ID,
+		service.TicketInput{OrderNo: req.OrderNo, Category: req.Category, Body: req.Body, FAQID: req.FAQID})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toTicketJSON(t, false))
+}
+
+func (s *Server) ticketList(c *gin.Context) {
+	ts, err := s.deps.Tickets.Mine(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"tickets": toTicketList(ts, false)})
+}
+
+func (s *Server) ticketGet(c *gin.Context) {
+	t, err := s.deps.Tickets.Get(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, false))
+}
+
+type ticketBodyRequest struct {
+	Body string `json:"body"`
+}
+
+func (s *Server) ticketFollowUp(c *gin.Context) {
+	var req ticketBodyRequest
+	if !bind(c, &req) {
+		return
+	}
+	t, err := s.deps.Tickets.FollowUp(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Body)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, false))
+}
+
+type ticketStatusRequest struct {
+	Status string `json:"status"`
+	Note   string `json:"note"`
+}
+
+type ticketUserStatusRequest struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) ticketStatus(c *gin.Context) {
+	var req ticketUserStatusRequest
+	if !bind(c, &req) {
+		return
+	}
+	t, err := s.deps.Tickets.SetStatus(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Status)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, false))
+}
+
+func (s *Server) adminTickets(c *gin.Context) {
+	ts, err := s.deps.Tickets.AdminTickets(c.Request.Context(), actorOf(c), c.Query("status"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"tickets": toTicketList(ts, true)})
+}
+
+func (s *Server) adminTicket(c *gin.Context) {
+	t, err := s.deps.Tickets.AdminTicket(c.Request.Context(), actorOf(c), c.Param("ticket_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, true))
+}
+
+func (s *Server) adminTicketReply(c *gin.Context) {
+	var req ticketBodyRequest
+	if !bind(c, &req) {
+		return
+	}
+	t, err := s.deps.Tickets.Reply(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Body)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, true))
+}
+
+func (s *Server) adminTicketStatus(c *gin.Context) {
+	var req ticketStatusRequest
+	if !bind(c, &req) {
+		return
+	}
+	t, err := s.deps.Tickets.AdminSetStatus(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Status, req.Note)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toTicketJSON(t, true))
+}
