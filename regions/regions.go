@@ -175,6 +175,7 @@ type regionFile struct {
 	IDTypes            []string         `yaml:"id_types"`
 	AvgWageFen         int64            `yaml:"avg_wage_fen"`
 	AvgWageSource      figureFile       `yaml:"avg_wage_source"`
+	CreditPay          *creditPayFile   `yaml:"credit_pay"`
 }
 
 func toFigure(f figureFile) service.Figure {
@@ -215,5 +216,6 @@ func toRegion(f regionFile) service.Region {
 	for _, t := range f.IDTypes {
 		r.IDTypes = append(r.IDTypes, service.IDType(t))
 	}
+	r.CreditPay = toCreditPay(f.CreditPay)
 	return r
 }

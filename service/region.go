@@ -91,6 +91,9 @@ type Region struct {
 	// AvgWageFen is the monthly average wage (社平工资) used by pension estimates.
 	AvgWageFen    Fen
 	AvgWageSource Figure
+	// CreditPay is the region's credit pay (社保信用付) rule; nil means the
+	// region does not offer it.
+	CreditPay *CreditPayRule
 }
 
 // Figure records where a figure comes from.
@@ -281,6 +284,9 @@ func (r *Region) Illustrative() []string {
 	add("mutual_aid", r.MutualAidSource)
 	add("payment_limit", r.PaymentLimitSource)
 	add("avg_wage", r.AvgWageSource)
+	if r.CreditPay != nil {
+		out = append(out, r.CreditPay.illustrative()...)
+	}
 	return out
 }
 
@@ -511,6 +517,11 @@ func (r *Region) Validate() error {
 	}
 	if r.AvgWageFen <= 0 {
 		return fail("avg_wage_fen", "must be positive")
+	}
+	if r.CreditPay != nil {
+		if err := r.CreditPay.validate(); err != nil {
+			return err
+		}
 	}
 	return validFigure("avg_wage_source", r.AvgWageSource)
 }
