@@ -162,7 +162,8 @@ type RefundNotifyAmount struct {
 }
 
 // Parse verifies and decrypts one notification and returns a
-// service.TransactionEvent or a service.RefundEvent. h and body must be
+// service.TransactionEvent, a service.RefundEvent or a
+// service.PayScoreEvent. h and body must be
 // exactly what arrived (raw body bytes). Errors wrap one of the Err* values.
 func (p *NotifyParser) Parse(h http.Header, body []byte) (any, error) {
 	if len(body) > MaxNotifyBody {
@@ -248,6 +249,12 @@ func (p *NotifyParser) Parse(h http.Header, body []byte) (any, error) {
 			res.SuccessTime = t
 		}
 		return service.RefundEvent{EventID: env.ID, EventType: env.EventType, Refund: res, Plaintext: plain}, nil
+	case strings.HasPrefix(env.EventType, "PAYSCORE."):
+		ev, err := payScoreEvent(env.ID, env.EventType, plain)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pay score: %v", ErrMalformed, err)
+		}
+		return ev, nil
 	default:
 		return nil, fmt.Errorf("%w: unknown event_type %q", ErrMalformed, env.EventType)
 	}
