@@ -94,6 +94,13 @@ func (h *orderHandlers) notify(c *gin.Context) {
 			return
 		}
 		handle = func() error { return h.deps.Refunds.HandleRefundEvent(ctx, ev) }
+	case service.PayScoreEvent:
+		eventID = ev.EventID
+		if h.payScoreEvents == nil {
+			notifyFail(c, http.StatusInternalServerError, "pay score notifications not handled")
+			return
+		}
+		handle = func() error { return h.payScoreEvents.HandlePayScoreEvent(ctx, ev) }
 	default:
 		m.NotifyOutcome(service.NotifyRefused, "unsupported")
 		notifyFail(c, http.StatusBadRequest, "unsupported event")

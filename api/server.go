@@ -74,6 +74,10 @@ type Server struct {
 	deps   Deps
 	log    *slog.Logger
 	engine *gin.Engine
+	// payScoreEvents applies PAYSCORE.* notifications (MountCredit).
+	payScoreEvents interface {
+		HandlePayScoreEvent(ctx context.Context, ev service.PayScoreEvent) error
+	}
 }
 
 // defaultTrustedProxies are the peers whose X-Forwarded-For is believed

@@ -80,6 +80,9 @@ type App struct {
 	// After is the after-payment flow (posting, refunds, holds, vouchers,
 	// reconciliation, operations); After.Posting is the platform callback sink.
 	After *AfterPayment
+	// Credit is credit pay (社保信用付) on WeChat Pay Score; nil when no Pay
+	// Score service is configured.
+	Credit *service.CreditService
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -207,6 +210,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	orders := a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
 	orders.SetIdentityGate(quotes)
 	orders.SetConsentGate(a.Identity)
+	if err := a.wireCredit(srv, orders, rs); err != nil {
+		return nil, err
+	}
 	a.Handler = srv
 	return a, nil
 }

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
+)
+
+// CreditPay is credit pay (社保信用付) as the API needs it;
+// service.CreditService implements it.
+type CreditPay interface {
+	Offers() []service.CreditOffer
+	Start(ctx context.Context, userID int64, quoteID string) (*service.CreditStart, error)
+	Resume(ctx context.Context, userID int64, orderNo string) (*service.CreditStart, error)
+	View(ctx context.Context, userID int64, orderNo string) (*service.CreditView, error)
+	HandlePayScoreEvent(ctx context.Context, ev service.PayScoreEvent) error
+}
+
+type creditHandlers struct {
+	*Server
+	credit CreditPay
+}
+
+// MountCredit adds the credit pay routes, and makes the WeChat Pay notify
+// endpoint accept PAYSCORE.* notifications. Call it once, after NewServer
+// and MountOrders:
+//
+//	GET  /api/v1/credit/regions                           Bearer token
+//	POST /api/v1/credit/orders                            Bearer token
+//	POST /api/v1/credit/orders/:order_no/confirmation     Bearer token
+//	GET  /api/v1/credit/orders/:order_no                  Bearer token
+func (s *Server) MountCredit(credit CreditPay) {
+	if credit == nil {
+		panic("api: MountCredit: missing dependency")
+	}
+	h := &creditHandlers{Server: s, credit: credit}
+	s.payScoreEvents = credit
+	user := s.engine.Group("/api/v1", s.authenticate)
+	user.GET("/credit/regions", h.regions)
+	user.POST("/credit/orders", s.limit("credit", 30), h.start)
+	user.POST("/credit/orders/:order_no/confirmation", s.limit("credit", 30), h.resume)
+	user.GET("/credit/orders/:order_no", h.view)
+}
+
+type creditOfferResponse struct {
+	Region            string      `json:"region"`
+	Name              string      `json:"name"`
+	LimitFen          service.Fen `json:"limit_fen"`
+	CollectionDay     int         `json:"collection_day"`
+	BackPayments      bool        `json:"back_payments"`
+	IllustrativeItems []string    `json:"illustrative"`
+}
+
+func (h *creditHandlers) regions(c *gin.Context) {
+	out := []creditOfferResponse{}
+	for _, o := range h.credit.Offers() {
+		out = append(out, creditOfferResponse{Region: o.Region, Name: o.Name, LimitFen: o.Rule.LimitFen,
+			CollectionDay: o.Rule.CollectionDay, BackPayments: o.Rule.BackPayments, IllustrativeItems: append([]string{}, o.Illustrative...)})
+	}
+	c.JSON(http.StatusOK, gin.H{"regions": out})
+}
+
+type creditOrderResponse struct {
+	OutOrderNo  string      `json:"out_order_no"`
+	State       string      `json:"state"`
+	AmountFen   service.Fen `json:"amount_fen"`
+	ConfirmBy   time.Time   `json:"confirm_by"`
+	DueAt       *time.Time  `json:"due_at,omitempty"`
+	CollectedAt *time.Time  `json:"collected_at,omitempty"`
+	Notice      string      `json:"notice,omitempty"`
+}
+
+func toCreditResponse(c *service.CreditOrder, notice string) creditOrderResponse {
+	return creditOrderResponse{OutOrderNo: c.OutOrderNo, State: string(c.State), AmountFen: c.AmountFen,
+		ConfirmBy: c.ConfirmBy.UTC(), DueAt: timePtr(c.DueAt), CollectedAt: timePtr(c.CollectedAt), Notice: notice}
+}
+
+type creditStartResponse struct {
+	orderResponse
+	Credit  creditOrderResponse   `json:"credit"`
+	Confirm service.CreditConfirm `json:"confirm"`
+}
+
+func (h *creditHandlers) start(c *gin.Context) {
+	var req createOrderRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := h.credit.Start(c.Request.Context(), currentUser(c).ID, req.QuoteID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, creditStartResponse{orderResponse: toOrderResponse(res.Order),
+		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
+}
+
+func (h *creditHandlers) resume(c *gin.Context) {
+	res, err := h.credit.Resume(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, creditStartResponse{orderResponse: toOrderResponse(res.Order),
+		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
+}
+
+func (h *creditHandlers) view(c *gin.Context) {
+	v, err := h.credit.View(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toCreditResponse(v.Credit, v.Notice))
+}
