@@ -162,7 +162,8 @@ func (s *Sim) handleScoreCreate(r *http.Request, body []byte) reply {
 		st.orders[b.OutOrderNo] = o
 		st.seq = append(st.seq, b.OutOrderNo)
 	}
-	if o.w.State == "CREATED" {
+	if o.w.State == "CREATED" && (o.w.Package == "" || now.Sub(o.packageAt) >= time.Hour) {
+		// A package is valid one hour; within it a repeat answers the same.
 		o.w.Package = "DWPS" + randomHex(40)
 		o.packageAt = now
 	}
