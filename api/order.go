@@ -95,8 +95,11 @@ type batchResponse struct {
 	ToMonth    string      `json:"to_month"`
 	ExpireAt   *time.Time  `json:"expire_at,omitempty"`
 	PaidAt     *time.Time  `json:"paid_at,omitempty"`
-	// TransactionID is WeChat's transaction id once paid.
+	// TransactionID is WeChat's transaction id once paid (for a credit
+	// batch, the Pay Score service order id).
 	TransactionID string `json:"transaction_id,omitempty"`
+	// Funding is "credit" for a batch paid by credit pay.
+	Funding string `json:"funding,omitempty"`
 	// After payment (order GET only).
 	Reference   string          `json:"platform_reference,omitempty"`
 	Refund      *refundViewJSON `json:"refund,omitempty"`
@@ -189,7 +192,7 @@ func toOrderResponse(o *service.Order) orderResponse {
 	for _, b := range o.Batches {
 		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
 			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: timePtr(b.ExpireAt), PaidAt: timePtr(b.PaidAt),
-			TransactionID: b.TransactionID})
+			TransactionID: b.TransactionID, Funding: string(b.Funding)})
 	}
 	return r
 }
