@@ -123,6 +123,7 @@ type demo struct {
 	ctx   context.Context
 	http  *http.Client
 	token string
+	code  string // the last login code (the simulator logs the same user in again with it)
 	step  int
 }
 

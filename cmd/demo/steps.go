@@ -151,7 +151,7 @@ func (d *demo) run() error {
 		return fmt.Errorf("WeChat Pay simulator ledger shows %d successful refunds for the batch, want exactly 1", refunds)
 	}
 	say("WeChat Pay ledger: exactly one refund, to the original route")
-	return nil
+	return d.creditPay()
 }
 
 // quoteOrderPay quotes one month of pension + medical, orders it with an
@@ -254,7 +254,8 @@ func orDash(s string) string {
 func (d *demo) loginAndVerify(region string) (obj, error) {
 	d.token = ""
 	d.title("登录 (wx.login → code2session)")
-	res, err := d.call("POST", "/api/v1/auth/login", obj{"code": "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)}, 200)
+	d.code = "demo-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	res, err := d.call("POST", "/api/v1/auth/login", obj{"code": d.code}, 200)
 	if err != nil {
 		return nil, err
 	}
