@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -35,6 +37,11 @@ type creditEnv struct {
 	a     *app.App
 	clock *service.ManualClock
 	seq   int
+	// afterQuery (optional) runs when the simulator has answered a Pay
+	// Score query and before the answer reaches the server: a test plays
+	// what happens at WeChat in between.
+	mu         sync.Mutex
+	afterQuery func(outOrderNo string)
 }
 
 // eachCredit runs fn on SQLite and on MySQL (skipped without TEST_MYSQL_DSN).
@@ -69,10 +76,34 @@ func creditApp(tb testing.TB, mysql bool) *creditEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// Mid-month, so the collection day (the 10th of next month) is clear.
 	now := time.Now().UTC().Truncate(time.Second)
 	clock := service.NewManualClock(now)
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock})
+	e := &creditEnv{clock: clock}
+	// Every call to the simulators passes a proxy, which runs afterQuery.
+	front := func(simURL string) string {
+		target, _ := url.Parse(simURL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e.mu.Lock()
+			hook := e.afterQuery
+			e.mu.Unlock()
+			if hook == nil || r.Method != http.MethodGet || r.URL.Path != "/v3/payscore/serviceorder" {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+			hook(r.URL.Query().Get("out_order_no"))
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		}))
+		tb.Cleanup(ps.Close)
+		return ps.URL
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock, SimFront: front})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +114,8 @@ func creditApp(tb testing.TB, mysql bool) *creditEnv {
 	mu.Lock()
 	handler = a.Handler
 	mu.Unlock()
-	return &creditEnv{a: a, clock: clock}
+	e.a = a
+	return e
 }
 
 // payer is a verified user (face) paying for themself in Hangzhou, with a
@@ -492,6 +524,34 @@ func TestCreditPayCancelledBeforePosting(t *testing.T) {
 			}
 			if r, _ := e.a.Sims.Pay.ServiceOrder(s.Credit.OutOrderNo); r.State != service.ServiceRevoked || r.Completes != 0 {
 				t.Fatalf("service order: %+v, want REVOKED and never completed", r)
+			}
+		})
+		t.Run("ConfirmedWhileTheWindowCloses", func(t *testing.T) {
+			// The window has ended and the job asks WeChat: CREATED. Right
+			// then the user confirms and the notification is applied. The
+			// job must not cancel a service order whose batch is now paid
+			// on credit (and posted): nothing would ever be collected.
+			p := e.newPayer(t, "信用付八", 50000, false)
+			s := e.start(t, p)
+			var once sync.Once
+			e.mu.Lock()
+			e.afterQuery = func(no string) {
+				if no == s.Credit.OutOrderNo {
+					once.Do(func() { e.confirm(t, s) })
+				}
+			}
+			e.mu.Unlock()
+			defer func() { e.mu.Lock(); e.afterQuery = nil; e.mu.Unlock() }()
+			e.clock.Advance(service.ConfirmWindow)
+			e.runCredit(t)
+			if b := e.batch(t, s.OrderNo); b.Status != service.StatusPaid {
+				t.Fatalf("batch: %s, want paid on credit", b.Status)
+			}
+			if r, _ := e.a.Sims.Pay.ServiceOrder(s.Credit.OutOrderNo); r.State != service.ServiceDoing {
+				t.Fatalf("service order: %+v, want DOING (not cancelled)", r)
+			}
+			if c := e.credit(t, s.OrderNo); c.State != service.CreditConfirmed {
+				t.Fatalf("credit: %s, want confirmed", c.State)
 			}
 		})
 		t.Run("PostingRefused", func(t *testing.T) {

@@ -771,7 +771,18 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "unexpected state "+so.State+" before confirmation")
 		return s.retry(ctx, j, now.Add(time.Hour), "unexpected state "+so.State)
 	}
-	// CREATED (or DOING for a closed batch): cancel at WeChat.
+	// CREATED (or DOING for a closed batch): close the batch here first,
+	// under the order lock, then cancel at WeChat. A confirmation arriving
+	// in between finds the batch closed and posts nothing (and this job
+	// cancels the DOING order); one that won the lock keeps the batch, and
+	// nothing is cancelled.
+	closed, err := s.closeBatch(ctx, c.OutTradeNo, "信用付未确认")
+	if err != nil {
+		return err
+	}
+	if !closed {
+		return s.retry(ctx, j, now, "confirmed meanwhile")
+	}
 	cctx, cancel, err = leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
 	if err != nil {
 		return err
@@ -786,11 +797,38 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	return s.cancelled(ctx, j, c, "用户未确认或已取消缴费")
 }
 
-// cancelled records a service order cancelled before posting and closes
-// its pending batch.
+// closeBatch closes the credit batch of a service order about to be
+// cancelled, if it is still pending, and reports whether it is closed now
+// (false: the confirmation won and the batch is paid on credit).
+func (s *CreditService) closeBatch(ctx context.Context, outTradeNo, why string) (bool, error) {
+	closed := false
+	_, err := updateBatch(ctx, s.d.Orders.store, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		closed = b.Status == StatusClosed
+		if b.Status != StatusPendingPayment {
+			return ErrNoChange
+		}
+		b.Status, closed = StatusClosed, true
+		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("close credit batch %s: %w", outTradeNo, err)
+	}
+	return closed, nil
+}
+
+// cancelled records a service order cancelled before posting, with its
+// batch closed.
 func (s *CreditService) cancelled(ctx context.Context, j OutboxJob, c *CreditOrder, why string) error {
-	if err := s.d.Orders.markClosed(ctx, c.OutTradeNo, "信用付未确认："+why); err != nil {
+	closed, err := s.closeBatch(ctx, c.OutTradeNo, "信用付未确认："+why)
+	if err != nil {
 		return err
+	}
+	if !closed {
+		// Paid on credit although WeChat says the order is gone: never
+		// cancel the credit of a posting silently.
+		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "the batch is paid on credit but the service order is "+why)
+		return s.retry(ctx, j, s.d.Clock.Now().Add(time.Hour), "batch paid, service order gone")
 	}
 	if err := s.markCancelled(ctx, c.OutOrderNo, why); err != nil {
 		return err
