@@ -90,6 +90,19 @@ func (s *Sim) payScoreRoutes(mux *http.ServeMux) {
 		no, err := s.ConfirmServiceOrder(b)
 		payAnswer(w, no, err)
 	})
+	mux.HandleFunc("POST /sim/pay/payscore/faults", func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			CompleteLost int `json:"complete_lost"`
+			CompleteFail int `json:"complete_fail"`
+			CancelFail   int `json:"cancel_fail"`
+			QueryFail    int `json:"query_fail"`
+		}
+		if !decode(w, r, &b) {
+			return
+		}
+		s.SetPayScoreFaults(PayScoreFaults{CompleteLost: b.CompleteLost, CompleteFail: b.CompleteFail, CancelFail: b.CancelFail, QueryFail: b.QueryFail})
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /sim/pay/payscore/{no}/fail-collections", func(w http.ResponseWriter, r *http.Request) {
 		var b struct {
 			N int `json:"n"`
