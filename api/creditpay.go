@@ -10,40 +10,14 @@ import (
 	"github.com/shebao/sipay/service"
 )
 
-// CreditPay is credit pay (社保信用付) as the API needs it;
-// service.CreditService implements it.
+// CreditPay is credit pay (社保信用付) as the API needs it
+// (service.CreditService). Its PAYSCORE.* notifications arrive through
+// Deps.Notify like every other WeChat Pay notification.
 type CreditPay interface {
 	Offers() []service.CreditOffer
 	Start(ctx context.Context, userID int64, quoteID string) (*service.CreditStart, error)
 	Resume(ctx context.Context, userID int64, orderNo string) (*service.CreditStart, error)
 	View(ctx context.Context, userID int64, orderNo string) (*service.CreditView, error)
-	HandlePayScoreEvent(ctx context.Context, ev service.PayScoreEvent) error
-}
-
-type creditHandlers struct {
-	*Server
-	credit CreditPay
-}
-
-// MountCredit adds the credit pay routes, and makes the WeChat Pay notify
-// endpoint accept PAYSCORE.* notifications. Call it once, after NewServer
-// and MountOrders:
-//
-//	GET  /api/v1/credit/regions                           Bearer token
-//	POST /api/v1/credit/orders                            Bearer token
-//	POST /api/v1/credit/orders/:order_no/confirmation     Bearer token
-//	GET  /api/v1/credit/orders/:order_no                  Bearer token
-func (s *Server) MountCredit(credit CreditPay) {
-	if credit == nil {
-		panic("api: MountCredit: missing dependency")
-	}
-	h := &creditHandlers{Server: s, credit: credit}
-	s.payScoreEvents = credit
-	user := s.engine.Group("/api/v1", s.authenticate)
-	user.GET("/credit/regions", h.regions)
-	user.POST("/credit/orders", s.limit("credit", 30), h.start)
-	user.POST("/credit/orders/:order_no/confirmation", s.limit("credit", 30), h.resume)
-	user.GET("/credit/orders/:order_no", h.view)
 }
 
 type creditOfferResponse struct {
@@ -55,9 +29,9 @@ type creditOfferResponse struct {
 	IllustrativeItems []string    `json:"illustrative"`
 }
 
-func (h *creditHandlers) regions(c *gin.Context) {
+func (s *Server) creditRegions(c *gin.Context) {
 	out := []creditOfferResponse{}
-	for _, o := range h.credit.Offers() {
+	for _, o := range s.deps.Credit.Offers() {
 		out = append(out, creditOfferResponse{Region: o.Region, Name: o.Name, LimitFen: o.Rule.LimitFen,
 			CollectionDay: o.Rule.CollectionDay, BackPayments: o.Rule.BackPayments, IllustrativeItems: append([]string{}, o.Illustrative...)})
 	}
@@ -85,12 +59,12 @@ type creditStartResponse struct {
 	Confirm service.CreditConfirm `json:"confirm"`
 }
 
-func (h *creditHandlers) start(c *gin.Context) {
+func (s *Server) startCredit(c *gin.Context) {
 	var req createOrderRequest
 	if !bind(c, &req) {
 		return
 	}
-	res, err := h.credit.Start(c.Request.Context(), currentUser(c).ID, req.QuoteID)
+	res, err := s.deps.Credit.Start(c.Request.Context(), currentUser(c).ID, req.QuoteID)
 	if err != nil {
 		fail(c, err)
 		return
@@ -99,8 +73,8 @@ func (h *creditHandlers) start(c *gin.Context) {
 		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
 }
 
-func (h *creditHandlers) resume(c *gin.Context) {
-	res, err := h.credit.Resume(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+func (s *Server) resumeCredit(c *gin.Context) {
+	res, err := s.deps.Credit.Resume(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -109,8 +83,8 @@ func (h *creditHandlers) resume(c *gin.Context) {
 		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
 }
 
-func (h *creditHandlers) view(c *gin.Context) {
-	v, err := h.credit.View(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+func (s *Server) getCredit(c *gin.Context) {
+	v, err := s.deps.Credit.View(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
 	if err != nil {
 		fail(c, err)
 		return

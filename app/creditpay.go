@@ -8,20 +8,17 @@ import (
 	"github.com/shebao/sipay/api"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
-	"github.com/shebao/sipay/sim"
 	"github.com/shebao/sipay/wxpay/payscore"
 )
 
 // wireCredit builds credit pay (社保信用付) on WeChat Pay Score when a Pay
 // Score service is configured (PAYSCORE_SERVICE_ID and PAYSCORE_APIV2_KEY,
-// or the simulator's), mounts its routes, lets the refund flow reverse and
-// reconciliation cover it, and registers its worker. Regions offer it per
-// their YAML (credit_pay).
-func (a *App) wireCredit(srv *api.Server, orders *service.OrderService, rs []service.Region) error {
-	serviceID, v2Key := a.Cfg.Pay.PayScoreServiceID, a.Cfg.Pay.PayScoreAPIv2Key
-	if a.Sims != nil {
-		serviceID, v2Key = sim.PayScoreServiceID, sim.PayScoreAPIv2Key(a.Sims.Keys)
-	}
+// or the simulator's peers), adds it to the API and to the notify endpoint,
+// lets the refund flow reverse and reconciliation cover it, and registers
+// its worker. Regions offer it per their YAML (credit_pay). Call it after
+// wireOrders.
+func (a *App) wireCredit(deps *api.Deps, orders *service.OrderService, rs []service.Region) error {
+	serviceID, v2Key := a.peers.Pay.PayScoreServiceID, a.peers.Pay.PayScoreAPIv2Key
 	if serviceID == "" {
 		a.Log.Info("credit pay off (PAYSCORE_SERVICE_ID is empty)")
 		return nil
@@ -38,7 +35,12 @@ func (a *App) wireCredit(srv *api.Server, orders *service.OrderService, rs []ser
 		Clock: a.Clock, Log: a.Log.With("component", "credit"), Owner: instanceID()})
 	a.After.Refunds.SetCreditReverser(credit)
 	a.After.Recon.SetCreditCollections(credits)
-	srv.MountCredit(credit)
+	notify, ok := deps.Notify.(*service.NotifyService)
+	if !ok {
+		return fmt.Errorf("credit pay: the notify endpoint is %T, not the NotifyService", deps.Notify)
+	}
+	notify.SetPayScore(credit)
+	deps.Credit = credit
 	a.Credit = credit
 	a.every("credit pay", 2*time.Second, func(ctx context.Context) error { _, err := credit.RunOnce(ctx); return err })
 	return nil

@@ -384,7 +384,7 @@ func TestCreditPayIsPostedAtOnceAndCollectedOnceOnTheCollectionDay(t *testing.T)
 		for _, day := range []time.Time{b.PaidAt, wantDue} {
 			rep, err := e.a.After.Recon.Reconcile(ctx, day)
 			if err != nil {
-				t.Fatalf("reconcile %s: %v", service.ReconDay(day), err)
+				t.Fatalf("reconcile %s: %v", service.Day(day), err)
 			}
 			for _, f := range rep.Findings {
 				if f.OutTradeNo == otn || f.OutTradeNo == s.Credit.OutOrderNo {

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -41,7 +42,7 @@ func fromCredit(c *service.CreditOrder) creditRow {
 		AmountFen: int64(c.AmountFen), State: string(c.State), ServiceOrderID: c.ServiceOrderID, ConfirmBy: c.ConfirmBy.UTC(),
 		ConfirmedAt: nullTime(c.ConfirmedAt), PostedAt: nullTime(c.PostedAt), DueAt: nullTime(c.DueAt),
 		CompletedAt: nullTime(c.CompletedAt), CollectedAt: nullTime(c.CollectedAt), FailedAt: nullTime(c.FailedAt),
-		CancelReason: cut(c.CancelReason, 200), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		CancelReason: redact.Clip(c.CancelReason, 200), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if c.TransactionID != "" {
 		r.TransactionID = sql.NullString{String: c.TransactionID, Valid: true}
 	}

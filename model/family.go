@@ -32,17 +32,12 @@ type familyRow struct {
 func (familyRow) TableName() string { return "family_bindings" }
 
 func (s sealer) toFamily(r *familyRow) (*service.FamilyBinding, error) {
-	name, err := s.open("name", r.NameEnc)
+	member, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
 	if err != nil {
 		return nil, err
 	}
-	num, err := s.open("id_number", r.IDNumberEnc)
-	if err != nil {
-		return nil, err
-	}
-	b := &service.FamilyBinding{ID: r.ID, UserID: r.UserID, Relation: r.Relation,
-		Member: service.PersonRef{Name: name, IDType: service.IDType(r.IDType), IDNumber: num},
-		Status: r.Status, PersonID: r.PersonID, InviteHash: r.InviteHash, InviteExpiresAt: r.InviteExpiresAt,
+	b := &service.FamilyBinding{ID: r.ID, UserID: r.UserID, Relation: r.Relation, Member: member,
+		Status: service.FamilyStatus(r.Status), PersonID: r.PersonID, InviteHash: r.InviteHash, InviteExpiresAt: r.InviteExpiresAt,
 		ConsentMethod: r.ConsentMethod, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.ConsentedAt != nil {
 		b.ConsentedAt = *r.ConsentedAt
@@ -59,10 +54,7 @@ type FamilyStore struct {
 
 // NewFamilyStore returns a FamilyStore.
 func NewFamilyStore(db *DB, ring *pii.Keyring) *FamilyStore {
-	if ring == nil {
-		panic("model: NewFamilyStore: nil keyring")
-	}
-	return &FamilyStore{db: db, s: sealer{ring}}
+	return &FamilyStore{db: db, s: newSealer("NewFamilyStore", ring)}
 }
 
 // CreateFamilyBinding inserts b unless the user has max bindings
@@ -98,7 +90,7 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 			return service.ErrFamilyLimit
 		}
 		row := familyRow{UserID: b.UserID, Relation: b.Relation, NameEnc: nameEnc, IDType: string(b.Member.IDType),
-			IDNumberEnc: numEnc, IDNumberBidx: s.s.bidx(b.Member.IDType, b.Member.IDNumber), Status: b.Status,
+			IDNumberEnc: numEnc, IDNumberBidx: s.s.bidx(b.Member.IDType, b.Member.IDNumber), Status: string(b.Status),
 			PersonID: b.PersonID, InviteHash: b.InviteHash, InviteExpiresAt: b.InviteExpiresAt.UTC(),
 			ConsentMethod: b.ConsentMethod, CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
 		if err := tx.Create(&row).Error; err != nil {
@@ -162,7 +154,7 @@ func (s *FamilyStore) UpdateFamilyBinding(ctx context.Context, id int64, fn func
 			t := b.ConsentedAt.UTC()
 			consented = &t
 		}
-		return map[string]any{"status": b.Status, "person_id": b.PersonID, "consent_method": b.ConsentMethod,
+		return map[string]any{"status": string(b.Status), "person_id": b.PersonID, "consent_method": b.ConsentMethod,
 			"consented_at": consented, "updated_at": b.UpdatedAt.UTC()}
 	})
 }

@@ -256,13 +256,16 @@ type PayScore interface {
 	ConfirmParams(pkg string) (CreditConfirm, error)
 }
 
-// PayScoreEvent is a verified, decrypted PAYSCORE.* notification.
+// PayScoreEvent is a verified, decrypted PAYSCORE.* notification; it is
+// one of the sealed PayEvents (notify.go).
 type PayScoreEvent struct {
 	EventID   string
 	EventType string
 	Order     ServiceOrder
 	Plaintext []byte
 }
+
+func (PayScoreEvent) payEvent() {}
 
 // Credit pay outbox job and alert kinds.
 const (

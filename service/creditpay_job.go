@@ -185,7 +185,10 @@ func (s *CreditService) closeBatch(ctx context.Context, outTradeNo, why string) 
 		if b.Status != StatusPendingPayment {
 			return ErrNoChange
 		}
-		b.Status, closed = StatusClosed, true
+		if err := b.Close(); err != nil {
+			return err
+		}
+		closed = true
 		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
 		return nil
 	})
@@ -399,7 +402,9 @@ func (s *RefundService) reverseCredit(ctx context.Context, j OutboxJob, b *Batch
 		if b.Status != StatusRefunding {
 			return ErrNoChange
 		}
-		b.Status = StatusRefunded
+		if err := b.MarkRefunded(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "refunded", fmt.Sprintf("第 %d 笔：%s，未向您扣款", b.Seq, why))
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // CreditService: starting credit pay, the Pay Score notifications and the
@@ -218,10 +220,10 @@ func (s *CreditService) mismatch(so ServiceOrder, c *CreditOrder) string {
 func (s *CreditService) HandlePayScoreEvent(ctx context.Context, ev PayScoreEvent) error {
 	so := ev.Order
 	raw := &RawEvent{EventID: ev.EventID, Source: "notify", EventType: ev.EventType, OutTradeNo: so.OutOrderNo,
-		TransactionID: so.Collection.TransactionID, Body: truncate(string(ev.Plaintext), 4000)}
+		TransactionID: so.Collection.TransactionID, Body: redact.Clip(string(ev.Plaintext), 4000)}
 	c, err := s.d.Credits.FindCredit(ctx, so.OutOrderNo)
 	if isNotFound(err) {
-		s.alert(ctx, AlertCreditMismatch, so.OutOrderNo, "notification for an out_order_no we never issued: "+truncate(raw.Body, 1500))
+		s.alert(ctx, AlertCreditMismatch, so.OutOrderNo, "notification for an out_order_no we never issued: "+redact.Clip(raw.Body, 1500))
 		return nil
 	}
 	if err != nil {
@@ -264,7 +266,9 @@ func (s *CreditService) confirm(ctx context.Context, c *CreditOrder, so ServiceO
 		case b.Status != StatusPendingPayment:
 			return ErrNoChange // a repeat
 		}
-		b.Status, b.PaidAt, b.TransactionID = StatusPaid, now, so.OrderID
+		if err := b.MarkPaid(so.OrderID, now); err != nil {
+			return err
+		}
 		due := ""
 		if rule != nil {
 			due = rule.CollectionAt(now).In(Shanghai).Format("2006-01-02")
@@ -349,7 +353,7 @@ func (s *CreditService) update(ctx context.Context, outOrderNo string, fn func(c
 }
 
 func (s *CreditService) alert(ctx context.Context, kind, ref, detail string) {
-	if err := s.d.Orders.store.RecordAlert(ctx, Alert{Kind: kind, Ref: truncate(ref, 80), Detail: truncate(detail, 2000)}); err != nil {
+	if err := s.d.Orders.store.RecordAlert(ctx, Alert{Kind: kind, Ref: redact.Clip(ref, 80), Detail: redact.Clip(detail, 2000)}); err != nil {
 		s.d.Log.Error("record alert", "kind", kind, "ref", ref, "err", err)
 	}
 }
@@ -393,4 +397,23 @@ func (s *CreditService) View(ctx context.Context, userID int64, orderNo string) 
 		v.Notice = "信用付已取消，未向您扣款：" + c.CancelReason
 	}
 	return v, nil
+}
+
+// PayScoreEventHandler applies verified PAYSCORE.* notifications
+// (CreditService).
+type PayScoreEventHandler interface {
+	HandlePayScoreEvent(ctx context.Context, ev PayScoreEvent) error
+}
+
+// SetPayScore makes the notify endpoint apply PAYSCORE.* notifications; the
+// credit service is built after the order service the notifications need.
+func (s *NotifyService) SetPayScore(h PayScoreEventHandler) { s.d.PayScore = h }
+
+// payScore applies a Pay Score notification (repeats change nothing, see
+// HandlePayScoreEvent), with the Redis fast path for repeats.
+func (s *NotifyService) payScore(ctx context.Context, ev PayScoreEvent) error {
+	if s.d.PayScore == nil {
+		return &Error{Kind: KindInternal, Code: CodeInternal, Message: "pay score notifications not handled"}
+	}
+	return s.once(ctx, ev.EventID, func() error { return s.d.PayScore.HandlePayScoreEvent(ctx, ev) })
 }

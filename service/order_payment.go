@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // PostDeadline is how long after payment a batch may take to be posted to
@@ -47,13 +49,6 @@ func (s *OrderService) ApplyQueried(ctx context.Context, trade Trade) error {
 func tradeJSON(t Trade) string {
 	b, _ := json.Marshal(t)
 	return string(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // applyTrade is the one payment transition, used by notifications and
@@ -102,7 +97,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				refused = Invalid(CodeNotifyMismatch, "notification does not match the order: "+why)
 				fx.Raw = raw
 				fx.Alerts = append(fx.Alerts, Alert{Kind: AlertNotifyMismatch, Ref: t.OutTradeNo,
-					Detail: truncate(why+"; source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)})
+					Detail: redact.Clip(why+"; source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)})
 				return ErrNoChange
 			}
 			switch {
@@ -112,7 +107,9 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				if paidAt.IsZero() {
 					paidAt = s.clock.Now()
 				}
-				b.Status, b.TransactionID, b.PaidAt = StatusPaid, t.TransactionID, paidAt.UTC()
+				if err := b.MarkPaid(t.TransactionID, paidAt); err != nil {
+					return err
+				}
 				fx.Raw = raw
 				fx.Event(b.Seq, "paid", fmt.Sprintf("第 %d 笔已支付 %s 元（微信支付单号 %s）", b.Seq, b.AmountFen, t.TransactionID))
 				fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobPostBatch, Ref: b.OutTradeNo, DeadlineAt: paidAt.Add(PostDeadline)})
@@ -130,7 +127,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				// change the outcome.
 				fx.Raw = raw
 				fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPaidAfterClose, Ref: t.OutTradeNo,
-					Detail: truncate(fmt.Sprintf("batch status %s transaction %q; wechat says %s transaction %s amount %d at %s; body=%s",
+					Detail: redact.Clip(fmt.Sprintf("batch status %s transaction %q; wechat says %s transaction %s amount %d at %s; body=%s",
 						b.Status, b.TransactionID, t.State, t.TransactionID, t.TotalFen, t.SuccessTime.Format(time.RFC3339), raw.Body), 2000)})
 				return ErrNoChange
 			}
@@ -138,8 +135,8 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 		switch {
 		case errors.Is(err, ErrNotFound):
 			outcome = NotifyUnknownTrade
-			if aerr := s.store.RecordAlert(ctx, Alert{Kind: AlertUnknownTrade, Ref: truncate(t.OutTradeNo, 80),
-				Detail: truncate("source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)}); aerr != nil {
+			if aerr := s.store.RecordAlert(ctx, Alert{Kind: AlertUnknownTrade, Ref: redact.Clip(t.OutTradeNo, 80),
+				Detail: redact.Clip("source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)}); aerr != nil {
 				return fmt.Errorf("record unknown trade: %w", aerr)
 			}
 			return fmt.Errorf("%s: %w", t.OutTradeNo, ErrUnknownTrade)
@@ -184,151 +181,4 @@ func mismatchBeforeBatch(cfg OrderSettings, t Trade) string {
 		return "transaction_id missing"
 	}
 	return ""
-}
-
-// CancelResult tells what cancelling did.
-type CancelResult struct {
-	Order *Order
-	// FullyCancelled is false when some batches were already paid: they
-	// stay paid (and go on to be posted or refunded).
-	FullyCancelled bool
-	Message        string
-}
-
-// CancelOrder closes the user's unpaid batches. For each pending batch it
-// first asks WeChat: a batch WeChat reports paid is marked paid, never
-// closed; an unpaid one is closed at WeChat, then here. Paid batches stay.
-func (s *OrderService) CancelOrder(ctx context.Context, userID int64, orderNo string) (*CancelResult, error) {
-	o, err := s.ownOrder(ctx, userID, orderNo)
-	if err != nil {
-		return nil, err
-	}
-	pending := 0
-	for _, b := range o.Batches {
-		if b.Status == StatusPendingPayment {
-			pending++
-		}
-	}
-	if pending == 0 && o.Status != StatusClosed {
-		return nil, Errorf(KindConflict, CodeOrderNotCancellable, "订单已支付，无法取消；如需退款请联系客服")
-	}
-	for _, b := range o.Batches {
-		if b.Status != StatusPendingPayment {
-			continue
-		}
-		if err := s.closeBatch(ctx, b, "用户取消"); err != nil {
-			return nil, err
-		}
-	}
-	if o, err = s.store.FindOrder(ctx, orderNo); err != nil {
-		return nil, fmt.Errorf("cancel order: %w", err)
-	}
-	res := &CancelResult{Order: o, FullyCancelled: o.Status == StatusClosed, Message: "订单已取消"}
-	if !res.FullyCancelled {
-		res.Message = "已支付的缴费无法取消，未支付的部分已关闭；如需退款请联系客服"
-	}
-	return res, nil
-}
-
-// closeBatch closes one pending batch on the user's request: query first,
-// then close at WeChat, then here.
-func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) error {
-	if b.PrepayID == "" && b.ExpireAt.IsZero() {
-		// No prepay was ever requested: WeChat has never heard of it, and
-		// since the close runs under the order lock with a status
-		// condition, a prepay that starts now is refused.
-		return s.markClosed(ctx, b.OutTradeNo, why+"（未发起支付）")
-	}
-	t, err := s.gateway.QueryTrade(ctx, b.OutTradeNo)
-	switch {
-	case errors.Is(err, ErrTradeNotFound):
-		if b.PrepayID != "" {
-			s.alert(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay knows no trade; cancel refused for now")
-			return Unavailable("微信支付暂未确认该笔交易状态，请稍后再试", time.Minute, err)
-		}
-		// A prepay was requested but never answered: close it at WeChat in
-		// case it exists, and only mark it closed when WeChat confirms it
-		// cannot be paid.
-		return s.closeAtWeChat(ctx, b, why)
-	case err != nil:
-		return Unavailable("暂时无法确认支付状态，请稍后再试", 5*time.Second, err)
-	}
-	switch t.State {
-	case TradeSuccess:
-		return s.applyForCancel(ctx, b, t)
-	case TradeClosed, TradeRevoked:
-		return s.markClosed(ctx, b.OutTradeNo, why)
-	case TradeNotPay, TradeUserPaying, TradePayError:
-		return s.closeAtWeChat(ctx, b, why)
-	}
-	s.alert(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
-	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
-}
-
-// closeAtWeChat closes the trade, then marks the batch closed. When WeChat
-// answers that it was paid in the meantime, the payment is applied instead.
-// A trade that WeChat does not know is marked closed only when a query then
-// confirms it (CLOSED), or when it was never given a prepay_id and its
-// time_expire has passed: every prepay of the batch carries the stored
-// time_expire, so no trade of it can be paid after that.
-func (s *OrderService) closeAtWeChat(ctx context.Context, b Batch, why string) error {
-	cerr := s.gateway.CloseTrade(ctx, b.OutTradeNo)
-	if cerr == nil {
-		return s.markClosed(ctx, b.OutTradeNo, why)
-	}
-	t, qerr := s.gateway.QueryTrade(ctx, b.OutTradeNo)
-	switch {
-	case qerr == nil && t.State == TradeSuccess:
-		return s.applyForCancel(ctx, b, t)
-	case qerr == nil && (t.State == TradeClosed || t.State == TradeRevoked):
-		return s.markClosed(ctx, b.OutTradeNo, why)
-	case errors.Is(qerr, ErrTradeNotFound) && b.PrepayID == "" && !b.ExpireAt.IsZero() &&
-		s.clock.Now().After(b.ExpireAt.Add(ExpireGrace)):
-		return s.markClosed(ctx, b.OutTradeNo, why+"（微信支付无此交易且已过支付期限）")
-	case errors.Is(qerr, ErrTradeNotFound) && b.PrepayID == "":
-		// Never reached WeChat and cannot reach it any more? Not yet
-		// provable before time_expire; try again later.
-		return Unavailable("支付状态确认中，请稍后再试", time.Minute, cerr)
-	}
-	return Unavailable("暂时无法关闭微信支付交易，请稍后再试", 5*time.Second, errors.Join(cerr, qerr))
-}
-
-// ExpireGrace is the margin past time_expire after which a trade WeChat does
-// not know can no longer appear and be paid (clock skew allowance).
-const ExpireGrace = 10 * time.Minute
-
-// markClosed moves a pending batch to closed; a batch no longer pending is
-// left as it is (a payment that won the race stays paid).
-func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) error {
-	_, err := s.store.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status != StatusPendingPayment {
-			return ErrNoChange
-		}
-		b.Status = StatusClosed
-		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
-		return nil
-	})
-	if errors.Is(err, ErrStale) {
-		return nil // changed under us; the winner's state stands
-	}
-	if err != nil {
-		return fmt.Errorf("close batch %s: %w", outTradeNo, err)
-	}
-	return nil
-}
-
-// alert records a payment-state problem for operations.
-func (s *OrderService) alert(ctx context.Context, outTradeNo, detail string) {
-	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: truncate(detail, 2000)}); err != nil {
-		s.log.Error("record alert", "out_trade_no", outTradeNo, "err", err)
-	}
-}
-
-// applyForCancel applies a trade WeChat reports paid while cancelling.
-func (s *OrderService) applyForCancel(ctx context.Context, b Batch, t Trade) error {
-	err := s.ApplyQueried(ctx, t)
-	if ErrorCode(err) == CodeNotifyMismatch {
-		return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔支付状态异常，请联系客服", b.Seq)
-	}
-	return err
 }

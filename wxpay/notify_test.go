@@ -42,7 +42,7 @@ func mustKeys(tb testing.TB) *wxpay.DevKeys {
 	return testKeys
 }
 
-var notifyNow = time.Date(2025, 3, 1, 10, 0, 0, 0, wxpay.Shanghai)
+var notifyNow = time.Date(2025, 3, 1, 10, 0, 0, 0, service.Shanghai)
 
 func mustParser(tb testing.TB, clock service.Clock) *wxpay.NotifyParser {
 	tb.Helper()
@@ -226,7 +226,7 @@ func TestParse_Refused(t *testing.T) {
 		}, wxpay.ErrMalformed},
 		{"BodyOverOneMiB", func() (http.Header, []byte) {
 			h, _ := valid()
-			return h, make([]byte, wxpay.MaxNotifyBody+1)
+			return h, make([]byte, service.MaxNotifyBody+1)
 		}, wxpay.ErrMalformed},
 		{"UnknownEventType", func() (http.Header, []byte) {
 			return mustSign(t, "MCHTRANSFER.BILL.FINISHED", tx, "transaction", notifyNow)

@@ -103,7 +103,7 @@ func (w *ServiceOrderJSON) ServiceOrder() (service.ServiceOrder, error) {
 			}
 			o.Collection.TransactionID = d.TransactionID
 			if d.PaidTime != "" {
-				t, err := time.ParseInLocation(PayScoreTimeLayout, d.PaidTime, Shanghai)
+				t, err := time.ParseInLocation(PayScoreTimeLayout, d.PaidTime, service.Shanghai)
 				if err != nil {
 					return service.ServiceOrder{}, fmt.Errorf("collection paid_time %q: %v", d.PaidTime, err)
 				}

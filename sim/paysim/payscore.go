@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/wxpay"
 	"github.com/shebao/sipay/wxpay/payscore"
 )
@@ -168,7 +169,7 @@ func (s *Sim) handleScoreCreate(r *http.Request, body []byte) reply {
 	} else {
 		b.MchID = s.cfg.MchID
 		b.State = "CREATED"
-		b.OrderID = "1000000000" + now.In(wxpay.Shanghai).Format("20060102") + randomDigits(14)
+		b.OrderID = "1000000000" + now.In(service.Shanghai).Format("20060102") + randomDigits(14)
 		b.NeedUserConfirm = nil
 		o = &scoreOrder{w: b, failNext: st.failFor[b.OutOrderNo]}
 		delete(st.failFor, b.OutOrderNo)
@@ -369,7 +370,7 @@ func (s *Sim) collectDue(o *scoreOrder) {
 	o.w.State, o.w.StateDescription = "DONE", "MCH_COMPLETE"
 	o.w.Collection = &wxpay.CollectionJSON{State: "USER_PAID", TotalAmount: o.w.TotalAmount, PaidAmount: o.w.TotalAmount,
 		Details: []wxpay.CollectionDetail{{Seq: 1, Amount: o.w.TotalAmount, PaidType: "NEWTON",
-			PaidTime: paid.In(wxpay.Shanghai).Format(wxpay.PayScoreTimeLayout), TransactionID: tx}}}
+			PaidTime: paid.In(service.Shanghai).Format(wxpay.PayScoreTimeLayout), TransactionID: tx}}}
 	// The collection is a WeChat Pay transaction: it appears in the trade
 	// bill (out_trade_no column = out_order_no in this simulator).
 	tr := &trade{AppID: o.w.AppID, MchID: o.w.MchID, OutTradeNo: o.w.OutOrderNo, Description: o.w.ServiceIntroduction,

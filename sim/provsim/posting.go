@@ -86,7 +86,7 @@ func (s *Sim) handlePost(c *call) reply {
 	case s.mode == ModePending || ps.pending:
 		s.seq++
 		e.status = http.StatusAccepted
-		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingPending,
+		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingPending),
 			Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), MutualAidFen: p.MutualAidFen}
 		s.book(e)
 		if s.cfg.PendingDelay > 0 {
@@ -98,7 +98,7 @@ func (s *Sim) handlePost(c *call) reply {
 	}
 	s.seq++
 	e.status = http.StatusOK
-	e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingAccepted,
+	e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingAccepted),
 		Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), Receipt: s.receipt(p, now), MutualAidFen: p.MutualAidFen}
 	s.book(e)
 	if s.dark {
@@ -126,7 +126,7 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 	var sum int64
 	seen := map[string]bool{}
 	for _, l := range p.Lines {
-		if l.Insurance != service.InsurancePension && l.Insurance != service.InsuranceMedical || !validMonth(l.Month) || l.AmountFen <= 0 {
+		if l.Insurance != service.InsurancePension && l.Insurance != service.InsuranceMedical || !service.ValidMonth(l.Month) || l.AmountFen <= 0 {
 			return service.RejectInvalidRequest, "缴费明细格式错误"
 		}
 		if l.Insurance == service.InsuranceMedical && ps.medicalNever {
@@ -137,7 +137,7 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 			return service.RejectMonthNotPayable, "所缴月份已缴费或正在处理"
 		}
 		// Future months: exactly the region's prepayment window in force.
-		if cur := monthOf(s.cfg.Clock.Now()); l.Month > cur && monthsBetween(cur, l.Month) > s.prepayCap(p.Region, cur) {
+		if cur := service.Month(s.cfg.Clock.Now()); l.Month > cur && service.MonthsBetween(cur, l.Month) > s.prepayCap(p.Region, cur) {
 			return service.RejectMonthNotPayable, "超出预缴期限，不能预缴该月份"
 		}
 		seen[k] = true
@@ -229,16 +229,16 @@ func (s *Sim) handleVoid(c *call) reply {
 	}
 	switch {
 	case e.voided:
-	case e.result.Status == service.PostingAccepted:
+	case e.result.Status == string(service.PostingAccepted):
 		return reply{http.StatusOK, e.result}
-	case e.result.Status == service.PostingPending:
+	case e.result.Status == string(service.PostingPending):
 		s.unbook(e)
 		fallthrough
 	default:
 		e.voided = true
 		e.status = http.StatusOK
 		e.errBody = nil
-		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingVoided, Reason: "已作废，不会入账"}
+		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingVoided), Reason: "已作废，不会入账"}
 	}
 	return reply{http.StatusOK, e.result}
 }
@@ -255,7 +255,7 @@ func (e *entry) reject(code, msg string) {
 		e.status = http.StatusBadRequest
 	}
 	e.errBody = &platform.WireError{Error: platform.WireErrorBody{Code: code, Message: msg}}
-	e.result = platform.WirePostingResult{IdempotencyKey: e.key, Status: service.PostingRejected, Code: code, Reason: msg}
+	e.result = platform.WirePostingResult{IdempotencyKey: e.key, Status: string(service.PostingRejected), Code: code, Reason: msg}
 }
 
 // reply is the stored answer to the first request with this key.
@@ -284,7 +284,7 @@ func digits(s string, n int) string {
 
 // receipt issues the 受理回执 and the fiscal e-receipt of an accepted posting.
 func (s *Sim) receipt(p platform.WirePosting, now time.Time) *platform.WireReceipt {
-	day := now.In(cst)
+	day := now.In(service.Shanghai)
 	m := hmac.New(sha256.New, []byte("provsim-check-code"))
 	m.Write([]byte(p.IdempotencyKey))
 	return &platform.WireReceipt{
@@ -323,7 +323,7 @@ func (s *Sim) handleQuery(c *call) reply {
 func (s *Sim) settle(ctx context.Context, key string, accept bool, code, reason string) (bool, error) {
 	s.mu.Lock()
 	e, ok := s.ledger[key]
-	if !ok || e.result.Status != service.PostingPending {
+	if !ok || e.result.Status != string(service.PostingPending) {
 		s.mu.Unlock()
 		return false, nil
 	}
@@ -331,7 +331,7 @@ func (s *Sim) settle(ctx context.Context, key string, accept bool, code, reason 
 	typ := service.EventPostingAccepted
 	if accept {
 		e.status = http.StatusOK
-		e.result.Status = service.PostingAccepted
+		e.result.Status = string(service.PostingAccepted)
 		e.result.Receipt = s.receipt(e.posting, now)
 	} else {
 		typ = service.EventPostingRejected
@@ -400,10 +400,10 @@ func (s *Sim) Bookings() []Booking {
 			b.Months = append(b.Months, l.Insurance+":"+l.Month)
 		}
 		r := e.result
-		if r.Status == service.PostingAccepted && r.Receipt != nil {
+		if r.Status == string(service.PostingAccepted) && r.Receipt != nil {
 			b.Result, _ = platform.ToPostingResult(r)
 		} else {
-			b.Result = service.PostingResult{Status: r.Status, Reference: r.Reference, Reason: r.Reason}
+			b.Result = service.PostingResult{Status: service.PostingStatus(r.Status), Reference: r.Reference, Reason: r.Reason}
 		}
 		out = append(out, b)
 	}

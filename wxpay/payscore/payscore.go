@@ -110,7 +110,7 @@ func (c *Client) CompleteServiceOrder(ctx context.Context, outOrderNo string, am
 	body := wxpay.ServiceOrderJSON{AppID: c.cfg.AppID, ServiceID: c.cfg.ServiceID,
 		PostPayments: []wxpay.PostPayment{{Name: itemName, Amount: int64(amount), Count: 1}},
 		TotalAmount:  int64(amount),
-		TimeRange:    &wxpay.TimeRange{EndTime: end.In(wxpay.Shanghai).Format(wxpay.PayScoreTimeLayout)}}
+		TimeRange:    &wxpay.TimeRange{EndTime: end.In(service.Shanghai).Format(wxpay.PayScoreTimeLayout)}}
 	res, err := c.api.Post(ctx, wxpay.APIURL("/v3/payscore/serviceorder/"+url.PathEscape(outOrderNo)+"/complete"), body)
 	if err != nil {
 		return service.ServiceOrder{}, wxpay.GatewayErr("payscore complete "+outOrderNo, err)

@@ -24,7 +24,7 @@ const (
 	v2Key     = "0123456789abcdef0123456789abcdef"
 )
 
-var now0 = time.Date(2026, 3, 5, 10, 0, 0, 0, wxpay.Shanghai)
+var now0 = time.Date(2026, 3, 5, 10, 0, 0, 0, service.Shanghai)
 
 type env struct {
 	clock  *service.ManualClock
