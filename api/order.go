@@ -37,8 +37,11 @@ type batchResponse struct {
 	ToMonth    string      `json:"to_month"`
 	ExpireAt   *time.Time  `json:"expire_at,omitempty"`
 	PaidAt     *time.Time  `json:"paid_at,omitempty"`
-	// TransactionID is WeChat's transaction id once paid.
+	// TransactionID is WeChat's transaction id once paid (for a credit
+	// batch, the Pay Score service order id).
 	TransactionID string `json:"transaction_id,omitempty"`
+	// Funding is "credit" for a batch paid by credit pay.
+	Funding string `json:"funding,omitempty"`
 	// After payment (order GET only).
 	Reference   string          `json:"platform_reference,omitempty"`
 	Refund      *refundViewJSON `json:"refund,omitempty"`
@@ -120,7 +123,7 @@ func toOrderResponse(o *service.Order) orderResponse {
 	for _, b := range o.Batches {
 		r.Batches = append(r.Batches, batchResponse{Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: b.AmountFen,
 			Status: string(b.Status), FromMonth: b.FromMonth, ToMonth: b.ToMonth, ExpireAt: optTime(b.ExpireAt), PaidAt: optTime(b.PaidAt),
-			TransactionID: b.TransactionID})
+			TransactionID: b.TransactionID, Funding: string(b.Funding)})
 	}
 	return r
 }

@@ -81,6 +81,10 @@ type Deps struct {
 	Idempotency service.IdempotencyStore
 	After       AfterViewer
 
+	// Credit serves credit pay (社保信用付, /credit); nil when no Pay Score
+	// service is configured.
+	Credit CreditPay
+
 	// Notify receives WeChat Pay notifications (/wxpay/notify).
 	Notify PayNotifications
 	// Platform receives provincial platform callbacks
@@ -218,6 +222,12 @@ func (s *Server) routes() {
 		user.GET("/orders/:order_no", s.getOrder)
 		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/pay", "pay", 30, s.payBatch)
 		s.userRoute(user, http.MethodPost, "/orders/:order_no/cancel", "cancel", 30, s.cancelOrder)
+	}
+	if d.Credit != nil {
+		user.GET("/credit/regions", s.creditRegions)
+		user.POST("/credit/orders", s.limit("credit", 30), s.startCredit)
+		user.POST("/credit/orders/:order_no/confirmation", s.limit("credit", 30), s.resumeCredit)
+		user.GET("/credit/orders/:order_no", s.getCredit)
 	}
 	if d.Notify != nil {
 		v1.POST("/wxpay/notify", s.wxpayNotify)

@@ -87,6 +87,9 @@ type App struct {
 	// Help is customer service and notifications (FAQ, tickets, subscribe
 	// messages, lapse reminders).
 	Help *Help
+	// Credit is credit pay (社保信用付) on WeChat Pay Score; nil when no Pay
+	// Score service is configured.
+	Credit *service.CreditService
 
 	workers []func(ctx context.Context)
 	closers []func()
@@ -207,7 +210,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	deps.Quotes = quotes
 	deps.Insured = service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock)
 	deps.Pension = service.NewPensionService(rs, a.Clock)
-	a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
+	orders := a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
+	if err := a.wireCredit(&deps, orders, rs); err != nil {
+		return nil, err
+	}
 	a.Handler = api.NewServer(deps)
 	return a, nil
 }

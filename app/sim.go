@@ -47,10 +47,11 @@ func (a *App) startSimulators() (peers, error) {
 	}
 	keys.AppID = p.WeChat.AppID
 	p.Pay.MchID, p.Pay.APIv3Key = keys.MchID, keys.APIv3Key
+	p.Pay.PayScoreServiceID, p.Pay.PayScoreAPIv2Key = sim.PayScoreServiceID, sim.PayScoreAPIv2Key(keys)
 	p.Platform.AppID, p.Platform.Secret = simPlatformAppID, simPlatformSecret
 	// The log scrubber (App.Secrets) knows them before any simulator
 	// goroutine can log.
-	a.simSecrets = []string{p.WeChat.Secret, p.Pay.APIv3Key, p.Platform.Secret}
+	a.simSecrets = []string{p.WeChat.Secret, p.Pay.APIv3Key, p.Pay.PayScoreAPIv2Key, p.Platform.Secret}
 	s := sim.NewStack(sim.StackConfig{Keys: keys, WeChatSecret: p.WeChat.Secret,
 		Platform:     platform.Credentials{AppID: simPlatformAppID, Secret: simPlatformSecret},
 		CallbackBase: cfg.PublicBaseURL, Clock: a.Clock, Logger: a.Log})

@@ -91,6 +91,10 @@ type Pay struct {
 	PublicKeyFile     string
 	PlatformCertFile  string
 	APIBase           string
+	// PayScoreServiceID and PayScoreAPIv2Key enable credit pay (WeChat Pay
+	// Score); both empty leaves it off outside the simulator.
+	PayScoreServiceID string
+	PayScoreAPIv2Key  string
 }
 
 // Platform configures the provincial platforms: one default credential set
@@ -155,6 +159,8 @@ func Load(getenv func(string) string) (*Config, error) {
 			PublicKeyFile:     env("WECHATPAY_PUBLIC_KEY_FILE", ""),
 			PlatformCertFile:  env("WECHATPAY_PLATFORM_CERT_FILE", ""),
 			APIBase:           strings.TrimRight(env("WECHATPAY_API_BASE", WeChatPayAPIHost), "/"),
+			PayScoreServiceID: env("PAYSCORE_SERVICE_ID", ""),
+			PayScoreAPIv2Key:  env("PAYSCORE_APIV2_KEY", ""),
 		},
 		PIIKey:     env("PII_KEY", ""),
 		VoucherKey: env("VOUCHER_KEY", ""),
@@ -290,6 +296,9 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("TRUSTED_PROXIES", "want comma-separated CIDRs, got %q", cidr)
 		}
 	}
+	if (c.Pay.PayScoreServiceID == "") != (c.Pay.PayScoreAPIv2Key == "") {
+		bad("PAYSCORE_SERVICE_ID", "set it together with PAYSCORE_APIV2_KEY (credit pay needs both), or neither")
+	}
 	if c.Pay.APIv3Key != "" && len(c.Pay.APIv3Key) != 32 {
 		bad("WECHATPAY_APIV3_KEY", "want exactly 32 characters, got %d", len(c.Pay.APIv3Key))
 	}
@@ -382,7 +391,7 @@ func ProductionSettings(getenv func(string) string) []string {
 // (redact). It reads the current values, so credentials filled in later
 // (the simulator's) count.
 func (c *Config) Secrets() []string {
-	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
+	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Pay.PayScoreAPIv2Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
 	out = append(out, c.PIIOldKeys...)
 	for _, r := range c.Platform.Regions {
 		out = append(out, r.Secret)
@@ -422,6 +431,7 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE": c.Pay.MchPrivateKeyFile, "WECHATPAY_APIV3_KEY": mask(c.Pay.APIv3Key),
 		"WECHATPAY_PUBLIC_KEY_ID": c.Pay.PublicKeyID, "WECHATPAY_PUBLIC_KEY_FILE": c.Pay.PublicKeyFile,
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
+		"PAYSCORE_SERVICE_ID": c.Pay.PayScoreServiceID, "PAYSCORE_APIV2_KEY": mask(c.Pay.PayScoreAPIv2Key),
 		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "QUOTE_REQUIRE_SOURCED": onOff(c.QuoteRequireSourced), "ORDER_TTL": c.OrderTTL.String(),

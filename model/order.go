@@ -41,6 +41,7 @@ type batchRow struct {
 	PrepayAt      sql.NullTime
 	ExpireAt      sql.NullTime
 	PayerOpenID   string
+	Funding       string
 	TransactionID sql.NullString
 	PaidAt        sql.NullTime
 	UpdatedAt     time.Time
@@ -103,7 +104,7 @@ func fromBatch(b *service.Batch) batchRow {
 	r := batchRow{OrderNo: b.OrderNo, Seq: b.Seq, OutTradeNo: b.OutTradeNo, AmountFen: int64(b.AmountFen),
 		FromMonth: b.FromMonth, ToMonth: b.ToMonth, Status: string(b.Status), PrepayID: b.PrepayID,
 		PrepayAt: nullTime(b.PrepayAt), ExpireAt: nullTime(b.ExpireAt), PayerOpenID: b.PayerOpenID,
-		PaidAt: nullTime(b.PaidAt), UpdatedAt: b.UpdatedAt}
+		Funding: string(b.Funding), PaidAt: nullTime(b.PaidAt), UpdatedAt: b.UpdatedAt}
 	if b.TransactionID != "" {
 		r.TransactionID = sql.NullString{String: b.TransactionID, Valid: true}
 	}
@@ -114,7 +115,7 @@ func toBatch(r *batchRow) service.Batch {
 	return service.Batch{OrderNo: r.OrderNo, Seq: r.Seq, OutTradeNo: r.OutTradeNo, AmountFen: service.Fen(r.AmountFen),
 		FromMonth: r.FromMonth, ToMonth: r.ToMonth, Status: service.OrderStatus(r.Status), PrepayID: r.PrepayID,
 		PrepayAt: fromNull(r.PrepayAt), ExpireAt: fromNull(r.ExpireAt), PayerOpenID: r.PayerOpenID,
-		TransactionID: r.TransactionID.String, PaidAt: fromNull(r.PaidAt), UpdatedAt: r.UpdatedAt.UTC()}
+		Funding: service.Funding(r.Funding), TransactionID: r.TransactionID.String, PaidAt: fromNull(r.PaidAt), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 func toOrder(r *orderRow, batches []batchRow) *service.Order {

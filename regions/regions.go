@@ -176,6 +176,7 @@ type regionFile struct {
 	AvgWageFen         int64            `yaml:"avg_wage_fen"`
 	AvgWageSource      figureFile       `yaml:"avg_wage_source"`
 	PaymentDeadline    deadlineFile     `yaml:"payment_deadline"`
+	CreditPay          *creditPayFile   `yaml:"credit_pay"`
 }
 
 type deadlineFile struct {
@@ -222,5 +223,6 @@ func toRegion(f regionFile) service.Region {
 	for _, t := range f.IDTypes {
 		r.IDTypes = append(r.IDTypes, service.IDType(t))
 	}
+	r.CreditPay = toCreditPay(f.CreditPay)
 	return r
 }

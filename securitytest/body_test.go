@@ -13,6 +13,7 @@ var noBodyRoutes = []string{
 	"POST /api/v1/family/invitations/:token/accept",
 	"POST /api/v1/orders/:order_no/batches/:seq/pay",
 	"POST /api/v1/orders/:order_no/cancel",
+	"POST /api/v1/credit/orders/:order_no/confirmation",
 	"POST /api/v1/admin/holds/:out_trade_no/release",
 	"POST /api/v1/admin/refunds/:out_refund_no/retry",
 }

@@ -281,6 +281,19 @@ func ownershipCases() []ownershipCase {
 			f.notFound(t, "B pays A's unpaid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order2+"/batches/1/pay", f.b, nil))
 			f.notFound(t, "B pays A's paid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/batches/1/pay", f.b, nil))
 		}},
+		{"POST /api/v1/credit/orders", func(t *testing.T, f *fixture) {
+			f.notFound(t, "B orders A's quote on credit", f.e.do(t, "POST", "/api/v1/credit/orders", f.b, map[string]string{"quote_id": f.qSpare}))
+		}},
+		{"GET /api/v1/credit/orders/:order_no", func(t *testing.T, f *fixture) {
+			for _, no := range []string{f.order1, f.order2} {
+				f.notFound(t, "B reads A's credit order", f.e.do(t, "GET", "/api/v1/credit/orders/"+no, f.b, nil))
+			}
+		}},
+		{"POST /api/v1/credit/orders/:order_no/confirmation", func(t *testing.T, f *fixture) {
+			for _, no := range []string{f.order1, f.order2} {
+				f.notFound(t, "B asks for A's confirmation parameters", f.e.do(t, "POST", "/api/v1/credit/orders/"+no+"/confirmation", f.b, nil))
+			}
+		}},
 		{"POST /api/v1/orders/:order_no/cancel", func(t *testing.T, f *fixture) {
 			f.notFound(t, "B cancels A's unpaid order", f.e.do(t, "POST", "/api/v1/orders/"+f.order2+"/cancel", f.b, nil))
 			f.notFound(t, "B cancels A's paid order", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/cancel", f.b, nil))
@@ -318,6 +331,7 @@ var selfOnlyRoutes = []string{
 	"POST /api/v1/identity/alt/start",
 	"DELETE /api/v1/auth/session",  // the caller's own token (TestLogout)
 	"DELETE /api/v1/auth/sessions", // the caller's own sessions (TestLogout)
+	"GET /api/v1/credit/regions",   // the regions' credit pay rules; no user data
 }
 
 func isPublic(route string) bool {

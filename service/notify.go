@@ -13,8 +13,8 @@ import (
 const MaxNotifyBody = 1 << 20
 
 // PayEvent is a verified, decrypted WeChat Pay notification: a
-// TransactionEvent or a RefundEvent, nothing else (the unexported method
-// seals the set).
+// TransactionEvent, a RefundEvent or a PayScoreEvent (creditpay.go), nothing
+// else (the unexported method seals the set).
 type PayEvent interface{ payEvent() }
 
 func (TransactionEvent) payEvent() {}
@@ -71,6 +71,9 @@ type NotifyDeps struct {
 	// Refunds (optional) applies REFUND.* notifications; without it they
 	// are answered 500 so WeChat retries later.
 	Refunds RefundEventHandler
+	// PayScore (optional, SetPayScore) applies PAYSCORE.* notifications
+	// (credit pay); without it they are answered 500.
+	PayScore PayScoreEventHandler
 	// Dedupe (optional) answers repeated refund notifications without
 	// the database.
 	Dedupe  EventDedupe
@@ -122,6 +125,8 @@ func (s *NotifyService) Receive(ctx context.Context, h http.Header, body io.Read
 		return s.transaction(ctx, ev)
 	case RefundEvent:
 		return s.refund(ctx, ev)
+	case PayScoreEvent:
+		return s.payScore(ctx, ev)
 	}
 	panic(fmt.Sprintf("service: NotifyService: event %T", ev)) // sealed: unreachable
 }
@@ -143,18 +148,24 @@ func (s *NotifyService) refund(ctx context.Context, ev RefundEvent) error {
 	if s.d.Refunds == nil {
 		return &Error{Kind: KindInternal, Code: CodeInternal, Message: "refund notifications not handled yet"}
 	}
-	dedupe := s.d.Dedupe != nil && ev.EventID != ""
+	return s.once(ctx, ev.EventID, func() error { return s.d.Refunds.HandleRefundEvent(ctx, ev) })
+}
+
+// once applies an event unless Dedupe has seen its id (the Redis fast path
+// for repeats; apply itself is idempotent), and marks it seen when applied.
+func (s *NotifyService) once(ctx context.Context, eventID string, apply func() error) error {
+	dedupe := s.d.Dedupe != nil && eventID != ""
 	if dedupe {
-		if seen, err := s.d.Dedupe.Seen(ctx, ev.EventID); err == nil && seen {
+		if seen, err := s.d.Dedupe.Seen(ctx, eventID); err == nil && seen {
 			s.d.Metrics.NotifyOutcome(NotifyDuplicate, "")
 			return nil
 		}
 	}
-	if err := s.d.Refunds.HandleRefundEvent(ctx, ev); err != nil {
-		return notifyApplyError(ev.EventID, err)
+	if err := apply(); err != nil {
+		return notifyApplyError(eventID, err)
 	}
 	if dedupe {
-		if err := s.d.Dedupe.Mark(context.WithoutCancel(ctx), ev.EventID); err != nil {
+		if err := s.d.Dedupe.Mark(context.WithoutCancel(ctx), eventID); err != nil {
 			s.d.Log.Warn("notification dedupe mark", "err", err)
 		}
 	}

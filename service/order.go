@@ -139,6 +139,9 @@ type Batch struct {
 	PrepayAt    time.Time // when the current prepay_id was issued (valid 2 h)
 	ExpireAt    time.Time // time_expire sent to WeChat
 	PayerOpenID string
+	// Funding is how the batch is paid: WeChat Pay (JSAPI) or credit pay
+	// (a WeChat Pay Score service order collected next month).
+	Funding Funding
 	// Set when paid.
 	TransactionID string
 	PaidAt        time.Time // WeChat success_time; the 72-hour window starts here

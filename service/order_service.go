@@ -151,6 +151,27 @@ type PayResult struct {
 // (503: the order exists and the client can pay it again; the result is
 // returned with the error and names the order).
 func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID string) (*PayResult, error) {
+	o, err := s.placeOrder(ctx, userID, quoteID, FundingWeChatPay, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The order was just written with batch 1's time_expire and payer: no
+	// need to read it back or update it before the prepay call.
+	res, err := s.prepayBatch(ctx, o, 1)
+	if err != nil {
+		// The order exists: the result names it, so a retry of this request
+		// (same Idempotency-Key) can resume it with ResumeOrder.
+		return &PayResult{Order: o, Seq: 1}, err
+	}
+	return res, nil
+}
+
+// placeOrder checks the user's quote and writes its order, every batch
+// funded by funding, without calling WeChat. check (optional) refuses a
+// quote before anything is written (credit pay's eligibility). A WeChat Pay
+// order gets batch 1's time_expire here; a credit order has none (the
+// Pay Score confirmation has its own window).
+func (s *OrderService) placeOrder(ctx context.Context, userID int64, quoteID string, funding Funding, check func(*Quote) error) (*Order, error) {
 	if quoteID == "" || len(quoteID) > 40 {
 		return nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
 	}
@@ -199,6 +220,11 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			return nil, err
 		}
 	}
+	if check != nil {
+		if err := check(q); err != nil {
+			return nil, err
+		}
+	}
 	payer, err := userByID(ctx, userID, s.users.FindUserByID)
 	if err != nil {
 		return nil, fmt.Errorf("create order: payer: %w", err)
@@ -210,8 +236,8 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			MutualAidFen: q.MutualAidFen, MutualAidBalanceFen: q.MutualAidBalanceFen}
 		for _, bp := range q.Batches {
 			b := Batch{OrderNo: o.No, Seq: bp.Seq, OutTradeNo: OutTradeNo(o.No, bp.Seq), AmountFen: bp.AmountFen,
-				FromMonth: bp.FromMonth, ToMonth: bp.ToMonth, Status: StatusPendingPayment, PayerOpenID: payer.OpenID}
-			if bp.Seq == 1 {
+				FromMonth: bp.FromMonth, ToMonth: bp.ToMonth, Status: StatusPendingPayment, PayerOpenID: payer.OpenID, Funding: funding}
+			if bp.Seq == 1 && funding == FundingWeChatPay {
 				// time_expire is decided (and stored) before WeChat hears of
 				// the batch: from now on a trade may exist at WeChat, and
 				// every prepay of it carries this same time_expire.
@@ -236,15 +262,7 @@ func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID st
 			return nil, fmt.Errorf("create order: %w", err)
 		}
 	}
-	// The order was just written with batch 1's time_expire and payer: no
-	// need to read it back or update it before the prepay call.
-	res, err := s.prepayBatch(ctx, o, 1)
-	if err != nil {
-		// The order exists: the result names it, so a retry of this request
-		// (same Idempotency-Key) can resume it with ResumeOrder.
-		return &PayResult{Order: o, Seq: 1}, err
-	}
-	return res, nil
+	return o, nil
 }
 
 // ResumeOrder continues the order that an earlier create-order request made,
@@ -361,6 +379,8 @@ func (s *OrderService) PayBatch(ctx context.Context, userID int64, orderNo strin
 // payable refuses batches that cannot be paid now.
 func payable(o *Order, b *Batch, now time.Time) error {
 	switch {
+	case b.Funding == FundingCredit:
+		return Errorf(KindConflict, CodeCreditChosen, "第 %d 笔已选择信用付（微信支付分），无需再用微信支付付款", b.Seq)
 	case b.Status == StatusClosed:
 		return Errorf(KindConflict, CodeBatchClosed, "第 %d 笔缴费已关闭，无法支付", b.Seq)
 	case b.Status != StatusPendingPayment:

@@ -55,6 +55,7 @@ type ReconService struct {
 	refunds RefundStore
 	gw      PaymentGateway
 	clock   Clock
+	credits CreditCollections // optional: Pay Score collections (SetCreditCollections)
 }
 
 // NewReconService returns a ReconService.
@@ -85,6 +86,12 @@ func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconRepo
 	add := func(f ReconFinding) {
 		f.Day = rep.Day
 		rep.Findings = append(rep.Findings, f)
+	}
+	// Credit-pay batches are not WeChat Pay trades; their Pay Score
+	// collections are (creditpay.go).
+	batches, rows, err = s.reconCredit(ctx, from, to, batches, rows, add)
+	if err != nil {
+		return nil, err
 	}
 
 	ours := map[string]Batch{}

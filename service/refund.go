@@ -107,8 +107,11 @@ type RefundDeps struct {
 	Clock   Clock
 	Log     *slog.Logger
 	Metrics Metrics // optional: refund calls with an unknown outcome
-	Owner   string
-	Lease   time.Duration
+	// Credit (optional, SetCreditReverser) reverses credit-pay batches,
+	// which WeChat Pay never charged: their service order is cancelled.
+	Credit CreditReverser
+	Owner  string
+	Lease  time.Duration
 }
 
 // RefundService refunds batches to the original route exactly once.
@@ -218,6 +221,9 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 			return err
 		}
 		return s.complete(ctx, j)
+	}
+	if b.Funding == FundingCredit {
+		return s.reverseCredit(ctx, j, b)
 	}
 	// The latest attempt is the one to advance; attempt 1 is created on the
 	// first run. Later attempts are created only by Retry after a CLOSED.

@@ -95,6 +95,9 @@ type Region struct {
 	// day); lapse reminders (断缴提醒) count back from it.
 	PaymentDeadlineDay    int
 	PaymentDeadlineSource Figure
+	// CreditPay is the region's credit pay (社保信用付) rule; nil means the
+	// region does not offer it.
+	CreditPay *CreditPayRule
 }
 
 // Figure records where a figure comes from.
@@ -286,6 +289,9 @@ func (r *Region) Illustrative() []string {
 	add("payment_limit", r.PaymentLimitSource)
 	add("avg_wage", r.AvgWageSource)
 	add("payment_deadline", r.PaymentDeadlineSource)
+	if r.CreditPay != nil {
+		out = append(out, r.CreditPay.illustrative()...)
+	}
 	return out
 }
 
@@ -519,6 +525,11 @@ func (r *Region) Validate() error {
 	}
 	if r.AvgWageFen <= 0 {
 		return fail("avg_wage_fen", "must be positive")
+	}
+	if r.CreditPay != nil {
+		if err := r.CreditPay.validate(); err != nil {
+			return err
+		}
 	}
 	return validFigure("avg_wage_source", r.AvgWageSource)
 }

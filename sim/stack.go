@@ -58,7 +58,7 @@ func NewStack(c StackConfig) *Stack {
 	s.Pay = paysim.New(paysim.Config{AppID: k.AppID, MchID: k.MchID, MerchantPublicKey: &k.MerchantKey.PublicKey,
 		MerchantSerial: k.MerchantSerial, PlatformKey: k.PlatformKey, PublicKeyID: k.PublicKeyID,
 		APIv3Key: k.APIv3Key, Clock: c.Clock, ScheduleScale: c.NotifyScale, NotifyClient: c.HTTPClient,
-		Logger: c.Logger.With("sim", "wechatpay")})
+		Logger: c.Logger.With("sim", "wechatpay"), PayScoreServiceID: PayScoreServiceID, PayScoreAPIv2Key: PayScoreAPIv2Key(k)})
 	var callback func(string) string
 	if c.CallbackBase != "" {
 		callback = provsim.CallbackURLFor(strings.TrimRight(c.CallbackBase, "/"))

@@ -161,7 +161,8 @@ type RefundNotifyAmount struct {
 }
 
 // Parse verifies and decrypts one notification and returns a
-// service.TransactionEvent or a service.RefundEvent. h and body must be
+// service.TransactionEvent, a service.RefundEvent or a service.PayScoreEvent.
+// h and body must be
 // exactly what arrived (raw body bytes). Errors are service.NotifyMalformed
 // (cause ErrMalformed) or service.NotifyUnverified (the other Err* causes).
 func (p *NotifyParser) Parse(h http.Header, body []byte) (service.PayEvent, error) {
@@ -260,6 +261,12 @@ func (p *NotifyParser) parse(h http.Header, body []byte) (service.PayEvent, erro
 			res.SuccessTime = t
 		}
 		return service.RefundEvent{EventID: env.ID, EventType: env.EventType, Refund: res, Plaintext: plain}, nil
+	case strings.HasPrefix(env.EventType, "PAYSCORE."):
+		ev, err := payScoreEvent(env.ID, env.EventType, plain)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pay score: %v", ErrMalformed, err)
+		}
+		return ev, nil
 	default:
 		return nil, fmt.Errorf("%w: unknown event_type %q", ErrMalformed, env.EventType)
 	}

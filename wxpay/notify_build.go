@@ -93,6 +93,10 @@ func summaryOf(eventType string) string {
 		return "退款异常"
 	case "REFUND.CLOSED":
 		return "退款关闭"
+	case "PAYSCORE.USER_CONFIRM":
+		return "用户确认订单"
+	case "PAYSCORE.USER_PAID":
+		return "用户支付成功"
 	}
 	return eventType
 }

@@ -149,7 +149,7 @@ func (d *demo) run() error {
 		return fmt.Errorf("WeChat Pay simulator ledger shows %d successful refunds for the batch, want exactly 1", refunds)
 	}
 	say("WeChat Pay ledger: exactly one refund, to the original route")
-	return nil
+	return d.creditPay()
 }
 
 // quoteOrderPay quotes one month of pension + medical, orders it with an

@@ -51,6 +51,10 @@ type Config struct {
 	// (0: it ends right after the create call answers).
 	RefundDelay time.Duration
 	Logger      *slog.Logger
+	// PayScoreServiceID and PayScoreAPIv2Key are the merchant's Pay Score
+	// service id and the key that signs the confirmation extraData.
+	PayScoreServiceID string
+	PayScoreAPIv2Key  string
 }
 
 // Sim is the simulator. It is safe for concurrent use.
@@ -75,6 +79,7 @@ type Sim struct {
 	seq        int64
 	stopped    bool
 	enqueued   chan struct{} // closed and replaced on every new delivery
+	scores     *scoreState   // Pay Score service orders (payscore.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -189,6 +194,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.Handle("/v3/", s.v3(func(*http.Request, []byte) reply {
 		return apiError(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
+	s.payScoreRoutes(mux)
 	s.controlRoutes(mux)
 	return mux
 }
