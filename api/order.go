@@ -98,9 +98,11 @@ type batchResponse struct {
 	// TransactionID is WeChat's transaction id once paid.
 	TransactionID string `json:"transaction_id,omitempty"`
 	// After payment (order GET only).
-	Reference   string          `json:"platform_reference,omitempty"`
-	Refund      *refundViewJSON `json:"refund,omitempty"`
-	HeldUntil   *time.Time      `json:"held_until,omitempty"`
+	Reference string          `json:"platform_reference,omitempty"`
+	Refund    *refundViewJSON `json:"refund,omitempty"`
+	HeldUntil *time.Time      `json:"held_until,omitempty"`
+	// HoldChoice tells the payer of a held batch what they may do.
+	HoldChoice  *holdChoiceJSON `json:"hold_choice,omitempty"`
 	Delayed     bool            `json:"delayed,omitempty"`
 	DelayAdvice string          `json:"delay_advice,omitempty"`
 	// OutcomeNote explains a confirming batch (待确认) to the user.
@@ -324,6 +326,7 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 				t := v.HeldUntil.UTC()
 				b.HeldUntil = &t
 			}
+			b.HoldChoice = toHoldChoiceJSON(v.HoldChoice)
 		}
 	}
 	c.JSON(http.StatusOK, r)

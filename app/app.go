@@ -196,6 +196,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		})
 	})
 	srv := api.NewServer(deps)
+	if err := a.wireStepUpAndEvidence(srv, deps.Face); err != nil {
+		return nil, err
+	}
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
 	quotes.SetRequireSourced(cfg.QuoteRequireSourced)
 	quotes.SetIdentityEvidence(model.NewIdentityEvidence(a.DB))

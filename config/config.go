@@ -32,6 +32,10 @@ type Config struct {
 	// VoucherKey signs voucher verification codes; empty derives it from
 	// PIIKey. Set it before rotating PII_KEY, or printed codes stop verifying.
 	VoucherKey string
+	// EvidenceKey (EVIDENCE_SIGNING_KEY) is the base64 32-byte Ed25519
+	// seed signing the evidence log's tree heads; generated into DATA_DIR
+	// with the simulator, and the log is off without it otherwise.
+	EvidenceKey string
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
 	TrustedProxies []string
 	AdminToken     string
@@ -153,10 +157,11 @@ func Load(getenv func(string) string) (*Config, error) {
 			PlatformCertFile:  env("WECHATPAY_PLATFORM_CERT_FILE", ""),
 			APIBase:           strings.TrimRight(env("WECHATPAY_API_BASE", WeChatPayAPIHost), "/"),
 		},
-		PIIKey:     env("PII_KEY", ""),
-		VoucherKey: env("VOUCHER_KEY", ""),
-		AdminToken: env("ADMIN_TOKEN", ""),
-		LogLevel:   env("LOG_LEVEL", "info"),
+		PIIKey:      env("PII_KEY", ""),
+		VoucherKey:  env("VOUCHER_KEY", ""),
+		EvidenceKey: env("EVIDENCE_SIGNING_KEY", ""),
+		AdminToken:  env("ADMIN_TOKEN", ""),
+		LogLevel:    env("LOG_LEVEL", "info"),
 		Platform: Platform{
 			BaseURL: strings.TrimRight(env("PLATFORM_BASE_URL", ""), "/"),
 			AppID:   env("PLATFORM_APP_ID", ""),
@@ -272,6 +277,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.VoucherKey != "" {
 		key32("VOUCHER_KEY", c.VoucherKey)
 	}
+	if c.EvidenceKey != "" {
+		key32("EVIDENCE_SIGNING_KEY", c.EvidenceKey)
+	}
 	for _, k := range splitList(env("PII_OLD_KEYS", "")) {
 		key32("PII_OLD_KEYS", k)
 		c.PIIOldKeys = append(c.PIIOldKeys, k)
@@ -362,7 +370,7 @@ func ProductionSettings(getenv func(string) string) []string {
 	for _, k := range []string{"WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_MCH_CERT_SERIAL",
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_PUBLIC_KEY_FILE",
 		"WECHATPAY_PLATFORM_CERT_FILE", "PII_KEY", "PII_OLD_KEYS", "VOUCHER_KEY", "PLATFORM_BASE_URL", "PLATFORM_APP_ID",
-		"PLATFORM_SECRET", "PLATFORM_REGIONS", "ADMIN_TOKEN"} {
+		"PLATFORM_SECRET", "PLATFORM_REGIONS", "ADMIN_TOKEN", "EVIDENCE_SIGNING_KEY"} {
 		if strings.TrimSpace(getenv(k)) != "" {
 			out = append(out, k)
 		}
@@ -377,7 +385,7 @@ func ProductionSettings(getenv func(string) string) []string {
 // (redact). It reads the current values, so credentials filled in later
 // (the simulator's) count.
 func (c *Config) Secrets() []string {
-	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
+	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.EvidenceKey, c.AdminToken, c.Redis.Password}
 	out = append(out, c.PIIOldKeys...)
 	for _, r := range c.Platform.Regions {
 		out = append(out, r.Secret)
@@ -417,7 +425,7 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE": c.Pay.MchPrivateKeyFile, "WECHATPAY_APIV3_KEY": mask(c.Pay.APIv3Key),
 		"WECHATPAY_PUBLIC_KEY_ID": c.Pay.PublicKeyID, "WECHATPAY_PUBLIC_KEY_FILE": c.Pay.PublicKeyFile,
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
-		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
+		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey), "EVIDENCE_SIGNING_KEY": mask(c.EvidenceKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "QUOTE_REQUIRE_SOURCED": onOff(c.QuoteRequireSourced), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),

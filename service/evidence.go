@@ -71,6 +71,7 @@ type EvidenceDeps struct {
 	Codes    *VoucherService // resolves voucher codes
 	Key      ed25519.PrivateKey
 	Clock    Clock
+	Audit    AuditStore // optional: audits heads signed at an operator's request
 }
 
 // EvidenceService appends posted batches to the evidence log, signs tree
@@ -245,6 +246,17 @@ func (s *EvidenceService) PublishTreeHead(ctx context.Context) (*evidence.TreeHe
 	h := &evidence.TreeHead{Size: size, RootHash: root, Timestamp: s.d.Clock.Now()}
 	evidence.Sign(h, s.d.Key)
 	return s.d.Store.SaveTreeHead(ctx, h)
+}
+
+// PublishTreeHeadFor signs a head now at an operator's request (actor), as
+// PublishTreeHead, and writes the audit log.
+func (s *EvidenceService) PublishTreeHeadFor(ctx context.Context, actor string) (*evidence.TreeHead, error) {
+	h, err := s.PublishTreeHead(ctx)
+	if err != nil || s.d.Audit == nil {
+		return h, err
+	}
+	after := fmt.Sprintf(`{"tree_size":%d,"timestamp":%q}`, h.Size, h.Timestamp.UTC().Format(time.RFC3339))
+	return h, s.d.Audit.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "publish_tree_head", Target: "evidence-log", After: after, CreatedAt: s.d.Clock.Now()})
 }
 
 // PublishDaily signs a head once per Asia/Shanghai day when the log has
