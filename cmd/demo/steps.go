@@ -78,6 +78,9 @@ func (d *demo) run() error {
 		return fmt.Errorf("a tampered voucher code was not refused: %w", err)
 	}
 	say("a tampered code is refused")
+	if err := d.evidenceAndStepUp(region, str(prof, "current_month"), code); err != nil {
+		return err
+	}
 
 	// ---- the failure path ---------------------------------------------
 	d.title("故障路径: the provincial platform goes down")
