@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/shebao/sipay/service"
@@ -39,11 +40,19 @@ func (s *StepUpStore) CreateStepUp(ctx context.Context, a *service.StepUpAttempt
 	return nil
 }
 
-// CountStepUps returns how many attempts a batch's hold has had.
-func (s *StepUpStore) CountStepUps(ctx context.Context, outTradeNo string) (int, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&stepUpRow{}).Where("out_trade_no = ?", outTradeNo).Count(&n).Error
-	return int(n), storeErr("count step-ups", err)
+// CountStepUps returns the attempts of a batch's hold not in status error,
+// and the highest attempt number used.
+func (s *StepUpStore) CountStepUps(ctx context.Context, outTradeNo string) (int, int, error) {
+	var r struct {
+		Used int64
+		Last sql.NullInt64
+	}
+	err := s.db.WithContext(ctx).Model(&stepUpRow{}).Where("out_trade_no = ?", outTradeNo).
+		Select("COALESCE(SUM(CASE WHEN status <> ? THEN 1 ELSE 0 END), 0) AS used, MAX(attempt_no) AS last", service.StepUpError).Scan(&r).Error
+	if err != nil {
+		return 0, 0, storeErr("count step-ups", err)
+	}
+	return int(r.Used), int(r.Last.Int64), nil
 }
 
 // LinkStepUp records the face attempt a step-up started.

@@ -110,13 +110,14 @@ const (
 	StepUpPassed   = "passed"
 	StepUpFailed   = "failed"
 	StepUpMismatch = "mismatch" // WeChat verified someone else than the original verification
+	StepUpError    = "error"    // we could not start it at WeChat; not counted
 )
 
 // StepUpAttempt is one step-up face verification of a held batch.
 type StepUpAttempt struct {
 	ID            int64
 	OutTradeNo    string
-	AttemptNo     int // 1-based per hold; (OutTradeNo, AttemptNo) is unique
+	AttemptNo     int // 1-based per hold, errors included; (OutTradeNo, AttemptNo) is unique
 	UserID        int64
 	FaceAttemptID int64
 	VerifyID      string
@@ -131,8 +132,9 @@ type StepUpStore interface {
 	// CreateStepUp inserts a; ErrDuplicate when its number is taken for
 	// the batch (two starts at once).
 	CreateStepUp(ctx context.Context, a *StepUpAttempt) error
-	// CountStepUps returns how many attempts a batch's hold has had.
-	CountStepUps(ctx context.Context, outTradeNo string) (int, error)
+	// CountStepUps returns how many attempts a batch's hold has had, not
+	// counting those in status error, and the highest attempt number used.
+	CountStepUps(ctx context.Context, outTradeNo string) (used, last int, err error)
 	// LinkStepUp records the face attempt and verify_id a step-up started.
 	LinkStepUp(ctx context.Context, id, faceAttemptID int64, verifyID string) error
 	// FindStepUpByVerifyID returns ErrNotFound when unknown.
@@ -227,7 +229,7 @@ func (s *StepUpService) refusal(ctx context.Context, o *Order, b *Batch, h *Hold
 	if !now.Before(h.ExpiresAt) {
 		return nil, 0, &Error{Kind: KindConflict, Code: CodeStepUpWindowOver, Message: "复核时限已到，系统正在按规则处理这笔资金"}
 	}
-	n, err := s.d.Store.CountStepUps(ctx, b.OutTradeNo)
+	n, _, err := s.d.Store.CountStepUps(ctx, b.OutTradeNo)
 	if err != nil {
 		return nil, 0, &Error{Kind: KindInternal, Code: CodeInternal, Message: "内部错误", Err: err}
 	}
@@ -336,7 +338,8 @@ func (s *StepUpService) Choice(ctx context.Context, o *Order, b *Batch, h *Hold)
 const CodeHoldNotOpen = "hold_not_open"
 
 // StepUpStart is a started step-up: the verify_id for
-// wx.requestFacialVerify and the attempts left after this one.
+// wx.requestFacialVerify, which counted attempt this is, and the attempts
+// left after it.
 type StepUpStart struct {
 	FaceStart
 	AttemptNo    int
@@ -363,7 +366,11 @@ func (s *StepUpService) Start(ctx context.Context, userID int64, orderNo string,
 	if e != nil {
 		return nil, e
 	}
-	n := s.d.Config.MaxAttempts - left + 1
+	_, last, err := s.d.Store.CountStepUps(ctx, b.OutTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	n := last + 1
 	u, err := s.d.Users.FindUserByID(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -379,7 +386,10 @@ func (s *StepUpService) Start(ctx context.Context, userID int64, orderNo string,
 	}
 	fa, st, err := s.d.Face.begin(ctx, u, orig.Cert, FaceFlowStepUp)
 	if err != nil {
-		s.d.Store.FinishStepUp(ctx, sa.ID, StepUpFailed, 0, now)
+		// Not reaching WeChat (or the daily limit) costs no attempt.
+		if _, ferr := s.d.Store.FinishStepUp(ctx, sa.ID, StepUpError, 0, now); ferr != nil {
+			return nil, ferr
+		}
 		return nil, err
 	}
 	if err := s.d.Store.LinkStepUp(ctx, sa.ID, fa.ID, fa.VerifyID); err != nil {
@@ -388,7 +398,7 @@ func (s *StepUpService) Start(ctx context.Context, userID int64, orderNo string,
 	if err := s.audit(ctx, userID, "stepup_start", b.OutTradeNo, map[string]any{"attempt_no": n, "hold_rules": h.Rules}); err != nil {
 		return nil, err
 	}
-	return &StepUpStart{FaceStart: *st, AttemptNo: n, AttemptsLeft: left - 1}, nil
+	return &StepUpStart{FaceStart: *st, AttemptNo: s.d.Config.MaxAttempts - left + 1, AttemptsLeft: left - 1}, nil
 }
 
 // StepUpResult is the outcome of a passed step-up: the hold as it stands.

@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +22,8 @@ type stepFace struct {
 	n       int
 	ret     map[string]int
 	certs   map[string]service.PersonRef
-	next    int // verify_ret for verify_ids issued from now on (0: 10000)
+	next    int  // verify_ret for verify_ids issued from now on (0: 10000)
+	down    bool // getverifyid fails (WeChat unreachable)
 	onQuery func()
 }
 
@@ -32,6 +34,9 @@ func newStepFace() *stepFace {
 func (f *stepFace) GetVerifyID(ctx context.Context, r service.FaceVerifyRequest) (string, time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return "", 0, errors.New("dial tcp: connection refused")
+	}
 	f.n++
 	id := "vid-" + r.OutSeqNo
 	f.certs[id] = r.Cert
@@ -193,6 +198,15 @@ func TestStepUpFailuresLeaveTheHoldToOperationsAndAreCapped(t *testing.T) {
 		uid, pid := k.verified("s1", "张三", "11010519491231002X")
 		otn := h.paid(orderNo(41), uid, pid, 150000)
 		h.run()
+		// WeChat unreachable when starting: no attempt is used.
+		k.wx.down = true
+		if _, err := k.stepup.Start(ctx, uid, orderNo(41), 1); service.ErrorCode(err) != "wechat_unavailable" {
+			t.Fatalf("start with WeChat down: got %v, want wechat_unavailable", err)
+		}
+		k.wx.down = false
+		if c := k.heldChoice(otn); c == nil || c.AttemptsLeft != 3 {
+			t.Fatalf("choice after an outage: got %+v, want 3 attempts left", c)
+		}
 		k.wx.next = 90017 // timeout at WeChat
 		for i := 1; i <= 3; i++ {
 			st, err := k.stepup.Start(ctx, uid, orderNo(41), 1)
