@@ -54,6 +54,7 @@ func (a *App) wireStepUpAndEvidence(srv *api.Server, face api.FaceVerification) 
 	a.Log.Info("payment evidence log on", "key_id", evidence.KeyID(ev.PublicKey()))
 	srv.MountEvidence(ev)
 	a.every("evidence", 5*time.Second, func(ctx context.Context) error { _, err := ev.RunOnce(ctx); return err })
+	a.every("evidence catch-up", time.Hour, func(ctx context.Context) error { _, err := ev.CatchUp(ctx); return err })
 	a.every("evidence tree head", 10*time.Minute, func(ctx context.Context) error { _, err := ev.PublishDaily(ctx); return err })
 	a.every("evidence audit", 24*time.Hour, func(ctx context.Context) error { _, err := ev.Audit(ctx); return err })
 	return nil

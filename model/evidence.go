@@ -142,13 +142,17 @@ func (s *EvidenceStore) ListEvidence(ctx context.Context, from uint64, limit int
 	return out, nil
 }
 
-// PendingEvidence lists posted batches without an entry, oldest first.
-func (s *EvidenceStore) PendingEvidence(ctx context.Context, limit int) ([]string, error) {
+// PendingEvidence lists posted batches without an entry, oldest first;
+// with since set, only batches updated at or after it.
+func (s *EvidenceStore) PendingEvidence(ctx context.Context, since time.Time, limit int) ([]string, error) {
 	var outs []string
-	err := s.db.WithContext(ctx).Table("batches AS b").
+	q := s.db.WithContext(ctx).Table("batches AS b").
 		Joins("LEFT JOIN evidence_records e ON e.out_trade_no = b.out_trade_no").
-		Where("b.status = ? AND e.id IS NULL", string(service.StatusPosted)).
-		Order("b.updated_at, b.id").Limit(limit).Pluck("b.out_trade_no", &outs).Error
+		Where("b.status = ? AND e.id IS NULL", string(service.StatusPosted))
+	if !since.IsZero() {
+		q = q.Where("b.updated_at >= ?", since.UTC())
+	}
+	err := q.Order("b.updated_at, b.id").Limit(limit).Pluck("b.out_trade_no", &outs).Error
 	return outs, storeErr("pending evidence", err)
 }
 

@@ -53,8 +53,9 @@ type EvidenceStore interface {
 	// ListEvidence returns up to limit entries from leaf index from on, in
 	// index order.
 	ListEvidence(ctx context.Context, from uint64, limit int) ([]EvidenceEntry, error)
-	// PendingEvidence lists posted batches without an entry, oldest first.
-	PendingEvidence(ctx context.Context, limit int) ([]string, error)
+	// PendingEvidence lists posted batches without an entry, oldest first;
+	// with since set, only batches updated at or after it.
+	PendingEvidence(ctx context.Context, since time.Time, limit int) ([]string, error)
 	// SaveTreeHead stores a signed head, or returns the one already stored
 	// for its size (one head per size).
 	SaveTreeHead(ctx context.Context, h *evidence.TreeHead) (*evidence.TreeHead, error)
@@ -208,23 +209,44 @@ func (s *EvidenceService) root(ctx context.Context, size uint64) ([]byte, error)
 	return r.GetRootHash(nil)
 }
 
-// RunOnce appends every posted batch not in the log yet; it returns how
-// many it appended. Safe on several instances.
+// EvidenceRecent is how far back RunOnce looks for posted batches; CatchUp
+// looks at all of them.
+const EvidenceRecent = 24 * time.Hour
+
+// RunOnce appends the batches posted in the last EvidenceRecent that are not
+// in the log yet (an indexed query, for a worker every few seconds); it
+// returns how many it appended. Safe on several instances.
 func (s *EvidenceService) RunOnce(ctx context.Context) (int, error) {
-	outs, err := s.d.Store.PendingEvidence(ctx, 100)
-	if err != nil {
-		return 0, err
-	}
+	return s.appendPending(ctx, s.d.Clock.Now().Add(-EvidenceRecent))
+}
+
+// CatchUp appends every posted batch not in the log yet, however old (after
+// downtime, a clock jump, or for batches posted before the log existed).
+func (s *EvidenceService) CatchUp(ctx context.Context) (int, error) {
+	return s.appendPending(ctx, time.Time{})
+}
+
+func (s *EvidenceService) appendPending(ctx context.Context, since time.Time) (int, error) {
 	n := 0
-	for _, otn := range outs {
-		if _, err := s.Append(ctx, otn); errors.Is(err, errEvidenceNotReady) {
-			continue
-		} else if err != nil {
+	for {
+		outs, err := s.d.Store.PendingEvidence(ctx, since, 100)
+		if err != nil {
 			return n, err
 		}
-		n++
+		added := 0
+		for _, otn := range outs {
+			if _, err := s.Append(ctx, otn); errors.Is(err, errEvidenceNotReady) {
+				continue
+			} else if err != nil {
+				return n, err
+			}
+			added++
+		}
+		n += added
+		if len(outs) < 100 || added == 0 {
+			return n, nil
+		}
 	}
-	return n, nil
 }
 
 // PublishTreeHead signs a head for the log's current size, or returns the

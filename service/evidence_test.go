@@ -264,3 +264,30 @@ func TestEvidenceTreeHeadIsPublishedOncePerDayWhenTheLogGrew(t *testing.T) {
 		}
 	})
 }
+
+func TestEvidenceWorkerLooksBackADayAndCatchUpRecordsOlderBatches(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		uid := h.user("ev1", 11)
+		old := h.postedBatches(uid, 400, 1)[0]
+		h.clock.Advance(service.EvidenceRecent + time.Minute) // e.g. the log was off, or a clock jump
+		recent := h.postedBatches(uid, 410, 1)[0]
+		ev := h.evidenceService()
+		if n, err := ev.RunOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("run: got %d, %v; want 1 (the recent batch)", n, err)
+		}
+		store := model.NewEvidenceStore(h.db)
+		if _, err := store.FindEvidence(ctx, recent); err != nil {
+			t.Fatalf("recent batch: %v", err)
+		}
+		if n, err := ev.CatchUp(ctx); err != nil || n != 1 {
+			t.Fatalf("catch-up: got %d, %v; want 1 (the older batch)", n, err)
+		}
+		if e, err := store.FindEvidence(ctx, old); err != nil || e.LeafIndex != 1 {
+			t.Fatalf("older batch: got %+v, %v; want leaf 1", e, err)
+		}
+		if n, err := ev.CatchUp(ctx); err != nil || n != 0 {
+			t.Fatalf("second catch-up: got %d, %v; want 0", n, err)
+		}
+	})
+}
