@@ -95,6 +95,12 @@ func TestStepUpAndEvidenceOverHTTP(t *testing.T) {
 		t.Fatalf("record %+v, want order %s with its transaction, reference and 3 vouchers", r, first)
 	}
 	u.call(t, "GET", "/api/v1/evidence/1.F.100.20260101.forged", nil, 400)
+	u.call(t, "GET", "/api/v1/evidence/"+code+"?since=0", nil, 400)
+	var grown evidence.Bundle
+	if _, raw := u.raw(t, "GET", "/api/v1/evidence/"+code+"?since=1"); json.Unmarshal(raw, &grown) != nil || grown.Consistency == nil ||
+		evidence.VerifyConsistency(bundle.TreeHead, grown.TreeHead, grown.Consistency.Proof, pub) != nil {
+		t.Fatalf("since=1: %s, want a consistency proof from the first head", raw)
+	}
 	anon.call(t, "GET", "/api/v1/evidence/"+code, nil, 401)
 	anon.call(t, "POST", "/api/v1/admin/evidence/tree-heads", nil, 401)
 	// A batch never held has no hold to step up.

@@ -167,6 +167,34 @@ type Bundle struct {
 	// PublicKey is the key the server signs with, for convenience only: a
 	// verifier should pin the key it got out of band (docs/evidence.md).
 	PublicKey []byte `json:"public_key"`
+	// Consistency, when asked for (?since=<size>), proves that the tree of
+	// that earlier size is a prefix of this one: nothing the verifier saw
+	// before was dropped or changed.
+	Consistency *Consistency `json:"consistency,omitempty"`
+}
+
+// Consistency is an RFC 6962 consistency proof from an earlier tree size
+// to the bundle's tree head.
+type Consistency struct {
+	FromSize uint64   `json:"from_size"`
+	Proof    [][]byte `json:"proof"`
+}
+
+// VerifyConsistency checks that the log signed in older is a prefix of the
+// log signed in newer, with the proof from older.Size to newer.Size; both
+// heads must verify under pub. A log that dropped or changed an entry
+// covered by older fails.
+func VerifyConsistency(older, newer TreeHead, p [][]byte, pub ed25519.PublicKey) error {
+	if err := VerifyHead(older, pub); err != nil {
+		return fmt.Errorf("earlier %w", err)
+	}
+	if err := VerifyHead(newer, pub); err != nil {
+		return err
+	}
+	if err := proof.VerifyConsistency(Hasher, older.Size, newer.Size, p, older.RootHash, newer.RootHash); err != nil {
+		return fmt.Errorf("consistency from size %d to %d: %w", older.Size, newer.Size, err)
+	}
+	return nil
 }
 
 // Verify checks a bundle offline against the pinned public key: the tree

@@ -306,8 +306,10 @@ var ErrEvidenceNotFound = &Error{Kind: KindNotFound, Code: "evidence_not_found",
 // inclusion proof in a signed tree head; a head covering the record is
 // signed on demand. The code's signature is checked and the order must be
 // the user's (another user's is not found). The proof is checked before
-// it is returned. Errors: voucher_invalid, not_found, evidence_not_found.
-func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string) (*evidence.Bundle, error) {
+// it is returned. With since > 0 (a tree size the caller saw before) the
+// bundle carries the consistency proof from that size to the head. Errors:
+// voucher_invalid, not_found, evidence_not_found, invalid_since.
+func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string, since uint64) (*evidence.Bundle, error) {
 	v, err := s.d.Codes.Resolve(ctx, code)
 	if err != nil {
 		return nil, err
@@ -352,6 +354,25 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string)
 		return nil, err
 	}
 	b := &evidence.Bundle{Record: e.Body, LeafIndex: e.LeafIndex, LeafHash: leaf[0], Proof: path, TreeHead: *h, PublicKey: s.PublicKey()}
+	if since > 0 {
+		if since > h.Size {
+			return nil, Invalid("invalid_since", fmt.Sprintf("since 不能大于当前树大小 %d", h.Size),
+				FieldError{Field: "since", Code: "range", Message: fmt.Sprintf("want 1 to %d", h.Size)})
+		}
+		cn, err := proof.Consistency(since, h.Size)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := s.d.Store.EvidenceNodes(ctx, cn.IDs)
+		if err != nil {
+			return nil, err
+		}
+		cp, err := cn.Rehash(ch, evidence.Hasher.HashChildren)
+		if err != nil {
+			return nil, err
+		}
+		b.Consistency = &evidence.Consistency{FromSize: since, Proof: cp}
+	}
 	if _, err := evidence.Verify(*b, s.PublicKey()); err != nil {
 		// What we would hand out does not verify: the stored log was
 		// altered. Never serve it; operations must look.

@@ -102,7 +102,7 @@ func TestEvidenceLogRecordsEveryPostedBatchOnceAndItsProofVerifiesOffline(t *tes
 
 		h.clock.Advance(time.Minute)
 		for i, otn := range outs {
-			bundle, err := a.Bundle(ctx, uid, h.codeOf(uid, otn, service.VoucherAcceptance))
+			bundle, err := a.Bundle(ctx, uid, h.codeOf(uid, otn, service.VoucherAcceptance), 0)
 			if err != nil {
 				t.Fatalf("bundle %s: %v", otn, err)
 			}
@@ -139,10 +139,10 @@ func TestEvidenceLogRecordsEveryPostedBatchOnceAndItsProofVerifiesOffline(t *tes
 		}
 		// Another user holding the code gets not found.
 		stranger := h.user("ev2", 12)
-		if _, err := a.Bundle(ctx, stranger, h.codeOf(uid, outs[0], service.VoucherFiscal)); service.ErrorCode(err) != service.CodeNotFound {
+		if _, err := a.Bundle(ctx, stranger, h.codeOf(uid, outs[0], service.VoucherFiscal), 0); service.ErrorCode(err) != service.CodeNotFound {
 			t.Fatalf("stranger: got %v, want not_found", err)
 		}
-		if _, err := a.Bundle(ctx, uid, "1.F.100.20260302.AAAAAAAAAAAAAAAAAAAAAA"); service.ErrorCode(err) != "voucher_invalid" {
+		if _, err := a.Bundle(ctx, uid, "1.F.100.20260302.AAAAAAAAAAAAAAAAAAAAAA", 0); service.ErrorCode(err) != "voucher_invalid" {
 			t.Fatalf("forged code: got %v, want voucher_invalid", err)
 		}
 		if au, err := a.Audit(ctx); err != nil || len(au.Problems) != 0 || au.Size != 5 || au.HeadSize != 5 {
@@ -181,7 +181,7 @@ func TestEvidenceAlteringOrDroppingAnyStoredRecordBreaksVerification(t *testing.
 			if err := h.db.Exec("UPDATE evidence_records SET body = ? WHERE out_trade_no = ?", altered, otn).Error; err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ev.Bundle(ctx, uid, h.codeOf(uid, otn, service.VoucherTransaction)); service.ErrorCode(err) != "evidence_unavailable" {
+			if _, err := ev.Bundle(ctx, uid, h.codeOf(uid, otn, service.VoucherTransaction), 0); service.ErrorCode(err) != "evidence_unavailable" {
 				t.Fatalf("bundle of altered record %d: got %v, want evidence_unavailable", k, err)
 			}
 			if au, err := ev.Audit(ctx); err != nil || len(au.Problems) == 0 {
@@ -214,7 +214,7 @@ func TestEvidenceAlteringOrDroppingAnyStoredRecordBreaksVerification(t *testing.
 		if err := h.db.Exec("UPDATE evidence_nodes SET hash = ? WHERE level = 1 AND node_index = 0", make([]byte, 32)).Error; err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[3], service.VoucherTransaction)); service.ErrorCode(err) != "evidence_unavailable" {
+		if _, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[3], service.VoucherTransaction), 0); service.ErrorCode(err) != "evidence_unavailable" {
 			t.Fatalf("bundle with an altered node: got %v, want evidence_unavailable", err)
 		}
 		if au, err := ev.Audit(ctx); err != nil || len(au.Problems) == 0 {
@@ -288,6 +288,72 @@ func TestEvidenceWorkerLooksBackADayAndCatchUpRecordsOlderBatches(t *testing.T) 
 		}
 		if n, err := ev.CatchUp(ctx); err != nil || n != 0 {
 			t.Fatalf("second catch-up: got %d, %v; want 0", n, err)
+		}
+	})
+}
+
+func TestEvidenceConsistencyProofShowsTheLogOnlyGrewAndCatchesARewrittenLog(t *testing.T) {
+	each(t, noHolds(), func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		pub := testEvidenceKey.Public().(ed25519.PublicKey)
+		uid := h.user("ev1", 11)
+		outs := h.postedBatches(uid, 500, 3)
+		ev := h.evidenceService()
+		if _, err := ev.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A verifier keeps the head it saw with its first bundle (size 3).
+		first, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[0], service.VoucherTransaction), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Hour)
+		outs = append(outs, h.postedBatches(uid, 510, 2)...)
+		if _, err := ev.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ev.PublishTreeHead(ctx); err != nil {
+			t.Fatal(err)
+		}
+		later, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[4], service.VoucherTransaction), first.TreeHead.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if later.TreeHead.Size != 5 || later.Consistency == nil || later.Consistency.FromSize != 3 {
+			t.Fatalf("later bundle: head %d, consistency %+v; want 5 from 3", later.TreeHead.Size, later.Consistency)
+		}
+		if err := evidence.VerifyConsistency(first.TreeHead, later.TreeHead, later.Consistency.Proof, pub); err != nil {
+			t.Fatalf("the log only grew, yet: %v", err)
+		}
+		if _, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[4], service.VoucherTransaction), 6); service.ErrorCode(err) != "invalid_since" {
+			t.Fatalf("since beyond the head: got %v, want invalid_since", err)
+		}
+
+		// The operator drops record 1 and rebuilds the whole log, signing
+		// new heads with the same key: every new bundle verifies on its own,
+		// but not as an extension of the head the verifier kept.
+		for _, tbl := range []string{"evidence_records", "evidence_nodes", "evidence_tree_heads"} {
+			if err := h.db.Exec("DELETE FROM " + tbl).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, otn := range outs {
+			if i == 1 {
+				continue
+			}
+			if _, err := ev.Append(ctx, otn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rewritten, err := ev.Bundle(ctx, uid, h.codeOf(uid, outs[4], service.VoucherTransaction), first.TreeHead.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := evidence.Verify(*rewritten, pub); err != nil {
+			t.Fatalf("the rewritten log's own bundle: %v (it should verify on its own)", err)
+		}
+		if err := evidence.VerifyConsistency(first.TreeHead, rewritten.TreeHead, rewritten.Consistency.Proof, pub); err == nil {
+			t.Fatalf("a log rebuilt without record 1 passed as an extension of the head the verifier kept")
 		}
 	})
 }

@@ -114,3 +114,75 @@ func TestEvidenceVerify(t *testing.T) {
 		}
 	})
 }
+
+// growthFiles writes a bundle kept at tree size 2 and a later one at size
+// 3 of a log whose record 1 is amount1 fen (2000 in the original log), with
+// the consistency proof from size 2 to 3.
+func growthFiles(t *testing.T, key ed25519.PrivateKey, amount1 int64) (oldPath, newPath string) {
+	t.Helper()
+	write := func(b evidence.Bundle) string {
+		raw, _ := json.Marshal(b)
+		p := filepath.Join(t.TempDir(), "b.json")
+		if err := os.WriteFile(p, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	build := func(amounts []int64) (*testonly.Tree, [][]byte) {
+		tree := testonly.New(evidence.Hasher)
+		var bodies [][]byte
+		for i, a := range amounts {
+			r := evidence.Record{Version: evidence.RecordVersion, OutTradeNo: "SP" + strings.Repeat("x", i+1), AmountFen: a, Vouchers: []evidence.Voucher{}}
+			c, _ := r.Canonical()
+			bodies = append(bodies, c)
+			tree.AppendData(c)
+		}
+		return tree, bodies
+	}
+	head := func(tree *testonly.Tree, size uint64) evidence.TreeHead {
+		h := evidence.TreeHead{Size: size, RootHash: tree.HashAt(size), Timestamp: time.Date(2026, 3, 3, 0, 0, int(size), 0, time.UTC)}
+		evidence.Sign(&h, key)
+		return h
+	}
+	orig, ob := build([]int64{1000, 2000, 3000})
+	p, _ := orig.InclusionProof(0, 2)
+	oldPath = write(evidence.Bundle{Record: ob[0], LeafIndex: 0, Proof: p, TreeHead: head(orig, 2)})
+	now, nb := build([]int64{1000, amount1, 3000})
+	p, _ = now.InclusionProof(2, 3)
+	cp, _ := now.ConsistencyProof(2, 3)
+	newPath = write(evidence.Bundle{Record: nb[2], LeafIndex: 2, Proof: p, TreeHead: head(now, 3), Consistency: &evidence.Consistency{FromSize: 2, Proof: cp}})
+	return oldPath, newPath
+}
+
+func TestEvidenceVerifyPrevious(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
+	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	run2 := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(args, strings.NewReader(""), &out, &out)
+		return code, out.String()
+	}
+	t.Run("Grew", func(t *testing.T) {
+		oldP, newP := growthFiles(t, key, 2000)
+		if code, out := run2("-pubkey", pub, "-previous", oldP, newP); code != 0 || !strings.Contains(out, "CONSISTENT") {
+			t.Fatalf("got %d %q, want 0 CONSISTENT", code, out)
+		}
+	})
+	t.Run("Rewritten", func(t *testing.T) {
+		// Record 1 changed after the verifier kept the size-2 head; the new
+		// bundle verifies on its own but not as an extension of the old.
+		oldP, newP := growthFiles(t, key, 2001)
+		if code, _ := run2("-pubkey", pub, newP); code != 0 {
+			t.Fatalf("the rewritten log's bundle alone: got %d, want 0", code)
+		}
+		if code, out := run2("-pubkey", pub, "-previous", oldP, newP); code != 1 || !strings.Contains(out, "NOT VERIFIED") {
+			t.Fatalf("got %d %q, want 1 NOT VERIFIED", code, out)
+		}
+	})
+	t.Run("NoProof", func(t *testing.T) {
+		oldP, _ := growthFiles(t, key, 2000)
+		if code, out := run2("-pubkey", pub, "-previous", oldP, bundleFile(t, key, nil)); code != 1 || !strings.Contains(out, "since=2") {
+			t.Fatalf("got %d %q, want 1 asking for ?since=2", code, out)
+		}
+	})
+}
