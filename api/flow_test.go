@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	"github.com/shebao/sipay/app"
-	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/app/apptest"
 )
 
 // flowServer is the fully wired app (SIMULATOR=on, embedded SQLite,
@@ -38,18 +37,11 @@ func startFlowServer(t *testing.T, env map[string]string, rt func(http.RoundTrip
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	all := map[string]string{"DATA_DIR": t.TempDir(), "PUBLIC_BASE_URL": base}
+	all := map[string]string{"PUBLIC_BASE_URL": base}
 	for k, v := range env {
 		all[k] = v
 	}
-	cfg, err := config.Load(func(k string) string { return all[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := apptest.New(t, apptest.Options{Env: all})
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	ctx, stop := context.WithCancel(context.Background())
@@ -58,7 +50,6 @@ func startFlowServer(t *testing.T, env map[string]string, rt func(http.RoundTrip
 		srv.Shutdown(context.Background())
 		stop()
 		wait()
-		a.Close()
 	})
 	var tr http.RoundTripper = http.DefaultTransport
 	if rt != nil {

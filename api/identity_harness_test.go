@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/api"
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/pii"
@@ -38,30 +39,12 @@ type harness struct {
 	wx       *wechat.Client
 	platform *fakePlatform
 	identity *service.IdentityService
-	logs     *syncBuffer
+	logs     *apptest.SyncBuffer
 }
 
 type harnessOptions struct {
 	dailyAttempts int
 	legacy        bool
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, o harnessOptions) *harness {
@@ -90,7 +73,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, o harne
 	platform := &fakePlatform{checks: map[string]string{}}
 	identity := service.NewIdentityService(users, persons, family)
 
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := api.NewServer(api.Deps{
 		Logger:   log,
@@ -240,11 +223,4 @@ func wantStatus(tb testing.TB, r reply, status int, code string) {
 }
 
 // residentID builds a valid resident ID number from 17 digits.
-func residentID(first17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range first17 {
-		sum += int(c-'0') * w[i]
-	}
-	return first17 + string("10X98765432"[sum%11])
-}
+var residentID = service.CompleteResidentID

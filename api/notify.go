@@ -24,7 +24,7 @@ type RefundEventHandler interface {
 }
 
 // NotifyDeduper remembers processed notification event ids (the Redis fast
-// path; the database decides). cache.EventDedupe implements it.
+// path; the database decides). cache.SeenStore implements it.
 type NotifyDeduper interface {
 	Seen(ctx context.Context, eventID string) (bool, error)
 	Mark(ctx context.Context, eventID string) error

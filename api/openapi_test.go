@@ -1,10 +1,7 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"regexp"
 	"sort"
@@ -15,8 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/shebao/sipay/api"
-	"github.com/shebao/sipay/app"
-	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/app/apptest"
 )
 
 var pathParam = regexp.MustCompile(`:([A-Za-z_]+)`)
@@ -48,16 +44,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		}
 	}
 
-	env := map[string]string{"DATA_DIR": t.TempDir()}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := apptest.New(t, apptest.Options{})
 	routed := map[string]bool{}
 	for _, r := range a.Handler.(*api.Server).Engine().Routes() {
 		// The simulators' own control APIs are proxied through; they are

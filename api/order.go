@@ -119,25 +119,16 @@ type orderResponse struct {
 	Batches   []batchResponse `json:"batches"`
 }
 
-type payParamsResponse struct {
-	AppID     string `json:"appId"`
-	TimeStamp string `json:"timeStamp"`
-	NonceStr  string `json:"nonceStr"`
-	Package   string `json:"package"`
-	SignType  string `json:"signType"`
-	PaySign   string `json:"paySign"`
-}
-
 type createOrderResponse struct {
 	orderResponse
 	PaySeq    int               `json:"pay_seq"`
-	PayParams payParamsResponse `json:"pay_params"`
+	PayParams service.PayParams `json:"pay_params"`
 }
 
 type payResponse struct {
 	OrderNo   string            `json:"order_no"`
 	Seq       int               `json:"seq"`
-	PayParams payParamsResponse `json:"pay_params"`
+	PayParams service.PayParams `json:"pay_params"`
 }
 
 type lineResponse struct {
@@ -196,11 +187,6 @@ func toOrderResponse(o *service.Order) orderResponse {
 	return r
 }
 
-func toPayParams(p service.PayParams) payParamsResponse {
-	return payParamsResponse{AppID: p.AppID, TimeStamp: p.TimeStamp, NonceStr: p.NonceStr, Package: p.Package,
-		SignType: p.SignType, PaySign: p.PaySign}
-}
-
 type createOrderRequest struct {
 	QuoteID string `json:"quote_id"`
 }
@@ -220,7 +206,7 @@ func (h *orderHandlers) createOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: toPayParams(res.PayParams)})
+	c.JSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams})
 }
 
 // resumeOrder answers a retry of a create-order request whose order exists
@@ -244,7 +230,7 @@ func (h *orderHandlers) resumeOrder(c *gin.Context, saved *service.SavedResponse
 			return
 		}
 	}
-	c.AbortWithStatusJSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: toPayParams(res.PayParams)})
+	c.AbortWithStatusJSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams})
 }
 
 func (h *orderHandlers) payBatch(c *gin.Context) {
@@ -258,7 +244,7 @@ func (h *orderHandlers) payBatch(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: toPayParams(res.PayParams)})
+	c.JSON(http.StatusOK, payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: res.PayParams})
 }
 
 func (h *orderHandlers) listOrders(c *gin.Context) {

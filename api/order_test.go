@@ -133,7 +133,7 @@ func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderServic
 	}
 	a.deps = api.OrderDeps{Orders: orders, Idempotency: cache.NewIdempotencyStore(rdb), Notify: parser,
 		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
-		Dedupe:          cache.NewEventDedupe(rdb, 48*time.Hour)}
+		Dedupe:          cache.NewSeenStore(rdb, "wxevent:", 48*time.Hour)}
 	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{}})
 	srv.MountOrders(a.deps)
 	mu.Lock()
@@ -472,7 +472,7 @@ func (a *orderAPI) transaction(otn string, total int64) map[string]any {
 	return map[string]any{
 		"appid": a.keys.AppID, "mchid": a.keys.MchID, "out_trade_no": otn, "transaction_id": "4200" + strings.ReplaceAll(otn[len(otn)-8:], "_", "0"),
 		"trade_type": "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-		"success_time": a.clock.Now().In(wxpay.Shanghai).Format(time.RFC3339),
+		"success_time": a.clock.Now().In(service.Shanghai).Format(time.RFC3339),
 		"payer":        map[string]any{"openid": "openid-1"},
 		"amount":       map[string]any{"total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY"},
 	}

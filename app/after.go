@@ -70,7 +70,7 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	owner := instanceID()
 	_, mchID := a.payIDs()
 	refunds := service.NewRefundService(service.RefundDeps{Orders: in.Orders, Outbox: outbox, Refunds: store, Gateway: in.Gateway,
-		MchID: mchID, Guard: cache.NewGuard(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, Owner: owner})
+		MchID: mchID, Guard: cache.NewLocker(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: store, Orders: in.Orders, Users: model.NewUserStore(a.DB), Family: in.Family,
 		Refunds: refunds, Waker: store, Rules: rules, Clock: a.Clock})
 	vouchers := service.NewVoucherService(store, in.Orders, a.Clock, service.DeriveVoucherKey(secret))

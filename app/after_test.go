@@ -2,14 +2,12 @@ package app_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shebao/sipay/app"
-	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim/provsim"
@@ -20,17 +18,9 @@ import (
 // background workers: the test drives them.
 func simApp(tb testing.TB) (*app.App, *service.ManualClock) {
 	tb.Helper()
-	env := map[string]string{"DATA_DIR": tb.TempDir(), "WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9"}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		tb.Fatal(err)
-	}
 	clock := service.NewManualClock(time.Now().UTC().Truncate(time.Second))
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(a.Close)
+	a := apptest.New(tb, apptest.Options{Env: map[string]string{"WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9"},
+		App: app.Options{Clock: clock}})
 	return a, clock
 }
 

@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		codes[i] = r.Code
 	}
 	callbacks := platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
-		Nonces: &platform.RedisNonceStore{Client: rdb}}, after.Posting, log.With("component", "platform-callback"))
+		Nonces: cache.NewSeenStore(rdb, "si:", 0)}, after.Posting, log.With("component", "platform-callback"))
 	deps.Extra = append(deps.Extra, func(e *gin.Engine) {
 		e.POST("/api/v1/platform/:region/callback", func(c *gin.Context) {
 			callbacks.ServeCallback(c.Writer, c.Request, c.Param("region"))

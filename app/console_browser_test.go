@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shebao/sipay/app"
-	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim/provsim"
@@ -30,31 +28,14 @@ const consoleOperatorToken = "alice-console-token-for-tests"
 func consoleApp(tb testing.TB) (*app.App, *service.ManualClock) {
 	tb.Helper()
 	sum := sha256.Sum256([]byte(consoleOperatorToken))
-	env := map[string]string{"DATA_DIR": tb.TempDir(), "WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9",
-		"OPS_OPERATORS": "alice:" + hex.EncodeToString(sum[:])}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		tb.Fatal(err)
-	}
 	clock := service.NewManualClock(time.Now().UTC().Truncate(time.Second))
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(a.Close)
+	a := apptest.New(tb, apptest.Options{Env: map[string]string{"WORKERS": "off", "PUBLIC_BASE_URL": "http://127.0.0.1:9",
+		"OPS_OPERATORS": "alice:" + hex.EncodeToString(sum[:])}, App: app.Options{Clock: clock}})
 	return a, clock
 }
 
-// residentID builds a valid 18-digit resident ID number (ISO 7064 MOD 11-2
-// check character) from a 17-digit body.
-func residentID(body17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range body17 {
-		sum += int(c-'0') * w[i]
-	}
-	return body17 + string("10X98765432"[sum%11])
-}
+// residentID builds a valid 18-digit resident ID number from a 17-digit body.
+var residentID = service.CompleteResidentID
 
 // browserPath finds Debian's chromium (or CHROME_PATH).
 func browserPath() string {
@@ -257,7 +238,7 @@ func TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted(t *testing.T) {
 	shot(t, bctx, dir, "order")
 
 	// Reconciliation of today: WeChat's bill against our books.
-	today := service.ReconDay(clock.Now())
+	today := service.Day(clock.Now())
 	if _, err := a.After.Recon.Reconcile(ctx, clock.Now()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}

@@ -38,7 +38,7 @@ func (a *App) wireOrders(srv *api.Server, quotes service.QuoteFinder, users serv
 		Notify:          a.Notify,
 		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
 		Refunds:         refunds,
-		Dedupe:          cache.NewEventDedupe(a.Redis, 48*time.Hour),
+		Dedupe:          cache.NewSeenStore(a.Redis, "wxevent:", 48*time.Hour),
 		After:           after,
 		Metrics:         a.Metrics,
 	})

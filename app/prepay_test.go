@@ -84,20 +84,12 @@ func TestPrepayQuoteIsPaidPostedAndAcceptedInEveryRegionThatAllowsIt(t *testing.
 	}
 }
 
-func addMonths(m string, n int) string {
-	t, _ := time.Parse("2006-01", m)
-	return t.AddDate(0, n, 0).Format("2006-01")
-}
+var addMonths = service.AddMonths
 
 // prepayResidentID returns a valid 18-digit resident ID number (MOD 11-2) for seq.
 func prepayResidentID(seq int) string {
 	body := fmt.Sprintf("440106199001%02d%03d", 1+seq%28, 100+seq%900)
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range body {
-		sum += int(c-'0') * w[i]
-	}
-	return body + string("10X98765432"[sum%11])
+	return service.CompleteResidentID(body)
 }
 
 // verifiedUser makes a user whose verified person the platform lists as

@@ -22,19 +22,23 @@ func NewRateLimiter(rdb redis.UniversalClient, clock service.Clock) *RateLimiter
 	return &RateLimiter{rdb: rdb, clock: clock}
 }
 
+// incrScript counts one event and gives a new window's key its expiry, in
+// one command (one round trip, atomic: a key never lives without a TTL).
+var incrScript = redis.NewScript(`local n = redis.call("INCR", KEYS[1])
+if n == 1 then redis.call("PEXPIRE", KEYS[1], ARGV[1]) end
+return n`)
+
 // Allow counts one event for key in the current window and reports whether
 // it is within limit; when not, it returns how long until the window ends.
 func (l *RateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	now := l.clock.Now()
 	start := now.Truncate(window)
 	k := "rl:" + key + ":" + strconv.FormatInt(start.Unix(), 10)
-	pipe := l.rdb.TxPipeline()
-	incr := pipe.Incr(ctx, k)
-	pipe.Expire(ctx, k, window+time.Minute)
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := incrScript.Run(ctx, l.rdb, []string{k}, (window + time.Minute).Milliseconds()).Int64()
+	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	if incr.Val() > int64(limit) {
+	if n > int64(limit) {
 		return false, start.Add(window).Sub(now), nil
 	}
 	return true, 0, nil

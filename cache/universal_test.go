@@ -46,7 +46,7 @@ func TestOpenConfigPicksTheDeployment(t *testing.T) {
 					t.Fatalf("attempt %d allowed=%v, want %v", i, ok, want)
 				}
 			}
-			release, ok, err := cache.NewGuard(rdb).Acquire(ctx, "universal-guard-"+c.name, time.Minute)
+			release, ok, err := guard{cache.NewLocker(rdb)}.Acquire(ctx, "universal-guard-"+c.name, time.Minute)
 			if err != nil || !ok {
 				t.Fatalf("guard: ok=%v err=%v", ok, err)
 			}

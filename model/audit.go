@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -25,7 +26,7 @@ func (s *AfterStore) WriteAudit(ctx context.Context, e service.AuditEntry) error
 	if at.IsZero() {
 		at = s.db.Now()
 	}
-	err := s.db.WithContext(ctx).Create(&auditRow{Actor: cut(e.Actor, 80), Action: e.Action, Target: cut(e.Target, 80),
+	err := s.db.WithContext(ctx).Create(&auditRow{Actor: redact.Clip(e.Actor, 80), Action: e.Action, Target: redact.Clip(e.Target, 80),
 		BeforeJSON: e.Before, AfterJSON: e.After, CreatedAt: at.UTC()}).Error
 	return storeErr("write audit", err)
 }

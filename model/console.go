@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -197,7 +198,7 @@ func (s *AfterStore) FindOpsAlert(ctx context.Context, id int64) (*service.OpsAl
 // DecideAlert moves an alert between statuses with one conditional update,
 // so two operators clicking at once decide it once.
 func (s *AfterStore) DecideAlert(ctx context.Context, id int64, from []string, to, by, note string, at time.Time) (bool, error) {
-	set := map[string]any{"status": to, "decided_by": cut(by, 80), "note": cut(note, 500)}
+	set := map[string]any{"status": to, "decided_by": redact.Clip(by, 80), "note": redact.Clip(note, 500)}
 	switch to {
 	case service.AlertAcked:
 		set["acked_at"] = at.UTC()

@@ -85,10 +85,7 @@ type FaceAttemptStore struct {
 
 // NewFaceAttemptStore returns a FaceAttemptStore.
 func NewFaceAttemptStore(db *DB, ring *pii.Keyring) *FaceAttemptStore {
-	if ring == nil {
-		panic("model: NewFaceAttemptStore: nil keyring")
-	}
-	return &FaceAttemptStore{db: db, s: sealer{ring}}
+	return &FaceAttemptStore{db: db, s: newSealer("NewFaceAttemptStore", ring)}
 }
 
 // ReserveFaceAttempt inserts the attempt unless the user has used limit

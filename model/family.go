@@ -32,16 +32,11 @@ type familyRow struct {
 func (familyRow) TableName() string { return "family_bindings" }
 
 func (s sealer) toFamily(r *familyRow) (*service.FamilyBinding, error) {
-	name, err := s.open("name", r.NameEnc)
+	member, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
 	if err != nil {
 		return nil, err
 	}
-	num, err := s.open("id_number", r.IDNumberEnc)
-	if err != nil {
-		return nil, err
-	}
-	b := &service.FamilyBinding{ID: r.ID, UserID: r.UserID, Relation: r.Relation,
-		Member: service.PersonRef{Name: name, IDType: service.IDType(r.IDType), IDNumber: num},
+	b := &service.FamilyBinding{ID: r.ID, UserID: r.UserID, Relation: r.Relation, Member: member,
 		Status: r.Status, PersonID: r.PersonID, InviteHash: r.InviteHash, InviteExpiresAt: r.InviteExpiresAt,
 		ConsentMethod: r.ConsentMethod, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.ConsentedAt != nil {
@@ -59,10 +54,7 @@ type FamilyStore struct {
 
 // NewFamilyStore returns a FamilyStore.
 func NewFamilyStore(db *DB, ring *pii.Keyring) *FamilyStore {
-	if ring == nil {
-		panic("model: NewFamilyStore: nil keyring")
-	}
-	return &FamilyStore{db: db, s: sealer{ring}}
+	return &FamilyStore{db: db, s: newSealer("NewFamilyStore", ring)}
 }
 
 // CreateFamilyBinding inserts b unless the user has max bindings

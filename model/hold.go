@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm/clause"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -40,7 +41,7 @@ func toHold(r *holdRow) service.Hold {
 // CreateHold inserts the hold or returns the batch's existing one.
 func (s *AfterStore) CreateHold(ctx context.Context, h *service.Hold) (*service.Hold, error) {
 	row := holdRow{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, UserID: h.UserID, Rules: strings.Join(h.Rules, ","), Action: h.Action,
-		Detail: cut(h.Detail, 990), Status: h.Status, HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC()}
+		Detail: redact.Clip(h.Detail, 990), Status: h.Status, HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC()}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, storeErr("create hold", err)
 	}
@@ -90,7 +91,7 @@ func (s *AfterStore) FindExpiredHolds(ctx context.Context, now time.Time, limit 
 // DecideHold moves an open hold to status.
 func (s *AfterStore) DecideHold(ctx context.Context, outTradeNo, status, by string, at time.Time) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&holdRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, service.HoldOpen).
-		Updates(map[string]any{"status": status, "decided_by": cut(by, 80), "decided_at": at.UTC()})
+		Updates(map[string]any{"status": status, "decided_by": redact.Clip(by, 80), "decided_at": at.UTC()})
 	if res.Error != nil {
 		return false, storeErr("decide hold", res.Error)
 	}

@@ -31,11 +31,7 @@ type identityCheckRow struct {
 func (identityCheckRow) TableName() string { return "identity_checks" }
 
 func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckRecord, error) {
-	name, err := s.open("name", r.NameEnc)
-	if err != nil {
-		return nil, err
-	}
-	num, err := s.open("id_number", r.IDNumberEnc)
+	ref, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +41,7 @@ func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckReco
 	}
 	return &service.IdentityCheckRecord{ID: r.ID, PublicID: r.PublicID, UserID: r.UserID, Region: r.Region, Method: r.Method,
 		Purpose: r.Purpose, PlatformCheckID: r.PlatformCheckID,
-		Person: service.PersonRef{Name: name, IDType: service.IDType(r.IDType), IDNumber: num}, Phone: phone,
+		Person: ref, Phone: phone,
 		Status: r.Status, FailedTries: r.FailedTries, PersonID: r.PersonID,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UpdatedAt: r.UpdatedAt}, nil
 }
@@ -59,10 +55,7 @@ type IdentityCheckStore struct {
 
 // NewIdentityCheckStore returns an IdentityCheckStore.
 func NewIdentityCheckStore(db *DB, ring *pii.Keyring) *IdentityCheckStore {
-	if ring == nil {
-		panic("model: NewIdentityCheckStore: nil keyring")
-	}
-	return &IdentityCheckStore{db: db, s: sealer{ring}}
+	return &IdentityCheckStore{db: db, s: newSealer("NewIdentityCheckStore", ring)}
 }
 
 // CreateIdentityCheck inserts c and sets c.ID.

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -377,7 +378,7 @@ func (s *OrderStore) RecordAlert(ctx context.Context, a service.Alert) error {
 // dialects (ON DUPLICATE KEY UPDATE on MySQL, ON CONFLICT DO UPDATE on
 // SQLite), so concurrent repeats never insert twice.
 func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
-	row := alertRow{Kind: a.Kind, Ref: cut(a.Ref, 80), Detail: cut(a.Detail, 2000), Status: "open", SeenCount: 1,
+	row := alertRow{Kind: a.Kind, Ref: redact.Clip(a.Ref, 80), Detail: redact.Clip(a.Detail, 2000), Status: "open", SeenCount: 1,
 		LastSeenAt: nullTime(now), CreatedAt: now}
 	return tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "kind"}, {Name: "ref"}},

@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -163,6 +164,47 @@ func TestIdentityEvidenceVerifiedMethods(t *testing.T) {
 			if g := strings.Join(sorted(got), ","); g != c.want {
 				t.Errorf("person %d in %s: got %q, want %q", c.person, c.region, g, c.want)
 			}
+		}
+
+		// The user read (authentication) carries the same evidence for the
+		// user's own person, with its ID type: quotes and orders for
+		// "self" use it instead of VerifiedMethods.
+		person := `INSERT INTO persons (id, name_enc, id_type, id_number_enc, id_number_bidx, created_at, updated_at) VALUES (?, 'x', ?, 'x', ?, ?, ?)`
+		exec(person, 5, "resident_id", "b5", now, now)
+		exec(person, 6, "hk_macau_travel", "b6", now, now)
+		exec(person, 7, "resident_id", "b7", now, now)
+		user := `INSERT INTO users (id, open_id, person_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`
+		exec(user, 51, "o51", 5, now, now)
+		exec(user, 61, "o61", 6, now, now)
+		exec(user, 71, "o71", 7, now, now)
+		exec(user, 81, "o81", 0, now, now)
+		users := model.NewUserStore(db)
+		for _, c := range []struct {
+			user, person int64
+			idType       service.IDType
+		}{{51, 5, "resident_id"}, {61, 6, "hk_macau_travel"}, {71, 7, "resident_id"}} {
+			u, err := users.FindUserByID(ctx, c.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.PersonID != c.person || u.OpenID != fmt.Sprintf("o%d", c.user) || u.Self == nil || u.Self.IDType != c.idType {
+				t.Fatalf("user %d: %+v self %+v, want person %d of type %s", c.user, u, u.Self, c.person, c.idType)
+			}
+			for _, region := range []string{"guangdong-guangzhou", "jiangsu", "beijing"} {
+				want, err := e.VerifiedMethods(ctx, c.user, c.person, region)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := strings.Join(sorted(u.Self.MethodsIn(region)), ","), strings.Join(sorted(want), ","); g != w {
+					t.Errorf("user %d in %s: the user read carries %q, VerifiedMethods says %q", c.user, region, g, w)
+				}
+			}
+		}
+		if u, err := users.FindUserByID(ctx, 81); err != nil || u.Self != nil || u.Verified() {
+			t.Errorf("unverified user: %+v %v, want no Self", u, err)
+		}
+		if _, err := users.FindUserByID(ctx, 999); !errors.Is(err, service.ErrNotFound) {
+			t.Errorf("missing user: err %v, want ErrNotFound", err)
 		}
 	})
 }

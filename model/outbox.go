@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -128,9 +129,7 @@ func (o *Outbox) Complete(ctx context.Context, id int64, owner string) error {
 // Retry releases the job to run again at next if owner still holds an
 // unexpired lease.
 func (o *Outbox) Retry(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error {
-	if len(lastErr) > 480 {
-		lastErr = lastErr[:480]
-	}
+	lastErr = redact.Clip(lastErr, 480)
 	now := o.db.Now()
 	res := o.db.WithContext(ctx).Model(&outboxRow{}).
 		Where("id = ? AND lease_owner = ? AND lease_until IS NOT NULL AND lease_until >= ?", id, owner, now).

@@ -45,6 +45,28 @@ func (s sealer) open(field, ct string) (string, error) {
 	return pt, nil
 }
 
+// newSealer returns the sealer of a store built by ctor; a store that keeps
+// personal fields must have a keyring.
+func newSealer(ctor string, ring *pii.Keyring) sealer {
+	if ring == nil {
+		panic("model: " + ctor + ": nil keyring")
+	}
+	return sealer{ring}
+}
+
+// openRef decrypts a row's name and document number.
+func (s sealer) openRef(nameEnc, idType, idNumberEnc string) (service.PersonRef, error) {
+	name, err := s.open("name", nameEnc)
+	if err != nil {
+		return service.PersonRef{}, err
+	}
+	num, err := s.open("id_number", idNumberEnc)
+	if err != nil {
+		return service.PersonRef{}, err
+	}
+	return service.PersonRef{Name: name, IDType: service.IDType(idType), IDNumber: num}, nil
+}
+
 // bidx is the blind index of an ID number under the current key; bidxes
 // lists it under every key of the ring, for lookups across a rotation.
 func (s sealer) bidx(t service.IDType, number string) string {
@@ -55,11 +77,7 @@ func (s sealer) bidxes(t service.IDType, number string) []string {
 }
 
 func (s sealer) toPerson(r *personRow) (*service.Person, error) {
-	name, err := s.open("name", r.NameEnc)
-	if err != nil {
-		return nil, err
-	}
-	num, err := s.open("id_number", r.IDNumberEnc)
+	ref, err := s.openRef(r.NameEnc, r.IDType, r.IDNumberEnc)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +85,7 @@ func (s sealer) toPerson(r *personRow) (*service.Person, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &service.Person{ID: r.ID, Name: name, IDType: service.IDType(r.IDType), IDNumber: num, Phone: phone}, nil
+	return &service.Person{ID: r.ID, Name: ref.Name, IDType: ref.IDType, IDNumber: ref.IDNumber, Phone: phone}, nil
 }
 
 // PersonStore implements service.PersonStore. Names, ID numbers and phones
@@ -79,10 +97,7 @@ type PersonStore struct {
 
 // NewPersonStore returns a PersonStore.
 func NewPersonStore(db *DB, ring *pii.Keyring) *PersonStore {
-	if ring == nil {
-		panic("model: NewPersonStore: nil keyring")
-	}
-	return &PersonStore{db: db, s: sealer{ring}}
+	return &PersonStore{db: db, s: newSealer("NewPersonStore", ring)}
 }
 
 // EnsurePerson finds the person by document or creates it, storing the

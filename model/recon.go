@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -72,7 +73,7 @@ func (s *AfterStore) ReplaceFindings(ctx context.Context, r *service.ReconReport
 		}
 		for _, f := range r.Findings {
 			row := reconFindingRow{BillDate: r.Day, Kind: f.Kind, OutTradeNo: f.OutTradeNo, OutRefundNo: f.OutRefundNo,
-				LocalFen: int64(f.LocalFen), RemoteFen: int64(f.RemoteFen), Detail: cut(f.Detail, 480), CreatedAt: now}
+				LocalFen: int64(f.LocalFen), RemoteFen: int64(f.RemoteFen), Detail: redact.Clip(f.Detail, 480), CreatedAt: now}
 			if err := tx.Create(&row).Error; err != nil {
 				return err
 			}

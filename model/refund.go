@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/shebao/sipay/redact"
 	"github.com/shebao/sipay/service"
 )
 
@@ -40,13 +41,6 @@ func toRefund(r *refundRow) *service.Refund {
 		AmountFen: service.Fen(r.AmountFen), TotalFen: service.Fen(r.TotalFen), Reason: service.RefundReason(r.Reason), Detail: r.Detail,
 		Status: service.RefundState(r.Status), RefundID: r.RefundID, Channel: r.Channel, UserReceivedAccount: r.UserReceivedAccount,
 		Attempts: r.Attempts, LastError: r.LastError, SuccessAt: fromNull(r.SuccessAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
-}
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return service.ErrorText(errors.New(s), n)
 }
 
 // CreateRefund inserts the refund or returns the existing one of the same
@@ -86,7 +80,7 @@ func (s *AfterStore) CreateRefund(ctx context.Context, r *service.Refund) (*serv
 		}
 		now := s.db.Now()
 		row := refundRow{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Attempt: r.Attempt, TransactionID: r.TransactionID,
-			AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: string(r.Reason), Detail: cut(r.Detail, 480),
+			AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: string(r.Reason), Detail: redact.Clip(r.Detail, 480),
 			Status: string(r.Status), CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -148,7 +142,7 @@ func (s *AfterStore) UpdateRefund(ctx context.Context, outRefundNo string, fn fu
 		r.UpdatedAt = s.db.Now()
 		return tx.Model(&refundRow{}).Where("id = ?", row.ID).Updates(map[string]any{
 			"status": string(r.Status), "refund_id": r.RefundID, "channel": r.Channel, "user_received_account": r.UserReceivedAccount,
-			"attempts": r.Attempts, "last_error": cut(r.LastError, 480), "success_at": nullTime(r.SuccessAt), "updated_at": r.UpdatedAt,
+			"attempts": r.Attempts, "last_error": redact.Clip(r.LastError, 480), "success_at": nullTime(r.SuccessAt), "updated_at": r.UpdatedAt,
 		}).Error
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shebao/sipay/cache"
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/service"
 )
@@ -215,7 +216,7 @@ func TestCallback_RedisNonceStore(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := newCallbackEnv(t, func(*service.ManualClock) platform.NonceStore {
-		return &platform.RedisNonceStore{Client: rdb, Prefix: "test:si:"}
+		return cache.NewSeenStore(rdb, "test:si:", 0)
 	})
 	nonce := platform.NewNonce()
 	if w, _ := serve(t, e, signedRequest(t, cbCreds, testRegion, t0, nonce, acceptedEvent)); w.Code != http.StatusOK {
@@ -264,7 +265,7 @@ func TestNonceStores(t *testing.T) {
 		mr := miniredis.RunT(t)
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
-		testNonceStore(t, &platform.RedisNonceStore{Client: rdb}, mr.FastForward)
+		testNonceStore(t, cache.NewSeenStore(rdb, "si:", 0), mr.FastForward)
 	})
 	t.Run("Redis", func(t *testing.T) {
 		addr := os.Getenv("TEST_REDIS_ADDR")
@@ -276,7 +277,7 @@ func TestNonceStores(t *testing.T) {
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
 			t.Fatalf("redis ping: %v", err)
 		}
-		testNonceStore(t, &platform.RedisNonceStore{Client: rdb, Prefix: "test:si:"}, nil)
+		testNonceStore(t, cache.NewSeenStore(rdb, "test:si:", 0), nil)
 	})
 }
 

@@ -2,19 +2,15 @@ package platform
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/service"
 )
 
 // NonceStore remembers keys for a while. The callback verifier uses it to
 // refuse replayed nonces and, as a fast path, to skip events it has already
-// handled. It is never the source of truth for money: the event sink is
+// handled. cache.SeenStore implements it on Redis. It is never the source of truth for money: the event sink is
 // idempotent on its own.
 type NonceStore interface {
 	// Remember records key for ttl. fresh is false when key was already
@@ -23,44 +19,6 @@ type NonceStore interface {
 	// Seen reports whether key is recorded and has not expired, without
 	// recording it.
 	Seen(ctx context.Context, key string) (bool, error)
-}
-
-// RedisNonceStore is a NonceStore on Redis: SET NX with a TTL.
-type RedisNonceStore struct {
-	Client redis.Cmdable
-	// Prefix is put before every key; "si:" when empty.
-	Prefix string
-}
-
-func (s *RedisNonceStore) key(k string) string {
-	if s.Prefix == "" {
-		return "si:" + k
-	}
-	return s.Prefix + k
-}
-
-// Remember implements NonceStore.
-func (s *RedisNonceStore) Remember(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if s.Client == nil {
-		return false, errors.New("redis nonce store: no client")
-	}
-	ok, err := s.Client.SetNX(ctx, s.key(key), 1, ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("redis nonce store: set nx: %w", err)
-	}
-	return ok, nil
-}
-
-// Seen implements NonceStore.
-func (s *RedisNonceStore) Seen(ctx context.Context, key string) (bool, error) {
-	if s.Client == nil {
-		return false, errors.New("redis nonce store: no client")
-	}
-	n, err := s.Client.Exists(ctx, s.key(key)).Result()
-	if err != nil {
-		return false, fmt.Errorf("redis nonce store: exists: %w", err)
-	}
-	return n > 0, nil
 }
 
 // MemoryNonceStore is an in-process NonceStore whose expiry follows a

@@ -10,45 +10,25 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shebao/sipay/api"
 	"github.com/shebao/sipay/app"
-	"github.com/shebao/sipay/config"
-	"github.com/shebao/sipay/model/modeltest"
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/service"
 )
 
 // t0 is 2026-11-24 10:00 in China; the current month is 2026-11.
 var t0 = time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is the real App behind an httptest server.
 type env struct {
 	app   *app.App
 	srv   *httptest.Server
 	clock *service.ManualClock
-	logs  *syncBuffer
+	logs  *apptest.SyncBuffer
 }
 
 type envOptions struct {
@@ -64,7 +44,7 @@ type envOptions struct {
 // manual clock and a debug-level JSON logger writing to a buffer.
 func newEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{clock: service.NewManualClock(t0), logs: &syncBuffer{}}
+	e := &env{clock: service.NewManualClock(t0), logs: &apptest.SyncBuffer{}}
 	var h atomic.Value // http.Handler, set once the App is built
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hh, _ := h.Load().(http.Handler)
@@ -77,25 +57,14 @@ func newEnv(tb testing.TB, o envOptions) *env {
 	tb.Cleanup(e.srv.Close)
 	vars := map[string]string{
 		"SIMULATOR":       "on",
-		"DATA_DIR":        tb.TempDir(),
 		"PUBLIC_BASE_URL": e.srv.URL,
 		"LOG_LEVEL":       "debug",
 	}
 	for k, v := range o.env {
 		vars[k] = v
 	}
-	if o.mysql {
-		vars["MYSQL_DSN"] = modeltest.FreshMySQLDSN(tb)
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		tb.Fatalf("config: %v", err)
-	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log, app.Options{Clock: e.clock, SimFront: o.simFront})
-	if err != nil {
-		tb.Fatalf("app.New: %v", err)
-	}
+	a := apptest.New(tb, apptest.Options{Env: vars, MySQL: o.mysql, Log: log, App: app.Options{Clock: e.clock, SimFront: o.simFront}})
 	e.app = a
 	h.Store(a.Handler)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -106,8 +75,7 @@ func newEnv(tb testing.TB, o envOptions) *env {
 	tb.Cleanup(func() {
 		cancel()
 		wait()
-		e.srv.Close() // no request may reach a closed App
-		a.Close()
+		e.srv.Close() // no request may reach a closed App; apptest closes it next
 	})
 	return e
 }
@@ -243,14 +211,7 @@ func (e *env) verify(tb testing.TB, token, name, idNumber string) string {
 }
 
 // residentID completes 17 digits with the GB 11643 check character.
-func residentID(first17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range first17 {
-		sum += int(c-'0') * w[i]
-	}
-	return first17 + string("10X98765432"[sum%11])
-}
+var residentID = service.CompleteResidentID
 
 // quoteBody is a one-month Jiangsu quote (free base) for person.
 // quoteBody asks for Beijing, which accepts face or SMS verification (the

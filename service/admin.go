@@ -92,7 +92,7 @@ func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Aler
 
 // Recon returns a day's reconciliation report.
 func (s *AdminService) Recon(ctx context.Context, actor, day string) (*ReconReport, error) {
-	t, err := ParseReconDay(day)
+	t, err := ParseDay(day)
 	if err != nil {
 		return nil, err
 	}

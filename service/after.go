@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // This file holds what the after-payment flow (posting, refunds, holds,
@@ -70,38 +72,6 @@ type AlertFinder interface {
 	FindAlerts(ctx context.Context, status string, limit int) ([]Alert, error)
 }
 
-// CallGuard is a short-lived exclusive key (Redis SET NX with a token) that
-// keeps two callers from sending the same external call at the same moment.
-// It is a fast path on top of the database state guard, never instead of it.
-type CallGuard interface {
-	// Acquire returns ok=false when someone else holds key. release frees it
-	// only if this caller still holds it.
-	Acquire(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
-}
-
-// ShanghaiDay returns the [start, end) of the Asia/Shanghai calendar day
-// containing t, in UTC.
-func ShanghaiDay(t time.Time) (time.Time, time.Time) {
-	l := t.In(Shanghai)
-	start := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, Shanghai)
-	return start.UTC(), start.AddDate(0, 0, 1).UTC()
-}
-
-// AddWorkingDays adds n working days (Monday to Friday, Asia/Shanghai) to t,
-// keeping the time of day: Friday 10:00 + 3 = Wednesday 10:00. Public
-// holidays and the make-up working weekends (调休) are out of scope: they
-// need a yearly calendar published by the State Council.
-func AddWorkingDays(t time.Time, n int) time.Time {
-	l := t.In(Shanghai)
-	for n > 0 {
-		l = l.AddDate(0, 0, 1)
-		if wd := l.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return l.UTC()
-}
-
 // SplitOutTradeNo returns the order number and batch seq of an out_trade_no
 // made by OutTradeNo.
 func SplitOutTradeNo(outTradeNo string) (string, int, bool) {
@@ -134,23 +104,14 @@ func findBatch(ctx context.Context, orders OrderStore, outTradeNo string) (*Orde
 	return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
 }
 
-// ErrorText returns err's text cut to n bytes on a rune boundary, for
-// last_error columns and alert details.
+// ErrorText returns err's text clipped to n bytes on a rune boundary
+// (redact.Clip), for last_error columns and alert details.
 func ErrorText(err error, n int) string {
 	if err == nil {
 		return ""
 	}
-	s := err.Error()
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8Start(s[n]) {
-		n--
-	}
-	return s[:n]
+	return redact.Clip(err.Error(), n)
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // isNotFound reports whether err wraps ErrNotFound.
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -131,7 +131,7 @@ func TestReconciliationFindsInjectedMismatchesAndRerunReplacesThem(t *testing.T)
 		if _, err := h.recon.Reconcile(ctx, h.clock.Now()); err != nil {
 			t.Fatalf("re-run: %v", err)
 		}
-		stored, err := h.admin.Recon(ctx, "admin:carol", service.ReconDay(h.clock.Now()))
+		stored, err := h.admin.Recon(ctx, "admin:carol", service.Day(h.clock.Now()))
 		if err != nil || len(stored.Findings) != 3 {
 			t.Fatalf("stored report after re-run: got %v, %v; want 3 findings", stored, err)
 		}

@@ -292,7 +292,7 @@ func (s *EvidenceService) PublishDaily(ctx context.Context) (*evidence.TreeHead,
 	if err != nil && !isNotFound(err) {
 		return nil, err
 	}
-	if h != nil && (h.Size == size || ChinaDate(h.Timestamp) == ChinaDate(s.d.Clock.Now())) {
+	if h != nil && (h.Size == size || Day(h.Timestamp) == Day(s.d.Clock.Now())) {
 		return nil, nil
 	}
 	return s.PublishTreeHead(ctx)

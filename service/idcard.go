@@ -5,19 +5,6 @@ import (
 	"time"
 )
 
-// chinaTZ is Asia/Shanghai. China has no daylight saving time, so a fixed
-// zone is exact and needs no tzdata.
-var chinaTZ = time.FixedZone("CST", 8*3600)
-
-// ChinaDate returns the calendar day of t in Asia/Shanghai as YYYY-MM-DD.
-func ChinaDate(t time.Time) string { return t.In(chinaTZ).Format("2006-01-02") }
-
-// NextChinaMidnight returns the next 00:00 in Asia/Shanghai after t.
-func NextChinaMidnight(t time.Time) time.Time {
-	c := t.In(chinaTZ)
-	return time.Date(c.Year(), c.Month(), c.Day()+1, 0, 0, 0, 0, chinaTZ)
-}
-
 // ValidIDType reports whether t is one of the accepted identity documents.
 func ValidIDType(t IDType) bool {
 	switch t {
@@ -161,6 +148,11 @@ func validate18(n string, today time.Time) *Error {
 
 var mod112Weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
+// CompleteResidentID returns the 18-digit resident ID number whose first 17
+// digits are first17 (GB 11643: the ISO 7064 MOD 11-2 check character
+// appended), for demos, tests and load generators.
+func CompleteResidentID(first17 string) string { return first17 + string(mod112(first17)) }
+
 // mod112 returns the ISO 7064 MOD 11-2 check character of 17 digits.
 func mod112(d string) byte {
 	sum := 0
@@ -173,11 +165,11 @@ func mod112(d string) byte {
 // validBirthDate checks a YYYYMMDD date from 1900-01-01 to today's date in
 // Asia/Shanghai.
 func validBirthDate(s string, today time.Time) bool {
-	d, err := time.ParseInLocation("20060102", s, chinaTZ)
+	d, err := time.ParseInLocation("20060102", s, Shanghai)
 	if err != nil || d.Format("20060102") != s || d.Year() < 1900 {
 		return false
 	}
-	return s <= today.In(chinaTZ).Format("20060102")
+	return s <= today.In(Shanghai).Format("20060102")
 }
 
 func validateForeign(n string, today time.Time) *Error {

@@ -238,31 +238,46 @@ func validateName(s string) (string, *Error) {
 		return "", bad("required", "请填写证件上的姓名")
 	}
 	var b strings.Builder
-	letters, prevSpace, prevDot := 0, false, false
+	// prevSep is the joiner just written (·, - or '), 0 after a letter or a space.
+	letters, prevSpace, prevSep := 0, false, rune(0)
 	for _, r := range s {
 		switch {
 		case unicode.Is(unicode.Han, r) || (unicode.Is(unicode.Latin, r) && unicode.IsLetter(r)):
 			b.WriteRune(r)
 			letters++
-			prevSpace, prevDot = false, false
+			prevSpace, prevSep = false, 0
 		case r == '·' || r == '・' || r == '•':
-			if prevDot || prevSpace || letters == 0 {
+			if prevSep != 0 || prevSpace || letters == 0 {
 				return "", bad("format", "间隔号（·）只能写在两个字之间")
 			}
 			b.WriteRune('·')
-			prevDot = true
+			prevSep = '·'
+		case r == '-' || r == '\'' || r == '’':
+			// Foreign residents' names (外国人永久居留身份证) carry hyphens and
+			// apostrophes: Jean-Luc, O'Brien. Only between two letters.
+			if prevSep != 0 || prevSpace || letters == 0 {
+				return "", bad("format", "连字符（-）和撇号（'）只能写在两个字母之间")
+			}
+			if r == '’' {
+				r = '\''
+			}
+			b.WriteRune(r)
+			prevSep = r
 		case r == ' ':
-			if prevSpace || prevDot {
+			if prevSpace || prevSep != 0 {
 				return "", bad("format", "姓名中不能有连续的空格")
 			}
 			b.WriteRune(' ')
 			prevSpace = true
 		default:
-			return "", bad("format", "姓名只能包含汉字、拉丁字母、空格和间隔号（·）")
+			return "", bad("format", "姓名只能包含汉字、拉丁字母、空格、间隔号（·）、连字符（-）和撇号（'）")
 		}
 	}
-	if prevDot {
+	if prevSep == '·' {
 		return "", bad("format", "间隔号（·）只能写在两个字之间")
+	}
+	if prevSep != 0 {
+		return "", bad("format", "连字符（-）和撇号（'）只能写在两个字母之间")
 	}
 	if utf8.RuneCountInString(b.String()) > MaxNameRunes {
 		return "", bad("format", fmt.Sprintf("姓名不能超过 %d 个字", MaxNameRunes))
@@ -323,7 +338,7 @@ func (s *FaceService) Start(ctx context.Context, userID int64, in IdentityInput)
 func (s *FaceService) begin(ctx context.Context, u *User, ref PersonRef, flow string) (*FaceAttempt, *FaceStart, error) {
 	now := s.clock.Now()
 	a := &FaceAttempt{UserID: u.ID, Flow: flow, OutSeqNo: newSeqNo("fv"), Cert: ref, Status: FaceStarting,
-		Day: ChinaDate(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
+		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
 	if err := s.attempts.ReserveFaceAttempt(ctx, a, s.cfg.DailyAttempts); err != nil {
 		if errors.Is(err, ErrDailyLimit) {
 			return nil, nil, s.lockedError(now)
@@ -518,7 +533,7 @@ func (s *FaceService) Legacy(ctx context.Context, userID int64, in LegacyInput) 
 		return nil, &Error{Kind: KindConflict, Code: CodeFaceExpired, Message: "该核验结果已使用，请重新进行人脸核验"}
 	}
 	a := &FaceAttempt{UserID: userID, Flow: FaceFlowLegacy, OutSeqNo: newSeqNo("fl"), Cert: ref, Status: FaceStarting,
-		Day: ChinaDate(now), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), UpdatedAt: now}
+		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), UpdatedAt: now}
 	if err := s.attempts.ReserveFaceAttempt(ctx, a, s.cfg.DailyAttempts); err != nil {
 		if errors.Is(err, ErrDailyLimit) {
 			return nil, s.lockedError(now)

@@ -66,7 +66,7 @@ func (s *InsuredService) Profile(ctx context.Context, userID int64, region, pers
 	v := &InsuredView{Region: r.Code, PersonID: p.ID, CurrentMonth: prof.CurrentMonth,
 		Insurances: prof.Insurances, CurrentDue: prof.CurrentDue}
 	if v.CurrentMonth == "" {
-		v.CurrentMonth = monthOf(s.clock.Now())
+		v.CurrentMonth = Month(s.clock.Now())
 	}
 	if r.MutualAid {
 		v.MutualAidBalanceFen = prof.MutualAidBalanceFen

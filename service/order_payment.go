@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // PostDeadline is how long after payment a batch may take to be posted to
@@ -47,13 +49,6 @@ func (s *OrderService) ApplyQueried(ctx context.Context, trade Trade) error {
 func tradeJSON(t Trade) string {
 	b, _ := json.Marshal(t)
 	return string(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // applyTrade is the one payment transition, used by notifications and
@@ -102,7 +97,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				refused = Invalid(CodeNotifyMismatch, "notification does not match the order: "+why)
 				fx.Raw = raw
 				fx.Alerts = append(fx.Alerts, Alert{Kind: AlertNotifyMismatch, Ref: t.OutTradeNo,
-					Detail: truncate(why+"; source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)})
+					Detail: redact.Clip(why+"; source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)})
 				return ErrNoChange
 			}
 			switch {
@@ -130,7 +125,7 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 				// change the outcome.
 				fx.Raw = raw
 				fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPaidAfterClose, Ref: t.OutTradeNo,
-					Detail: truncate(fmt.Sprintf("batch status %s transaction %q; wechat says %s transaction %s amount %d at %s; body=%s",
+					Detail: redact.Clip(fmt.Sprintf("batch status %s transaction %q; wechat says %s transaction %s amount %d at %s; body=%s",
 						b.Status, b.TransactionID, t.State, t.TransactionID, t.TotalFen, t.SuccessTime.Format(time.RFC3339), raw.Body), 2000)})
 				return ErrNoChange
 			}
@@ -138,8 +133,8 @@ func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (
 		switch {
 		case errors.Is(err, ErrNotFound):
 			outcome = NotifyUnknownTrade
-			if aerr := s.store.RecordAlert(ctx, Alert{Kind: AlertUnknownTrade, Ref: truncate(t.OutTradeNo, 80),
-				Detail: truncate("source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)}); aerr != nil {
+			if aerr := s.store.RecordAlert(ctx, Alert{Kind: AlertUnknownTrade, Ref: redact.Clip(t.OutTradeNo, 80),
+				Detail: redact.Clip("source="+raw.Source+"; event="+raw.EventID+"; body="+raw.Body, 2000)}); aerr != nil {
 				return fmt.Errorf("record unknown trade: %w", aerr)
 			}
 			return fmt.Errorf("%s: %w", t.OutTradeNo, ErrUnknownTrade)
@@ -319,7 +314,7 @@ func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) e
 
 // alert records a payment-state problem for operations.
 func (s *OrderService) alert(ctx context.Context, outTradeNo, detail string) {
-	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: truncate(detail, 2000)}); err != nil {
+	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: redact.Clip(detail, 2000)}); err != nil {
 		s.log.Error("record alert", "out_trade_no", outTradeNo, "err", err)
 	}
 }

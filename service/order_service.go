@@ -125,9 +125,6 @@ func (s *OrderService) SetMetrics(m Metrics) { s.metrics = m }
 // SetLogger replaces the logger (default slog.Default()).
 func (s *OrderService) SetLogger(l *slog.Logger) { s.log = l }
 
-// Shanghai is China Standard Time, in which order numbers carry their date.
-var Shanghai = time.FixedZone("CST", 8*3600)
-
 // PayResult is an order with the wx.requestPayment parameters of the batch
 // to pay now.
 type PayResult struct {

@@ -8,16 +8,6 @@ import (
 	"time"
 )
 
-// Locker takes short leases on keys (Redis SET NX PX). It is a fast path
-// that keeps several instances from querying one batch at once; the
-// status-conditioned update in OrderStore.UpdateBatch stays the truth.
-type Locker interface {
-	// TryLock takes key for ttl; ok is false when someone else holds it.
-	TryLock(ctx context.Context, key string, ttl time.Duration) (token string, ok bool, err error)
-	// Unlock releases key if token still holds it.
-	Unlock(ctx context.Context, key, token string) error
-}
-
 // PollerSettings configure the PaymentPoller.
 type PollerSettings struct {
 	Interval   time.Duration // between rounds (default 5s)

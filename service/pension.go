@@ -171,7 +171,7 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 		}
 		in.AvgWageFen = r.AvgWageFen
 		in.AvgWageSource = r.Name + "地区数据，" + sourceLabel(r.AvgWageSource.Source)
-		if rate, ok := r.RateFor(InsurancePension, monthOf(s.clock.Now())); ok && rate.PersonalAccountBP > 0 {
+		if rate, ok := r.RateFor(InsurancePension, Month(s.clock.Now())); ok && rate.PersonalAccountBP > 0 {
 			in.PersonalAccountBP = rate.PersonalAccountBP
 		}
 	default:
@@ -206,7 +206,7 @@ func (s *PensionService) Estimate(in PensionInput) (PensionEstimate, error) {
 	if len(fields) > 0 {
 		return PensionEstimate{}, Invalid("pension_invalid", "测算参数有误", fields...)
 	}
-	in.CurrentYear = s.clock.Now().In(businessZone).Year()
+	in.CurrentYear = s.clock.Now().In(Shanghai).Year()
 	return EstimatePension(in), nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // QuoteStore persists quotes. A stored quote is never changed.
@@ -160,7 +162,7 @@ func (s *QuoteService) SetMutualAidCommitments(c MutualAidCommitments) { s.commi
 func (s *QuoteService) SetAlerts(a AlertRecorder) { s.alerts = a }
 
 // CurrentMonth returns the current month (YYYY-MM, China Standard Time).
-func (s *QuoteService) CurrentMonth() string { return monthOf(s.clock.Now()) }
+func (s *QuoteService) CurrentMonth() string { return Month(s.clock.Now()) }
 
 // RequiresSourced reports whether quotes resting on illustrative figures are refused.
 func (s *QuoteService) RequiresSourced() bool { return s.requireSourced }
@@ -201,9 +203,15 @@ func (s *QuoteService) CheckIdentity(ctx context.Context, userID, personID int64
 	if s.evidence == nil {
 		return nil
 	}
-	passed, err := s.evidence.VerifiedMethods(ctx, userID, personID, region.Code)
-	if err != nil {
-		return fmt.Errorf("identity evidence: %w", err)
+	var passed []string
+	if self := selfIdentity(ctx, userID, personID); self != nil {
+		// Read with the authenticated user, in the same statement.
+		passed = self.MethodsIn(region.Code)
+	} else {
+		var err error
+		if passed, err = s.evidence.VerifiedMethods(ctx, userID, personID, region.Code); err != nil {
+			return fmt.Errorf("identity evidence: %w", err)
+		}
 	}
 	if region.AcceptsIdentity(passed) {
 		return nil
@@ -262,11 +270,24 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 		return nil, Invalid(CodeQuoteInvalid, "不支持该地区", FieldError{Field: "region", Code: CodeUnknownRegion, Message: "不支持该地区"})
 	}
 	now := s.clock.Now()
-	cur := monthOf(now)
+	cur := Month(now)
 	if fields := validateShape(region, in, cur); len(fields) > 0 {
 		return nil, Invalid(CodeQuoteInvalid, "缴费信息有误", fields...)
 	}
-	person, err := s.persons.ResolvePerson(ctx, userID, in.Person)
+	end := AddMonths(in.StartMonth, in.Months-1)
+	var months []string // the months priced by the region: current and later
+	var past []string   // requested months before the current one
+	for m := in.StartMonth; m <= end; m = AddMonths(m, 1) {
+		if m < cur {
+			past = append(past, m)
+		} else {
+			months = append(months, m)
+		}
+	}
+	// The platform needs the person's name and ID number; without it the
+	// quote needs only the person's id and ID type.
+	needsPlatform := (region.BaseMode == BaseAssessed && len(months) > 0) || in.IncludeArrears || in.UseMutualAid || len(past) > 0
+	person, err := s.resolvePerson(ctx, userID, in.Person, needsPlatform)
 	if err != nil {
 		return nil, err
 	}
@@ -276,17 +297,6 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 	}
 	if err := s.CheckIdentity(ctx, userID, person.ID, region); err != nil {
 		return nil, err
-	}
-
-	end := monthAdd(in.StartMonth, in.Months-1)
-	var months []string // the months priced by the region: current and later
-	var past []string   // requested months before the current one
-	for m := in.StartMonth; m <= end; m = monthAdd(m, 1) {
-		if m < cur {
-			past = append(past, m)
-		} else {
-			months = append(months, m)
-		}
 	}
 
 	// Region-priced lines: the rule in force in each month.
@@ -383,6 +393,19 @@ func (s *QuoteService) CreateQuote(ctx context.Context, userID int64, in QuoteIn
 	return q, nil
 }
 
+// resolvePerson resolves who the quote is for. For "self", when the
+// platform is not asked and the authenticated user carries its person's ID
+// type (read with the user), the person is that id and ID type only: no
+// person row is read or decrypted. Otherwise the PersonResolver decides.
+func (s *QuoteService) resolvePerson(ctx context.Context, userID int64, person string, needsPlatform bool) (*Person, error) {
+	if !needsPlatform && strings.TrimSpace(person) == "self" {
+		if u := AuthenticatedUser(ctx, userID); u != nil && u.Verified() && u.Self != nil && u.Self.IDType != "" {
+			return &Person{ID: u.PersonID, IDType: u.Self.IDType}, nil
+		}
+	}
+	return s.persons.ResolvePerson(ctx, userID, person)
+}
+
 // arrearsLines returns the platform's arrears of the chosen insurances as
 // lines priced by the platform, after checking every requested past month is
 // listed and every figure is plausible.
@@ -420,7 +443,7 @@ func (s *QuoteService) arrearsLines(ctx context.Context, region *Region, in Quot
 		if !chosen[a.Insurance] {
 			continue
 		}
-		if !monthValid(a.Month) || a.Month >= cur {
+		if !ValidMonth(a.Month) || a.Month >= cur {
 			return nil, s.platformFault(ctx, region, fmt.Sprintf("arrears month %q is not before %s", a.Month, cur))
 		}
 		p, ok := region.PeriodFor(a.Month)
@@ -452,7 +475,7 @@ func notPayable(msg, fieldCode string) *Error {
 // operations get an alert.
 func (s *QuoteService) platformFault(ctx context.Context, region *Region, detail string) error {
 	if s.alerts != nil {
-		_ = s.alerts.RecordAlert(ctx, Alert{Kind: AlertPlatformFigure, Ref: region.Code, Detail: truncate(detail, 2000)})
+		_ = s.alerts.RecordAlert(ctx, Alert{Kind: AlertPlatformFigure, Ref: region.Code, Detail: redact.Clip(detail, 2000)})
 	}
 	return &Error{Kind: KindUnprocessable, Code: CodePlatformFigure,
 		Message: "社保平台返回的缴费数据异常，暂不能在线缴费，请联系当地社保经办机构（12333）核实",
@@ -596,11 +619,11 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 			}
 		}
 	}
-	if monthValid(in.StartMonth) && in.Months > 0 && in.Months <= 12 {
+	if ValidMonth(in.StartMonth) && in.Months > 0 && in.Months <= 12 {
 		// The bundling rule in force in each month; one error per kind.
 		var medNeeds, penNeeds bool
 		for k := 0; k < in.Months; k++ {
-			b := region.BundlingFor(monthAdd(in.StartMonth, k))
+			b := region.BundlingFor(AddMonths(in.StartMonth, k))
 			medNeeds = medNeeds || (b.MedicalNeedsPension && has[InsuranceMedical] && !has[InsurancePension])
 			penNeeds = penNeeds || (b.PensionNeedsMedical && has[InsurancePension] && !has[InsuranceMedical])
 		}
@@ -614,15 +637,15 @@ func validateShape(region *Region, in QuoteInput, cur string) []FieldError {
 	if !region.AllowsPeriod(in.Months) {
 		add("months", FieldPeriodNotAllowed, fmt.Sprintf("该地区可选缴费周期为 %v 个月", region.PeriodMonths))
 	}
-	if !monthValid(in.StartMonth) {
+	if !ValidMonth(in.StartMonth) {
 		add("start_month", FieldBadMonth, "起始月份格式应为 YYYY-MM")
 	} else {
 		if in.StartMonth < cur && !in.IncludeArrears {
 			add("start_month", FieldStartInPast, "起始月份早于当前月份；补缴往月请选择包含欠费")
 		}
 		if in.Months > 0 {
-			end := monthAdd(in.StartMonth, in.Months-1)
-			if cap := region.PrepayFor(cur).CapMonths; monthDiff(cur, end) > cap {
+			end := AddMonths(in.StartMonth, in.Months-1)
+			if cap := region.PrepayFor(cur).CapMonths; MonthsBetween(cur, end) > cap {
 				if cap == 0 {
 					add("months", FieldPrepayCapExceeded, "该地区不支持预缴，只能缴纳当月及以前的费用")
 				} else {

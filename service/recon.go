@@ -65,18 +65,6 @@ func NewReconService(store ReconStore, refunds RefundStore, gw PaymentGateway, c
 	return &ReconService{store: store, refunds: refunds, gw: gw, clock: clock}
 }
 
-// ReconDay formats the Asia/Shanghai day of t.
-func ReconDay(t time.Time) string { return t.In(Shanghai).Format("2006-01-02") }
-
-// ParseReconDay parses YYYY-MM-DD as an Asia/Shanghai day.
-func ParseReconDay(s string) (time.Time, error) {
-	t, err := time.ParseInLocation("2006-01-02", s, Shanghai)
-	if err != nil {
-		return time.Time{}, Invalid("invalid_date", "日期格式应为 YYYY-MM-DD", FieldError{Field: "date", Code: "format", Message: "YYYY-MM-DD"})
-	}
-	return t, nil
-}
-
 // Reconcile downloads the bill of day and compares it with our books. A
 // re-run replaces that day's findings.
 func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconReport, error) {
@@ -93,7 +81,7 @@ func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconRepo
 	if err != nil {
 		return nil, err
 	}
-	rep := &ReconReport{Day: ReconDay(from), BillRows: len(rows), RanAt: s.clock.Now()}
+	rep := &ReconReport{Day: Day(from), BillRows: len(rows), RanAt: s.clock.Now()}
 	add := func(f ReconFinding) {
 		f.Day = rep.Day
 		rep.Findings = append(rep.Findings, f)
@@ -139,7 +127,7 @@ func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconRepo
 					Detail: "paid in the bill, ours is " + string(other.Status)})
 			default:
 				add(ReconFinding{Kind: ReconStatusDiff, OutTradeNo: row.OutTradeNo, LocalFen: other.AmountFen, RemoteFen: row.TotalFen,
-					Detail: "paid on another day in our books: " + ReconDay(other.PaidAt)})
+					Detail: "paid on another day in our books: " + Day(other.PaidAt)})
 			}
 			continue
 		}
@@ -170,7 +158,7 @@ func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconRepo
 
 // Report returns the stored report of a day.
 func (s *ReconService) Report(ctx context.Context, day time.Time) (*ReconReport, error) {
-	r, err := s.store.FindReport(ctx, ReconDay(day))
+	r, err := s.store.FindReport(ctx, Day(day))
 	if isNotFound(err) {
 		return nil, NotFound("该日尚未对账")
 	}
@@ -196,7 +184,7 @@ const JobReconDay = "recon_day"
 // down) are retried in 30 minutes.
 func (s *ReconService) RunDue(ctx context.Context, ob Outbox, owner string) error {
 	if day, due := ReconDue(s.clock.Now()); due {
-		if err := ob.Enqueue(ctx, OutboxJob{Kind: JobReconDay, Ref: ReconDay(day)}); err != nil {
+		if err := ob.Enqueue(ctx, OutboxJob{Kind: JobReconDay, Ref: Day(day)}); err != nil {
 			return err
 		}
 	}
@@ -205,7 +193,7 @@ func (s *ReconService) RunDue(ctx context.Context, ob Outbox, owner string) erro
 		return err
 	}
 	for _, j := range jobs {
-		day, err := ParseReconDay(j.Ref)
+		day, err := ParseDay(j.Ref)
 		if err == nil {
 			_, err = s.Reconcile(ctx, day)
 		}

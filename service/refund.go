@@ -103,8 +103,8 @@ type RefundDeps struct {
 	Outbox  Outbox
 	Refunds RefundStore
 	Gateway PaymentGateway
-	MchID   string    // our merchant id; refund notifications must carry it
-	Guard   CallGuard // optional Redis fast path
+	MchID   string // our merchant id; refund notifications must carry it
+	Guard   Locker // optional Redis fast path
 	Waker   JobWaker
 	Clock   Clock
 	Log     *slog.Logger
@@ -272,7 +272,7 @@ func (s *RefundService) Work(ctx context.Context, j OutboxJob) error {
 		cancel()
 	default: // pending: (re)send with the same out_refund_no
 		if s.d.Guard != nil {
-			release, ok, gerr := s.d.Guard.Acquire(ctx, "refund:call:"+r.OutRefundNo, refundGuardTTL)
+			release, ok, gerr := acquire(ctx, s.d.Guard, "refund:call:"+r.OutRefundNo, refundGuardTTL)
 			if gerr != nil {
 				s.d.Log.Warn("refund guard unavailable; relying on the database", "err", gerr)
 			} else if !ok {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"fmt"
-	"time"
 )
 
 // BaseMode says how the contribution base of a region is chosen.
@@ -340,10 +339,10 @@ func (r *Region) Validate() error {
 	}
 	for i, p := range r.Periods {
 		f := fmt.Sprintf("periods[%d]", i)
-		if !monthValid(p.From) {
+		if !ValidMonth(p.From) {
 			return fail(f+".from", "%q is not a month YYYY-MM", p.From)
 		}
-		if p.To != "" && (!monthValid(p.To) || p.To < p.From) {
+		if p.To != "" && (!ValidMonth(p.To) || p.To < p.From) {
 			return fail(f+".to", "%q is not a month YYYY-MM at or after from", p.To)
 		}
 		if i > 0 {
@@ -517,10 +516,10 @@ func (r *Region) Validate() error {
 
 // validRange checks optional from/to months of an effective-dated rule.
 func validRange(field, from, to string) error {
-	if from != "" && !monthValid(from) {
+	if from != "" && !ValidMonth(from) {
 		return fmt.Errorf("%s.from: %q is not a month YYYY-MM", field, from)
 	}
-	if to != "" && (!monthValid(to) || (from != "" && to < from)) {
+	if to != "" && (!ValidMonth(to) || (from != "" && to < from)) {
 		return fmt.Errorf("%s.to: %q is not a month YYYY-MM at or after from", field, to)
 	}
 	return nil
@@ -542,37 +541,6 @@ func validFigure(field string, f Figure) error {
 	}
 	return nil
 }
-
-// monthValid reports whether s is a month written YYYY-MM.
-func monthValid(s string) bool {
-	_, err := time.Parse("2006-01", s)
-	return err == nil && len(s) == 7
-}
-
-// monthAdd returns the month n months after month (YYYY-MM); n may be negative.
-func monthAdd(month string, n int) string {
-	t, err := time.Parse("2006-01", month)
-	if err != nil {
-		return month
-	}
-	return t.AddDate(0, n, 0).Format("2006-01")
-}
-
-// monthDiff returns the number of months from a to b (b - a); both YYYY-MM.
-func monthDiff(a, b string) int {
-	ta, err1 := time.Parse("2006-01", a)
-	tb, err2 := time.Parse("2006-01", b)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return (tb.Year()-ta.Year())*12 + int(tb.Month()-ta.Month())
-}
-
-// businessZone is China Standard Time, in which months begin and end.
-var businessZone = time.FixedZone("CST", 8*3600)
-
-// monthOf returns the month (YYYY-MM) of t in China Standard Time.
-func monthOf(t time.Time) string { return t.In(businessZone).Format("2006-01") }
 
 // FindRegion returns the region with code, or false.
 func FindRegion(regions []Region, code string) (*Region, bool) {

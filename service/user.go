@@ -16,6 +16,52 @@ type User struct {
 	PersonID  int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Self is what the user's own verified person carries, read in the
+	// same statement as the user by UserStore.FindUserByID (the read
+	// authentication makes), so that a quote or order for "self" needs no
+	// person or evidence read. Nil when the user is not verified or was
+	// loaded another way; the use cases then read as before.
+	Self *SelfIdentity
+}
+
+// SelfIdentity is the ID type of the user's verified person and the
+// identity methods that verified that person, as IdentityEvidence would
+// report them: Face for a verified face attempt (any region), Checks for
+// verified identity checks, by region.
+type SelfIdentity struct {
+	IDType IDType
+	Face   bool
+	Checks []RegionMethod
+}
+
+// RegionMethod is an identity method passed in a region.
+type RegionMethod struct {
+	Region string
+	Method string
+}
+
+// MethodsIn returns the methods that verified the person for region,
+// which IdentityEvidence.VerifiedMethods returns for the same person.
+func (si *SelfIdentity) MethodsIn(region string) []string {
+	var out []string
+	if si.Face {
+		out = append(out, IdentityFace)
+	}
+	for _, c := range si.Checks {
+		if c.Region == region {
+			out = append(out, c.Method)
+		}
+	}
+	return out
+}
+
+// selfIdentity returns the Self of the authenticated user of ctx when it
+// is userID and personID is that user's own person, or nil.
+func selfIdentity(ctx context.Context, userID, personID int64) *SelfIdentity {
+	if u := AuthenticatedUser(ctx, userID); u != nil && u.Self != nil && u.PersonID != 0 && u.PersonID == personID {
+		return u.Self
+	}
+	return nil
 }
 
 // Verified reports whether the user has proved their identity.

@@ -31,11 +31,11 @@ type BillSummary struct {
 	AskedRefund service.Fen // 申请退款总金额
 }
 
-// TradeBill downloads the ALL trade bill of day (its Asia/Shanghai date),
+// TradeBill downloads the ALL trade bill of day (its Asia/service.Shanghai date),
 // checks its SHA1 and parses it. Amounts are exact fen. A day without
 // transactions has no bill (NO_STATEMENT_EXIST): no rows and no error.
 func (c *Client) TradeBill(ctx context.Context, day time.Time) ([]service.BillRow, error) {
-	date := day.In(Shanghai).Format("2006-01-02")
+	date := day.In(service.Shanghai).Format("2006-01-02")
 	q := url.Values{"bill_date": {date}, "bill_type": {"ALL"}, "tar_type": {"GZIP"}}
 	res, err := c.api.Get(ctx, apiURL("/v3/bill/tradebill?"+q.Encode()))
 	if err != nil {
@@ -140,7 +140,7 @@ func ParseTradeBill(data []byte) ([]service.BillRow, BillSummary, error) {
 		if len(f) != len(header) {
 			return nil, BillSummary{}, fmt.Errorf("bill line %d: %d fields, want %d", i+1, len(f), len(header))
 		}
-		tt, err := time.ParseInLocation("2006-01-02 15:04:05", f[idx.time], Shanghai)
+		tt, err := time.ParseInLocation("2006-01-02 15:04:05", f[idx.time], service.Shanghai)
 		if err != nil {
 			return nil, BillSummary{}, fmt.Errorf("bill line %d: trade time %q", i+1, f[idx.time])
 		}

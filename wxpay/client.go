@@ -241,7 +241,7 @@ func (c *Client) Prepay(ctx context.Context, p service.Prepay) (service.PayParam
 		Payer:       &jsapi.Payer{Openid: core.String(p.PayerOpenID)},
 	}
 	if !p.ExpireAt.IsZero() {
-		req.TimeExpire = core.Time(p.ExpireAt.In(Shanghai).Truncate(time.Second))
+		req.TimeExpire = core.Time(p.ExpireAt.In(service.Shanghai).Truncate(time.Second))
 	}
 	if p.Attach != "" {
 		req.Attach = core.String(p.Attach)

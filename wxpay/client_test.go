@@ -21,7 +21,7 @@ import (
 	"github.com/shebao/sipay/wxpay/wxpaytest"
 )
 
-var payNow = time.Date(2025, 3, 1, 10, 0, 0, 0, wxpay.Shanghai)
+var payNow = time.Date(2025, 3, 1, 10, 0, 0, 0, service.Shanghai)
 
 // receiver is a merchant notify endpoint that parses with the real parser.
 type receiver struct {

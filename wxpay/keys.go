@@ -185,11 +185,13 @@ func LoadCertificateFile(path string) (*x509.Certificate, error) {
 
 const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-func randomAlnum(n int) string { return randomFrom(alnum, n) }
+func randomAlnum(n int) string { return RandomString(alnum, n) }
 
-func randomDigits(n int) string { return randomFrom(alnum[:10], n) }
+func randomDigits(n int) string { return RandomString(alnum[:10], n) }
 
-func randomFrom(alphabet string, n int) string {
+// RandomString returns n characters drawn from alphabet with crypto/rand:
+// nonces, test keys and the simulators' ids.
+func RandomString(alphabet string, n int) string {
 	b := make([]byte, n)
 	max := big.NewInt(int64(len(alphabet)))
 	for i := range b {

@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
-)
 
-// Shanghai is China Standard Time (UTC+8, no DST), the zone WeChat Pay
-// writes its times in. A fixed zone avoids depending on tzdata.
-var Shanghai = time.FixedZone("CST", 8*3600)
+	"github.com/shebao/sipay/service"
+)
 
 // SignNotification builds a notification exactly as WeChat Pay sends it:
 // resource (marshalled to JSON unless it is []byte) encrypted with AES-256-GCM
@@ -39,7 +37,7 @@ func SignNotification(eventType string, resource any, originalType string, key *
 	ct := aead.Seal(nil, []byte(nonce), plain, []byte(originalType))
 	env := notifyEnvelope{
 		ID:           "EV-" + randomDigits(20),
-		CreateTime:   ts.In(Shanghai).Format(time.RFC3339),
+		CreateTime:   ts.In(service.Shanghai).Format(time.RFC3339),
 		ResourceType: "encrypt-resource",
 		EventType:    eventType,
 		Summary:      summaryOf(eventType),

@@ -42,7 +42,7 @@ func mustKeys(tb testing.TB) *wxpay.DevKeys {
 	return testKeys
 }
 
-var notifyNow = time.Date(2025, 3, 1, 10, 0, 0, 0, wxpay.Shanghai)
+var notifyNow = time.Date(2025, 3, 1, 10, 0, 0, 0, service.Shanghai)
 
 func mustParser(tb testing.TB, clock service.Clock) *wxpay.NotifyParser {
 	tb.Helper()

@@ -127,8 +127,8 @@ func seedOpenID(i int) string { return fmt.Sprintf("obench%022d", i%5000) }
 // k-th order is for the k-th month back from the current one, so no user
 // (person) has two orders for one month.
 func seedMonth(i, users int) string {
-	now := time.Now().In(cstZone)
-	return time.Date(now.Year(), now.Month()-time.Month(i/users), 1, 0, 0, 0, 0, cstZone).Format("2006-01")
+	now := time.Now().In(service.Shanghai)
+	return time.Date(now.Year(), now.Month()-time.Month(i/users), 1, 0, 0, 0, 0, service.Shanghai).Format("2006-01")
 }
 
 // seededOrders counts the orders seeded in this run, so that each call's
@@ -234,6 +234,3 @@ feed:
 	}
 	return err
 }
-
-// cstZone is Asia/Shanghai (UTC+8), fixed, without tzdata.
-var cstZone = time.FixedZone("CST", 8*3600)

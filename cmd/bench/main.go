@@ -23,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -76,13 +77,14 @@ type options struct {
 	ScaleOrders int           // orders in the tables for the large point
 	BaseOrders  int           // history orders in the tables for the small point
 	Quick       bool
-	Conc        int    // throughput concurrency
-	LatConc     int    // latency concurrency
-	CPUProfile  string // directory for server CPU profiles ("" = none)
-	Keep        bool   // keep the database (for inspection)
-	LogLevel    string // server LOG_LEVEL
-	MaxPool     int    // most notifications pre-signed for one run
-	Rounds      int    // alternations of a ceiling and its scenario
+	Conc        int             // throughput concurrency
+	LatConc     int             // latency concurrency
+	CPUProfile  string          // directory for server CPU profiles ("" = none)
+	Keep        bool            // keep the database (for inspection)
+	LogLevel    string          // server LOG_LEVEL
+	MaxPool     int             // most notifications pre-signed for one run
+	Rounds      int             // alternations of a ceiling and its scenario
+	Only        map[string]bool // scenarios to run (-only); nil runs all
 }
 
 // parseFlags parses the command line. -quick shortens every run to 3 s and
@@ -95,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "Redis address on loopback; DB 13 is flushed and used")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration of each scenario")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
+	only := fs.String("only", "", "run only these scenarios, comma-separated: notify, quotes, orders (for profiling one; default all)")
 	fs.BoolVar(&o.Scale, "scale", true, "run the scale check (notify throughput with 1M orders in the tables)")
 	fs.IntVar(&o.ScaleOrders, "scale-orders", 1_000_000, "orders in the tables for the scale check")
 	fs.IntVar(&o.BaseOrders, "base-orders", 10_000, "history orders seeded before the first scenario")
@@ -111,6 +114,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *only != "" {
+		o.Only = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			switch s = strings.TrimSpace(s); s {
+			case "notify", "quotes", "orders":
+				o.Only[s] = true
+			default:
+				return nil, fmt.Errorf("-only: unknown scenario %q (notify, quotes, orders)", s)
+			}
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -144,6 +158,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	return o, nil
 }
+
+// runs reports whether scenario is to be run (-only).
+func (o *options) runs(scenario string) bool { return o.Only == nil || o.Only[scenario] }
 
 // loopbackOnly refuses any address but 127.0.0.1, ::1 or localhost.
 func loopbackOnly(addr string) error {

@@ -71,7 +71,7 @@ func signNotifications(keys *wxpay.DevKeys, prefix string, from, n int) (*notify
 				no := orderNo(prefix, i)
 				tr := transaction{AppID: keys.AppID, MchID: keys.MchID, OutTradeNo: service.OutTradeNo(no, 1),
 					TransactionID: fmt.Sprintf("4200%s%012d", prefix, i), TradeType: "JSAPI", TradeState: "SUCCESS",
-					TradeStateDesc: "支付成功", BankType: "OTHERS", SuccessTime: now.In(wxpay.Shanghai).Format(time.RFC3339),
+					TradeStateDesc: "支付成功", BankType: "OTHERS", SuccessTime: now.In(service.Shanghai).Format(time.RFC3339),
 					Payer:  map[string]any{"openid": seedOpenID(i)},
 					Amount: map[string]any{"total": seedAmount(i), "payer_total": seedAmount(i), "currency": "CNY", "payer_currency": "CNY"}}
 				h, body, err := wxpay.SignNotification("TRANSACTION.SUCCESS", tr, "transaction", keys.PlatformKey, keys.PublicKeyID, keys.APIv3Key, now)

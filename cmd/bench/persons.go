@@ -28,12 +28,7 @@ func newPIIKey() string {
 func residentID(i int) string {
 	birth := time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/1000)
 	d := fmt.Sprintf("320102%s%03d", birth.Format("20060102"), i%1000)
-	w := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for k := 0; k < 17; k++ {
-		sum += int(d[k]-'0') * w[k]
-	}
-	return d + string("10X98765432"[sum%11])
+	return service.CompleteResidentID(d)
 }
 
 // seedPersons stores n verified persons through model.PersonStore (names and

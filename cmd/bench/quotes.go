@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shebao/sipay/service"
 )
 
 // quotesLoad prepares POST /api/v1/quotes: a verified user (round-robin
@@ -33,7 +35,7 @@ func quotesLoad(ctx context.Context, b *bench, rep *report, db *benchDB, rdb *re
 // 5000 yuan: 1400 yuan payable) by the users in turn: the real scenario and
 // its reference ask the very same thing.
 func quoteOp(users []benchUser, c *http.Client, url, who string) op {
-	month := time.Now().In(cstZone).Format("2006-01")
+	month := time.Now().In(service.Shanghai).Format("2006-01")
 	body := []byte(fmt.Sprintf(`{"region":"jiangsu","person":"self","insurances":[{"type":"pension","base_fen":500000},{"type":"medical","base_fen":500000}],"start_month":%q,"months":1}`, month))
 	var next atomic.Int64
 	return func(ctx context.Context, _ int) error {

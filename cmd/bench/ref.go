@@ -250,7 +250,7 @@ func (r *refServer) order(w http.ResponseWriter, req *http.Request) {
 	}
 	// The prepay call, signed, its answer verified.
 	body, _ := json.Marshal(map[string]any{"appid": r.keys.AppID, "mchid": r.keys.MchID, "description": "社保缴费", "out_trade_no": otn,
-		"time_expire": expire.In(wxpay.Shanghai).Format(time.RFC3339), "notify_url": "https://example.com/notify",
+		"time_expire": expire.In(service.Shanghai).Format(time.RFC3339), "notify_url": "https://example.com/notify",
 		"amount": map[string]any{"total": in.Amount, "currency": "CNY"}, "payer": map[string]any{"openid": in.OpenID}})
 	const path = "/v3/pay/transactions/jsapi"
 	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), nonceStr()

@@ -271,7 +271,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 		return nil
 	}
-	if routeExists(ctx, sc, srv.URL(), notifyPath) {
+	if !o.runs("notify") {
+		rep.note("notify: skipped (-only)")
+	} else if routeExists(ctx, sc, srv.URL(), notifyPath) {
 		nHi, nLo := b.poolSize(cal.Rate(), o.Conc), b.poolSize(cal.Rate(), o.LatConc)
 		if err := seedOrders(ctx, db.SQL, seedSpec{Prefix: "R", From: 0, N: nHi + nLo}, 2); err != nil {
 			return err
@@ -360,15 +362,17 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		_, err := do(hc, req, http.StatusOK)
 		return err
 	}}
-	quoteLoad, err := quotesLoad(ctx, b, rep, db, rdb, srv, sc)
-	if err != nil {
-		return err
+	var quoteLoad *load
+	if o.runs("quotes") {
+		if quoteLoad, err = quotesLoad(ctx, b, rep, db, rdb, srv, sc); err != nil {
+			return err
+		}
 	}
 	if quoteLoad != nil {
 		logf("quotes ÷ reference quote and gin hello-world at c=%d", o.Conc)
 		rs := b.pair(ctx, helloLoad, load{"ref quotes", o.Conc, ref, refQuoteOp(rep.users, rc, ref.URL())}, *quoteLoad)
 		rep.Hello, rep.RefQuote, rep.Quotes = rs[0], rs[1], rs[2]
-	} else {
+	} else if o.runs("quotes") {
 		rep.Hello = b.pair(ctx, helloLoad)[0]
 	}
 	hello.Stop()
@@ -376,9 +380,11 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	// Orders against the signing ceiling.
 	signLoad := load{"rsa sign", runtime.NumCPU(), nil, signOp(keys)}
 	rep.Verify = verifyRate(ctx, keys, time.Second)
-	orderLoad, err := ordersLoad(ctx, b, rep, db, rdb, srv, sc)
-	if err != nil {
-		return err
+	var orderLoad *load
+	if o.runs("orders") {
+		if orderLoad, err = ordersLoad(ctx, b, rep, db, rdb, srv, sc); err != nil {
+			return err
+		}
 	}
 	if orderLoad != nil {
 		logf("orders ÷ reference order and RSA signing ceiling")
@@ -394,7 +400,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		if err != nil {
 			rep.note("goroutines: %v", err)
 		}
-	} else {
+	} else if o.runs("orders") {
 		rep.Sign = b.pair(ctx, signLoad)[0]
 	}
 

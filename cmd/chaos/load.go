@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/shebao/sipay/service"
 )
 
 // requestTimeout bounds every HTTP request; a request that takes longer
@@ -216,22 +218,12 @@ var (
 func residentID(seed, n int64) string {
 	birth := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int((n*37+seed)%10000))
 	body := fmt.Sprintf("320102%s%03d", birth.Format("20060102"), n%1000)
-	return body + string(checkChar(body))
-}
-
-// checkChar is the ISO 7064 MOD 11-2 check character of 17 digits.
-func checkChar(body string) byte {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(body[i]-'0') * weights[i]
-	}
-	return "10X98765432"[sum%11]
+	return service.CompleteResidentID(body)
 }
 
 // currentMonth is the month in Asia/Shanghai, as the server computes it.
 func currentMonth() string {
-	return time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01")
+	return service.Month(time.Now())
 }
 
 // do sends one request to a server (or to url when it is absolute) and
@@ -323,19 +315,10 @@ func (c *customer) login(ctx context.Context) bool {
 	return ok
 }
 
-type payParams struct {
-	AppID     string `json:"appId"`
-	TimeStamp string `json:"timeStamp"`
-	NonceStr  string `json:"nonceStr"`
-	Package   string `json:"package"`
-	SignType  string `json:"signType"`
-	PaySign   string `json:"paySign"`
-}
-
 type createdOrder struct {
-	OrderNo   string    `json:"order_no"`
-	PaySeq    int       `json:"pay_seq"`
-	PayParams payParams `json:"pay_params"`
+	OrderNo   string            `json:"order_no"`
+	PaySeq    int               `json:"pay_seq"`
+	PayParams service.PayParams `json:"pay_params"`
 	Batches   []struct {
 		Seq        int    `json:"seq"`
 		OutTradeNo string `json:"out_trade_no"`
@@ -429,7 +412,7 @@ func (c *customer) order(ctx context.Context, second bool) {
 		// A replayed answer may carry no pay params: ask to pay the batch.
 		p := c.try(ctx, 20*time.Second, "POST", fmt.Sprintf("/api/v1/orders/%s/batches/%d/pay", o.OrderNo, max(o.PaySeq, 1)), nil)
 		pv, ok := decode[struct {
-			PayParams payParams `json:"pay_params"`
+			PayParams service.PayParams `json:"pay_params"`
 		}](p)
 		if !ok {
 			return

@@ -4,18 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/shebao/sipay/service"
 )
 
-// residentID returns a valid 18-digit resident ID for the 17 leading digits
-// (GB 11643-1999 check digit).
-func residentID(first17 string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range first17 {
-		sum += int(c-'0') * weights[i]
-	}
-	return first17 + string("10X98765432"[sum%11])
-}
+// residentID returns a valid 18-digit resident ID for the 17 leading digits.
+var residentID = service.CompleteResidentID
 
 func (d *demo) run() error {
 	// ---- the happy path ---------------------------------------------

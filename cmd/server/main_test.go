@@ -8,35 +8,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/model/modeltest"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // mustRunMain starts run() on a free port and returns its base URL; the
 // server is stopped (as by SIGTERM) at cleanup and must exit cleanly.
-func mustRunMain(t *testing.T, env map[string]string) (string, *syncBuffer) {
+func mustRunMain(t *testing.T, env map[string]string) (string, *apptest.SyncBuffer) {
 	t.Helper()
 	env["HTTP_ADDR"] = "127.0.0.1:0"
 	if env["DATA_DIR"] == "" {
@@ -45,7 +27,7 @@ func mustRunMain(t *testing.T, env map[string]string) (string, *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs, ready) }()
 	var addr string
 	select {
@@ -168,7 +150,7 @@ func TestMain_MigrateCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, want := range []int{len(ms), 0} {
-				logs := &syncBuffer{}
+				logs := &apptest.SyncBuffer{}
 				if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, logs, nil); err != nil {
 					t.Fatalf("run %d: server migrate: %v\n%s", i+1, err, logs)
 				}

@@ -1,16 +1,15 @@
 package paysim
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
 	"time"
 	"unicode/utf8"
 
+	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/wxpay"
 )
 
@@ -99,7 +98,7 @@ func (s *Sim) handlePrepay(r *http.Request, body []byte) reply {
 		s.trades[tr.OutTradeNo] = tr
 		s.tradeOrder = append(s.tradeOrder, tr.OutTradeNo)
 	}
-	id := "wx" + now.In(wxpay.Shanghai).Format("02150405") + randomHex(13)
+	id := "wx" + now.In(service.Shanghai).Format("02150405") + randomHex(13)
 	s.prepays[id] = &prepay{ID: id, OutTradeNo: tr.OutTradeNo, CreatedAt: now}
 	return jsonReply(http.StatusOK, map[string]string{"prepay_id": id})
 }
@@ -116,7 +115,7 @@ func transactionJSON(tr *trade) map[string]any {
 		m["transaction_id"] = tr.TransactionID
 		m["trade_type"] = "JSAPI"
 		m["bank_type"] = "OTHERS"
-		m["success_time"] = tr.SuccessTime.In(wxpay.Shanghai).Format(time.RFC3339)
+		m["success_time"] = tr.SuccessTime.In(service.Shanghai).Format(time.RFC3339)
 		m["payer"] = map[string]string{"openid": tr.OpenID}
 		amount["payer_total"] = tr.Total
 		amount["payer_currency"] = "CNY"
@@ -174,22 +173,9 @@ func (s *Sim) handleClose(r *http.Request, body []byte) reply {
 }
 
 // randomHex returns n random lowercase hex digits.
-func randomHex(n int) string { return randomFrom("0123456789abcdef", n) }
+func randomHex(n int) string { return wxpay.RandomString("0123456789abcdef", n) }
 
-func randomDigits(n int) string { return randomFrom("0123456789", n) }
-
-func randomFrom(alphabet string, n int) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(alphabet)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			panic(err)
-		}
-		b[i] = alphabet[v.Int64()]
-	}
-	return string(b)
-}
+func randomDigits(n int) string { return wxpay.RandomString("0123456789", n) }
 
 // nextSeq returns a process-unique number; the caller holds s.mu.
 func (s *Sim) nextSeq() int64 {
@@ -198,9 +184,9 @@ func (s *Sim) nextSeq() int64 {
 }
 
 func (s *Sim) newTransactionID(now time.Time) string {
-	return fmt.Sprintf("4200%s%06d%s", now.In(wxpay.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(10))
+	return fmt.Sprintf("4200%s%06d%s", now.In(service.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(10))
 }
 
 func (s *Sim) newRefundID(now time.Time) string {
-	return fmt.Sprintf("5030%s%06d%s", now.In(wxpay.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(11))
+	return fmt.Sprintf("5030%s%06d%s", now.In(service.Shanghai).Format("20060102"), s.nextSeq()%1000000, randomDigits(11))
 }

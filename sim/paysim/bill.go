@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/shebao/sipay/service"
-	"github.com/shebao/sipay/wxpay"
 )
 
 type billFile struct {
@@ -47,7 +46,7 @@ func (s *Sim) TradeBillCSV(date, billType string) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var lines []billLine
-	day := func(t time.Time) string { return t.In(wxpay.Shanghai).Format("2006-01-02") }
+	day := func(t time.Time) string { return t.In(service.Shanghai).Format("2006-01-02") }
 	y := func(fen int64) string { return service.Fen(fen).String() }
 	for _, no := range s.tradeOrder {
 		tr := s.trades[no]
@@ -60,7 +59,7 @@ func (s *Sim) TradeBillCSV(date, billType string) ([]byte, bool) {
 				total = int64(v)
 			}
 			lines = append(lines, billLine{tr.SuccessTime, []string{
-				tr.SuccessTime.In(wxpay.Shanghai).Format("2006-01-02 15:04:05"), tr.AppID, tr.MchID, "0", "",
+				tr.SuccessTime.In(service.Shanghai).Format("2006-01-02 15:04:05"), tr.AppID, tr.MchID, "0", "",
 				tr.TransactionID, tr.OutTradeNo, tr.OpenID, "JSAPI", "SUCCESS", "OTHERS", "CNY", y(total), "0.00",
 				"0", "0", "0.00", "0.00", "", "", tr.Description, tr.Attach, fee(total), "0.60%", y(total), "0.00", ""}})
 		}
@@ -72,7 +71,7 @@ func (s *Sim) TradeBillCSV(date, billType string) ([]byte, bool) {
 				continue
 			}
 			lines = append(lines, billLine{r.SuccessTime, []string{
-				r.SuccessTime.In(wxpay.Shanghai).Format("2006-01-02 15:04:05"), tr.AppID, tr.MchID, "0", "",
+				r.SuccessTime.In(service.Shanghai).Format("2006-01-02 15:04:05"), tr.AppID, tr.MchID, "0", "",
 				tr.TransactionID, tr.OutTradeNo, tr.OpenID, "JSAPI", "REFUND", "OTHERS", "CNY", "0.00", "0.00",
 				r.RefundID, r.OutRefundNo, y(r.Refund), "0.00", "ORIGINAL", "SUCCESS", tr.Description, tr.Attach,
 				"-" + fee(r.Refund), "0.60%", y(tr.Total), y(r.Refund), ""}})
@@ -125,7 +124,7 @@ func mustFen(s string) int64 {
 func (s *Sim) handleTradeBill(r *http.Request, _ []byte) reply {
 	q := r.URL.Query()
 	date := q.Get("bill_date")
-	d, err := time.ParseInLocation("2006-01-02", date, wxpay.Shanghai)
+	d, err := time.ParseInLocation("2006-01-02", date, service.Shanghai)
 	if err != nil {
 		return paramError("bill_date 格式须为 YYYY-MM-DD")
 	}
@@ -140,7 +139,7 @@ func (s *Sim) handleTradeBill(r *http.Request, _ []byte) reply {
 	if tar != "" && tar != "GZIP" {
 		return paramError("tar_type 只支持 GZIP")
 	}
-	now := s.cfg.Clock.Now().In(wxpay.Shanghai)
+	now := s.cfg.Clock.Now().In(service.Shanghai)
 	if d.After(now) {
 		return apiError(http.StatusBadRequest, "INVALID_REQUEST", "账单日期不能晚于今天")
 	}

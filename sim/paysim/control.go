@@ -33,19 +33,11 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		payAnswer(w, no, err)
 	})
 	mux.HandleFunc("POST /sim/pay/request-payment", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			AppID     string `json:"appId"`
-			TimeStamp string `json:"timeStamp"`
-			NonceStr  string `json:"nonceStr"`
-			Package   string `json:"package"`
-			SignType  string `json:"signType"`
-			PaySign   string `json:"paySign"`
-		}
+		var b service.PayParams // the wx.requestPayment parameters, as the mini-program passes them
 		if !decode(w, r, &b) {
 			return
 		}
-		no, err := s.RequestPayment(service.PayParams{AppID: b.AppID, TimeStamp: b.TimeStamp, NonceStr: b.NonceStr,
-			Package: b.Package, SignType: b.SignType, PaySign: b.PaySign})
+		no, err := s.RequestPayment(b)
 		payAnswer(w, no, err)
 	})
 	mux.HandleFunc("GET /sim/pay/ledger", func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/wxpay"
 )
 
@@ -178,7 +179,7 @@ func (s *Sim) SettleRefund(outRefundNo, status string) error {
 		RefundID: r.RefundID, OutRefundNo: r.OutRefundNo, RefundStatus: r.Status, UserReceivedAccount: "支付用户零钱",
 		Amount: wxpay.RefundNotifyAmount{Total: r.Total, Refund: r.Refund, PayerTotal: r.Total, PayerRefund: r.Refund}}
 	if !r.SuccessTime.IsZero() {
-		n.SuccessTime = r.SuccessTime.In(wxpay.Shanghai).Format(time.RFC3339)
+		n.SuccessTime = r.SuccessTime.In(service.Shanghai).Format(time.RFC3339)
 	}
 	s.enqueue("REFUND."+status, "refund", r.OutRefundNo, r.NotifyURL, n)
 	return nil
@@ -188,13 +189,13 @@ func refundJSON(r *refund) map[string]any {
 	m := map[string]any{
 		"refund_id": r.RefundID, "out_refund_no": r.OutRefundNo, "transaction_id": r.TransactionID,
 		"out_trade_no": r.OutTradeNo, "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
-		"create_time": r.CreateTime.In(wxpay.Shanghai).Format(time.RFC3339), "status": r.Status,
+		"create_time": r.CreateTime.In(service.Shanghai).Format(time.RFC3339), "status": r.Status,
 		"funds_account": "AVAILABLE", "promotion_detail": []any{},
 		"amount": map[string]any{"total": r.Total, "refund": r.Refund, "payer_total": r.Total, "payer_refund": r.Refund,
 			"settlement_refund": r.Refund, "settlement_total": r.Total, "discount_refund": 0, "currency": "CNY", "from": []any{}},
 	}
 	if !r.SuccessTime.IsZero() {
-		m["success_time"] = r.SuccessTime.In(wxpay.Shanghai).Format(time.RFC3339)
+		m["success_time"] = r.SuccessTime.In(service.Shanghai).Format(time.RFC3339)
 	}
 	return m
 }

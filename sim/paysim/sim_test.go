@@ -19,7 +19,7 @@ import (
 	"github.com/shebao/sipay/wxpay/wxpaytest"
 )
 
-var simNow = time.Date(2025, 3, 1, 10, 0, 0, 0, wxpay.Shanghai)
+var simNow = time.Date(2025, 3, 1, 10, 0, 0, 0, service.Shanghai)
 
 func wait(tb testing.TB, sim *paysim.Sim, event, key string) paysim.Delivery {
 	tb.Helper()

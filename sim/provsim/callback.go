@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/shebao/sipay/platform"
+	"github.com/shebao/sipay/service"
 )
 
 // newEvent queues an event. Call with s.mu held.
 func (s *Sim) newEvent(region, typ string, now time.Time, data platform.WireEventData) *event {
 	s.seq++
 	w := platform.WireEvent{
-		EventID:    fmt.Sprintf("evt_%s_%08d", now.In(cst).Format("20060102"), s.seq),
+		EventID:    fmt.Sprintf("evt_%s_%08d", now.In(service.Shanghai).Format("20060102"), s.seq),
 		Type:       typ,
 		Region:     region,
 		OccurredAt: now.Format(time.RFC3339),

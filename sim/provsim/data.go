@@ -46,33 +46,6 @@ const (
 	MedicalRateBP = 800  // 8 %
 )
 
-// cst is Asia/Shanghai without depending on tzdata.
-var cst = time.FixedZone("CST", 8*3600)
-
-// monthOf returns t's month in Asia/Shanghai as YYYY-MM.
-func monthOf(t time.Time) string { return t.In(cst).Format("2006-01") }
-
-// addMonths shifts a YYYY-MM month by n.
-func addMonths(m string, n int) string {
-	t, err := time.Parse("2006-01", m)
-	if err != nil {
-		return m
-	}
-	return t.AddDate(0, n, 0).Format("2006-01")
-}
-
-// monthsBetween returns b - a in months (both YYYY-MM).
-func monthsBetween(a, b string) int {
-	ta, _ := time.Parse("2006-01", a)
-	tb, _ := time.Parse("2006-01", b)
-	return (tb.Year()-ta.Year())*12 + int(tb.Month()-ta.Month())
-}
-
-func validMonth(m string) bool {
-	_, err := time.Parse("2006-01", m)
-	return err == nil && len(m) == 7
-}
-
 // persona is what the hash of a person decides.
 type persona struct {
 	baseFen      int64
@@ -166,7 +139,7 @@ func personKey(region string, p platform.WirePerson, insurance string) string {
 // profile builds the profile of p at now, taking booked months into account.
 func (s *Sim) profile(region string, p platform.WirePerson, now time.Time) platform.WireProfile {
 	ps := personaOf(region, p)
-	cur := monthOf(now)
+	cur := service.Month(now)
 	out := platform.WireProfile{Region: region, CurrentMonth: cur, Insurances: []platform.WireInsurance{}, Arrears: []platform.WireArrears{}}
 	if ps.notInsured {
 		for _, ins := range []string{service.InsurancePension, service.InsuranceMedical} {
@@ -181,7 +154,7 @@ func (s *Sim) profile(region string, p platform.WirePerson, now time.Time) platf
 			continue
 		}
 		booked := s.booked[personKey(region, p, ins)]
-		paidThrough := addMonths(cur, -ps.lag)
+		paidThrough := service.AddMonths(cur, -ps.lag)
 		for m := range booked {
 			if m > paidThrough {
 				paidThrough = m
@@ -190,7 +163,7 @@ func (s *Sim) profile(region string, p platform.WirePerson, now time.Time) platf
 		out.Insurances = append(out.Insurances, platform.WireInsurance{Insurance: ins, Status: "active",
 			PaidThrough: paidThrough, BaseFen: ps.baseFen})
 		for i := ps.lag - 1; i >= 1; i-- {
-			m := addMonths(cur, -i)
+			m := service.AddMonths(cur, -i)
 			if booked[m] {
 				continue
 			}

@@ -126,7 +126,7 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 	var sum int64
 	seen := map[string]bool{}
 	for _, l := range p.Lines {
-		if l.Insurance != service.InsurancePension && l.Insurance != service.InsuranceMedical || !validMonth(l.Month) || l.AmountFen <= 0 {
+		if l.Insurance != service.InsurancePension && l.Insurance != service.InsuranceMedical || !service.ValidMonth(l.Month) || l.AmountFen <= 0 {
 			return service.RejectInvalidRequest, "缴费明细格式错误"
 		}
 		if l.Insurance == service.InsuranceMedical && ps.medicalNever {
@@ -137,7 +137,7 @@ func (s *Sim) check(p platform.WirePosting) (string, string) {
 			return service.RejectMonthNotPayable, "所缴月份已缴费或正在处理"
 		}
 		// Future months: exactly the region's prepayment window in force.
-		if cur := monthOf(s.cfg.Clock.Now()); l.Month > cur && monthsBetween(cur, l.Month) > s.prepayCap(p.Region, cur) {
+		if cur := service.Month(s.cfg.Clock.Now()); l.Month > cur && service.MonthsBetween(cur, l.Month) > s.prepayCap(p.Region, cur) {
 			return service.RejectMonthNotPayable, "超出预缴期限，不能预缴该月份"
 		}
 		seen[k] = true
@@ -284,7 +284,7 @@ func digits(s string, n int) string {
 
 // receipt issues the 受理回执 and the fiscal e-receipt of an accepted posting.
 func (s *Sim) receipt(p platform.WirePosting, now time.Time) *platform.WireReceipt {
-	day := now.In(cst)
+	day := now.In(service.Shanghai)
 	m := hmac.New(sha256.New, []byte("provsim-check-code"))
 	m.Write([]byte(p.IdempotencyKey))
 	return &platform.WireReceipt{

@@ -386,12 +386,12 @@ func (s *Sim) handleBase(c *call) reply {
 	}
 	base := ps.baseFen
 	if r, ok := service.FindRegion(s.cfg.Regions, in.Region); ok {
-		if p, ok := r.PeriodFor(monthOf(s.cfg.Clock.Now())); ok {
+		if p, ok := r.PeriodFor(service.Month(s.cfg.Clock.Now())); ok {
 			base = min(max(base, int64(p.MinFen)), int64(p.MaxFen))
 		}
 	}
 	return reply{http.StatusOK, platform.WireBaseAssessment{Region: in.Region, BaseFen: base,
-		Year: s.cfg.Clock.Now().In(cst).Year()}}
+		Year: s.cfg.Clock.Now().In(service.Shanghai).Year()}}
 }
 
 // maskID keeps the first 3 and last 2 characters of an ID number for logs.

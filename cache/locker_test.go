@@ -11,11 +11,11 @@ import (
 	"github.com/shebao/sipay/cache"
 )
 
-func TestGuardIsExclusiveUntilReleasedAndNeverFreesAnotherHolder(t *testing.T) {
+func TestLockerIsExclusiveUntilReleasedAndNeverFreesAnotherHolder(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	g := cache.NewGuard(rdb)
+	g := guard{cache.NewLocker(rdb)}
 	ctx := context.Background()
 	release, ok, err := g.Acquire(ctx, "refund:call:RF1", 30*time.Second)
 	if err != nil || !ok {
@@ -37,4 +37,16 @@ func TestGuardIsExclusiveUntilReleasedAndNeverFreesAnotherHolder(t *testing.T) {
 	if _, ok, _ := g.Acquire(ctx, "refund:call:RF1", 30*time.Second); !ok {
 		t.Fatalf("acquire after release: refused, want ok")
 	}
+}
+
+// guard takes and releases a lease the way a caller does: the release holds
+// the token it was given.
+type guard struct{ l *cache.Locker }
+
+func (g guard) Acquire(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	token, ok, err := g.l.TryLock(ctx, key, ttl)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return func() { g.l.Unlock(ctx, key, token) }, true, nil
 }
