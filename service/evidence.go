@@ -385,10 +385,6 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string,
 	return b, nil
 }
 
-// AlertEvidenceTampered is raised when the stored evidence log no longer
-// matches its leaves or its signed tree heads.
-const AlertEvidenceTampered = "evidence_tampered"
-
 // EvidenceAudit is the result of checking the whole log.
 type EvidenceAudit struct {
 	Size     uint64 // entries read

@@ -160,6 +160,9 @@ const (
 	AlertCallbackRegionMismatch = "callback_region_mismatch" // a callback's URL, event or credential region is not its batch's region
 	AlertPostingAfterNonPaid    = "posting_state_mismatch"   // the platform accepted a batch that was never paid or not posting
 	AlertMutualAidMismatch      = "mutual_aid_mismatch"      // the platform confirmed a different mutual-aid deduction than we sent
+	// Step-up and evidence (docs/after-payment.md, docs/evidence.md).
+	AlertStepUpMismatch   = "stepup_mismatch"   // a step-up face verification passed for another identity than the payer's; nothing released
+	AlertEvidenceTampered = "evidence_tampered" // the evidence log no longer matches its records, nodes or signed head
 )
 
 // Outbox claims jobs with leases, so several instances never work one job at

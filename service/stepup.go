@@ -205,10 +205,6 @@ const (
 	CodeStepUpMismatch    = "stepup_mismatch"     // WeChat verified another person than the original verification
 )
 
-// AlertStepUpMismatch is raised when a step-up verification passed at
-// WeChat for another identity than the payer's original verification.
-const AlertStepUpMismatch = "stepup_mismatch"
-
 // refusal is why the payer may not step up, as the user's error; nil
 // means they may. It reads the hold, the rules, the window, the attempts
 // and the original verification.
