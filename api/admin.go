@@ -17,8 +17,8 @@ import (
 
 // AdminAPI is the operations service (service.AdminService).
 type AdminAPI interface {
-	Holds(ctx context.Context, actor, status string) ([]service.Hold, error)
-	Alerts(ctx context.Context, actor, status string) ([]service.Alert, error)
+	Holds(ctx context.Context, actor string, status service.HoldStatus) ([]service.Hold, error)
+	Alerts(ctx context.Context, actor string, status service.AlertStatus) ([]service.Alert, error)
 	Recon(ctx context.Context, actor, day string) (*service.ReconReport, error)
 	ReleaseHold(ctx context.Context, actor, outTradeNo string) (*service.Hold, error)
 	RejectHold(ctx context.Context, actor, outTradeNo, note string) (*service.Hold, error)
@@ -66,7 +66,7 @@ type holdJSON struct {
 }
 
 func toHoldJSON(h *service.Hold) holdJSON {
-	j := holdJSON{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, Rules: h.Rules, Action: h.Action, Detail: h.Detail, Status: h.Status,
+	j := holdJSON{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, Rules: h.Rules, Action: h.Action, Detail: h.Detail, Status: string(h.Status),
 		HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC(), DecidedBy: h.DecidedBy}
 	if !h.DecidedAt.IsZero() {
 		t := h.DecidedAt.UTC()
@@ -79,7 +79,7 @@ func toHoldJSON(h *service.Hold) holdJSON {
 }
 
 func (s *Server) adminHolds(c *gin.Context) {
-	hs, err := s.deps.Admin.Holds(c.Request.Context(), actorOf(c), c.Query("status"))
+	hs, err := s.deps.Admin.Holds(c.Request.Context(), actorOf(c), service.HoldStatus(c.Query("status")))
 	if err != nil {
 		fail(c, err)
 		return
@@ -103,14 +103,14 @@ type alertJSON struct {
 }
 
 func (s *Server) adminAlerts(c *gin.Context) {
-	as, err := s.deps.Admin.Alerts(c.Request.Context(), actorOf(c), c.Query("status"))
+	as, err := s.deps.Admin.Alerts(c.Request.Context(), actorOf(c), service.AlertStatus(c.Query("status")))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	out := make([]alertJSON, len(as))
 	for i, a := range as {
-		out[i] = alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: a.Status, Count: a.Count,
+		out[i] = alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: string(a.Status), Count: a.Count,
 			CreatedAt: a.CreatedAt.UTC(), LastSeen: a.LastSeenAt.UTC()}
 	}
 	c.JSON(http.StatusOK, gin.H{"alerts": out})

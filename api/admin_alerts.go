@@ -54,7 +54,7 @@ func (s *Server) adminDecideAlert(ack bool) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, alertDecisionJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Status: a.Status, DecidedBy: a.DecidedBy, Note: a.Note,
+		c.JSON(http.StatusOK, alertDecisionJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Status: string(a.Status), DecidedBy: a.DecidedBy, Note: a.Note,
 			AckedAt: optTime(a.AckedAt), ResolvedAt: optTime(a.ResolvedAt)})
 	}
 }

@@ -15,11 +15,13 @@ import (
 
 type fakeAdmin struct{ actors []string }
 
-func (f *fakeAdmin) Holds(_ context.Context, actor, status string) ([]service.Hold, error) {
+func (f *fakeAdmin) Holds(_ context.Context, actor string, status service.HoldStatus) ([]service.Hold, error) {
 	f.actors = append(f.actors, actor)
 	return []service.Hold{{OutTradeNo: "SP1_01", Rules: []string{"amount"}, Status: status, HeldAt: time.Unix(0, 0)}}, nil
 }
-func (f *fakeAdmin) Alerts(context.Context, string, string) ([]service.Alert, error) { return nil, nil }
+func (f *fakeAdmin) Alerts(context.Context, string, service.AlertStatus) ([]service.Alert, error) {
+	return nil, nil
+}
 func (f *fakeAdmin) Recon(context.Context, string, string) (*service.ReconReport, error) {
 	return nil, service.Invalid("invalid_date", "日期格式应为 YYYY-MM-DD")
 }

@@ -21,19 +21,6 @@ type Family interface {
 	Withdraw(ctx context.Context, memberUserID, bindingID int64) (*service.FamilyView, error)
 }
 
-// familyRoutes mounts the family endpoints on the authenticated group.
-func (s *Server) familyRoutes(user *gin.RouterGroup) {
-	if s.deps.Family == nil {
-		return
-	}
-	user.GET("/family", s.familyList)
-	user.POST("/family", s.limit("family_add", 10), s.familyAdd)
-	user.DELETE("/family/:id", s.familyRemove)
-	user.POST("/family/:id/consent", s.familyConsent)
-	user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
-	user.DELETE("/family/consents/:id", s.limit("family_accept", 10), s.familyWithdraw)
-}
-
 type familyAddRequest struct {
 	identityRequest
 	Relation string `json:"relation"`
@@ -63,7 +50,7 @@ func optTime(t time.Time) *time.Time {
 // toFamilyResponse converts a view; name and ID number are already masked.
 func toFamilyResponse(v *service.FamilyView) familyResponse {
 	return familyResponse{ID: v.ID, Relation: v.Relation, Name: v.Name, IDType: string(v.IDType), IDNumber: v.IDNumber,
-		Status: v.Status, ConsentedAt: optTime(v.ConsentedAt), CreatedAt: v.CreatedAt.UTC(), Invitation: v.Invitation,
+		Status: string(v.Status), ConsentedAt: optTime(v.ConsentedAt), CreatedAt: v.CreatedAt.UTC(), Invitation: v.Invitation,
 		InvitationExpiresAt: optTime(v.InvitationExpiresAt)}
 }
 

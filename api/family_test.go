@@ -39,7 +39,7 @@ func familyFlow(t *testing.T, h *harness) (payer string, mother, spouse int64) {
 
 	add := h.do(t, "POST", "/api/v1/family", payer, map[string]string{"name": motherName, "id_type": "resident_id", "id_number": motherID, "relation": "parent"})
 	wantStatus(t, add, http.StatusCreated, "")
-	if add.str("status") != service.FamilyPendingConsent || add.str("invitation") == "" || add.str("name") != "李**" {
+	if add.str("status") != string(service.FamilyPendingConsent) || add.str("invitation") == "" || add.str("name") != "李**" {
 		t.Fatalf("add=%s, want pending_consent, an invitation and a masked name", add.raw)
 	}
 	mother = int64(add.body["id"].(float64))
@@ -55,7 +55,7 @@ func familyFlow(t *testing.T, h *harness) (payer string, mother, spouse int64) {
 	for i := 0; i < 2; i++ {
 		r := h.do(t, "POST", accept, mum, nil)
 		wantStatus(t, r, http.StatusOK, "")
-		if r.str("status") != service.FamilyActive {
+		if r.str("status") != string(service.FamilyActive) {
 			t.Fatalf("accept=%s, want active", r.raw)
 		}
 	}
@@ -79,7 +79,7 @@ func familyFlow(t *testing.T, h *harness) (payer string, mother, spouse int64) {
 	}
 	r := h.do(t, "POST", consent, payer, map[string]string{"check_id": check})
 	wantStatus(t, r, http.StatusOK, "")
-	if r.str("status") != service.FamilyActive {
+	if r.str("status") != string(service.FamilyActive) {
 		t.Fatalf("consent=%s, want active", r.raw)
 	}
 	return payer, mother, spouse
@@ -180,7 +180,7 @@ func TestFamily(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				r := h.do(t, "DELETE", path, brother, nil)
 				wantStatus(t, r, http.StatusOK, "")
-				if r.str("status") != service.FamilyWithdrawn || strings.Contains(r.raw, brotherID) {
+				if r.str("status") != string(service.FamilyWithdrawn) || strings.Contains(r.raw, brotherID) {
 					t.Fatalf("withdraw=%s, want withdrawn and masked", r.raw)
 				}
 			}

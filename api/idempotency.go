@@ -68,7 +68,7 @@ func validIdempotencyKey(k string) bool {
 // order (resumeOrder) rather than replaying pay_params that may have
 // expired or a 503 that would hide the order. Without Redis the request runs unguarded by
 // the key: the database still allows one order per quote.
-func (h *orderHandlers) idempotent(c *gin.Context) {
+func (s *Server) idempotent(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
 	if !validIdempotencyKey(key) {
 		fail(c, service.Invalid("idempotency_key_required", "请求缺少有效的 Idempotency-Key",
@@ -81,7 +81,7 @@ func (h *orderHandlers) idempotent(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	store := h.deps.Idempotency
+	store := s.deps.Idempotency
 	if store == nil {
 		c.Next()
 		return
@@ -106,7 +106,7 @@ func (h *orderHandlers) idempotent(c *gin.Context) {
 		c.Next()
 		return
 	case saved != nil && saved.Resume != "":
-		h.resumeOrder(c, saved)
+		s.resumeOrder(c, saved)
 		return
 	case saved != nil:
 		c.Header("Idempotent-Replayed", "true")

@@ -24,19 +24,6 @@ type AltIdentity interface {
 	Finish(ctx context.Context, userID int64, checkID, secret string) (*service.AltResult, error)
 }
 
-// identityRoutes mounts the identity endpoints on the authenticated group.
-func (s *Server) identityRoutes(user *gin.RouterGroup) {
-	if s.deps.Face != nil {
-		user.POST("/identity/face/start", s.limit("face_start", 10), s.faceStart)
-		user.POST("/identity/face/result", s.limit("face_result", 30), s.faceResult)
-		user.POST("/identity/face/legacy", s.limit("face_legacy", 10), s.faceLegacy)
-	}
-	if s.deps.AltIdentity != nil {
-		user.POST("/identity/alt/start", s.limit("alt_start", 5), s.altStart)
-		user.POST("/identity/alt/finish", s.limit("alt_finish", 20), s.altFinish)
-	}
-}
-
 type identityRequest struct {
 	Name     string `json:"name"`
 	IDType   string `json:"id_type"`

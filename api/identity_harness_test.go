@@ -79,10 +79,11 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, o harne
 		Logger:   log,
 		Auth:     service.NewAuthService(users, wx, cache.NewSessionStore(rdb, clock), clock, 30*24*time.Hour),
 		Identity: identity,
-		Face: service.NewFaceService(service.FaceConfig{DailyAttempts: o.dailyAttempts, LegacyV1: o.legacy},
-			users, persons, model.NewFaceAttemptStore(db, ring), wechat.NewFaceClient(wx), clock),
-		AltIdentity: service.NewAltIdentityService(regionRules{}, platform, checks, users, persons, clock),
-		Family:      service.NewFamilyService(family, checks, users, persons, clock),
+		Face: service.NewFaceService(service.FaceDeps{Config: service.FaceConfig{DailyAttempts: o.dailyAttempts, LegacyV1: o.legacy},
+			Users: users, Persons: persons, Attempts: model.NewFaceAttemptStore(db, ring), WeChat: wechat.NewFaceClient(wx), Clock: clock}),
+		AltIdentity: service.NewAltIdentityService(service.AltIdentityDeps{Rules: regionRules{}, Platform: platform, Checks: checks,
+			Users: users, Persons: persons, Clock: clock}),
+		Family: service.NewFamilyService(service.FamilyDeps{Family: family, Checks: checks, Users: users, Persons: persons, Clock: clock}),
 	})
 	return &harness{db: db, clock: clock, srv: srv, sim: sim, face: face, wx: wx, platform: platform, identity: identity, logs: logs}
 }

@@ -9,10 +9,10 @@ import (
 )
 
 type insuranceStatusResponse struct {
-	Insurance   string      `json:"insurance"`
-	Status      string      `json:"status"`
-	PaidThrough string      `json:"paid_through"`
-	BaseFen     service.Fen `json:"base_fen"`
+	Insurance   string                `json:"insurance"`
+	Status      service.InsuredStatus `json:"status"`
+	PaidThrough string                `json:"paid_through"`
+	BaseFen     service.Fen           `json:"base_fen"`
 }
 
 type arrearsMonthResponse struct {
@@ -36,8 +36,8 @@ type insuredResponse struct {
 }
 
 // insuredProfile answers GET /api/v1/insured?region=&person=.
-func (h *quoteHandlers) insuredProfile(c *gin.Context) {
-	v, err := h.deps.Insured.Profile(c.Request.Context(), currentUser(c).ID, c.Query("region"), c.Query("person"))
+func (s *Server) insuredProfile(c *gin.Context) {
+	v, err := s.deps.Insured.Profile(c.Request.Context(), currentUser(c).ID, c.Query("region"), c.Query("person"))
 	if err != nil {
 		fail(c, err)
 		return

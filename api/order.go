@@ -13,8 +13,7 @@ import (
 	"github.com/shebao/sipay/service"
 )
 
-// OrderService is what the order and notify routes need
-// (service.OrderService implements it).
+// OrderService is what the order routes need (service.OrderService).
 type OrderService interface {
 	CreateOrder(ctx context.Context, userID int64, quoteID string) (*service.PayResult, error)
 	ResumeOrder(ctx context.Context, userID int64, orderNo string) (*service.PayResult, error)
@@ -22,68 +21,11 @@ type OrderService interface {
 	FindOrders(ctx context.Context, userID int64, page, pageSize int) ([]*service.Order, int, error)
 	FindOrderDetail(ctx context.Context, userID int64, orderNo string) (*service.OrderDetail, error)
 	CancelOrder(ctx context.Context, userID int64, orderNo string) (*service.CancelResult, error)
-	HandleTransaction(ctx context.Context, ev service.TransactionEvent) error
-}
-
-// OrderDeps are the services behind the order and WeChat Pay notify routes.
-type OrderDeps struct {
-	Orders OrderService
-	// Idempotency stores replies of POST /orders; nil keeps the
-	// Idempotency-Key requirement but replays nothing.
-	Idempotency service.IdempotencyStore
-	// Notify verifies and decrypts WeChat Pay notifications; nil leaves
-	// the notify route unmounted.
-	Notify NotifyParser
-	// NotifyMalformed tells a malformed notification (400) from one that
-	// failed verification (401); nil treats every parse error as 401.
-	NotifyMalformed func(error) bool
-	// Refunds handles REFUND.* notifications; nil answers them 500 so
-	// WeChat retries later.
-	Refunds RefundEventHandler
-	// Dedupe is the Redis fast path for repeated notifications; optional.
-	Dedupe NotifyDeduper
-	// Metrics counts notifications refused here or answered by the fast
-	// path (the service counts the rest); optional.
-	Metrics service.Metrics
-	// After adds each batch's refund, hold and delay view to the order
-	// GET; optional.
-	After AfterViewer
 }
 
 // AfterViewer shows what happened to an order's batches after payment.
 type AfterViewer interface {
 	View(ctx context.Context, o *service.Order) ([]service.BatchAfterView, error)
-}
-
-type orderHandlers struct {
-	*Server
-	deps OrderDeps
-}
-
-// MountOrders adds the order routes and the WeChat Pay notify endpoint. Call
-// it once, after NewServer and before serving:
-//
-//	POST /api/v1/orders                               Bearer token, Idempotency-Key
-//	GET  /api/v1/orders?page=&page_size=              Bearer token
-//	GET  /api/v1/orders/:order_no                     Bearer token
-//	POST /api/v1/orders/:order_no/batches/:seq/pay    Bearer token
-//	POST /api/v1/orders/:order_no/cancel              Bearer token
-//	POST /api/v1/wxpay/notify                         signed by WeChat Pay
-func (s *Server) MountOrders(d OrderDeps) {
-	if d.Orders == nil {
-		panic("api: MountOrders: missing dependency")
-	}
-	h := &orderHandlers{Server: s, deps: d}
-	v1 := s.engine.Group("/api/v1")
-	user := v1.Group("", s.authenticate)
-	user.POST("/orders", s.limit("order", 30), h.idempotent, h.createOrder)
-	user.GET("/orders", h.listOrders)
-	user.GET("/orders/:order_no", h.getOrder)
-	user.POST("/orders/:order_no/batches/:seq/pay", s.limit("pay", 30), h.payBatch)
-	user.POST("/orders/:order_no/cancel", s.limit("cancel", 30), h.cancelOrder)
-	if d.Notify != nil {
-		v1.POST("/wxpay/notify", h.notify)
-	}
 }
 
 type batchResponse struct {
@@ -191,12 +133,12 @@ type createOrderRequest struct {
 	QuoteID string `json:"quote_id"`
 }
 
-func (h *orderHandlers) createOrder(c *gin.Context) {
+func (s *Server) createOrder(c *gin.Context) {
 	var req createOrderRequest
 	if !bind(c, &req) {
 		return
 	}
-	res, err := h.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
+	res, err := s.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
 	if res != nil && res.Order != nil {
 		// An order exists (also after a 503 prepay_failed): a retry with the
 		// same Idempotency-Key resumes it instead of replaying this reply.
@@ -215,8 +157,8 @@ func (h *orderHandlers) createOrder(c *gin.Context) {
 // otherwise the order is resumed (WeChat asked, prepaid again under the same
 // out_trade_no and time_expire) and a fresh 201 is written, or the error
 // that stops payment (409 batch_paid, 422 batch_expired, 503 to retry).
-func (h *orderHandlers) resumeOrder(c *gin.Context, saved *service.SavedResponse) {
-	res, err := h.deps.Orders.ResumeOrder(c.Request.Context(), currentUser(c).ID, saved.Resume)
+func (s *Server) resumeOrder(c *gin.Context, saved *service.SavedResponse) {
+	res, err := s.deps.Orders.ResumeOrder(c.Request.Context(), currentUser(c).ID, saved.Resume)
 	c.Header("Idempotent-Replayed", "true")
 	if err != nil {
 		fail(c, err)
@@ -233,13 +175,13 @@ func (h *orderHandlers) resumeOrder(c *gin.Context, saved *service.SavedResponse
 	c.AbortWithStatusJSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams})
 }
 
-func (h *orderHandlers) payBatch(c *gin.Context) {
+func (s *Server) payBatch(c *gin.Context) {
 	seq, err := strconv.Atoi(c.Param("seq"))
 	if err != nil || seq < 1 || seq > 99 {
 		fail(c, service.NotFound("该笔缴费不存在"))
 		return
 	}
-	res, err := h.deps.Orders.PayBatch(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
+	res, err := s.deps.Orders.PayBatch(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
 	if err != nil {
 		fail(c, err)
 		return
@@ -247,7 +189,7 @@ func (h *orderHandlers) payBatch(c *gin.Context) {
 	c.JSON(http.StatusOK, payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: res.PayParams})
 }
 
-func (h *orderHandlers) listOrders(c *gin.Context) {
+func (s *Server) listOrders(c *gin.Context) {
 	page, pageSize := 1, service.DefaultPageSize
 	if v := c.Query("page"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -265,7 +207,7 @@ func (h *orderHandlers) listOrders(c *gin.Context) {
 		}
 		pageSize = n
 	}
-	orders, total, err := h.deps.Orders.FindOrders(c.Request.Context(), currentUser(c).ID, page, pageSize)
+	orders, total, err := s.deps.Orders.FindOrders(c.Request.Context(), currentUser(c).ID, page, pageSize)
 	if err != nil {
 		fail(c, err)
 		return
@@ -277,8 +219,8 @@ func (h *orderHandlers) listOrders(c *gin.Context) {
 	c.JSON(http.StatusOK, r)
 }
 
-func (h *orderHandlers) getOrder(c *gin.Context) {
-	d, err := h.deps.Orders.FindOrderDetail(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+func (s *Server) getOrder(c *gin.Context) {
+	d, err := s.deps.Orders.FindOrderDetail(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -291,8 +233,8 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
 	}
-	if h.deps.After != nil {
-		views, err := h.deps.After.View(c.Request.Context(), d.Order)
+	if s.deps.After != nil {
+		views, err := s.deps.After.View(c.Request.Context(), d.Order)
 		if err != nil {
 			fail(c, err)
 			return
@@ -318,8 +260,8 @@ func (h *orderHandlers) getOrder(c *gin.Context) {
 	c.JSON(http.StatusOK, r)
 }
 
-func (h *orderHandlers) cancelOrder(c *gin.Context) {
-	res, err := h.deps.Orders.CancelOrder(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+func (s *Server) cancelOrder(c *gin.Context) {
+	res, err := s.deps.Orders.CancelOrder(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
 	if err != nil {
 		fail(c, err)
 		return

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,7 +77,7 @@ type orderAPI struct {
 	keys   *wxpay.DevKeys
 	clock  *service.ManualClock
 	quotes *orderTestQuotes
-	deps   api.OrderDeps
+	deps   api.Deps
 }
 
 // lostPrepays is the simulator's WeChat Pay whose first n prepay replies are
@@ -131,11 +130,11 @@ func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderServic
 	if wrap != nil {
 		orders = wrap(orders)
 	}
-	a.deps = api.OrderDeps{Orders: orders, Idempotency: cache.NewIdempotencyStore(rdb), Notify: parser,
-		NotifyMalformed: func(err error) bool { return errors.Is(err, wxpay.ErrMalformed) },
-		Dedupe:          cache.NewSeenStore(rdb, "wxevent:", 48*time.Hour)}
-	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{}})
-	srv.MountOrders(a.deps)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a.deps = api.Deps{Logger: log, Auth: quoteTestAuth{}, Orders: orders, Idempotency: cache.NewIdempotencyStore(rdb),
+		Notify: service.NewNotifyService(service.NotifyDeps{Parser: parser, Orders: a.svc,
+			Dedupe: cache.NewSeenStore(rdb, "wxevent:", 48*time.Hour), Log: log})}
+	srv := api.NewServer(a.deps)
 	mu.Lock()
 	a.h = srv
 	mu.Unlock()
@@ -500,11 +499,11 @@ func (a *orderAPI) notify(t *testing.T, h http.Header, body []byte) *httptest.Re
 
 // fakeParser returns a fixed result (no signatures: for the reply mapping).
 type fakeParser struct {
-	ev  any
+	ev  service.PayEvent
 	err error
 }
 
-func (p fakeParser) Parse(http.Header, []byte) (any, error) { return p.ev, p.err }
+func (p fakeParser) Parse(http.Header, []byte) (service.PayEvent, error) { return p.ev, p.err }
 
 func TestOrderAPI_Notify(t *testing.T) {
 	a := newOrderAPI(t, nil)
@@ -656,10 +655,10 @@ func TestOrderAPI_Notify(t *testing.T) {
 	})
 
 	t.Run("RefundWithoutHandler500", func(t *testing.T) {
-		srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{}})
 		d := a.deps
-		d.Notify = fakeParser{ev: service.RefundEvent{EventID: "EV-r"}}
-		srv.MountOrders(d)
+		d.Notify = service.NewNotifyService(service.NotifyDeps{Parser: fakeParser{ev: service.RefundEvent{EventID: "EV-r"}},
+			Orders: a.svc, Log: d.Logger})
+		srv := api.NewServer(d)
 		req := httptest.NewRequest("POST", "/api/v1/wxpay/notify", strings.NewReader("{}"))
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, req)

@@ -27,17 +27,17 @@ type pensionResponse struct {
 // estimatePension answers GET /api/v1/pension/estimate?region=&current_age=
 // &retirement_age=&years_paid=&planned_years=&base_ratio_bp=
 // &account_balance_fen=&avg_wage_fen= (the last two optional).
-func (h *quoteHandlers) estimatePension(c *gin.Context) {
+func (s *Server) estimatePension(c *gin.Context) {
 	var fields []service.FieldError
 	num := func(name string, required bool) int64 {
-		s := c.Query(name)
-		if s == "" {
+		q := c.Query(name)
+		if q == "" {
 			if required {
 				fields = append(fields, service.FieldError{Field: name, Code: "required", Message: "缺少参数 " + name})
 			}
 			return 0
 		}
-		v, err := strconv.ParseInt(s, 10, 64)
+		v, err := strconv.ParseInt(q, 10, 64)
 		if err != nil || v < -1<<40 || v > 1<<40 {
 			fields = append(fields, service.FieldError{Field: name, Code: "type", Message: name + " 应为整数"})
 			return 0
@@ -58,7 +58,7 @@ func (h *quoteHandlers) estimatePension(c *gin.Context) {
 		fail(c, service.Invalid("pension_invalid", "测算参数有误", fields...))
 		return
 	}
-	e, err := h.deps.Pension.Estimate(in)
+	e, err := s.deps.Pension.Estimate(in)
 	if err != nil {
 		fail(c, err)
 		return

@@ -32,43 +32,6 @@ type PensionEstimator interface {
 	Estimate(in service.PensionInput) (service.PensionEstimate, error)
 }
 
-// QuoteDeps are the services behind the region, quote, insured and pension
-// routes.
-type QuoteDeps struct {
-	Quotes  Quoter
-	Insured InsuredViewer
-	Pension PensionEstimator
-}
-
-type quoteHandlers struct {
-	*Server
-	deps QuoteDeps
-}
-
-// MountQuotes adds the region, quote, insured-profile and pension routes
-// under /api/v1. Call it once, after NewServer and before serving:
-//
-//	GET  /api/v1/regions                 public
-//	GET  /api/v1/regions/:code           public
-//	GET  /api/v1/pension/estimate        public
-//	POST /api/v1/quotes                  Bearer token
-//	GET  /api/v1/quotes/:id              Bearer token
-//	GET  /api/v1/insured?region=&person= Bearer token
-func (s *Server) MountQuotes(d QuoteDeps) {
-	if d.Quotes == nil || d.Insured == nil || d.Pension == nil {
-		panic("api: MountQuotes: missing dependency")
-	}
-	h := &quoteHandlers{Server: s, deps: d}
-	v1 := s.engine.Group("/api/v1")
-	v1.GET("/regions", h.listRegions)
-	v1.GET("/regions/:code", h.getRegion)
-	v1.GET("/pension/estimate", s.limit("pension", 60), h.estimatePension)
-	user := v1.Group("", s.authenticate)
-	user.POST("/quotes", s.limit("quote", 30), h.createQuote)
-	user.GET("/quotes/:id", h.getQuote)
-	user.GET("/insured", s.limit("insured", 30), h.insuredProfile)
-}
-
 type insuranceChoiceRequest struct {
 	Type    string      `json:"type"`
 	BaseFen service.Fen `json:"base_fen"`
@@ -131,7 +94,7 @@ func toQuoteResponse(q *service.Quote) quoteResponse {
 }
 
 // createQuote answers POST /api/v1/quotes with 201 and the quote.
-func (h *quoteHandlers) createQuote(c *gin.Context) {
+func (s *Server) createQuote(c *gin.Context) {
 	var req createQuoteRequest
 	if !bind(c, &req) {
 		return
@@ -141,7 +104,7 @@ func (h *quoteHandlers) createQuote(c *gin.Context) {
 	for _, x := range req.Insurances {
 		in.Insurances = append(in.Insurances, service.InsuranceChoice(x))
 	}
-	q, err := h.deps.Quotes.CreateQuote(c.Request.Context(), currentUser(c).ID, in)
+	q, err := s.deps.Quotes.CreateQuote(c.Request.Context(), currentUser(c).ID, in)
 	if err != nil {
 		fail(c, err)
 		return
@@ -150,8 +113,8 @@ func (h *quoteHandlers) createQuote(c *gin.Context) {
 }
 
 // getQuote answers GET /api/v1/quotes/:id; another user's quote is 404.
-func (h *quoteHandlers) getQuote(c *gin.Context) {
-	q, err := h.deps.Quotes.FindQuote(c.Request.Context(), currentUser(c).ID, c.Param("id"))
+func (s *Server) getQuote(c *gin.Context) {
+	q, err := s.deps.Quotes.FindQuote(c.Request.Context(), currentUser(c).ID, c.Param("id"))
 	if err != nil {
 		fail(c, err)
 		return

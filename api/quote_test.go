@@ -90,13 +90,11 @@ func newQuoteTestServer(tb testing.TB) *api.Server {
 	}
 	clock := service.NewManualClock(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))
 	persons, platform := quoteTestPersons{}, quoteTestPlatform{}
-	srv := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{}})
-	srv.MountQuotes(api.QuoteDeps{
+	return api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{},
 		Quotes:  service.NewQuoteService(rs, &quoteTestStore{m: map[string]service.Quote{}}, persons, platform, clock, 30*time.Minute),
 		Insured: service.NewInsuredService(rs, persons, platform, clock),
 		Pension: service.NewPensionService(rs, clock),
 	})
-	return srv
 }
 
 func quoteTestDo(tb testing.TB, srv http.Handler, method, path, token, body string) (int, map[string]any) {

@@ -89,15 +89,15 @@ func toFigureResponse(f service.Figure) figureResponse {
 	return figureResponse{Source: string(f.Source), Note: f.Note}
 }
 
-func (h *quoteHandlers) toRegionSummary(r *service.Region) regionSummaryResponse {
-	cur := h.deps.Quotes.CurrentMonth()
+func (s *Server) toRegionSummary(r *service.Region) regionSummaryResponse {
+	cur := s.deps.Quotes.CurrentMonth()
 	b := r.BundlingFor(cur)
 	out := regionSummaryResponse{Code: r.Code, Name: r.Name, BaseMode: string(r.BaseMode),
 		MedicalNeedsPension: b.MedicalNeedsPension, PensionNeedsMedical: b.PensionNeedsMedical,
 		PeriodMonths: r.PeriodMonths, PrepayCapMonths: r.PrepayFor(cur).CapMonths, ArrearsView: string(r.ArrearsView),
 		IdentityMethods: r.IdentityMethods, IdentityAll: r.IdentityAll, PaymentChannels: r.PaymentChannels, MutualAid: r.MutualAid,
 		PaymentLimitFen: r.PaymentLimitFen, IDTypes: []string{}, Illustrative: r.Illustrative(),
-		RequireSourced: h.deps.Quotes.RequiresSourced()}
+		RequireSourced: s.deps.Quotes.RequiresSourced()}
 	if out.Illustrative == nil {
 		out.Illustrative = []string{}
 	}
@@ -107,8 +107,8 @@ func (h *quoteHandlers) toRegionSummary(r *service.Region) regionSummaryResponse
 	return out
 }
 
-func (h *quoteHandlers) toRegionResponse(r *service.Region) regionResponse {
-	out := regionResponse{regionSummaryResponse: h.toRegionSummary(r), PolicyNote: r.PolicyNote,
+func (s *Server) toRegionResponse(r *service.Region) regionResponse {
+	out := regionResponse{regionSummaryResponse: s.toRegionSummary(r), PolicyNote: r.PolicyNote,
 		PaymentLimitFigure: toFigureResponse(r.PaymentLimitSource), AvgWageFen: r.AvgWageFen,
 		AvgWageFigure: toFigureResponse(r.AvgWageSource), Periods: []periodResponse{}, Rates: []rateResponse{},
 		Bundling: []ruleResponse{}, Prepay: []ruleResponse{}, Sources: map[string]figureResponse{
@@ -138,22 +138,22 @@ func (h *quoteHandlers) toRegionResponse(r *service.Region) regionResponse {
 }
 
 // listRegions answers GET /api/v1/regions.
-func (h *quoteHandlers) listRegions(c *gin.Context) {
-	regions := h.deps.Quotes.Regions()
+func (s *Server) listRegions(c *gin.Context) {
+	regions := s.deps.Quotes.Regions()
 	out := make([]regionSummaryResponse, 0, len(regions))
 	for i := range regions {
-		out = append(out, h.toRegionSummary(&regions[i]))
+		out = append(out, s.toRegionSummary(&regions[i]))
 	}
 	c.JSON(http.StatusOK, gin.H{"regions": out})
 }
 
 // getRegion answers GET /api/v1/regions/:code with the policy note and
 // every figure and its source.
-func (h *quoteHandlers) getRegion(c *gin.Context) {
-	r, err := h.deps.Quotes.FindRegion(c.Param("code"))
+func (s *Server) getRegion(c *gin.Context) {
+	r, err := s.deps.Quotes.FindRegion(c.Param("code"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h.toRegionResponse(r))
+	c.JSON(http.StatusOK, s.toRegionResponse(r))
 }

@@ -4,7 +4,9 @@
 //
 // Three kinds of caller use it: the mini-program front end (Bearer token),
 // WeChat Pay notifications (signed by WeChat), and provincial platform
-// callbacks (HMAC-signed). Operations use the admin API (admin token).
+// callbacks (HMAC-signed). Operations use the admin API (admin token) and
+// the console pages of api/ops (session cookie). Server.routes lists every
+// route; Deps says which are mounted.
 package api
 
 import (
@@ -36,11 +38,18 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Console is the operations console (api/ops): it adds its pages to g, the
+// /ops group.
+type Console interface {
+	Routes(g *gin.RouterGroup)
+}
+
 // RateLimiter limits requests per key.
 type RateLimiter = service.RateLimiter
 
-// Deps are the services the API calls. Optional ones may be nil; their routes
-// are then not mounted.
+// Deps are everything the API calls. Logger and Auth are required; every
+// other service is optional, and a nil one leaves its routes unmounted
+// (routes lists them all).
 type Deps struct {
 	Logger   *slog.Logger
 	Auth     Authenticator
@@ -48,25 +57,54 @@ type Deps struct {
 	Identity service.IdentityViewer // optional: masked identity in /me
 	Ready    map[string]Pinger      // name → dependency, checked by /readyz
 
-	Face        FaceVerification // optional: /identity/face/*
-	AltIdentity AltIdentity      // optional: /identity/alt/*
-	Family      Family           // optional: /family
-
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client
 	// (TRUSTED_PROXIES); nil means loopback only.
 	TrustedProxies []string
-	// Extra mounts routes from other areas (simulator control, etc.).
-	Extra []func(r *gin.Engine)
 	// Middleware runs on every request after the request id is set (HTTP
 	// metrics); optional.
 	Middleware []gin.HandlerFunc
-	// Vouchers (optional) serves e-vouchers and their public verification.
+
+	Face        FaceVerification // /identity/face/*
+	AltIdentity AltIdentity      // /identity/alt/*
+	Family      Family           // /family
+
+	// Quotes, Insured and Pension serve /regions, /quotes, /insured and
+	// /pension/estimate; the three come together.
+	Quotes  Quoter
+	Insured InsuredViewer
+	Pension PensionEstimator
+
+	// Orders serves /orders. Idempotency stores replies of POST /orders
+	// (nil keeps the Idempotency-Key requirement but replays nothing);
+	// After adds each batch's refund, hold and delay view to the order GET.
+	Orders      OrderService
+	Idempotency service.IdempotencyStore
+	After       AfterViewer
+
+	// Notify receives WeChat Pay notifications (/wxpay/notify).
+	Notify PayNotifications
+	// Platform receives provincial platform callbacks
+	// (/platform/:region/callback).
+	Platform PlatformCallbacks
+
+	// Vouchers serves e-vouchers and their public verification.
 	Vouchers VoucherAPI
-	// Admin (optional) is the operations API, mounted only with AdminToken.
+	// StepUp clears held payments by a fresh face verification; Evidence
+	// serves the payment evidence log (and its admin tree-head signing).
+	StepUp   StepUpAPI
+	Evidence EvidenceAPI
+	// Admin is the operations API (/admin), mounted only with AdminToken;
+	// Ops adds the alert decisions to it, Console the /ops/ pages.
 	Admin      AdminAPI
 	AdminToken string
-	// Ops (optional) acknowledges and resolves alerts under the admin API.
-	Ops AlertDecider
+	Ops        AlertDecider
+	Console    Console
+
+	// Sim exposes the in-process simulators' control endpoints (/sim/pay,
+	// /sim/platform) and SimClock the movable business clock (/sim/clock):
+	// SIMULATOR only.
+	Sim      http.Handler
+	SimClock SimClock
 }
 
 // Server is the HTTP API.
@@ -102,14 +140,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 // Engine exposes the router for route listing (OpenAPI drift test).
 func (s *Server) Engine() *gin.Engine { return s.engine }
 
+// routes lists every route of the service. A nil service in Deps leaves its
+// routes out.
 func (s *Server) routes() {
-	e := s.engine
+	e, d := s.engine, s.deps
 	e.HandleMethodNotAllowed = true
 	// Only a proxy on this host or the private network may name the client
 	// (X-Forwarded-For, X-Real-IP). gin trusts every peer by default, which
 	// let any client reset the per-IP rate limits (login) with a forged
 	// header.
-	trusted := s.deps.TrustedProxies
+	trusted := d.TrustedProxies
 	if trusted == nil {
 		trusted = defaultTrustedProxies
 	}
@@ -117,7 +157,7 @@ func (s *Server) routes() {
 		panic("api: trusted proxies: " + err.Error())
 	}
 	e.Use(s.hygiene, s.requestID, s.recoverer, s.accessLog)
-	e.Use(s.deps.Middleware...)
+	e.Use(d.Middleware...)
 	e.NoRoute(func(c *gin.Context) { fail(c, service.NotFound("接口不存在")) })
 	// gin sets Allow before calling this; the status is 405, not 400.
 	e.NoMethod(func(c *gin.Context) {
@@ -126,24 +166,70 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
+	// v1 is public (or signed by its caller), user needs a Bearer token.
 	v1 := e.Group("/api/v1")
-	v1.POST("/auth/login", s.limit("login", 20), s.login)
-
 	user := v1.Group("", s.authenticate)
-	if ender, ok := s.deps.Auth.(SessionEnder); ok {
+
+	v1.POST("/auth/login", s.limit("login", 20), s.login)
+	if ender, ok := d.Auth.(SessionEnder); ok {
 		user.DELETE("/auth/session", s.logout(ender))
 		user.DELETE("/auth/sessions", s.logoutEverywhere(ender))
 	}
 	user.GET("/me", s.me)
 	user.PATCH("/me", s.updateMe)
-	s.identityRoutes(user)
-	s.familyRoutes(user)
 
-	if s.deps.Vouchers != nil {
+	if d.Face != nil {
+		user.POST("/identity/face/start", s.limit("face_start", 10), s.faceStart)
+		user.POST("/identity/face/result", s.limit("face_result", 30), s.faceResult)
+		user.POST("/identity/face/legacy", s.limit("face_legacy", 10), s.faceLegacy)
+	}
+	if d.AltIdentity != nil {
+		user.POST("/identity/alt/start", s.limit("alt_start", 5), s.altStart)
+		user.POST("/identity/alt/finish", s.limit("alt_finish", 20), s.altFinish)
+	}
+	if d.Family != nil {
+		user.GET("/family", s.familyList)
+		user.POST("/family", s.limit("family_add", 10), s.familyAdd)
+		user.DELETE("/family/:id", s.familyRemove)
+		user.POST("/family/:id/consent", s.familyConsent)
+		user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
+		user.DELETE("/family/consents/:id", s.limit("family_accept", 10), s.familyWithdraw)
+	}
+
+	if d.Quotes != nil {
+		v1.GET("/regions", s.listRegions)
+		v1.GET("/regions/:code", s.getRegion)
+		v1.GET("/pension/estimate", s.limit("pension", 60), s.estimatePension)
+		user.POST("/quotes", s.limit("quote", 30), s.createQuote)
+		user.GET("/quotes/:id", s.getQuote)
+		user.GET("/insured", s.limit("insured", 30), s.insuredProfile)
+	}
+	if d.Orders != nil {
+		user.POST("/orders", s.limit("order", 30), s.idempotent, s.createOrder)
+		user.GET("/orders", s.listOrders)
+		user.GET("/orders/:order_no", s.getOrder)
+		user.POST("/orders/:order_no/batches/:seq/pay", s.limit("pay", 30), s.payBatch)
+		user.POST("/orders/:order_no/cancel", s.limit("cancel", 30), s.cancelOrder)
+	}
+	if d.Notify != nil {
+		v1.POST("/wxpay/notify", s.wxpayNotify)
+	}
+	if d.Platform != nil {
+		v1.POST("/platform/:region/callback", s.platformCallback)
+	}
+	if d.Vouchers != nil {
 		user.GET("/orders/:order_no/vouchers", s.listVouchers)
 		v1.GET("/vouchers/verify", s.limit("voucher_verify", 60), s.verifyVoucher)
 	}
-	if s.deps.Admin != nil && s.deps.AdminToken != "" {
+	if d.StepUp != nil {
+		user.POST("/orders/:order_no/batches/:seq/step-up", s.limit("stepup_start", 10), s.stepUpStart)
+		user.POST("/orders/:order_no/batches/:seq/step-up/result", s.limit("stepup_result", 30), s.stepUpResult)
+	}
+	if d.Evidence != nil {
+		user.GET("/evidence/:voucher_code", s.limit("evidence", 60), s.evidenceBundle)
+	}
+
+	if d.Admin != nil && d.AdminToken != "" {
 		admin := v1.Group("/admin", s.adminAuth)
 		admin.GET("/holds", s.adminHolds)
 		admin.GET("/alerts", s.adminAlerts)
@@ -153,13 +239,24 @@ func (s *Server) routes() {
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
 		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
 		admin.GET("/orders/:order_no", s.adminOrder)
-		if s.deps.Ops != nil {
+		if d.Evidence != nil {
+			admin.POST("/evidence/tree-heads", s.adminPublishTreeHead)
+		}
+		if d.Ops != nil {
 			admin.POST("/alerts/:id/ack", s.adminDecideAlert(true))
 			admin.POST("/alerts/:id/resolve", s.adminDecideAlert(false))
 		}
+		if d.Console != nil {
+			d.Console.Routes(e.Group("/ops")) // the pages: api/ops
+		}
 	}
 
-	for _, mount := range s.deps.Extra {
-		mount(e)
+	if d.Sim != nil {
+		e.Any("/sim/pay/*path", gin.WrapH(d.Sim))
+		e.Any("/sim/platform/*path", gin.WrapH(d.Sim))
+	}
+	if d.SimClock != nil {
+		e.GET("/sim/clock", s.simClock)
+		e.POST("/sim/clock/advance", s.simAdvanceClock)
 	}
 }

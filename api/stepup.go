@@ -12,55 +12,48 @@ import (
 )
 
 // StepUpAPI clears held payments by a fresh face verification
-// (service.StepUpService).
+// (service.StepUpService): POST /orders/:order_no/batches/:seq/step-up
+// starts it (the verify_id for wx.requestFacialVerify), …/step-up/result
+// with {"verify_id"} reads it; a pass releases the hold.
 type StepUpAPI interface {
 	Start(ctx context.Context, userID int64, orderNo string, seq int) (*service.StepUpStart, error)
 	Result(ctx context.Context, userID int64, orderNo string, seq int, verifyID string) (*service.StepUpResult, error)
 }
 
-// MountStepUp adds the step-up routes of held batches (Bearer token):
-//
-//	POST /api/v1/orders/:order_no/batches/:seq/step-up          start: verify_id for wx.requestFacialVerify
-//	POST /api/v1/orders/:order_no/batches/:seq/step-up/result   {"verify_id"}: a pass releases the hold
-func (s *Server) MountStepUp(api StepUpAPI) {
-	if api == nil {
-		panic("api: MountStepUp: missing dependency")
+func (s *Server) stepUpStart(c *gin.Context) {
+	seq, ok := batchSeq(c)
+	if !ok {
+		return
 	}
-	user := s.engine.Group("/api/v1", s.authenticate)
-	user.POST("/orders/:order_no/batches/:seq/step-up", s.limit("stepup_start", 10), func(c *gin.Context) {
-		seq, ok := batchSeq(c)
-		if !ok {
-			return
-		}
-		st, err := api.Start(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, stepUpStartResponse{VerifyID: st.VerifyID, ExpiresIn: int(st.ExpiresIn.Seconds()),
-			AttemptNo: st.AttemptNo, AttemptsLeft: st.AttemptsLeft})
-	})
-	user.POST("/orders/:order_no/batches/:seq/step-up/result", s.limit("stepup_result", 30), func(c *gin.Context) {
-		seq, ok := batchSeq(c)
-		if !ok {
-			return
-		}
-		var req faceResultRequest
-		if !bind(c, &req) {
-			return
-		}
-		res, err := api.Result(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq, req.VerifyID)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		out := stepUpResultResponse{Released: res.Released, HoldStatus: res.Hold.Status}
-		if !res.Hold.DecidedAt.IsZero() {
-			t := res.Hold.DecidedAt.UTC()
-			out.DecidedAt = &t
-		}
-		c.JSON(http.StatusOK, out)
-	})
+	st, err := s.deps.StepUp.Start(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, stepUpStartResponse{VerifyID: st.VerifyID, ExpiresIn: int(st.ExpiresIn.Seconds()),
+		AttemptNo: st.AttemptNo, AttemptsLeft: st.AttemptsLeft})
+}
+
+func (s *Server) stepUpResult(c *gin.Context) {
+	seq, ok := batchSeq(c)
+	if !ok {
+		return
+	}
+	var req faceResultRequest
+	if !bind(c, &req) {
+		return
+	}
+	res, err := s.deps.StepUp.Result(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq, req.VerifyID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := stepUpResultResponse{Released: res.Released, HoldStatus: string(res.Hold.Status)}
+	if !res.Hold.DecidedAt.IsZero() {
+		t := res.Hold.DecidedAt.UTC()
+		out.DecidedAt = &t
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // batchSeq reads the :seq path parameter; a bad one is not found.

@@ -48,13 +48,9 @@ func instanceID() string {
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// wireAfterPayment builds the after-payment services, mounts their routes
-// in deps and registers their workers. Call it before api.NewServer.
+// wireAfterPayment builds the after-payment services, adds them to deps
+// and registers their workers.
 func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, error) {
-	rules, err := service.LoadHoldRules(a.Cfg.Getenv)
-	if err != nil {
-		return nil, err
-	}
 	// Voucher codes are signed with VOUCHER_KEY, or a key derived from
 	// PII_KEY when it is unset.
 	secretB64, secretVar := a.Cfg.VoucherKey, "VOUCHER_KEY"
@@ -72,7 +68,7 @@ func (a *App) wireAfterPayment(in AfterInputs, deps *api.Deps) (*AfterPayment, e
 	refunds := service.NewRefundService(service.RefundDeps{Orders: in.Orders, Outbox: outbox, Refunds: store, Gateway: in.Gateway,
 		MchID: mchID, Guard: cache.NewLocker(a.Redis), Waker: store, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: store, Orders: in.Orders, Users: model.NewUserStore(a.DB), Family: in.Family,
-		Refunds: refunds, Waker: store, Rules: rules, Clock: a.Clock})
+		Refunds: refunds, Waker: store, Rules: a.Cfg.Hold, Clock: a.Clock})
 	vouchers := service.NewVoucherService(store, in.Orders, a.Clock, service.DeriveVoucherKey(secret))
 	posting := service.NewPostingService(service.PostingDeps{Orders: in.Orders, Outbox: outbox, Platform: in.Platform,
 		Persons: in.Persons, Quotes: in.Quotes, Postings: store, Holds: holds, Refunds: refunds, Vouchers: vouchers,

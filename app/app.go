@@ -67,6 +67,10 @@ type App struct {
 
 	platformCfg platform.Config
 	opts        Options
+	// peers are the configuration's WeChat, WeChat Pay and platform
+	// settings, or the simulator's; simSecrets are the simulator's secrets.
+	peers      peers
+	simSecrets []string
 
 	// Identity resolves and shows persons (service.PersonResolver,
 	// IdentityViewer); PII encrypts personal data at rest.
@@ -92,8 +96,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	// panic and hide the error.
 	// Every log line of the App passes the redact handler: configured
 	// secrets masked, URL query strings dropped, values clipped.
-	log = slog.New(redact.NewHandler(log.Handler(), cfg.Secrets))
-	a := &App{Cfg: cfg, Log: log, Clock: opts.Clock, opts: opts}
+	a := &App{Cfg: cfg, Clock: opts.Clock, opts: opts, peers: peersOf(cfg)}
+	log = slog.New(redact.NewHandler(log.Handler(), a.Secrets))
+	a.Log = log
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -108,7 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	if cfg.Simulator {
 		log.Warn("DEVELOPMENT SETUP: SIMULATOR=on — WeChat, WeChat Pay and the provincial platform are simulated in-process; no real money moves")
-		if err := a.startSimulators(); err != nil {
+		if a.peers, err = a.startSimulators(); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err := a.buildPayAndPlatform(); err != nil {
 		return nil, err
 	}
-	wx := wechat.New(cfg.WeChat.AppID, cfg.WeChat.Secret, cfg.WeChat.APIBase, rdb)
+	wx := wechat.New(a.peers.WeChat.AppID, a.peers.WeChat.Secret, a.peers.WeChat.APIBase, rdb)
 	users := model.NewUserStore(a.DB)
 	sessions := cache.NewSessionStore(rdb, a.Clock)
 	limiter := cache.NewRateLimiter(rdb, a.Clock)
@@ -175,7 +180,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	if cfg.Simulator {
-		deps.Extra = append(deps.Extra, a.mountSimControl)
+		a.simControl(&deps)
 	}
 	after, err := a.wireAfterPayment(AfterInputs{Orders: model.NewOrderStore(a.DB), Persons: a.Identity,
 		Quotes: model.NewQuoteStore(a.DB), Family: service.ConsentedFamily{Store: model.NewFamilyStore(a.DB, a.PII)},
@@ -188,64 +193,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	for i, r := range rs {
 		codes[i] = r.Code
 	}
-	callbacks := platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
+	deps.Platform = platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
 		Nonces: cache.NewSeenStore(rdb, "si:", 0)}, after.Posting, log.With("component", "platform-callback"))
-	deps.Extra = append(deps.Extra, func(e *gin.Engine) {
-		e.POST("/api/v1/platform/:region/callback", func(c *gin.Context) {
-			callbacks.ServeCallback(c.Writer, c.Request, c.Param("region"))
-		})
-	})
-	srv := api.NewServer(deps)
-	if err := a.wireStepUpAndEvidence(srv, deps.Face); err != nil {
-		return nil, err
-	}
 	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
 	quotes.SetRequireSourced(cfg.QuoteRequireSourced)
 	quotes.SetIdentityEvidence(model.NewIdentityEvidence(a.DB))
 	quotes.SetMutualAidCommitments(model.NewOrderStore(a.DB))
 	quotes.SetAlerts(model.NewOrderStore(a.DB))
-	srv.MountQuotes(api.QuoteDeps{Quotes: quotes,
-		Insured: service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock),
-		Pension: service.NewPensionService(rs, a.Clock)})
-	orders := a.wireOrders(srv, quotes, users, after.Refunds, after.Viewer)
+	deps.Quotes = quotes
+	deps.Insured = service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock)
+	deps.Pension = service.NewPensionService(rs, a.Clock)
+	orders := a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
 	orders.SetIdentityGate(quotes)
 	orders.SetConsentGate(a.Identity)
-	a.Handler = srv
+	if err := a.wireStepUpAndEvidence(&deps); err != nil {
+		return nil, err
+	}
+	a.Handler = api.NewServer(deps)
 	return a, nil
 }
 
-// mountSimControl exposes the simulators' controls and the simulated clock
-// (SIMULATOR only).
-func (a *App) mountSimControl(e *gin.Engine) {
-	// The simulators' control endpoints (pay a prepay_id, inject platform
-	// failures, read ledgers) are reachable through the server's own port.
+// simControl exposes the simulators' controls (pay a prepay_id, inject
+// platform failures, read ledgers) through the server's own port, and the
+// business clock when it is the simulator's adjustable clock (not an
+// injected test clock). SIMULATOR only.
+func (a *App) simControl(deps *api.Deps) {
 	target, _ := url.Parse(a.SimURL)
-	proxy := gin.WrapH(httputil.NewSingleHostReverseProxy(target))
-	e.Any("/sim/pay/*path", proxy)
-	e.Any("/sim/platform/*path", proxy)
-	// The business clock can be moved only when it is the simulator's
-	// adjustable clock (not an injected test clock).
-	oc, ok := a.Clock.(*service.OffsetClock)
-	if !ok {
-		return
+	deps.Sim = httputil.NewSingleHostReverseProxy(target)
+	if oc, ok := a.Clock.(*service.OffsetClock); ok {
+		deps.SimClock = oc
 	}
-	e.POST("/sim/clock/advance", func(c *gin.Context) {
-		var req struct {
-			Duration string `json:"duration"`
-		}
-		if err := c.ShouldBindJSON(&req); err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_json", "message": "需要 duration"}})
-			return
-		}
-		d, err := parseDuration(req.Duration)
-		if err != nil || d <= 0 {
-			c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_duration", "message": "duration 无效"}})
-			return
-		}
-		off := oc.Advance(d)
-		c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC(), "offset": off.String()})
-	})
-	e.GET("/sim/clock", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"now": a.Clock.Now().UTC()}) })
 }
 
 // Start runs the background workers until ctx is done; the returned wait
@@ -273,6 +250,12 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// Secrets returns every secret the App's log scrubber masks: the
+// configuration's and the simulator's.
+func (a *App) Secrets() []string {
+	return append(a.Cfg.Secrets(), a.simSecrets...)
 }
 
 type redisPinger struct{ rdb redis.UniversalClient }

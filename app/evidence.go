@@ -13,24 +13,20 @@ import (
 )
 
 // wireStepUpAndEvidence builds step-up verification of held payments and
-// the payment evidence log on top of the after-payment flow, mounts their
-// routes on srv and registers the evidence workers. face is the identity
-// area's face verification (wireIdentity).
-func (a *App) wireStepUpAndEvidence(srv *api.Server, face api.FaceVerification) error {
+// the payment evidence log on top of the after-payment flow, adds them to
+// deps and registers the evidence workers. Call it after wireIdentity (the
+// face verification) and wireAfterPayment.
+func (a *App) wireStepUpAndEvidence(deps *api.Deps) error {
 	after := a.After
 	orders := model.NewOrderStore(a.DB)
 	store := model.NewAfterStore(a.DB)
-	if fs, ok := face.(*service.FaceService); ok {
-		cfg, err := service.LoadStepUpConfig(a.Cfg.Getenv)
-		if err != nil {
-			return err
-		}
-		stepup := service.NewStepUpService(service.StepUpDeps{Config: cfg, Holds: after.Holds, Orders: orders,
+	if fs, ok := deps.Face.(*service.FaceService); ok {
+		stepup := service.NewStepUpService(service.StepUpDeps{Config: a.Cfg.StepUp, Holds: after.Holds, Orders: orders,
 			Users: model.NewUserStore(a.DB), Family: service.ConsentedFamily{Store: model.NewFamilyStore(a.DB, a.PII)},
 			Face: fs, Original: model.NewFaceAttemptStore(a.DB, a.PII), Store: model.NewStepUpStore(a.DB), Audit: store, Clock: a.Clock})
 		after.StepUp = stepup
 		after.Viewer.StepUp = stepup
-		srv.MountStepUp(stepup)
+		deps.StepUp = stepup
 	}
 
 	keyB64 := a.Cfg.EvidenceKey
@@ -52,7 +48,7 @@ func (a *App) wireStepUpAndEvidence(srv *api.Server, face api.FaceVerification) 
 		Vouchers: store, Codes: after.Vouchers, Key: key, Clock: a.Clock, Audit: store})
 	after.Evidence = ev
 	a.Log.Info("payment evidence log on", "key_id", evidence.KeyID(ev.PublicKey()))
-	srv.MountEvidence(ev)
+	deps.Evidence = ev
 	a.every("evidence", 5*time.Second, func(ctx context.Context) error { _, err := ev.RunOnce(ctx); return err })
 	a.every("evidence catch-up", time.Hour, func(ctx context.Context) error { _, err := ev.CatchUp(ctx); return err })
 	a.every("evidence tree head", 10*time.Minute, func(ctx context.Context) error { _, err := ev.PublishDaily(ctx); return err })

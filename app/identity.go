@@ -34,10 +34,12 @@ func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Cl
 	checks := model.NewIdentityCheckStore(a.DB, a.PII)
 	a.Identity = service.NewIdentityService(users, persons, family)
 	deps.Identity = a.Identity
-	deps.Face = service.NewFaceService(service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
-		users, persons, model.NewFaceAttemptStore(a.DB, a.PII), wechat.NewFaceClient(wx), a.Clock)
-	deps.Family = service.NewFamilyService(family, checks, users, persons, a.Clock)
-	deps.AltIdentity = service.NewAltIdentityService(regions, a.Platform, checks, users, persons, a.Clock).
+	deps.Face = service.NewFaceService(service.FaceDeps{
+		Config: service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
+		Users:  users, Persons: persons, Attempts: model.NewFaceAttemptStore(a.DB, a.PII), WeChat: wechat.NewFaceClient(wx), Clock: a.Clock})
+	deps.Family = service.NewFamilyService(service.FamilyDeps{Family: family, Checks: checks, Users: users, Persons: persons, Clock: a.Clock})
+	deps.AltIdentity = service.NewAltIdentityService(service.AltIdentityDeps{Rules: regions, Platform: a.Platform, Checks: checks,
+		Users: users, Persons: persons, Clock: a.Clock}).
 		WithAbuseLimits(deps.Limiter, family)
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shebao/sipay/service"
 )
 
 // Config is the whole configuration. Sub-structs are passed to constructors.
@@ -56,9 +58,10 @@ type Config struct {
 	Platform    Platform
 	Face        Face
 	Workers     bool // run background workers in this process
-	// Getenv is the environment Load read, for settings that their own
-	// package parses and validates at start (HOLD_* risk-hold rules).
-	Getenv func(string) string
+	// Hold are the risk-hold rules (HOLD_*).
+	Hold service.HoldRules
+	// StepUp configures step-up verification of held payments (HOLD_STEPUP*).
+	StepUp service.StepUpConfig
 	// Ops configures the operations console (OPS_*).
 	Ops Ops
 }
@@ -131,7 +134,6 @@ func Load(getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{
-		Getenv:        getenv,
 		HTTPAddr:      env("HTTP_ADDR", ":8080"),
 		PublicBaseURL: strings.TrimRight(env("PUBLIC_BASE_URL", "http://127.0.0.1:8080"), "/"),
 		DataDir:       env("DATA_DIR", "./data"),
@@ -218,6 +220,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Face.LegacyV1 = parseBool("FACE_LEGACY_V1", false)
 	c.Workers = parseBool("WORKERS", true)
 	c.Ops = parseOps(env, bad)
+	c.Hold = parseHold(env, bad)
+	c.StepUp = parseStepUp(env, bad)
 
 	// Fail closed: simulator mode (any login code logs in, dev admin token,
 	// a movable clock) is the default only when no production setting is
@@ -434,6 +438,12 @@ func (c *Config) Fields() []any {
 		"LOG_FORMAT": c.LogFormat, "METRICS_ADDR": c.MetricsAddr,
 	}
 	m["OPS_OPERATORS"], m["OPS_SESSION_IDLE"] = strings.Join(sortedKeys(c.Ops.Operators), ","), c.Ops.SessionIdle.String()
+	for k, v := range holdFields(c.Hold) {
+		m[k] = v
+	}
+	for k, v := range stepUpFields(c.StepUp) {
+		m[k] = v
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -28,7 +28,7 @@ type opsAlertRow struct {
 func (opsAlertRow) TableName() string { return "alerts" }
 
 func toOpsAlert(r *opsAlertRow) service.OpsAlert {
-	return service.OpsAlert{Alert: service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, CreatedAt: r.CreatedAt.UTC()},
+	return service.OpsAlert{Alert: service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), CreatedAt: r.CreatedAt.UTC()},
 		DecidedBy: r.DecidedBy, AckedAt: fromNull(r.AckedAt), ResolvedAt: fromNull(r.ResolvedAt), Note: r.Note}
 }
 
@@ -169,10 +169,10 @@ func (s *AfterStore) SearchAudit(ctx context.Context, f service.AuditFilter) ([]
 }
 
 // FindOpsAlerts lists alerts with their decisions, newest first.
-func (s *AfterStore) FindOpsAlerts(ctx context.Context, status string, limit int) ([]service.OpsAlert, error) {
+func (s *AfterStore) FindOpsAlerts(ctx context.Context, status service.AlertStatus, limit int) ([]service.OpsAlert, error) {
 	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
 	if status != "" {
-		q = q.Where("status = ?", status)
+		q = q.Where("status = ?", string(status))
 	}
 	var rows []opsAlertRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -197,15 +197,19 @@ func (s *AfterStore) FindOpsAlert(ctx context.Context, id int64) (*service.OpsAl
 
 // DecideAlert moves an alert between statuses with one conditional update,
 // so two operators clicking at once decide it once.
-func (s *AfterStore) DecideAlert(ctx context.Context, id int64, from []string, to, by, note string, at time.Time) (bool, error) {
-	set := map[string]any{"status": to, "decided_by": redact.Clip(by, 80), "note": redact.Clip(note, 500)}
+func (s *AfterStore) DecideAlert(ctx context.Context, id int64, from []service.AlertStatus, to service.AlertStatus, by, note string, at time.Time) (bool, error) {
+	fromS := make([]string, len(from))
+	for i, f := range from {
+		fromS[i] = string(f)
+	}
+	set := map[string]any{"status": string(to), "decided_by": redact.Clip(by, 80), "note": redact.Clip(note, 500)}
 	switch to {
 	case service.AlertAcked:
 		set["acked_at"] = at.UTC()
 	case service.AlertResolved:
 		set["resolved_at"] = at.UTC()
 	}
-	res := s.db.WithContext(ctx).Model(&opsAlertRow{}).Where("id = ? AND status IN ?", id, from).Updates(set)
+	res := s.db.WithContext(ctx).Model(&opsAlertRow{}).Where("id = ? AND status IN ?", id, fromS).Updates(set)
 	if res.Error != nil {
 		return false, storeErr("decide alert", res.Error)
 	}

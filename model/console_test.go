@@ -49,7 +49,7 @@ func TestConsoleStoreQueries(t *testing.T) {
 			t.Fatal(err)
 		}
 		us, err := after.FindUnknownOutcomes(ctx, 10)
-		if err != nil || len(us) != 1 || us[0].OutTradeNo != otn || us[0].Status != service.PostingPending || !us[0].Since.Equal(clock.Now()) {
+		if err != nil || len(us) != 1 || us[0].OutTradeNo != otn || us[0].Status != string(service.PostingPending) || !us[0].Since.Equal(clock.Now()) {
 			t.Fatalf("unknown = %+v, %v; want the pending posting", us, err)
 		}
 
@@ -84,13 +84,13 @@ func TestConsoleStoreQueries(t *testing.T) {
 			t.Fatalf("alerts = %+v, %v", as, err)
 		}
 		id := as[0].ID
-		if ok, err := after.DecideAlert(ctx, id, []string{service.AlertOpen}, service.AlertAcked, "ops:alice", "looking", clock.Now()); !ok || err != nil {
+		if ok, err := after.DecideAlert(ctx, id, []service.AlertStatus{service.AlertOpen}, service.AlertAcked, "ops:alice", "looking", clock.Now()); !ok || err != nil {
 			t.Fatalf("ack: %v, %v", ok, err)
 		}
-		if ok, err := after.DecideAlert(ctx, id, []string{service.AlertOpen}, service.AlertAcked, "ops:bob", "", clock.Now()); ok || err != nil {
+		if ok, err := after.DecideAlert(ctx, id, []service.AlertStatus{service.AlertOpen}, service.AlertAcked, "ops:bob", "", clock.Now()); ok || err != nil {
 			t.Fatalf("second ack: %v, %v; want not applied", ok, err)
 		}
-		if ok, err := after.DecideAlert(ctx, id, []string{service.AlertOpen, service.AlertAcked}, service.AlertResolved, "ops:alice", "done", clock.Now()); !ok || err != nil {
+		if ok, err := after.DecideAlert(ctx, id, []service.AlertStatus{service.AlertOpen, service.AlertAcked}, service.AlertResolved, "ops:alice", "done", clock.Now()); !ok || err != nil {
 			t.Fatalf("resolve: %v, %v", ok, err)
 		}
 		a, err := after.FindOpsAlert(ctx, id)

@@ -37,7 +37,7 @@ func (s sealer) toFamily(r *familyRow) (*service.FamilyBinding, error) {
 		return nil, err
 	}
 	b := &service.FamilyBinding{ID: r.ID, UserID: r.UserID, Relation: r.Relation, Member: member,
-		Status: r.Status, PersonID: r.PersonID, InviteHash: r.InviteHash, InviteExpiresAt: r.InviteExpiresAt,
+		Status: service.FamilyStatus(r.Status), PersonID: r.PersonID, InviteHash: r.InviteHash, InviteExpiresAt: r.InviteExpiresAt,
 		ConsentMethod: r.ConsentMethod, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.ConsentedAt != nil {
 		b.ConsentedAt = *r.ConsentedAt
@@ -90,7 +90,7 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 			return service.ErrFamilyLimit
 		}
 		row := familyRow{UserID: b.UserID, Relation: b.Relation, NameEnc: nameEnc, IDType: string(b.Member.IDType),
-			IDNumberEnc: numEnc, IDNumberBidx: s.s.bidx(b.Member.IDType, b.Member.IDNumber), Status: b.Status,
+			IDNumberEnc: numEnc, IDNumberBidx: s.s.bidx(b.Member.IDType, b.Member.IDNumber), Status: string(b.Status),
 			PersonID: b.PersonID, InviteHash: b.InviteHash, InviteExpiresAt: b.InviteExpiresAt.UTC(),
 			ConsentMethod: b.ConsentMethod, CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
 		if err := tx.Create(&row).Error; err != nil {
@@ -154,7 +154,7 @@ func (s *FamilyStore) UpdateFamilyBinding(ctx context.Context, id int64, fn func
 			t := b.ConsentedAt.UTC()
 			consented = &t
 		}
-		return map[string]any{"status": b.Status, "person_id": b.PersonID, "consent_method": b.ConsentMethod,
+		return map[string]any{"status": string(b.Status), "person_id": b.PersonID, "consent_method": b.ConsentMethod,
 			"consented_at": consented, "updated_at": b.UpdatedAt.UTC()}
 	})
 }

@@ -35,13 +35,13 @@ func toHold(r *holdRow) service.Hold {
 		rules = strings.Split(r.Rules, ",")
 	}
 	return service.Hold{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, UserID: r.UserID, Rules: rules, Action: r.Action,
-		Detail: r.Detail, Status: r.Status, HeldAt: r.HeldAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: fromNull(r.DecidedAt), DecidedBy: r.DecidedBy}
+		Detail: r.Detail, Status: service.HoldStatus(r.Status), HeldAt: r.HeldAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: fromNull(r.DecidedAt), DecidedBy: r.DecidedBy}
 }
 
 // CreateHold inserts the hold or returns the batch's existing one.
 func (s *AfterStore) CreateHold(ctx context.Context, h *service.Hold) (*service.Hold, error) {
 	row := holdRow{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, UserID: h.UserID, Rules: strings.Join(h.Rules, ","), Action: h.Action,
-		Detail: redact.Clip(h.Detail, 990), Status: h.Status, HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC()}
+		Detail: redact.Clip(h.Detail, 990), Status: string(h.Status), HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC()}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, storeErr("create hold", err)
 	}
@@ -59,10 +59,10 @@ func (s *AfterStore) FindHold(ctx context.Context, outTradeNo string) (*service.
 }
 
 // FindHolds lists holds in a status ("" for all), oldest first.
-func (s *AfterStore) FindHolds(ctx context.Context, status string, limit int) ([]service.Hold, error) {
+func (s *AfterStore) FindHolds(ctx context.Context, status service.HoldStatus, limit int) ([]service.Hold, error) {
 	q := s.db.WithContext(ctx).Order("id").Limit(limit)
 	if status != "" {
-		q = q.Where("status = ?", status)
+		q = q.Where("status = ?", string(status))
 	}
 	var rows []holdRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -78,7 +78,7 @@ func (s *AfterStore) FindHolds(ctx context.Context, status string, limit int) ([
 // FindExpiredHolds lists open holds expiring at or before now.
 func (s *AfterStore) FindExpiredHolds(ctx context.Context, now time.Time, limit int) ([]service.Hold, error) {
 	var rows []holdRow
-	if err := s.db.WithContext(ctx).Where("status = ? AND expires_at <= ?", service.HoldOpen, now.UTC()).Order("expires_at").Limit(limit).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("status = ? AND expires_at <= ?", string(service.HoldOpen), now.UTC()).Order("expires_at").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, storeErr("find expired holds", err)
 	}
 	out := make([]service.Hold, len(rows))
@@ -89,9 +89,9 @@ func (s *AfterStore) FindExpiredHolds(ctx context.Context, now time.Time, limit 
 }
 
 // DecideHold moves an open hold to status.
-func (s *AfterStore) DecideHold(ctx context.Context, outTradeNo, status, by string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&holdRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, service.HoldOpen).
-		Updates(map[string]any{"status": status, "decided_by": redact.Clip(by, 80), "decided_at": at.UTC()})
+func (s *AfterStore) DecideHold(ctx context.Context, outTradeNo string, status service.HoldStatus, by string, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&holdRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, string(service.HoldOpen)).
+		Updates(map[string]any{"status": string(status), "decided_by": redact.Clip(by, 80), "decided_at": at.UTC()})
 	if res.Error != nil {
 		return false, storeErr("decide hold", res.Error)
 	}

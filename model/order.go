@@ -128,7 +128,7 @@ func toOrder(r *orderRow, batches []batchRow) *service.Order {
 	// conditional write, does not touch the order row. Readers get the
 	// status the batches imply, so no reader can see the two disagree.
 	if len(o.Batches) > 0 {
-		o.Status = service.DeriveOrderStatus(o.Batches)
+		o.SyncStatus()
 	}
 	return o
 }
@@ -143,7 +143,7 @@ func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
 func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 	now := s.db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
-	o.Status = service.DeriveOrderStatus(o.Batches)
+	o.SyncStatus()
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		// The order row first: UNIQUE(quote_id) answers a second order of
 		// the same quote before the month claims do.
@@ -288,8 +288,10 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 			return err
 		}
 		b := &o.Batches[idx]
-		if b.Status != before.Status && !service.CanTransition(before.Status, b.Status) {
-			return service.Errorf(service.KindConflict, "invalid_transition", "订单状态不允许从 %s 变为 %s", before.Status, b.Status)
+		// The domain checks the change and derives the order's status; the
+		// store writes what it says, conditional on the batch's old status.
+		if err := o.Settle(b, before.Status); err != nil {
+			return err
 		}
 		now := s.db.Now()
 		b.UpdatedAt = now
@@ -303,7 +305,6 @@ func (s *OrderStore) UpdateBatch(ctx context.Context, outTradeNo string, fn serv
 		if res.RowsAffected != 1 {
 			return service.ErrStale
 		}
-		o.Status = service.DeriveOrderStatus(o.Batches)
 		o.UpdatedAt = now
 		if err := tx.Model(&orderRow{}).Where("order_no = ?", o.No).
 			Updates(map[string]any{"status": string(o.Status), "updated_at": now}).Error; err != nil {
@@ -392,10 +393,10 @@ func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
 }
 
 // FindAlerts lists alerts by status ("" for all), newest first.
-func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) ([]service.Alert, error) {
+func (s *OrderStore) FindAlerts(ctx context.Context, status service.AlertStatus, limit int) ([]service.Alert, error) {
 	q := s.db.WithContext(ctx).Order("last_seen_at DESC, id DESC").Limit(limit)
 	if status != "" {
-		q = q.Where("status = ?", status)
+		q = q.Where("status = ?", string(status))
 	}
 	var rows []alertRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -403,7 +404,7 @@ func (s *OrderStore) FindAlerts(ctx context.Context, status string, limit int) (
 	}
 	out := make([]service.Alert, len(rows))
 	for i, r := range rows {
-		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: r.Status, Count: r.SeenCount,
+		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
 			LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
 		if out[i].LastSeenAt.IsZero() {
 			out[i].LastSeenAt = out[i].CreatedAt

@@ -29,8 +29,9 @@ func (s *OrderStore) SetPrepay(ctx context.Context, outTradeNo, prepayID string,
 	return nil
 }
 
-// MarkPaid moves a pending batch of exactly p.AmountFen to paid and writes
-// fx, or writes nothing and reports false. The conditional UPDATE is the
+// MarkPaid moves a batch of exactly p.AmountFen from p.From() (pending
+// payment) to p.To() (paid) and writes fx, or writes nothing and reports
+// false. The conditional UPDATE is the
 // truth: of two deliveries (or a delivery and a close) racing for the batch,
 // one changes the row and the other finds it changed. The order row is not
 // touched: an order's status is derived from its batches when it is read.
@@ -41,8 +42,8 @@ func (s *OrderStore) MarkPaid(ctx context.Context, p service.PaidBatch, fx *serv
 		now := s.db.Now()
 		res := tx.Exec("UPDATE batches SET status = ?, transaction_id = ?, paid_at = ?, updated_at = ? "+
 			"WHERE out_trade_no = ? AND order_no = ? AND seq = ? AND status = ? AND amount_fen = ?",
-			string(service.StatusPaid), p.TransactionID, p.PaidAt.UTC().Truncate(time.Microsecond), now,
-			p.OutTradeNo, p.OrderNo, p.Seq, string(service.StatusPendingPayment), int64(p.AmountFen))
+			string(p.To()), p.TransactionID, p.PaidAt.UTC().Truncate(time.Microsecond), now,
+			p.OutTradeNo, p.OrderNo, p.Seq, string(p.From()), int64(p.AmountFen))
 		if res.Error != nil {
 			return res.Error
 		}

@@ -41,7 +41,7 @@ type postingRow struct {
 func (postingRow) TableName() string { return "postings" }
 
 func toPosting(r *postingRow) *service.PostingRecord {
-	p := &service.PostingRecord{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: r.Status,
+	p := &service.PostingRecord{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: service.PostingStatus(r.Status),
 		Reference: r.Reference, Reason: r.Reason, Failures: r.Failures, LastError: r.LastError,
 		FirstPendingAt: fromNull(r.FirstPendingAt), DelayFlaggedAt: fromNull(r.DelayFlaggedAt), UpdatedAt: r.UpdatedAt.UTC()}
 	if r.Receipt.Valid && r.Receipt.String != "" {
@@ -62,10 +62,6 @@ func (s *AfterStore) FindPosting(ctx context.Context, outTradeNo string) (*servi
 	return toPosting(&r), nil
 }
 
-func postingFinal(status string) bool {
-	return status == service.PostingAccepted || status == service.PostingRejected || status == service.PostingVoided
-}
-
 // SavePosting inserts or updates a posting record under a row lock; a final
 // status is never replaced by a non-final one, and first-pending and
 // delay-flag times are kept once set.
@@ -83,7 +79,7 @@ func (s *AfterStore) SavePosting(ctx context.Context, p *service.PostingRecord) 
 		var cur postingRow
 		err := lockForUpdate(tx, s.db.Dialect).Where("out_trade_no = ?", p.OutTradeNo).First(&cur).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			row := postingRow{OutTradeNo: p.OutTradeNo, OrderNo: p.OrderNo, Region: p.Region, Status: p.Status, Reference: p.Reference,
+			row := postingRow{OutTradeNo: p.OutTradeNo, OrderNo: p.OrderNo, Region: p.Region, Status: string(p.Status), Reference: p.Reference,
 				Reason: p.Reason, Receipt: receipt, Failures: p.Failures, LastError: p.LastError, FirstPendingAt: nullTime(p.FirstPendingAt),
 				DelayFlaggedAt: nullTime(p.DelayFlaggedAt), CreatedAt: now, UpdatedAt: now}
 			return tx.Create(&row).Error
@@ -91,10 +87,10 @@ func (s *AfterStore) SavePosting(ctx context.Context, p *service.PostingRecord) 
 		if err != nil {
 			return err
 		}
-		if postingFinal(cur.Status) && !postingFinal(p.Status) {
+		if service.PostingStatus(cur.Status).Final() && !p.Status.Final() {
 			return nil // a late pending or failure never undoes a final answer
 		}
-		upd := map[string]any{"status": p.Status, "reason": p.Reason, "failures": p.Failures, "last_error": p.LastError, "updated_at": now}
+		upd := map[string]any{"status": string(p.Status), "reason": p.Reason, "failures": p.Failures, "last_error": p.LastError, "updated_at": now}
 		if p.Reference != "" {
 			upd["reference"] = p.Reference
 		}
@@ -117,7 +113,7 @@ func (s *AfterStore) SavePosting(ctx context.Context, p *service.PostingRecord) 
 // FindUnflaggedPending lists pending records not yet flagged as delayed.
 func (s *AfterStore) FindUnflaggedPending(ctx context.Context, pendingBefore time.Time, limit int) ([]service.PostingRecord, error) {
 	var rows []postingRow
-	err := s.db.WithContext(ctx).Where("status = ? AND delay_flagged_at IS NULL AND first_pending_at < ?", service.PostingPending, pendingBefore.UTC()).
+	err := s.db.WithContext(ctx).Where("status = ? AND delay_flagged_at IS NULL AND first_pending_at < ?", string(service.PostingPending), pendingBefore.UTC()).
 		Order("first_pending_at").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, storeErr("find pending postings", err)

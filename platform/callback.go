@@ -134,9 +134,9 @@ func ParseEvent(region string, body []byte) (e service.PlatformEvent, known bool
 		if !ValidIdempotencyKey(d.IdempotencyKey) {
 			return bad("%s needs a valid idempotency_key", w.Type)
 		}
-		want := service.PostingAccepted
+		want := string(service.PostingAccepted)
 		if w.Type == service.EventPostingRejected {
-			want = service.PostingRejected
+			want = string(service.PostingRejected)
 		}
 		if d.Status == "" {
 			d.Status = want

@@ -285,10 +285,10 @@ func (c *Client) VoidPosting(ctx context.Context, region, idempotencyKey string)
 	if w.IdempotencyKey != idempotencyKey {
 		return service.PostingResult{}, unavailable("platform %s: void answer for key %q, want %q", region, w.IdempotencyKey, idempotencyKey)
 	}
-	if w.Status == service.PostingVoided {
+	if service.PostingStatus(w.Status) == service.PostingVoided {
 		return service.PostingResult{Status: service.PostingVoided, Reason: w.Reason}, nil
 	}
-	if w.Status != service.PostingAccepted && w.Status != service.PostingPending {
+	if st := service.PostingStatus(w.Status); st != service.PostingAccepted && st != service.PostingPending {
 		return service.PostingResult{}, unavailable("platform %s: void of %s answered status %q", region, idempotencyKey, w.Status)
 	}
 	return c.postingResult(region, idempotencyKey, w)
@@ -305,7 +305,7 @@ func (c *Client) postingResult(region, key string, w WirePostingResult) (service
 	if r.Status == service.PostingRejected {
 		code := w.Code
 		if code == "" {
-			code = service.PostingRejected
+			code = string(service.PostingRejected)
 		}
 		return r, &service.PlatformRejection{Code: code, Reason: r.Reason}
 	}

@@ -229,7 +229,7 @@ func toProfile(w WireProfile) service.InsuredProfile {
 		MutualAidBalanceFen: service.Fen(w.MutualAidBalanceFen),
 	}
 	for _, i := range w.Insurances {
-		p.Insurances = append(p.Insurances, service.InsuranceStatus{Insurance: i.Insurance, Status: i.Status,
+		p.Insurances = append(p.Insurances, service.InsuranceStatus{Insurance: i.Insurance, Status: service.InsuredStatus(i.Status),
 			PaidThrough: i.PaidThrough, BaseFen: service.Fen(i.BaseFen)})
 	}
 	for _, a := range w.Arrears {
@@ -242,11 +242,11 @@ func toProfile(w WireProfile) service.InsuredProfile {
 // ToPostingResult converts a posting result, checking its shape: a known
 // status, and a complete receipt when accepted.
 func ToPostingResult(w WirePostingResult) (service.PostingResult, error) {
-	r := service.PostingResult{Status: w.Status, Reference: w.Reference, Reason: w.Reason, MutualAidFen: service.Fen(w.MutualAidFen)}
+	r := service.PostingResult{Status: service.PostingStatus(w.Status), Reference: w.Reference, Reason: w.Reason, MutualAidFen: service.Fen(w.MutualAidFen)}
 	if w.MutualAidFen < 0 {
 		return r, fmt.Errorf("negative mutual_aid_fen")
 	}
-	switch w.Status {
+	switch r.Status {
 	case service.PostingAccepted:
 		if w.Receipt == nil {
 			return r, fmt.Errorf("accepted posting without receipt")
@@ -287,7 +287,7 @@ func toReceipt(w WireReceipt) (service.PostingReceipt, error) {
 
 // FromPostingResult converts a posting result to its wire form.
 func FromPostingResult(key string, r service.PostingResult) WirePostingResult {
-	w := WirePostingResult{IdempotencyKey: key, Status: r.Status, Reference: r.Reference, Reason: r.Reason, MutualAidFen: int64(r.MutualAidFen)}
+	w := WirePostingResult{IdempotencyKey: key, Status: string(r.Status), Reference: r.Reference, Reason: r.Reason, MutualAidFen: int64(r.MutualAidFen)}
 	if r.Receipt != nil {
 		w.Receipt = &WireReceipt{
 			AcceptanceNo: r.Receipt.AcceptanceNo,

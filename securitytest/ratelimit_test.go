@@ -129,9 +129,7 @@ func TestLoginRateLimitCannotBeDodgedWithForwardedFor(t *testing.T) {
 }
 
 // TestLoginRateLimitBehindConfiguredProxy: with the load balancer's
-// network in TRUSTED_PROXIES, its X-Forwarded-For names the client. (A
-// separate test: silenceper's URL rewrite is process-global, so two Apps
-// must not overlap.)
+// network in TRUSTED_PROXIES, its X-Forwarded-For names the client.
 func TestLoginRateLimitBehindConfiguredProxy(t *testing.T) {
 	e := newEnv(t, envOptions{env: map[string]string{"TRUSTED_PROXIES": "127.0.0.0/8,10.1.2.0/24"}})
 	const proxy = "10.1.2.3:5555"

@@ -102,7 +102,7 @@ func TestNoSecretInLogsOnOutboundFailures(t *testing.T) {
 	if !strings.Contains(logs, `"level":"ERROR"`) && !strings.Contains(logs, `"level":"WARN"`) {
 		t.Fatalf("no failure was logged; the fault front did not reach the clients:\n%.2000s", logs)
 	}
-	secrets := append(e.app.Cfg.Secrets(), accessTokens...)
+	secrets := append(e.app.Secrets(), accessTokens...)
 	secrets = append(secrets, e.app.Sims.Keys.APIv3Key, tok)
 	checked := 0
 	for _, s := range secrets {

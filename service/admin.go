@@ -54,7 +54,10 @@ func NewAdminService(d AdminDeps) *AdminService {
 	return &AdminService{d: d}
 }
 
-func (s *AdminService) audit(ctx context.Context, actor, action, target string, before, after any) error {
+// Audit writes one audit-log entry: who (actor), what (action, target) and
+// the state before and after as JSON (nil for reads). The console's own
+// actions (OpsService) are audited through it as well.
+func (s *AdminService) Audit(ctx context.Context, actor, action, target string, before, after any) error {
 	enc := func(v any) string {
 		if v == nil {
 			return ""
@@ -69,16 +72,16 @@ func (s *AdminService) audit(ctx context.Context, actor, action, target string, 
 }
 
 // Holds lists holds in a status ("" = all).
-func (s *AdminService) Holds(ctx context.Context, actor, status string) ([]Hold, error) {
+func (s *AdminService) Holds(ctx context.Context, actor string, status HoldStatus) ([]Hold, error) {
 	hs, err := s.d.Holds.List(ctx, status, 200)
 	if err != nil {
 		return nil, err
 	}
-	return hs, s.audit(ctx, actor, "list_holds", status, nil, nil)
+	return hs, s.Audit(ctx, actor, "list_holds", string(status), nil, nil)
 }
 
 // Alerts lists alerts in a status ("" = all).
-func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Alert, error) {
+func (s *AdminService) Alerts(ctx context.Context, actor string, status AlertStatus) ([]Alert, error) {
 	as, err := s.d.Alerts.FindAlerts(ctx, status, 200)
 	if err != nil {
 		return nil, err
@@ -87,7 +90,7 @@ func (s *AdminService) Alerts(ctx context.Context, actor, status string) ([]Aler
 		as[i].Detail = MaskAlertDetail(as[i].Detail)
 		as[i].Ref = MaskAlertDetail(as[i].Ref)
 	}
-	return as, s.audit(ctx, actor, "list_alerts", status, nil, nil)
+	return as, s.Audit(ctx, actor, "list_alerts", string(status), nil, nil)
 }
 
 // Recon returns a day's reconciliation report.
@@ -100,7 +103,7 @@ func (s *AdminService) Recon(ctx context.Context, actor, day string) (*ReconRepo
 	if err != nil {
 		return nil, err
 	}
-	return r, s.audit(ctx, actor, "view_recon", day, nil, nil)
+	return r, s.Audit(ctx, actor, "view_recon", day, nil, nil)
 }
 
 type holdState struct {
@@ -134,7 +137,7 @@ func (s *AdminService) ReleaseHold(ctx context.Context, actor, outTradeNo string
 	if err != nil {
 		return nil, err
 	}
-	return h, s.audit(ctx, actor, "release_hold", outTradeNo, before, after)
+	return h, s.Audit(ctx, actor, "release_hold", outTradeNo, before, after)
 }
 
 // RejectHold refunds a held batch.
@@ -151,7 +154,7 @@ func (s *AdminService) RejectHold(ctx context.Context, actor, outTradeNo, note s
 	if err != nil {
 		return nil, err
 	}
-	return h, s.audit(ctx, actor, "reject_hold", outTradeNo, before, after)
+	return h, s.Audit(ctx, actor, "reject_hold", outTradeNo, before, after)
 }
 
 // PostingState is a batch's status with its posting record, for the audit
@@ -206,7 +209,7 @@ func (s *AdminService) ResolvePosting(ctx context.Context, actor, outTradeNo, ou
 	if err != nil {
 		return nil, err
 	}
-	return after, s.audit(ctx, actor, "resolve_posting:"+outcome, outTradeNo, before,
+	return after, s.Audit(ctx, actor, "resolve_posting:"+outcome, outTradeNo, before,
 		map[string]any{"state": after, "reference": reference, "note": note})
 }
 
@@ -216,7 +219,7 @@ func (s *AdminService) RetryRefund(ctx context.Context, actor, outRefundNo strin
 	if err != nil {
 		return nil, err
 	}
-	return after, s.audit(ctx, actor, "retry_refund", outRefundNo, before, after)
+	return after, s.Audit(ctx, actor, "retry_refund", outRefundNo, before, after)
 }
 
 // AdminOrder is an order with everything operations need.
@@ -249,7 +252,7 @@ func (s *AdminService) Order(ctx context.Context, actor, orderNo string) (*Admin
 		} else if !isNotFound(err) {
 			return nil, err
 		}
-		if h, err := s.d.Holds.d.Store.FindHold(ctx, b.OutTradeNo); err == nil {
+		if h, err := s.d.Holds.Find(ctx, b.OutTradeNo); err == nil {
 			out.Holds[b.OutTradeNo] = h
 		} else if !isNotFound(err) {
 			return nil, err
@@ -262,5 +265,10 @@ func (s *AdminService) Order(ctx context.Context, actor, orderNo string) (*Admin
 			out.Refunds[b.OutTradeNo] = rv
 		}
 	}
-	return out, s.audit(ctx, actor, "view_order", orderNo, nil, nil)
+	return out, s.Audit(ctx, actor, "view_order", orderNo, nil, nil)
+}
+
+// AlertFinder lists operations alerts.
+type AlertFinder interface {
+	FindAlerts(ctx context.Context, status AlertStatus, limit int) ([]Alert, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -332,7 +333,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, rules s
 // lease owner, sharing the database and the fakes.
 func (h *harness) instance(owner string) (*service.PostingService, *service.RefundService, *service.HoldService) {
 	refunds := service.NewRefundService(service.RefundDeps{Orders: h.orders, Outbox: h.outbox, Refunds: h.store, Gateway: h.gw,
-		MchID: testMchID, Waker: h.store, Clock: h.clock, Owner: owner})
+		MchID: testMchID, Waker: h.store, Clock: h.clock, Log: slog.New(slog.DiscardHandler), Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	d := h.postingDeps(owner, 0)
@@ -344,13 +345,13 @@ func (h *harness) instance(owner string) (*service.PostingService, *service.Refu
 // (0: the default).
 func (h *harness) postingDeps(owner string, lease time.Duration) service.PostingDeps {
 	refunds := service.NewRefundService(service.RefundDeps{Orders: h.orders, Outbox: h.outbox, Refunds: h.store, Gateway: h.gw,
-		MchID: testMchID, Waker: h.store, Clock: h.clock, Owner: owner})
+		MchID: testMchID, Waker: h.store, Clock: h.clock, Log: slog.New(slog.DiscardHandler), Owner: owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: h.store, Orders: h.orders, Users: h.users, Family: h.family,
 		Refunds: refunds, Waker: h.store, Rules: h.rules, Clock: h.clock})
 	vouchers := service.NewVoucherService(h.store, h.orders, h.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	return service.PostingDeps{Orders: h.orders, Outbox: h.outbox, Platform: h.platform,
 		Persons: postPersons{}, Quotes: h.quotes, Postings: h.store, Holds: holds, Refunds: refunds, Vouchers: vouchers,
-		Clock: h.clock, Owner: owner, Lease: lease}
+		Clock: h.clock, Log: slog.New(slog.DiscardHandler), Owner: owner, Lease: lease}
 }
 
 // noHolds are rules that never hold.

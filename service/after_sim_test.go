@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -331,13 +332,13 @@ func (r *simRun) newWorker(id, gen int, crashable bool) *simWorker {
 	outbox := simOutbox{r.outbox, w}
 	after := simAfter{r.store, w}
 	refunds := service.NewRefundService(service.RefundDeps{Orders: orders, Outbox: outbox, Refunds: after, Gateway: simGatewayClient{r.gw, w},
-		MchID: testMchID, Waker: after, Clock: r.clock, Owner: w.owner})
+		MchID: testMchID, Waker: after, Clock: r.clock, Log: slog.New(slog.DiscardHandler), Owner: w.owner})
 	holds := service.NewHoldService(service.HoldDeps{Store: after, Orders: orders, Users: r.users, Family: r.family,
 		Refunds: refunds, Waker: after, Rules: r.rules, Clock: r.clock})
 	vouchers := service.NewVoucherService(r.store, orders, r.clock, service.DeriveVoucherKey([]byte("test-secret-0123456789")))
 	w.posting = service.NewPostingService(service.PostingDeps{Orders: orders, Outbox: outbox, Platform: simPlatformClient{r.plat, w},
 		Persons: postPersons{}, Quotes: r.quotes, Postings: after, Holds: holds, Refunds: refunds, Vouchers: vouchers,
-		Clock: r.clock, Owner: w.owner})
+		Clock: r.clock, Log: slog.New(slog.DiscardHandler), Owner: w.owner})
 	w.refunds, w.holds = refunds, holds
 	return w
 }
@@ -432,7 +433,7 @@ type simAfter struct {
 }
 
 func (s simAfter) SavePosting(ctx context.Context, p *service.PostingRecord) error {
-	s.w.step("SavePosting " + p.OutTradeNo + " " + p.Status)
+	s.w.step("SavePosting " + p.OutTradeNo + " " + string(p.Status))
 	err := s.AfterStore.SavePosting(ctx, p)
 	s.w.step("after SavePosting")
 	return err
@@ -464,8 +465,8 @@ func (s simAfter) CreateHold(ctx context.Context, h *service.Hold) (*service.Hol
 	return out, err
 }
 
-func (s simAfter) DecideHold(ctx context.Context, otn, status, by string, at time.Time) (bool, error) {
-	s.w.step("DecideHold " + otn + " " + status)
+func (s simAfter) DecideHold(ctx context.Context, otn string, status service.HoldStatus, by string, at time.Time) (bool, error) {
+	s.w.step("DecideHold " + otn + " " + string(status))
 	ok, err := s.AfterStore.DecideHold(ctx, otn, status, by, at)
 	s.w.step("after DecideHold")
 	return ok, err

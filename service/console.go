@@ -16,11 +16,14 @@ type OpsAlert struct {
 	Note       string
 }
 
-// Alert decision states (Alert.Status).
+// AlertStatus is the decision state of an alert (Alert.Status).
+type AlertStatus string
+
+// Alert decision states.
 const (
-	AlertOpen     = "open"
-	AlertAcked    = "acked"
-	AlertResolved = "resolved"
+	AlertOpen     AlertStatus = "open"
+	AlertAcked    AlertStatus = "acked"
+	AlertResolved AlertStatus = "resolved"
 )
 
 // Activity is what happened in a time range: when batches were paid, when
@@ -45,7 +48,7 @@ type UnknownOutcome struct {
 	OutTradeNo string
 	OrderNo    string
 	Region     string
-	Status     string
+	Status     string // the posting's PostingStatus, or "confirming" once the batch is
 	Reference  string
 	Failures   int
 	LastError  string
@@ -67,12 +70,12 @@ type ConsoleStore interface {
 	// SearchAudit returns a page of entries, newest first, and the total.
 	SearchAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
 	// FindOpsAlerts lists alerts in a status ("" = all), newest first.
-	FindOpsAlerts(ctx context.Context, status string, limit int) ([]OpsAlert, error)
+	FindOpsAlerts(ctx context.Context, status AlertStatus, limit int) ([]OpsAlert, error)
 	// FindOpsAlert returns ErrNotFound when there is no such alert.
 	FindOpsAlert(ctx context.Context, id int64) (*OpsAlert, error)
 	// DecideAlert moves an alert from one of the from statuses to to, in one
 	// conditional update; ok=false when it was not in a from status.
-	DecideAlert(ctx context.Context, id int64, from []string, to, by, note string, at time.Time) (ok bool, err error)
+	DecideAlert(ctx context.Context, id int64, from []AlertStatus, to AlertStatus, by, note string, at time.Time) (ok bool, err error)
 }
 
 // OpsDeps are the dependencies of the OpsService.
@@ -183,14 +186,14 @@ func (s *OpsService) Dashboard(ctx context.Context, actor string) (*Dashboard, e
 	if d.Holds, err = s.d.Holds.List(ctx, HoldOpen, 50); err != nil {
 		return nil, err
 	}
-	for _, st := range []string{AlertOpen, AlertAcked} {
+	for _, st := range []AlertStatus{AlertOpen, AlertAcked} {
 		as, err := s.d.Store.FindOpsAlerts(ctx, st, 50)
 		if err != nil {
 			return nil, err
 		}
 		d.Alerts = append(d.Alerts, as...)
 	}
-	return d, s.d.Admin.audit(ctx, actor, "view_dashboard", "", nil, nil)
+	return d, s.d.Admin.Audit(ctx, actor, "view_dashboard", "", nil, nil)
 }
 
 // UnknownOutcomes lists the postings whose platform outcome is unknown.
@@ -199,7 +202,7 @@ func (s *OpsService) UnknownOutcomes(ctx context.Context, actor string) ([]Unkno
 	if err != nil {
 		return nil, err
 	}
-	return us, s.d.Admin.audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
+	return us, s.d.Admin.Audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
 }
 
 // CanResolveUnknown reports whether unknown outcomes can be resolved here:
@@ -226,11 +229,11 @@ func (s *OpsService) Refunds(ctx context.Context, actor string, status RefundSta
 	if err != nil {
 		return nil, err
 	}
-	return rs, s.d.Admin.audit(ctx, actor, "list_refunds", string(status), nil, nil)
+	return rs, s.d.Admin.Audit(ctx, actor, "list_refunds", string(status), nil, nil)
 }
 
 // Alerts lists alerts with their decisions in a status ("" = all).
-func (s *OpsService) Alerts(ctx context.Context, actor, status string) ([]OpsAlert, error) {
+func (s *OpsService) Alerts(ctx context.Context, actor string, status AlertStatus) ([]OpsAlert, error) {
 	switch status {
 	case "", AlertOpen, AlertAcked, AlertResolved:
 	default:
@@ -240,20 +243,20 @@ func (s *OpsService) Alerts(ctx context.Context, actor, status string) ([]OpsAle
 	if err != nil {
 		return nil, err
 	}
-	return as, s.d.Admin.audit(ctx, actor, "list_alerts", status, nil, nil)
+	return as, s.d.Admin.Audit(ctx, actor, "list_alerts", string(status), nil, nil)
 }
 
 // AckAlert acknowledges an open alert: someone is on it.
 func (s *OpsService) AckAlert(ctx context.Context, actor string, id int64, note string) (*OpsAlert, error) {
-	return s.decideAlert(ctx, actor, id, []string{AlertOpen}, AlertAcked, "ack_alert", note)
+	return s.decideAlert(ctx, actor, id, []AlertStatus{AlertOpen}, AlertAcked, "ack_alert", note)
 }
 
 // ResolveAlert closes an open or acknowledged alert with a note.
 func (s *OpsService) ResolveAlert(ctx context.Context, actor string, id int64, note string) (*OpsAlert, error) {
-	return s.decideAlert(ctx, actor, id, []string{AlertOpen, AlertAcked}, AlertResolved, "resolve_alert", note)
+	return s.decideAlert(ctx, actor, id, []AlertStatus{AlertOpen, AlertAcked}, AlertResolved, "resolve_alert", note)
 }
 
-func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, from []string, to, action, note string) (*OpsAlert, error) {
+func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, from []AlertStatus, to AlertStatus, action, note string) (*OpsAlert, error) {
 	note = strings.TrimSpace(note)
 	if len([]rune(note)) > 200 {
 		return nil, Invalid("invalid_request", "备注过长", FieldError{Field: "note", Code: "too_long", Message: "最多200字"})
@@ -279,7 +282,7 @@ func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, fr
 		}
 		return nil, &Error{Kind: KindConflict, Code: "alert_state", Message: "告警状态已变化，请刷新后重试"}
 	}
-	return after, s.d.Admin.audit(ctx, actor, action, alertTarget(id), before, after)
+	return after, s.d.Admin.Audit(ctx, actor, action, alertTarget(id), before, after)
 }
 
 func alertTarget(id int64) string { return "alert:" + itoa(id) }
@@ -338,7 +341,7 @@ func (s *OpsService) Person(ctx context.Context, actor, orderNo string, personID
 		m.Name, m.IDNumber, m.Phone = MaskMiddle(p.Name, 1, 0), MaskMiddle(p.IDNumber, 3, 4), MaskMiddle(p.Phone, 3, 4)
 		return &m, nil
 	}
-	return p, s.d.Admin.audit(ctx, actor, "reveal_pii", orderNo, nil, map[string]any{"person_id": personID})
+	return p, s.d.Admin.Audit(ctx, actor, "reveal_pii", orderNo, nil, map[string]any{"person_id": personID})
 }
 
 // AuditLog returns a page of the audit log. Reading it is itself audited.
@@ -357,7 +360,7 @@ func (s *OpsService) AuditLog(ctx context.Context, actor string, f AuditFilter) 
 	if err != nil {
 		return nil, 0, err
 	}
-	return es, n, s.d.Admin.audit(ctx, actor, "view_audit", f.Query, nil, nil)
+	return es, n, s.d.Admin.Audit(ctx, actor, "view_audit", f.Query, nil, nil)
 }
 
 // OpsSession is a signed-in operations console session: the operator

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shebao/sipay/redact"
 )
 
 // Kind classifies an error for transport mapping. The api package turns a
@@ -120,3 +122,15 @@ var (
 	// ErrStale is returned by conditional updates that matched no row.
 	ErrStale = errors.New("stale state")
 )
+
+// isNotFound reports whether err wraps ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// ErrorText returns err's text clipped to n bytes on a rune boundary
+// (redact.Clip), for last_error columns and alert details.
+func ErrorText(err error, n int) string {
+	if err == nil {
+		return ""
+	}
+	return redact.Clip(err.Error(), n)
+}

@@ -13,15 +13,18 @@ import (
 	"github.com/shebao/sipay/pii"
 )
 
+// FamilyStatus is the status of a family binding.
+type FamilyStatus string
+
 // Family binding statuses.
 const (
-	FamilyPendingConsent = "pending_consent" // the member has not consented yet
-	FamilyActive         = "active"          // consented; the payer may pay for the member
+	FamilyPendingConsent FamilyStatus = "pending_consent" // the member has not consented yet
+	FamilyActive         FamilyStatus = "active"          // consented; the payer may pay for the member
 	// FamilyWithdrawn: the member withdrew consent (or never gave it and
 	// refused). Final: the payer can no longer quote, order or pay for the
 	// member; orders already paid run their course. To pay again the payer
 	// removes the binding and invites the member anew.
-	FamilyWithdrawn = "withdrawn"
+	FamilyWithdrawn FamilyStatus = "withdrawn"
 )
 
 // Consent methods.
@@ -47,7 +50,7 @@ type FamilyBinding struct {
 	UserID          int64
 	Relation        string
 	Member          PersonRef
-	Status          string
+	Status          FamilyStatus
 	PersonID        int64 // the member's verified person once consented
 	InviteHash      string
 	InviteExpiresAt time.Time
@@ -55,6 +58,29 @@ type FamilyBinding struct {
 	ConsentedAt     time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+}
+
+// Consent records the member's consent (method, as person personID): a
+// pending binding becomes active. An active binding stays as it is; a
+// withdrawn one is final (family_consent_withdrawn).
+func (b *FamilyBinding) Consent(personID int64, method string, at time.Time) error {
+	switch b.Status {
+	case FamilyActive:
+		return nil
+	case FamilyWithdrawn:
+		return consentWithdrawn()
+	}
+	b.Status, b.PersonID, b.ConsentMethod, b.ConsentedAt, b.UpdatedAt = FamilyActive, personID, method, at, at
+	return nil
+}
+
+// Withdraw records the member withdrawing consent: an active or pending
+// binding becomes withdrawn, for good. A repeat changes nothing.
+func (b *FamilyBinding) Withdraw(at time.Time) {
+	switch b.Status {
+	case FamilyActive, FamilyPendingConsent:
+		b.Status, b.UpdatedAt = FamilyWithdrawn, at
+	}
 }
 
 // ErrFamilyLimit is returned by CreateFamilyBinding when the user has the
@@ -87,7 +113,7 @@ type FamilyView struct {
 	Name        string
 	IDType      IDType
 	IDNumber    string
-	Status      string
+	Status      FamilyStatus
 	ConsentedAt time.Time
 	CreatedAt   time.Time
 	// Invitation is the token the payer shares with the member; only set
@@ -110,12 +136,21 @@ type FamilyService struct {
 	clock   Clock
 }
 
+// FamilyDeps are the dependencies of a FamilyService; all are required.
+type FamilyDeps struct {
+	Family  FamilyStore
+	Checks  IdentityCheckStore
+	Users   UserStore
+	Persons PersonStore
+	Clock   Clock
+}
+
 // NewFamilyService returns a FamilyService. It panics on nil dependencies.
-func NewFamilyService(family FamilyStore, checks IdentityCheckStore, users UserStore, persons PersonStore, clock Clock) *FamilyService {
-	if family == nil || checks == nil || users == nil || persons == nil || clock == nil {
+func NewFamilyService(d FamilyDeps) *FamilyService {
+	if d.Family == nil || d.Checks == nil || d.Users == nil || d.Persons == nil || d.Clock == nil {
 		panic("service: NewFamilyService: missing dependency")
 	}
-	return &FamilyService{family: family, checks: checks, users: users, persons: persons, clock: clock}
+	return &FamilyService{family: d.Family, checks: d.Checks, users: d.Users, persons: d.Persons, clock: d.Clock}
 }
 
 // FamilyInput adds a family member.
@@ -289,14 +324,7 @@ func (s *FamilyService) ConsentWithCheck(ctx context.Context, userID, bindingID 
 func (s *FamilyService) activate(ctx context.Context, id, personID int64, method string) (*FamilyView, error) {
 	now := s.clock.Now()
 	b, err := s.family.UpdateFamilyBinding(ctx, id, func(b *FamilyBinding) error {
-		if b.Status == FamilyActive {
-			return nil
-		}
-		if b.Status == FamilyWithdrawn {
-			return consentWithdrawn()
-		}
-		b.Status, b.PersonID, b.ConsentMethod, b.ConsentedAt, b.UpdatedAt = FamilyActive, personID, method, now, now
-		return nil
+		return b.Consent(personID, method, now)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrFamilyNotFound
@@ -335,10 +363,7 @@ func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID in
 	}
 	now := s.clock.Now()
 	b, err = s.family.UpdateFamilyBinding(ctx, b.ID, func(b *FamilyBinding) error {
-		switch b.Status {
-		case FamilyActive, FamilyPendingConsent:
-			b.Status, b.UpdatedAt = FamilyWithdrawn, now
-		}
+		b.Withdraw(now)
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -470,4 +495,25 @@ func (s *FamilyService) memberPerson(ctx context.Context, memberUserID int64) (*
 		return nil, notVerified()
 	}
 	return s.persons.FindPersonByID(ctx, u.PersonID)
+}
+
+// ConsentedFamily answers FamilyBindings from the family bindings: the payer
+// has an active binding, consented by the member, to that person, or one the
+// member consented to and later withdrew: ordering and paying stop at the
+// withdrawal, so a paid batch was ordered under consent and runs its course.
+type ConsentedFamily struct{ Store FamilyStore }
+
+// HasConsentedBinding reports whether payer has an active binding to person.
+func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
+	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range bs {
+		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
+		if consented && b.PersonID == personID && personID != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }

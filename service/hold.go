@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -15,11 +14,16 @@ const (
 	HoldRefund  = "refund"  // refund it
 )
 
+// HoldStatus is the status of a risk hold: open until operations or the
+// expiry decide it, then released (posted) or rejected (refunded). A
+// decided hold never changes again.
+type HoldStatus string
+
 // Hold statuses.
 const (
-	HoldOpen     = "open"
-	HoldReleased = "released"
-	HoldRejected = "rejected"
+	HoldOpen     HoldStatus = "open"
+	HoldReleased HoldStatus = "released"
+	HoldRejected HoldStatus = "rejected"
 )
 
 // Hold rule names.
@@ -38,15 +42,7 @@ type HoldRule struct {
 // HoldRules configure the risk hold (资金冻结). Defaults (DefaultHoldRules)
 // are illustrative, not regulatory figures.
 //
-// Environment (LoadHoldRules):
-//
-//	HOLD_DURATION            how long a hold lasts unreviewed (24h)
-//	HOLD_AMOUNT_FEN          amount threshold in fen, 0 = off (2000000 = 20,000 元)
-//	HOLD_AMOUNT_ACTION       release | refund (release)
-//	HOLD_VELOCITY_PER_DAY    paid batches per payer per Shanghai day before holding, 0 = off (5)
-//	HOLD_VELOCITY_ACTION     release | refund (release)
-//	HOLD_THIRD_PARTY         on | off (on)
-//	HOLD_THIRD_PARTY_ACTION  release | refund (refund: nobody vouched for the payer)
+// config.Load reads them from HOLD_* (README, docs/after-payment.md).
 type HoldRules struct {
 	Duration       time.Duration
 	ThirdParty     HoldRule
@@ -68,63 +64,6 @@ func DefaultHoldRules() HoldRules {
 	}
 }
 
-// LoadHoldRules reads HoldRules from getenv over the defaults. Errors name
-// the variable.
-func LoadHoldRules(getenv func(string) string) (HoldRules, error) {
-	r := DefaultHoldRules()
-	var errs []string
-	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
-	action := func(k string, def string) string {
-		switch v := get(k); v {
-		case "":
-			return def
-		case HoldRelease, HoldRefund:
-			return v
-		default:
-			errs = append(errs, k+": want release or refund")
-			return def
-		}
-	}
-	if v := get("HOLD_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, "HOLD_DURATION: want a positive duration")
-		} else {
-			r.Duration = d
-		}
-	}
-	if v := get("HOLD_AMOUNT_FEN"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, "HOLD_AMOUNT_FEN: want fen >= 0")
-		} else {
-			r.AmountFen, r.Amount.Enabled = Fen(n), n > 0
-		}
-	}
-	if v := get("HOLD_VELOCITY_PER_DAY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, "HOLD_VELOCITY_PER_DAY: want an integer >= 0")
-		} else {
-			r.VelocityPerDay, r.Velocity.Enabled = n, n > 0
-		}
-	}
-	switch get("HOLD_THIRD_PARTY") {
-	case "", "on", "true", "1":
-	case "off", "false", "0":
-		r.ThirdParty.Enabled = false
-	default:
-		errs = append(errs, "HOLD_THIRD_PARTY: want on or off")
-	}
-	r.Amount.Action = action("HOLD_AMOUNT_ACTION", r.Amount.Action)
-	r.Velocity.Action = action("HOLD_VELOCITY_ACTION", r.Velocity.Action)
-	r.ThirdParty.Action = action("HOLD_THIRD_PARTY_ACTION", r.ThirdParty.Action)
-	if len(errs) > 0 {
-		return r, fmt.Errorf("hold rules: %s", strings.Join(errs, "; "))
-	}
-	return r, nil
-}
-
 // Hold is a risk hold of one batch.
 type Hold struct {
 	OutTradeNo string
@@ -133,7 +72,7 @@ type Hold struct {
 	Rules      []string
 	Action     string // at expiry
 	Detail     string
-	Status     string
+	Status     HoldStatus
 	HeldAt     time.Time
 	ExpiresAt  time.Time
 	DecidedAt  time.Time
@@ -147,11 +86,11 @@ type HoldStore interface {
 	// FindHold returns ErrNotFound when the batch was never held.
 	FindHold(ctx context.Context, outTradeNo string) (*Hold, error)
 	// FindHolds lists holds in a status ("" for all), oldest first.
-	FindHolds(ctx context.Context, status string, limit int) ([]Hold, error)
+	FindHolds(ctx context.Context, status HoldStatus, limit int) ([]Hold, error)
 	// FindExpiredHolds lists open holds expiring at or before now.
 	FindExpiredHolds(ctx context.Context, now time.Time, limit int) ([]Hold, error)
 	// DecideHold moves an open hold to status; false when it was not open.
-	DecideHold(ctx context.Context, outTradeNo, status, by string, at time.Time) (bool, error)
+	DecideHold(ctx context.Context, outTradeNo string, status HoldStatus, by string, at time.Time) (bool, error)
 	// CountPaidBatches counts a payer's batches paid in [from, to).
 	CountPaidBatches(ctx context.Context, userID int64, from, to time.Time) (int, error)
 }
@@ -293,7 +232,9 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 		if b.Status != StatusHeld {
 			return ErrHoldNotOpen
 		}
-		b.Status = StatusPosting
+		if err := b.Release(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "hold_released", "资金安全复核已通过，正在向社保经办机构提交")
 		return nil
 	})
@@ -323,7 +264,7 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 	}
 	// Only a batch still held is refunded: a release that won the race
 	// keeps its posting.
-	if _, err := s.d.Refunds.beginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
+	if _, err := s.d.Refunds.BeginFrom(ctx, outTradeNo, reason, detail, StatusHeld); err != nil {
 		if ErrorCode(err) == codeNotRefundable {
 			return nil, ErrHoldNotOpen
 		}
@@ -338,18 +279,23 @@ func (s *HoldService) Reject(ctx context.Context, outTradeNo, by string, reason 
 func (s *HoldService) find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	h, err := s.d.Store.FindHold(ctx, outTradeNo)
 	if isNotFound(err) {
-		return nil, NotFound("没有该笔资金冻结")
+		nf := NotFound("没有该笔资金冻结")
+		nf.Err = err // callers may still ask errors.Is(err, ErrNotFound)
+		return nil, nf
 	}
 	return h, err
 }
 
-func (s *HoldService) decide(ctx context.Context, h *Hold, status, by string) error {
+func (s *HoldService) decide(ctx context.Context, h *Hold, status HoldStatus, by string) error {
 	_, err := s.d.Store.DecideHold(ctx, h.OutTradeNo, status, by, s.d.Clock.Now())
 	return err
 }
 
-// expire applies an expired open hold's action.
-func (s *HoldService) expire(ctx context.Context, h *Hold) (*Hold, error) {
+// Expire applies the action of an open hold nobody reviewed in time:
+// release (→ posting) or refund, as its rule says. A hold decided
+// concurrently, or whose batch moved on, is closed to match the batch.
+// Callers check that h expired (Sweep, or the posting job of a held batch).
+func (s *HoldService) Expire(ctx context.Context, h *Hold) (*Hold, error) {
 	var err error
 	var out *Hold
 	if h.Action == HoldRefund {
@@ -388,7 +334,7 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for i := range hs {
-		if _, err := s.expire(ctx, &hs[i]); err != nil {
+		if _, err := s.Expire(ctx, &hs[i]); err != nil {
 			return n, err
 		}
 		n++
@@ -397,32 +343,18 @@ func (s *HoldService) Sweep(ctx context.Context) (int, error) {
 }
 
 // List returns holds in a status ("" for all).
-func (s *HoldService) List(ctx context.Context, status string, limit int) ([]Hold, error) {
+func (s *HoldService) List(ctx context.Context, status HoldStatus, limit int) ([]Hold, error) {
 	return s.d.Store.FindHolds(ctx, status, limit)
 }
 
-// Find returns the hold of a batch or a not-found error.
+// Find returns the hold of a batch; a batch never held is a KindNotFound
+// *Error (which also wraps ErrNotFound).
 func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error) {
 	return s.find(ctx, outTradeNo)
 }
 
-// ConsentedFamily answers FamilyBindings from the family bindings: the payer
-// has an active binding, consented by the member, to that person, or one the
-// member consented to and later withdrew: ordering and paying stop at the
-// withdrawal, so a paid batch was ordered under consent and runs its course.
-type ConsentedFamily struct{ Store FamilyStore }
-
-// HasConsentedBinding reports whether payer has an active binding to person.
-func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
-	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range bs {
-		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
-		if consented && b.PersonID == personID && personID != 0 {
-			return true, nil
-		}
-	}
-	return false, nil
+// FamilyBindings answers whether a payer may pay for another person: a
+// family binding the insured person consented to (家庭共济/代缴授权).
+type FamilyBindings interface {
+	HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error)
 }

@@ -139,15 +139,27 @@ type FaceService struct {
 	clock    Clock
 }
 
+// FaceDeps are the dependencies of a FaceService; all but Config are
+// required.
+type FaceDeps struct {
+	Config   FaceConfig
+	Users    UserStore
+	Persons  PersonStore
+	Attempts FaceAttemptStore
+	WeChat   FaceVerifier
+	Clock    Clock
+}
+
 // NewFaceService returns a FaceService. It panics on nil dependencies.
-func NewFaceService(cfg FaceConfig, users UserStore, persons PersonStore, attempts FaceAttemptStore, wx FaceVerifier, clock Clock) *FaceService {
-	if users == nil || persons == nil || attempts == nil || wx == nil || clock == nil {
+func NewFaceService(d FaceDeps) *FaceService {
+	if d.Users == nil || d.Persons == nil || d.Attempts == nil || d.WeChat == nil || d.Clock == nil {
 		panic("service: NewFaceService: missing dependency")
 	}
+	cfg := d.Config
 	if cfg.DailyAttempts <= 0 {
 		cfg.DailyAttempts = 5
 	}
-	return &FaceService{cfg: cfg, users: users, persons: persons, attempts: attempts, wx: wx, clock: clock}
+	return &FaceService{cfg: cfg, users: d.Users, persons: d.Persons, attempts: d.Attempts, wx: d.WeChat, clock: d.Clock}
 }
 
 // IdentityInput is a claimed identity as the user typed it.

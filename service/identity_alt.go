@@ -142,13 +142,24 @@ func (s *AltIdentityService) checkAbuse(ctx context.Context, userID int64, ref P
 	return nil
 }
 
+// AltIdentityDeps are the dependencies of an AltIdentityService; all are
+// required.
+type AltIdentityDeps struct {
+	Rules    RegionIdentityRules
+	Platform Platform
+	Checks   IdentityCheckStore
+	Users    UserStore
+	Persons  PersonStore
+	Clock    Clock
+}
+
 // NewAltIdentityService returns an AltIdentityService. It panics on nil
 // dependencies.
-func NewAltIdentityService(rules RegionIdentityRules, platform Platform, checks IdentityCheckStore, users UserStore, persons PersonStore, clock Clock) *AltIdentityService {
-	if rules == nil || platform == nil || checks == nil || users == nil || persons == nil || clock == nil {
+func NewAltIdentityService(d AltIdentityDeps) *AltIdentityService {
+	if d.Rules == nil || d.Platform == nil || d.Checks == nil || d.Users == nil || d.Persons == nil || d.Clock == nil {
 		panic("service: NewAltIdentityService: missing dependency")
 	}
-	return &AltIdentityService{rules: rules, platform: platform, checks: checks, users: users, persons: persons, clock: clock}
+	return &AltIdentityService{rules: d.Rules, platform: d.Platform, checks: d.Checks, users: d.Users, persons: d.Persons, clock: d.Clock}
 }
 
 // AltStartInput starts an alternative check.

@@ -2,11 +2,16 @@ package service
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // OrderStatus is the status of an order and of each of its batches. It is a
-// closed set; batches never take StatusPartiallyPaid.
+// closed set; batches never take the order-only StatusPartiallyPaid and
+// StatusPartiallyRefunded, and move only through the Batch transition
+// methods (the table is batchTransitions).
 type OrderStatus string
 
 // Statuses. The after-payment flow drives the ones after paid.
@@ -56,12 +61,15 @@ var batchTransitions = map[OrderStatus][]OrderStatus{
 
 // CanTransition reports whether a batch may move from one status to another.
 func CanTransition(from, to OrderStatus) bool {
-	for _, t := range batchTransitions[from] {
-		if t == to {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(batchTransitions[from], to)
+}
+
+// CodeInvalidTransition is the 409 of a batch change the state machine
+// does not allow; nothing is written.
+const CodeInvalidTransition = "invalid_transition"
+
+func invalidTransition(from, to OrderStatus) *Error {
+	return Errorf(KindConflict, CodeInvalidTransition, "订单状态不允许从 %s 变为 %s", from, to)
 }
 
 // Order is a payment for one quote. It has one or more batches, each paid by
@@ -137,6 +145,112 @@ type Batch struct {
 	UpdatedAt     time.Time
 }
 
+// The transitions of a batch. Each one enforces batchTransitions and
+// returns a KindConflict error (invalid_transition, or not_refundable for
+// BeginRefund) without changing the batch when it is not allowed. Use cases
+// call them inside an OrderStore.UpdateBatch closure and decide there what
+// a repeat means (usually ErrNoChange); the store only persists the result.
+
+func (b *Batch) moveTo(to OrderStatus) error {
+	if !CanTransition(b.Status, to) {
+		return invalidTransition(b.Status, to)
+	}
+	b.Status = to
+	return nil
+}
+
+// MarkPaid records WeChat's payment of a pending batch: its transaction
+// and success time, where the 72-hour window starts.
+func (b *Batch) MarkPaid(transactionID string, at time.Time) error {
+	if err := b.moveTo(StatusPaid); err != nil {
+		return err
+	}
+	b.TransactionID, b.PaidAt = transactionID, at.UTC()
+	return nil
+}
+
+// Close closes a batch that was never paid.
+func (b *Batch) Close() error { return b.moveTo(StatusClosed) }
+
+// Hold puts a paid batch on risk hold (资金冻结) before posting.
+func (b *Batch) Hold() error {
+	if b.Status != StatusPaid {
+		return invalidTransition(b.Status, StatusHeld)
+	}
+	return b.moveTo(StatusHeld)
+}
+
+// StartPosting sends a paid batch that passed the risk screen to posting.
+func (b *Batch) StartPosting() error {
+	if b.Status != StatusPaid {
+		return invalidTransition(b.Status, StatusPosting)
+	}
+	return b.moveTo(StatusPosting)
+}
+
+// Release sends a held batch to posting (operations, or the hold's expiry).
+func (b *Batch) Release() error {
+	if b.Status != StatusHeld {
+		return invalidTransition(b.Status, StatusPosting)
+	}
+	return b.moveTo(StatusPosting)
+}
+
+// AwaitConfirmation marks a posting whose outcome is unknown at the end of
+// its window: the money is kept until the platform or operations confirm.
+func (b *Batch) AwaitConfirmation() error { return b.moveTo(StatusConfirming) }
+
+// Post records that the platform booked the batch.
+func (b *Batch) Post() error { return b.moveTo(StatusPosted) }
+
+// codeNotRefundable is the 409 of a refund the batch's status forbids.
+const codeNotRefundable = "not_refundable"
+
+// BeginRefund moves the batch to refunding. from, when given, narrows the
+// statuses it may start from (a decision taken on a held batch must not
+// refund a batch released meanwhile); any status the state machine allows
+// otherwise.
+func (b *Batch) BeginRefund(from ...OrderStatus) error {
+	if (len(from) > 0 && !slices.Contains(from, b.Status)) || !CanTransition(b.Status, StatusRefunding) {
+		return Errorf(KindConflict, codeNotRefundable, "订单状态为 %s，不能退款", b.Status)
+	}
+	return b.moveTo(StatusRefunding)
+}
+
+// MarkRefunded records that WeChat returned the batch's money.
+func (b *Batch) MarkRefunded() error { return b.moveTo(StatusRefunded) }
+
+// Refunding reports whether the money of the batch is being or was
+// returned, so no refund may begin again.
+func (b *Batch) Refunding() bool { return b.Status == StatusRefunding || b.Status == StatusRefunded }
+
+// Batch returns the batch of o with out_trade_no, or nil.
+func (o *Order) Batch(outTradeNo string) *Batch {
+	for i := range o.Batches {
+		if o.Batches[i].OutTradeNo == outTradeNo {
+			return &o.Batches[i]
+		}
+	}
+	return nil
+}
+
+// SyncStatus sets the order's status from its batches (DeriveOrderStatus).
+// Stores call it on every read and before every write of the order row.
+func (o *Order) SyncStatus() { o.Status = DeriveOrderStatus(o.Batches) }
+
+// Settle checks a change a BatchUpdater made to batch b, whose status was
+// from before, against the state machine (a closure that assigned a status
+// instead of calling a transition is caught here), and recomputes the
+// order's status. The store calls it before writing; an error means
+// nothing is written.
+func (o *Order) Settle(b *Batch, from OrderStatus) error {
+	if b.Status != from && !CanTransition(from, b.Status) {
+		return invalidTransition(from, b.Status)
+	}
+	o.SyncStatus()
+	return nil
+}
+
 // DeriveOrderStatus computes an order's status from its batches. The order
 // row stores the result, written in the same transaction as any batch change.
 func DeriveOrderStatus(batches []Batch) OrderStatus {
@@ -192,4 +306,18 @@ func RefundAttemptNo(outTradeNo string, n int) string {
 		return OutRefundNo(outTradeNo)
 	}
 	return fmt.Sprintf("RF%s_R%d", outTradeNo, n)
+}
+
+// SplitOutTradeNo returns the order number and batch seq of an out_trade_no
+// made by OutTradeNo.
+func SplitOutTradeNo(outTradeNo string) (string, int, bool) {
+	i := strings.LastIndexByte(outTradeNo, '_')
+	if i <= 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(outTradeNo[i+1:])
+	if err != nil || seq < 1 {
+		return "", 0, false
+	}
+	return outTradeNo[:i], seq, true
 }

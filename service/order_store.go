@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,7 +47,10 @@ type OrderStore interface {
 	RecordAlert(ctx context.Context, a Alert) error
 }
 
-// PaidBatch is the change MarkPaid makes.
+// PaidBatch is the change MarkPaid makes: the batch moves From To with one
+// conditional write whose WHERE clause requires From, the one status a
+// first payment may leave (Batch.MarkPaid is the same transition on the slow
+// path).
 type PaidBatch struct {
 	OrderNo       string
 	Seq           int
@@ -55,6 +59,12 @@ type PaidBatch struct {
 	TransactionID string
 	PaidAt        time.Time
 }
+
+// From is the status the write requires.
+func (PaidBatch) From() OrderStatus { return StatusPendingPayment }
+
+// To is the status the write sets.
+func (PaidBatch) To() OrderStatus { return StatusPaid }
 
 // ErrNoChange tells UpdateBatch that nothing needs writing.
 var ErrNoChange = errors.New("no change")
@@ -129,7 +139,7 @@ type Alert struct {
 	Kind       string
 	Ref        string // out_trade_no, out_refund_no or another key of what is wrong
 	Detail     string
-	Status     string
+	Status     AlertStatus
 	Count      int       // times raised
 	LastSeenAt time.Time // when last raised
 	CreatedAt  time.Time // when first raised
@@ -183,4 +193,28 @@ type Outbox interface {
 	// Enqueue adds a job outside a batch change; a duplicate (Kind, Ref) is
 	// ignored.
 	Enqueue(ctx context.Context, j OutboxJob) error
+}
+
+// JobWaker makes the outbox job (kind, ref) due now, reopening it if it was
+// done. Operations use it after a release or a refund retry.
+type JobWaker interface {
+	WakeJob(ctx context.Context, kind, ref string) error
+}
+
+// findBatch loads the order of outTradeNo and returns it with the batch.
+func findBatch(ctx context.Context, orders OrderStore, outTradeNo string) (*Order, *Batch, error) {
+	orderNo, _, ok := SplitOutTradeNo(outTradeNo)
+	if !ok {
+		return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
+	}
+	o, err := orders.FindOrder(ctx, orderNo)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range o.Batches {
+		if o.Batches[i].OutTradeNo == outTradeNo {
+			return o, &o.Batches[i], nil
+		}
+	}
+	return nil, nil, fmt.Errorf("find batch %q: %w", outTradeNo, ErrNotFound)
 }

@@ -143,7 +143,7 @@ func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error)
 			p.alertOnce(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay answers ORDER_NOT_EXIST after time_expire")
 			return "", nil
 		}
-		return p.closed(ctx, b, p.orders.closeAtWeChat(ctx, b, "超时未支付"))
+		return p.closed(ctx, b, p.orders.CloseUnpaid(ctx, b, "超时未支付"))
 	case err != nil:
 		return "", fmt.Errorf("query: %w", err)
 	}
@@ -154,12 +154,12 @@ func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error)
 		}
 		return StatusPaid, nil
 	case TradeClosed, TradeRevoked:
-		return p.closed(ctx, b, p.orders.markClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
+		return p.closed(ctx, b, p.orders.MarkClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
 	case TradeNotPay, TradeUserPaying, TradePayError:
 		if !expired {
 			return "", nil
 		}
-		return p.closed(ctx, b, p.orders.closeAtWeChat(ctx, b, "超时未支付"))
+		return p.closed(ctx, b, p.orders.CloseUnpaid(ctx, b, "超时未支付"))
 	}
 	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
 	return "", nil

@@ -66,10 +66,20 @@ type InsuredProfile struct {
 	MutualAidBalanceFen Fen
 }
 
+// InsuredStatus is the standing the platform reports for one insurance.
+type InsuredStatus string
+
+// Insurance standings.
+const (
+	InsuredActive     InsuredStatus = "active"
+	InsuredSuspended  InsuredStatus = "suspended"
+	InsuredNotInsured InsuredStatus = "not_insured"
+)
+
 // InsuranceStatus is the standing of one insurance.
 type InsuranceStatus struct {
 	Insurance   string // pension | medical
-	Status      string // active | suspended | not_insured
+	Status      InsuredStatus
 	PaidThrough string // YYYY-MM, empty when never paid
 	BaseFen     Fen
 }
@@ -101,17 +111,28 @@ type Posting struct {
 	MutualAidAccount PersonRef
 }
 
+// PostingStatus is the platform's answer to a posting, and what we know of
+// a batch's posting (PostingRecord.Status).
+type PostingStatus string
+
 // Posting outcomes.
 const (
-	PostingAccepted = "accepted" // booked; receipt attached
-	PostingPending  = "pending"  // received; the result comes by callback
-	PostingRejected = "rejected" // refused for good (see Reason)
-	PostingVoided   = "voided"   // VoidPosting: the key will never be booked
+	PostingNone     PostingStatus = ""         // never sent, or the platform lost it
+	PostingAccepted PostingStatus = "accepted" // booked; receipt attached
+	PostingPending  PostingStatus = "pending"  // received; the result comes by callback
+	PostingRejected PostingStatus = "rejected" // refused for good (see Reason)
+	PostingVoided   PostingStatus = "voided"   // VoidPosting: the key will never be booked
 )
+
+// Final reports whether the platform decided the posting for good: a final
+// status is never replaced by pending or none.
+func (s PostingStatus) Final() bool {
+	return s == PostingAccepted || s == PostingRejected || s == PostingVoided
+}
 
 // PostingResult is the platform's answer to a posting.
 type PostingResult struct {
-	Status    string
+	Status    PostingStatus
 	Reference string // platform reference number (受理编号)
 	Reason    string
 	Receipt   *PostingReceipt

@@ -8,17 +8,12 @@ import (
 	"time"
 )
 
-// Posting record statuses (the platform's view of a batch as we know it).
-const (
-	PostingNone = ""
-)
-
 // PostingRecord is what we know of a batch's posting at the platform.
 type PostingRecord struct {
 	OutTradeNo     string
 	OrderNo        string
 	Region         string
-	Status         string // "", PostingPending, PostingAccepted, PostingRejected, PostingVoided
+	Status         PostingStatus
 	Reference      string // platform reference (受理编号)
 	Reason         string
 	Receipt        *PostingReceipt
@@ -28,6 +23,37 @@ type PostingRecord struct {
 	DelayFlaggedAt time.Time // when the 3-working-day delay was flagged
 	UpdatedAt      time.Time
 }
+
+// The changes of a posting record, one per answer of the platform. The
+// store keeps a final status (PostingStatus.Final) once written.
+
+// Pending records that the platform holds the posting under reference and
+// will call back; it reports whether this is the first pending answer. The
+// first one starts the 3-working-day delay clock (FirstPendingAt).
+func (r *PostingRecord) Pending(reference string, at time.Time) (first bool) {
+	first = r.Status != PostingPending
+	r.Status, r.Reference, r.Failures, r.LastError = PostingPending, reference, 0, ""
+	if r.FirstPendingAt.IsZero() {
+		r.FirstPendingAt = at
+	}
+	return first
+}
+
+// Accept records the platform's booking under reference with its receipt.
+func (r *PostingRecord) Accept(reference string, receipt *PostingReceipt) {
+	r.Status, r.Reference, r.Receipt, r.LastError = PostingAccepted, reference, receipt, ""
+}
+
+// Reject records the platform's refusal for good.
+func (r *PostingRecord) Reject(reason string) { r.Status, r.Reason = PostingRejected, reason }
+
+// Void records that the platform will never book the key (its void answer,
+// or operations' out-of-band confirmation).
+func (r *PostingRecord) Void(reason string) { r.Status, r.Reason = PostingVoided, reason }
+
+// Lost records that the platform no longer knows a posting it called
+// pending: it is sent again under the same key.
+func (r *PostingRecord) Lost() { r.Status = PostingNone }
 
 // PostingStore persists posting records.
 type PostingStore interface {
@@ -60,8 +86,8 @@ type PostingDeps struct {
 	Refunds  *RefundService
 	Vouchers *VoucherService
 	Clock    Clock
-	Log      *slog.Logger // optional
-	Metrics  Metrics      // optional: posting attempts and unknown outcomes
+	Log      *slog.Logger
+	Metrics  Metrics // optional: posting attempts and unknown outcomes
 	// Owner identifies this instance in outbox leases (host:pid:random).
 	Owner string
 	// Lease is how long a claimed job is ours (default 2m). A crashed
@@ -86,14 +112,11 @@ type PostingService struct {
 // dependencies.
 func NewPostingService(d PostingDeps) *PostingService {
 	if d.Orders == nil || d.Outbox == nil || d.Platform == nil || d.Persons == nil || d.Quotes == nil ||
-		d.Postings == nil || d.Holds == nil || d.Refunds == nil || d.Vouchers == nil || d.Clock == nil || d.Owner == "" {
+		d.Postings == nil || d.Holds == nil || d.Refunds == nil || d.Vouchers == nil || d.Clock == nil || d.Log == nil || d.Owner == "" {
 		panic("service: NewPostingService: missing dependency")
 	}
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &PostingService{d: d}
 }
@@ -217,16 +240,18 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 	if err != nil {
 		return nil, nil, err
 	}
-	to, typ, detail := StatusPosting, "posting", "缴费已到账，正在向社保经办机构提交"
+	move, typ, detail := (*Batch).StartPosting, "posting", "缴费已到账，正在向社保经办机构提交"
 	if h != nil {
-		to, typ = StatusHeld, "held"
+		move, typ = (*Batch).Hold, "held"
 		detail = fmt.Sprintf("为保障资金安全，本笔缴费需复核（资金冻结），最迟于 %s 前处理完毕", h.ExpiresAt.In(Shanghai).Format("2006-01-02 15:04"))
 	}
 	_, err = s.update(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		if b.Status != StatusPaid {
 			return ErrNoChange
 		}
-		b.Status = to
+		if err := move(b); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, typ, detail)
 		return nil
 	})
@@ -239,13 +264,13 @@ func (s *PostingService) screen(ctx context.Context, o *Order, b *Batch) (*Order
 // whileHeld parks the job until the hold expires; a release by operations
 // wakes it earlier.
 func (s *PostingService) whileHeld(ctx context.Context, j OutboxJob, b *Batch) error {
-	h, err := s.d.Holds.d.Store.FindHold(ctx, b.OutTradeNo)
+	h, err := s.d.Holds.Find(ctx, b.OutTradeNo)
 	if err != nil {
 		return err
 	}
 	now := s.d.Clock.Now()
 	if !now.Before(h.ExpiresAt) {
-		if _, err := s.d.Holds.expire(ctx, h); err != nil {
+		if _, err := s.d.Holds.Expire(ctx, h); err != nil {
 			return err
 		}
 		return s.retry(ctx, j, now, "hold expired")
@@ -335,7 +360,7 @@ func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *B
 	case callErr == nil:
 	case errors.As(callErr, &rej) && rej.Code == RejectPostingNotFound:
 		// The platform lost (or never got) the posting it called pending.
-		rec.Status = PostingNone
+		rec.Lost()
 		if !now.Before(deadline) {
 			return s.void(ctx, j, o, b, rec)
 		}
@@ -366,11 +391,7 @@ func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *B
 
 func (s *PostingService) pending(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, res PostingResult) error {
 	now := s.d.Clock.Now()
-	first := rec.Status != PostingPending
-	rec.Status, rec.Reference, rec.Failures, rec.LastError = PostingPending, res.Reference, 0, ""
-	if rec.FirstPendingAt.IsZero() {
-		rec.FirstPendingAt = now
-	}
+	first := rec.Pending(res.Reference, now)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
@@ -450,7 +471,8 @@ func (s *PostingService) void(ctx context.Context, j OutboxJob, o *Order, b *Bat
 	if callErr == nil {
 		switch res.Status {
 		case PostingVoided:
-			rec.Status, rec.Reason, rec.LastError = PostingVoided, "voided: "+res.Reason, ""
+			rec.Void("voided: " + res.Reason)
+			rec.LastError = ""
 			if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 				return err
 			}
@@ -481,7 +503,9 @@ func (s *PostingService) unknown(ctx context.Context, j OutboxJob, rec *PostingR
 		if b.Status != StatusPosting {
 			return ErrNoChange
 		}
-		b.Status = StatusConfirming
+		if err := b.AwaitConfirmation(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "posting_confirming", "缴费结果待确认：社保经办机构暂未答复是否已入账，系统正在核实；确认未入账后将原路退回资金，如已入账将生成凭证")
 		fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingOutcomeUnknown, Ref: b.OutTradeNo,
 			Detail: "72h window over and the platform has not confirmed void or booking; asking every 5 min; resolve with POST /api/v1/admin/postings/" + b.OutTradeNo + "/resolve if confirmed out of band. Last: " + rec.LastError})
@@ -508,14 +532,14 @@ func (s *PostingService) confirm(ctx context.Context, j OutboxJob, o *Order, b *
 
 // refundVoided refunds a batch whose void the platform confirmed.
 func (s *PostingService) refundVoided(ctx context.Context, j OutboxJob, b *Batch) error {
-	if _, err := s.d.Refunds.beginFrom(ctx, b.OutTradeNo, RefundRetryExpired, "", StatusPosting, StatusConfirming); err != nil {
+	if _, err := s.d.Refunds.BeginFrom(ctx, b.OutTradeNo, RefundRetryExpired, "", StatusPosting, StatusConfirming); err != nil {
 		return err
 	}
 	return s.complete(ctx, j)
 }
 
 func (s *PostingService) reject(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, code, reason string) error {
-	rec.Status, rec.Reason = PostingRejected, code+": "+reason
+	rec.Reject(code + ": " + reason)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
@@ -561,7 +585,7 @@ func (s *PostingService) accept(ctx context.Context, rec *PostingRecord, outTrad
 	if refused {
 		return nil
 	}
-	rec.Status, rec.Reference, rec.Receipt, rec.LastError = PostingAccepted, res.Reference, res.Receipt, ""
+	rec.Accept(res.Reference, res.Receipt)
 	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
 		return err
 	}
@@ -569,7 +593,9 @@ func (s *PostingService) accept(ctx context.Context, rec *PostingRecord, outTrad
 		if alert(o, b, fx) || b.Status == StatusPosted {
 			return ErrNoChange
 		}
-		b.Status = StatusPosted
+		if err := b.Post(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "posted", "社保经办机构已入账，受理编号 "+res.Reference+"；电子凭证已生成")
 		return nil
 	})
@@ -650,202 +676,6 @@ func (s *PostingService) buildPosting(ctx context.Context, o *Order, b *Batch) (
 	return ps, nil
 }
 
-// BatchPostingLines returns the lines a batch's posting carries, at their
-// full amounts (the quote lines whose month is within [FromMonth, ToMonth];
-// every line when the batch has no months), and the family mutual-aid
-// amount the posting draws: the lines' sum minus what WeChat Pay collected.
-// The protocol requires amount_fen + mutual_aid_fen = the sum of the lines.
-func BatchPostingLines(q *Quote, b *Batch) ([]QuoteLine, Fen) {
-	var out []QuoteLine
-	var sum Fen
-	for _, l := range q.Lines {
-		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
-			continue
-		}
-		if l.AmountFen > 0 {
-			out = append(out, l)
-			sum += l.AmountFen
-		}
-	}
-	return out, sum - b.AmountFen
-}
-
-// BatchLines returns what a batch's WeChat payment covers: the quote lines
-// whose month is within the batch's [FromMonth, ToMonth] (batches are split
-// on month boundaries, see PlanBatches), with the family mutual-aid offset
-// taken from the medical lines in quote order exactly as PlanBatches takes
-// it, and lines left at zero dropped. The platform requires the lines to sum
-// to the posted amount. A batch without months covers every line.
-func BatchLines(q *Quote, b *Batch) []QuoteLine {
-	aid := q.MutualAidFen
-	var out []QuoteLine
-	for _, l := range q.Lines {
-		if l.Insurance == InsuranceMedical && aid > 0 {
-			off := min(aid, l.AmountFen)
-			l.AmountFen -= off
-			aid -= off
-		}
-		if b.FromMonth != "" && b.ToMonth != "" && (l.Month < b.FromMonth || l.Month > b.ToMonth) {
-			continue
-		}
-		if l.AmountFen > 0 {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// HandlePlatformEvent applies a platform posting callback: posting.accepted
-// → posted with vouchers, posting.rejected → refund. Repeats change nothing.
-// Identity-check events are not ours and are ignored.
-func (s *PostingService) HandlePlatformEvent(ctx context.Context, ev PlatformEvent) error {
-	status := ev.Result.Status
-	switch ev.Type {
-	case EventPostingAccepted:
-		status = PostingAccepted
-	case EventPostingRejected:
-		status = PostingRejected
-	case EventIdentityCheckCompleted:
-		return nil
-	}
-	o, b, err := findBatch(ctx, s.d.Orders, ev.IdempotencyKey)
-	if isNotFound(err) {
-		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertUnknownPosting, Ref: ev.IdempotencyKey, Detail: "platform callback " + ev.EventID + " for an unknown batch"})
-	}
-	if err != nil {
-		return err
-	}
-	// Region authority: only the batch's own region may settle it. The URL,
-	// the event and the credentials that signed it must all name it.
-	if ev.Region != o.Region || ev.URLRegion != o.Region || ev.CredentialRegion != o.Region {
-		return s.d.Orders.RecordAlert(ctx, Alert{Kind: AlertCallbackRegionMismatch, Ref: b.OutTradeNo,
-			Detail: fmt.Sprintf("callback %s %s for a %s batch arrived with event region %q, URL region %q, credentials of %q; ignored",
-				ev.EventID, ev.Type, o.Region, ev.Region, ev.URLRegion, ev.CredentialRegion)})
-	}
-	rec, err := s.record(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	switch status {
-	case PostingAccepted:
-		res := ev.Result
-		res.Status = PostingAccepted
-		if res.Reference == "" {
-			res.Reference = rec.Reference
-		}
-		return s.accept(ctx, rec, b.OutTradeNo, res)
-	case PostingRejected:
-		if b.Status != StatusPosting && b.Status != StatusConfirming && b.Status != StatusPaid && b.Status != StatusHeld {
-			return nil
-		}
-		reason := ev.Reason
-		if reason == "" {
-			reason = ev.Result.Reason
-		}
-		rec.Status, rec.Reason = PostingRejected, reason
-		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
-			return err
-		}
-		_, err := s.d.Refunds.Begin(ctx, b.OutTradeNo, RefundPlatformRejected, reason)
-		return err
-	}
-	return nil
-}
-
-// Posting resolutions operations may record (ResolvePosting).
-const (
-	ResolveRefund = "refund" // the platform confirmed out of band it did not (and will not) book
-	ResolvePosted = "posted" // the platform confirmed out of band it booked, under a reference
-)
-
-// ResolvePosting records what the platform confirmed out of band for a batch
-// whose outcome is unknown (confirming, or posting without an answer):
-// refund it, or mark it posted with the platform's reference. The admin
-// service writes the audit entry.
-func (s *PostingService) ResolvePosting(ctx context.Context, outTradeNo, outcome, reference, note string) error {
-	o, b, err := findBatch(ctx, s.d.Orders, outTradeNo)
-	if isNotFound(err) {
-		return NotFound("订单批次不存在")
-	}
-	if err != nil {
-		return err
-	}
-	if b.Status != StatusConfirming && b.Status != StatusPosting {
-		return Errorf(KindConflict, "posting_not_unresolved", "批次状态为 %s，无需人工确认", b.Status)
-	}
-	rec, err := s.record(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	switch outcome {
-	case ResolveRefund:
-		rec.Status, rec.Reason = PostingVoided, "resolved by operations: not booked. "+note
-		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
-			return err
-		}
-		_, err := s.d.Refunds.beginFrom(ctx, outTradeNo, RefundRetryExpired, note, StatusPosting, StatusConfirming)
-		return err
-	case ResolvePosted:
-		if reference == "" || len(reference) > 64 {
-			return Invalid("invalid_reference", "请填写社保经办机构的受理编号",
-				FieldError{Field: "reference", Code: "required", Message: "请填写受理编号（最多64个字符）"})
-		}
-		return s.accept(ctx, rec, outTradeNo, PostingResult{Status: PostingAccepted, Reference: reference})
-	}
-	return Invalid("invalid_outcome", "处理结果只能是 refund 或 posted",
-		FieldError{Field: "outcome", Code: "invalid", Message: "处理结果只能是 refund 或 posted"})
-}
-
-// DelayWorkingDays is after how many working days a pending posting is
-// flagged as an information delay (信息延迟).
-const DelayWorkingDays = 3
-
-// FlagDelays flags batches the platform has not confirmed within 3 working
-// days of answering pending: a timeline event telling the user to contact
-// 12333 with the reference numbers, and an alert. It returns how many it
-// flagged.
-func (s *PostingService) FlagDelays(ctx context.Context) (int, error) {
-	now := s.d.Clock.Now()
-	recs, err := s.d.Postings.FindUnflaggedPending(ctx, now.Add(-DelayWorkingDays*24*time.Hour), 100)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range recs {
-		if now.Before(AddWorkingDays(r.FirstPendingAt, DelayWorkingDays)) {
-			continue
-		}
-		_, b, err := findBatch(ctx, s.d.Orders, r.OutTradeNo)
-		if err != nil {
-			return n, err
-		}
-		if b.Status != StatusPosting {
-			continue
-		}
-		ok, err := s.d.Postings.MarkDelayFlagged(ctx, r.OutTradeNo, now)
-		if err != nil || !ok {
-			return n, err
-		}
-		detail := DelayAdvice(r.OrderNo, b.OutTradeNo, b.TransactionID, r.Reference)
-		_, err = s.d.Orders.UpdateBatch(ctx, r.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-			fx.Event(b.Seq, "info_delay", detail)
-			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertPostingDelayed, Ref: r.OutTradeNo, Detail: "pending at the platform for 3 working days, reference " + r.Reference})
-			return ErrNoChange
-		})
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// DelayAdvice is the user message of an information delay.
-func DelayAdvice(orderNo, outTradeNo, transactionID, reference string) string {
-	return fmt.Sprintf("缴费已超过3个工作日未到账，请致电12333人工核验，并提供：订单号 %s、商户单号 %s、微信支付交易单号 %s、社保受理编号 %s",
-		orderNo, outTradeNo, transactionID, reference)
-}
-
 // recordPostingAnswer counts one posting attempt (or query) by what the
 // platform answered.
 func recordPostingAnswer(m Metrics, res PostingResult, callErr error) {
@@ -861,4 +691,18 @@ func recordPostingAnswer(m Metrics, res PostingResult, callErr error) {
 		m.PostingAttempt("unknown")
 		m.UnknownOutcome("posting")
 	}
+}
+
+// PersonFinder reads an insured person with plaintext identity, which the
+// provincial platform needs. IdentityService implements it.
+type PersonFinder interface {
+	// FindPerson returns ErrNotFound when the person does not exist.
+	FindPerson(ctx context.Context, id int64) (*Person, error)
+}
+
+// QuoteByID reads an issued quote by id, whoever owns it; the quote store
+// (model.QuoteStore) implements it.
+type QuoteByID interface {
+	// FindQuoteByID returns ErrNotFound when the quote does not exist.
+	FindQuoteByID(ctx context.Context, id string) (*Quote, error)
 }

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 )
-
-const codeNotRefundable = "not_refundable"
 
 // RefundState is our state of a refund row.
 type RefundState string
@@ -121,14 +118,11 @@ type RefundService struct {
 // NewRefundService returns a RefundService; it panics on missing
 // dependencies.
 func NewRefundService(d RefundDeps) *RefundService {
-	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Owner == "" || d.MchID == "" {
+	if d.Orders == nil || d.Outbox == nil || d.Refunds == nil || d.Gateway == nil || d.Waker == nil || d.Clock == nil || d.Log == nil || d.Owner == "" || d.MchID == "" {
 		panic("service: NewRefundService: missing dependency")
 	}
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &RefundService{d: d}
 }
@@ -149,21 +143,24 @@ type refundPayload struct {
 // refund job in the same transaction. A batch already refunding or refunded
 // is left as it is (idempotent).
 func (s *RefundService) Begin(ctx context.Context, outTradeNo string, reason RefundReason, detail string) (*Order, error) {
-	return s.beginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting, StatusConfirming)
+	return s.BeginFrom(ctx, outTradeNo, reason, detail, StatusPaid, StatusHeld, StatusPosting, StatusConfirming)
 }
 
-// beginFrom is Begin restricted to batches in one of the from statuses, so a
-// decision taken on a held batch cannot refund a batch released meanwhile.
-func (s *RefundService) beginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
+// BeginFrom is Begin restricted to batches in one of the from statuses, so a
+// decision taken on a held batch cannot refund a batch released meanwhile
+// (HoldService.Reject passes held), and a confirmed void refunds only a
+// batch still posting or confirming. A batch in another status is a
+// KindConflict not_refundable; one already refunding or refunded is left as
+// it is.
+func (s *RefundService) BeginFrom(ctx context.Context, outTradeNo string, reason RefundReason, detail string, from ...OrderStatus) (*Order, error) {
 	payload, _ := json.Marshal(refundPayload{Reason: reason, Detail: detail})
 	o, err := updateBatch(ctx, s.d.Orders, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status == StatusRefunding || b.Status == StatusRefunded {
+		if b.Refunding() {
 			return ErrNoChange
 		}
-		if !slices.Contains(from, b.Status) {
-			return Errorf(KindConflict, codeNotRefundable, "订单状态为 %s，不能退款", b.Status)
+		if err := b.BeginRefund(from...); err != nil {
+			return err
 		}
-		b.Status = StatusRefunding
 		fx.Event(b.Seq, "refunding", reason.Text()+"："+Fen(b.AmountFen).String()+" 元退款处理中")
 		fx.Outbox = append(fx.Outbox, OutboxJob{Kind: JobRefundBatch, Ref: outTradeNo, Payload: string(payload)})
 		return nil
@@ -449,7 +446,9 @@ func (s *RefundService) markRefunded(ctx context.Context, r *Refund, raw *RawEve
 		if b.Status != StatusRefunding {
 			return ErrNoChange
 		}
-		b.Status = StatusRefunded
+		if err := b.MarkRefunded(); err != nil {
+			return err
+		}
 		fx.Event(b.Seq, "refunded", fmt.Sprintf("%s 元已原路退回%s。%s", r.AmountFen.String(), receivedText(r.UserReceivedAccount), ExpectedArrival(r.Channel)))
 		return nil
 	})
@@ -588,4 +587,13 @@ func (s *RefundService) View(ctx context.Context, outTradeNo string) (*RefundVie
 	}
 	return &RefundView{OutRefundNo: r.OutRefundNo, Status: r.Status, AmountFen: r.AmountFen, Reason: r.Reason,
 		ReasonText: r.Reason.Text(), ExpectedArrival: ExpectedArrival(r.Channel), Channel: r.Channel, SuccessAt: r.SuccessAt}, nil
+}
+
+// CallGuard is a short-lived exclusive key (Redis SET NX with a token) that
+// keeps two callers from sending the same external call at the same moment.
+// It is a fast path on top of the database state guard, never instead of it.
+type CallGuard interface {
+	// Acquire returns ok=false when someone else holds key. release frees it
+	// only if this caller still holds it.
+	Acquire(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
 }

@@ -47,12 +47,9 @@ func CertHash(certType, certName, certNo string) string {
 
 func refCertHash(r PersonRef) string { return CertHash(FaceCertType(r.IDType), r.Name, r.IDNumber) }
 
-// StepUpConfig configures step-up verification (LoadStepUpConfig).
-//
-//	HOLD_STEPUP           on | off (on)
-//	HOLD_STEPUP_RULES     hold rules a pass may release: amount, velocity (amount,velocity);
-//	                      third_party is refused: nobody vouched for that payer
-//	HOLD_STEPUP_ATTEMPTS  face attempts per hold (3); they also count against FACE_DAILY_ATTEMPTS
+// StepUpConfig configures step-up verification: whether it is offered,
+// the hold rules a pass may release (never third_party) and the attempts
+// per hold. config.Load reads it from HOLD_STEPUP*.
 type StepUpConfig struct {
 	Enabled     bool
 	Rules       []string
@@ -62,46 +59,6 @@ type StepUpConfig struct {
 // DefaultStepUpConfig returns the defaults documented on StepUpConfig.
 func DefaultStepUpConfig() StepUpConfig {
 	return StepUpConfig{Enabled: true, Rules: []string{RuleAmount, RuleVelocity}, MaxAttempts: 3}
-}
-
-// LoadStepUpConfig reads StepUpConfig from getenv over the defaults; errors
-// name the variable.
-func LoadStepUpConfig(getenv func(string) string) (StepUpConfig, error) {
-	c := DefaultStepUpConfig()
-	var errs []string
-	switch strings.TrimSpace(getenv("HOLD_STEPUP")) {
-	case "", "on", "true", "1":
-	case "off", "false", "0":
-		c.Enabled = false
-	default:
-		errs = append(errs, "HOLD_STEPUP: want on or off")
-	}
-	if v := strings.TrimSpace(getenv("HOLD_STEPUP_RULES")); v != "" {
-		c.Rules = nil
-		for _, r := range strings.Split(v, ",") {
-			switch r = strings.TrimSpace(r); r {
-			case RuleAmount, RuleVelocity:
-				c.Rules = append(c.Rules, r)
-			case "":
-			case RuleThirdParty:
-				errs = append(errs, "HOLD_STEPUP_RULES: third_party cannot be released by the payer's own face (nobody vouched for the payer)")
-			default:
-				errs = append(errs, "HOLD_STEPUP_RULES: want amount and/or velocity")
-			}
-		}
-	}
-	if v := strings.TrimSpace(getenv("HOLD_STEPUP_ATTEMPTS")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10 {
-			errs = append(errs, "HOLD_STEPUP_ATTEMPTS: want 1 to 10")
-		} else {
-			c.MaxAttempts = n
-		}
-	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("step-up: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
 }
 
 // Step-up attempt statuses.
@@ -443,26 +400,20 @@ func (s *StepUpService) Result(ctx context.Context, userID int64, orderNo string
 	if !now.Before(h.ExpiresAt) {
 		return nil, &Error{Kind: KindConflict, Code: CodeStepUpWindowOver, Message: "复核时限已到，系统正在按规则处理这笔资金"}
 	}
-	fa, err := s.d.Face.attempts.FindFaceAttemptByVerifyID(ctx, verifyID)
-	if err != nil {
-		return nil, err
-	}
-	if fa.ID != sa.FaceAttemptID || fa.Flow != FaceFlowStepUp || fa.UserID != userID {
-		return nil, ErrFaceAttemptNotFound
-	}
-	if !now.Before(fa.ExpiresAt) {
-		s.d.Store.FinishStepUp(ctx, sa.ID, StepUpFailed, 0, now)
-		return nil, &Error{Kind: KindConflict, Code: CodeFaceExpired, Message: "本次人脸核验已过期，请重新发起"}
-	}
 	u, err := s.d.Users.FindUserByID(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	ret, err := s.d.Face.wx.QueryVerifyInfo(ctx, FaceQuery{VerifyID: fa.VerifyID, OutSeqNo: fa.OutSeqNo, Cert: fa.Cert, OpenID: u.OpenID})
-	if err != nil {
-		return nil, faceUpstream(err)
+	fa, ret, ferr := s.d.Face.queryStepUp(ctx, u, verifyID, sa.FaceAttemptID)
+	if fa == nil {
+		if ErrorCode(ferr) == CodeFaceExpired {
+			if _, err := s.d.Store.FinishStepUp(ctx, sa.ID, StepUpFailed, 0, now); err != nil {
+				return nil, err
+			}
+		}
+		return nil, ferr
 	}
-	if ferr := s.d.Face.recordRet(ctx, fa, ret); ferr != nil {
+	if ferr != nil {
 		if ret != FaceVerifyOK && faceRetTerminal(ret) {
 			if _, err := s.d.Store.FinishStepUp(ctx, sa.ID, StepUpFailed, ret, now); err != nil {
 				return nil, err
@@ -528,4 +479,26 @@ func (s *StepUpService) outcome(ctx context.Context, outTradeNo string) (*StepUp
 		return &StepUpResult{Hold: h}, nil
 	}
 	return &StepUpResult{Hold: h, Released: h.Status == HoldReleased}, nil
+}
+
+// queryStepUp asks WeChat for the result of the step-up face attempt id
+// (verifyID, of user u) and records it on the attempt. It returns the
+// attempt and verify_ret, with the user's error for a failed verification;
+// a nil attempt means it could not ask (not found, expired, WeChat down).
+func (s *FaceService) queryStepUp(ctx context.Context, u *User, verifyID string, id int64) (*FaceAttempt, int, error) {
+	a, err := s.attempts.FindFaceAttemptByVerifyID(ctx, verifyID)
+	if isNotFound(err) || (err == nil && (a.ID != id || a.Flow != FaceFlowStepUp || a.UserID != u.ID)) {
+		return nil, 0, ErrFaceAttemptNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if !s.clock.Now().Before(a.ExpiresAt) {
+		return nil, 0, &Error{Kind: KindConflict, Code: CodeFaceExpired, Message: "本次人脸核验已过期，请重新发起"}
+	}
+	ret, err := s.wx.QueryVerifyInfo(ctx, FaceQuery{VerifyID: a.VerifyID, OutSeqNo: a.OutSeqNo, Cert: a.Cert, OpenID: u.OpenID})
+	if err != nil {
+		return nil, 0, faceUpstream(err)
+	}
+	return a, ret, s.recordRet(ctx, a, ret)
 }

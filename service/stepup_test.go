@@ -75,7 +75,8 @@ func newStepUpKit(h *harness, cfg service.StepUpConfig) *stepUpKit {
 		h.t.Fatal(err)
 	}
 	k := &stepUpKit{harness: h, wx: newStepFace(), faces: model.NewFaceAttemptStore(h.db, ring)}
-	k.face = service.NewFaceService(service.FaceConfig{DailyAttempts: 10}, h.users, model.NewPersonStore(h.db, ring), k.faces, k.wx, h.clock)
+	k.face = service.NewFaceService(service.FaceDeps{Config: service.FaceConfig{DailyAttempts: 10}, Users: h.users,
+		Persons: model.NewPersonStore(h.db, ring), Attempts: k.faces, WeChat: k.wx, Clock: h.clock})
 	k.stepup = service.NewStepUpService(service.StepUpDeps{Config: cfg, Holds: h.holds, Orders: h.orders, Users: h.users, Family: h.family,
 		Face: k.face, Original: k.faces, Store: model.NewStepUpStore(h.db), Audit: h.store, Clock: h.clock})
 	h.viewer.StepUp = k.stepup

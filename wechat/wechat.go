@@ -2,8 +2,10 @@
 // through silenceper/wechat/v2 and the access token it manages. The face
 // verification client (hand-written: silenceper has none) lives here too.
 //
-// WECHAT_API_BASE is honoured by rewriting every silenceper request URI, so
-// the real SDK client talks to the simulator in development and CI.
+// WECHAT_API_BASE is honoured per client: each Client's http.RoundTripper
+// rewrites https://api.weixin.qq.com to its base, so the real SDK client
+// talks to the simulator in development and CI, and two clients in one
+// process (tests) never see each other's base.
 package wechat
 
 import (
@@ -18,7 +20,6 @@ import (
 	wx "github.com/silenceper/wechat/v2"
 	"github.com/silenceper/wechat/v2/miniprogram"
 	miniConfig "github.com/silenceper/wechat/v2/miniprogram/config"
-	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/shebao/sipay/service"
 )
@@ -31,23 +32,29 @@ type Client struct {
 	http    *http.Client
 }
 
+// APIHost is the real mini-program API host that a base URL stands in for.
+const APIHost = "https://api.weixin.qq.com"
+
+// timeout bounds every call to WeChat.
+const timeout = 5 * time.Second
+
 // New returns a client for the mini-program appID/secret. apiBase replaces
 // https://api.weixin.qq.com (empty keeps the real host). The access token is
 // shared through Redis so several instances reuse one token.
 func New(appID, secret, apiBase string, rdb redis.UniversalClient) *Client {
 	apiBase = strings.TrimRight(apiBase, "/")
-	if apiBase != "" && apiBase != "https://api.weixin.qq.com" {
-		util.SetURIModifier(func(uri string) string {
-			return strings.Replace(uri, "https://api.weixin.qq.com", apiBase, 1)
-		})
-	} else {
-		apiBase = "https://api.weixin.qq.com"
+	if apiBase == "" {
+		apiBase = APIHost
 	}
-	util.DefaultHTTPClient = &http.Client{Timeout: 5 * time.Second}
+	var rt http.RoundTripper = http.DefaultTransport
+	if apiBase != APIHost {
+		rt = &rewriteHost{base: apiBase, next: rt}
+	}
+	installSDKTransport()
 	mp := wx.NewWechat().GetMiniProgram(&miniConfig.Config{
 		AppID: appID, AppSecret: secret, UseStableAK: true, Cache: &redisCache{rdb: rdb},
 	})
-	return &Client{mp: mp, appID: appID, apiBase: apiBase, http: util.DefaultHTTPClient}
+	return &Client{mp: mp, appID: appID, apiBase: apiBase, http: &http.Client{Transport: rt, Timeout: timeout}}
 }
 
 // AppID returns the mini-program appid.
@@ -55,6 +62,8 @@ func (c *Client) AppID() string { return c.appID }
 
 // AccessToken returns a valid access token (cached in Redis).
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
+	ctx, cancel := c.sdkContext(ctx)
+	defer cancel()
 	return c.mp.GetContext().GetAccessTokenContext(ctx)
 }
 
@@ -79,6 +88,8 @@ var loginErrors = map[int64]*service.Error{
 func (c *Client) Code2Session(ctx context.Context, code string) (openID, unionID string, err error) {
 	// silenceper puts the code into the URL unescaped; the service accepts
 	// only [A-Za-z0-9_-] codes, and escaping keeps any other caller safe.
+	ctx, cancel := c.sdkContext(ctx)
+	defer cancel()
 	res, err := c.mp.GetAuth().Code2SessionContext(ctx, url.QueryEscape(code))
 	if res.ErrCode != 0 {
 		if e, ok := loginErrors[res.ErrCode]; ok {

@@ -21,8 +21,10 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
-// Errors returned by NotifyParser.Parse, wrapped with %w. Every one of them
-// means "answer WeChat with 4XX/5XX and do not act on the body".
+// Causes of NotifyParser.Parse errors: Parse returns a *service.Error
+// (service.NotifyMalformed for ErrMalformed, service.NotifyUnverified for the
+// others) wrapping one of them. Every one of them means "answer WeChat with
+// 4XX and do not act on the body".
 var (
 	// ErrMalformed means headers are missing, the body is too large or not
 	// the JSON WeChat sends, or the resource uses an unknown algorithm.
@@ -54,9 +56,6 @@ const (
 	AlgorithmAESGCM = "AEAD_AES_256_GCM"
 	signTestPrefix  = "WECHATPAY/SIGNTEST/"
 )
-
-// MaxNotifyBody is the largest notification body Parse accepts.
-const MaxNotifyBody = 1 << 20
 
 // MaxClockSkew is how far Wechatpay-Timestamp may be from our clock.
 const MaxClockSkew = 5 * time.Minute
@@ -163,10 +162,23 @@ type RefundNotifyAmount struct {
 
 // Parse verifies and decrypts one notification and returns a
 // service.TransactionEvent or a service.RefundEvent. h and body must be
-// exactly what arrived (raw body bytes). Errors wrap one of the Err* values.
-func (p *NotifyParser) Parse(h http.Header, body []byte) (any, error) {
-	if len(body) > MaxNotifyBody {
-		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMalformed, len(body), MaxNotifyBody)
+// exactly what arrived (raw body bytes). Errors are service.NotifyMalformed
+// (cause ErrMalformed) or service.NotifyUnverified (the other Err* causes).
+func (p *NotifyParser) Parse(h http.Header, body []byte) (service.PayEvent, error) {
+	ev, err := p.parse(h, body)
+	switch {
+	case err == nil:
+		return ev, nil
+	case errors.Is(err, ErrMalformed):
+		return nil, service.NotifyMalformed(err)
+	default:
+		return nil, service.NotifyUnverified(err)
+	}
+}
+
+func (p *NotifyParser) parse(h http.Header, body []byte) (service.PayEvent, error) {
+	if len(body) > service.MaxNotifyBody {
+		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMalformed, len(body), service.MaxNotifyBody)
 	}
 	tsStr := strings.TrimSpace(h.Get(HeaderTimestamp))
 	nonce := strings.TrimSpace(h.Get(HeaderNonce))

@@ -226,7 +226,7 @@ func TestParse_Refused(t *testing.T) {
 		}, wxpay.ErrMalformed},
 		{"BodyOverOneMiB", func() (http.Header, []byte) {
 			h, _ := valid()
-			return h, make([]byte, wxpay.MaxNotifyBody+1)
+			return h, make([]byte, service.MaxNotifyBody+1)
 		}, wxpay.ErrMalformed},
 		{"UnknownEventType", func() (http.Header, []byte) {
 			return mustSign(t, "MCHTRANSFER.BILL.FINISHED", tx, "transaction", notifyNow)

@@ -34,7 +34,7 @@ import (
 
 // Admin is the operations service the JSON admin API also calls.
 type Admin interface {
-	Holds(ctx context.Context, actor, status string) ([]service.Hold, error)
+	Holds(ctx context.Context, actor string, status service.HoldStatus) ([]service.Hold, error)
 	Recon(ctx context.Context, actor, day string) (*service.ReconReport, error)
 	ReleaseHold(ctx context.Context, actor, outTradeNo string) (*service.Hold, error)
 	RejectHold(ctx context.Context, actor, outTradeNo, note string) (*service.Hold, error)
@@ -48,7 +48,7 @@ type Ops interface {
 	CanResolveUnknown() bool
 	ResolveUnknown(ctx context.Context, actor, outTradeNo, outcome, reference, note string) error
 	Refunds(ctx context.Context, actor string, status service.RefundState) ([]service.Refund, error)
-	Alerts(ctx context.Context, actor, status string) ([]service.OpsAlert, error)
+	Alerts(ctx context.Context, actor string, status service.AlertStatus) ([]service.OpsAlert, error)
 	AckAlert(ctx context.Context, actor string, id int64, note string) (*service.OpsAlert, error)
 	ResolveAlert(ctx context.Context, actor string, id int64, note string) (*service.OpsAlert, error)
 	FindOrder(ctx context.Context, actor, ref string) (*service.AdminOrder, error)
@@ -120,9 +120,10 @@ func New(d Deps) *Console {
 	return c
 }
 
-// Mount adds the console's routes to e under /ops.
-func (c *Console) Mount(e *gin.Engine) {
-	g := e.Group("/ops", c.headers, c.limitBody)
+// Routes adds the console's pages to g, the /ops group of api's routes
+// (api.Console).
+func (c *Console) Routes(g *gin.RouterGroup) {
+	g.Use(c.headers, c.limitBody)
 	g.GET("", func(ctx *gin.Context) { ctx.Redirect(http.StatusSeeOther, "/ops/") })
 	static, _ := fs.Sub(assets, "static")
 	g.StaticFS("/static", http.FS(static))

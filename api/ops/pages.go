@@ -155,7 +155,10 @@ var labels = map[string]string{
 	"missing_local": "微信有、本地无", "missing_remote": "本地有、微信无", "amount_diff": "金额不符", "status_diff": "状态不符",
 }
 
-func label(s string) string {
+// label names a code or status for the page; statuses are the service's
+// typed enums (service.HoldStatus, service.AlertStatus, …), hence any.
+func label(v any) string {
+	s := fmt.Sprint(v)
 	if l, ok := labels[s]; ok {
 		return l
 	}
@@ -192,8 +195,8 @@ func (c *Console) dashboard(ctx *gin.Context) {
 }
 
 func (c *Console) holds(ctx *gin.Context) {
-	status := ctx.DefaultQuery("status", service.HoldOpen)
-	hs, err := c.d.Admin.Holds(ctx.Request.Context(), actor(ctx), status)
+	status := ctx.DefaultQuery("status", string(service.HoldOpen))
+	hs, err := c.d.Admin.Holds(ctx.Request.Context(), actor(ctx), service.HoldStatus(status))
 	if err != nil {
 		c.failErr(ctx, err)
 		return
@@ -272,11 +275,11 @@ func (c *Console) retryRefund(ctx *gin.Context) {
 }
 
 func (c *Console) alerts(ctx *gin.Context) {
-	status := ctx.DefaultQuery("status", service.AlertOpen)
+	status := ctx.DefaultQuery("status", string(service.AlertOpen))
 	if status == "all" {
 		status = ""
 	}
-	as, err := c.d.Ops.Alerts(ctx.Request.Context(), actor(ctx), status)
+	as, err := c.d.Ops.Alerts(ctx.Request.Context(), actor(ctx), service.AlertStatus(status))
 	if err != nil {
 		c.failErr(ctx, err)
 		return

@@ -86,7 +86,7 @@ func (s *Sim) handlePost(c *call) reply {
 	case s.mode == ModePending || ps.pending:
 		s.seq++
 		e.status = http.StatusAccepted
-		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingPending,
+		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingPending),
 			Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), MutualAidFen: p.MutualAidFen}
 		s.book(e)
 		if s.cfg.PendingDelay > 0 {
@@ -98,7 +98,7 @@ func (s *Sim) handlePost(c *call) reply {
 	}
 	s.seq++
 	e.status = http.StatusOK
-	e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingAccepted,
+	e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingAccepted),
 		Reference: fmt.Sprintf("SI%s%08d", digits(p.Region, 6), s.seq), Receipt: s.receipt(p, now), MutualAidFen: p.MutualAidFen}
 	s.book(e)
 	if s.dark {
@@ -229,16 +229,16 @@ func (s *Sim) handleVoid(c *call) reply {
 	}
 	switch {
 	case e.voided:
-	case e.result.Status == service.PostingAccepted:
+	case e.result.Status == string(service.PostingAccepted):
 		return reply{http.StatusOK, e.result}
-	case e.result.Status == service.PostingPending:
+	case e.result.Status == string(service.PostingPending):
 		s.unbook(e)
 		fallthrough
 	default:
 		e.voided = true
 		e.status = http.StatusOK
 		e.errBody = nil
-		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: service.PostingVoided, Reason: "已作废，不会入账"}
+		e.result = platform.WirePostingResult{IdempotencyKey: key, Status: string(service.PostingVoided), Reason: "已作废，不会入账"}
 	}
 	return reply{http.StatusOK, e.result}
 }
@@ -255,7 +255,7 @@ func (e *entry) reject(code, msg string) {
 		e.status = http.StatusBadRequest
 	}
 	e.errBody = &platform.WireError{Error: platform.WireErrorBody{Code: code, Message: msg}}
-	e.result = platform.WirePostingResult{IdempotencyKey: e.key, Status: service.PostingRejected, Code: code, Reason: msg}
+	e.result = platform.WirePostingResult{IdempotencyKey: e.key, Status: string(service.PostingRejected), Code: code, Reason: msg}
 }
 
 // reply is the stored answer to the first request with this key.
@@ -323,7 +323,7 @@ func (s *Sim) handleQuery(c *call) reply {
 func (s *Sim) settle(ctx context.Context, key string, accept bool, code, reason string) (bool, error) {
 	s.mu.Lock()
 	e, ok := s.ledger[key]
-	if !ok || e.result.Status != service.PostingPending {
+	if !ok || e.result.Status != string(service.PostingPending) {
 		s.mu.Unlock()
 		return false, nil
 	}
@@ -331,7 +331,7 @@ func (s *Sim) settle(ctx context.Context, key string, accept bool, code, reason 
 	typ := service.EventPostingAccepted
 	if accept {
 		e.status = http.StatusOK
-		e.result.Status = service.PostingAccepted
+		e.result.Status = string(service.PostingAccepted)
 		e.result.Receipt = s.receipt(e.posting, now)
 	} else {
 		typ = service.EventPostingRejected
@@ -400,10 +400,10 @@ func (s *Sim) Bookings() []Booking {
 			b.Months = append(b.Months, l.Insurance+":"+l.Month)
 		}
 		r := e.result
-		if r.Status == service.PostingAccepted && r.Receipt != nil {
+		if r.Status == string(service.PostingAccepted) && r.Receipt != nil {
 			b.Result, _ = platform.ToPostingResult(r)
 		} else {
-			b.Result = service.PostingResult{Status: r.Status, Reference: r.Reference, Reason: r.Reason}
+			b.Result = service.PostingResult{Status: service.PostingStatus(r.Status), Reference: r.Reference, Reason: r.Reason}
 		}
 		out = append(out, b)
 	}

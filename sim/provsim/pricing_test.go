@@ -95,7 +95,7 @@ func TestSim_PrepaymentWindowFollowsTheRegion(t *testing.T) {
 		}
 		return w.Code, res.Status
 	}
-	if code, st := post("K1", "beijing", "2027-01"); code != http.StatusOK || st != service.PostingAccepted {
+	if code, st := post("K1", "beijing", "2027-01"); code != http.StatusOK || st != string(service.PostingAccepted) {
 		t.Fatalf("beijing 2027-01: got %d %s, want accepted", code, st)
 	}
 	if code, st := post("K2", "beijing", "2027-02"); code != http.StatusUnprocessableEntity || st != service.RejectMonthNotPayable {

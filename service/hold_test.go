@@ -158,21 +158,6 @@ func TestReleasedHoldStillGetsTheFullSeventyTwoHourWindow(t *testing.T) {
 	})
 }
 
-func TestHoldRulesLoadFromEnvironment(t *testing.T) {
-	env := map[string]string{"HOLD_AMOUNT_FEN": "500000", "HOLD_VELOCITY_PER_DAY": "0", "HOLD_THIRD_PARTY_ACTION": "release", "HOLD_DURATION": "12h"}
-	r, err := service.LoadHoldRules(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	if r.AmountFen != 500000 || r.Velocity.Enabled || r.ThirdParty.Action != service.HoldRelease || r.Duration != 12*time.Hour {
-		t.Fatalf("rules: got %+v", r)
-	}
-	_, err = service.LoadHoldRules(func(k string) string { return map[string]string{"HOLD_AMOUNT_ACTION": "maybe"}[k] })
-	if err == nil || !strings.Contains(err.Error(), "HOLD_AMOUNT_ACTION") {
-		t.Fatalf("bad action: got %v, want an error naming HOLD_AMOUNT_ACTION", err)
-	}
-}
-
 func TestVelocityRuleHoldsTheBatchOverTheDailyLimit(t *testing.T) {
 	r := noHolds()
 	r.VelocityPerDay, r.Velocity = 2, service.HoldRule{Enabled: true, Action: service.HoldRelease}

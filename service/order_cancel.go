@@ -1,0 +1,170 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shebao/sipay/redact"
+)
+
+// CancelResult tells what cancelling did.
+type CancelResult struct {
+	Order *Order
+	// FullyCancelled is false when some batches were already paid: they
+	// stay paid (and go on to be posted or refunded).
+	FullyCancelled bool
+	Message        string
+}
+
+// CancelOrder closes the user's unpaid batches. For each pending batch it
+// first asks WeChat: a batch WeChat reports paid is marked paid, never
+// closed; an unpaid one is closed at WeChat, then here. Paid batches stay.
+func (s *OrderService) CancelOrder(ctx context.Context, userID int64, orderNo string) (*CancelResult, error) {
+	o, err := s.ownOrder(ctx, userID, orderNo)
+	if err != nil {
+		return nil, err
+	}
+	pending := 0
+	for _, b := range o.Batches {
+		if b.Status == StatusPendingPayment {
+			pending++
+		}
+	}
+	if pending == 0 && o.Status != StatusClosed {
+		return nil, Errorf(KindConflict, CodeOrderNotCancellable, "订单已支付，无法取消；如需退款请联系客服")
+	}
+	for _, b := range o.Batches {
+		if b.Status != StatusPendingPayment {
+			continue
+		}
+		if err := s.closeBatch(ctx, b, "用户取消"); err != nil {
+			return nil, err
+		}
+	}
+	if o, err = s.store.FindOrder(ctx, orderNo); err != nil {
+		return nil, fmt.Errorf("cancel order: %w", err)
+	}
+	res := &CancelResult{Order: o, FullyCancelled: o.Status == StatusClosed, Message: "订单已取消"}
+	if !res.FullyCancelled {
+		res.Message = "已支付的缴费无法取消，未支付的部分已关闭；如需退款请联系客服"
+	}
+	return res, nil
+}
+
+// closeBatch closes one pending batch on the user's request: query first,
+// then close at WeChat, then here.
+func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) error {
+	if b.PrepayID == "" && b.ExpireAt.IsZero() {
+		// No prepay was ever requested: WeChat has never heard of it, and
+		// since the close runs under the order lock with a status
+		// condition, a prepay that starts now is refused.
+		return s.markClosed(ctx, b.OutTradeNo, why+"（未发起支付）")
+	}
+	t, err := s.gateway.QueryTrade(ctx, b.OutTradeNo)
+	switch {
+	case errors.Is(err, ErrTradeNotFound):
+		if b.PrepayID != "" {
+			s.alert(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay knows no trade; cancel refused for now")
+			return Unavailable("微信支付暂未确认该笔交易状态，请稍后再试", time.Minute, err)
+		}
+		// A prepay was requested but never answered: close it at WeChat in
+		// case it exists, and only mark it closed when WeChat confirms it
+		// cannot be paid.
+		return s.closeAtWeChat(ctx, b, why)
+	case err != nil:
+		return Unavailable("暂时无法确认支付状态，请稍后再试", 5*time.Second, err)
+	}
+	switch t.State {
+	case TradeSuccess:
+		return s.applyForCancel(ctx, b, t)
+	case TradeClosed, TradeRevoked:
+		return s.markClosed(ctx, b.OutTradeNo, why)
+	case TradeNotPay, TradeUserPaying, TradePayError:
+		return s.closeAtWeChat(ctx, b, why)
+	}
+	s.alert(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
+}
+
+// CloseUnpaid closes an unpaid batch at WeChat, then here (the payment
+// poller, for a batch past its time_expire). why goes on the timeline.
+func (s *OrderService) CloseUnpaid(ctx context.Context, b Batch, why string) error {
+	return s.closeAtWeChat(ctx, b, why)
+}
+
+// closeAtWeChat closes the trade, then marks the batch closed. When WeChat
+// answers that it was paid in the meantime, the payment is applied instead.
+// A trade that WeChat does not know is marked closed only when a query then
+// confirms it (CLOSED), or when it was never given a prepay_id and its
+// time_expire has passed: every prepay of the batch carries the stored
+// time_expire, so no trade of it can be paid after that.
+func (s *OrderService) closeAtWeChat(ctx context.Context, b Batch, why string) error {
+	cerr := s.gateway.CloseTrade(ctx, b.OutTradeNo)
+	if cerr == nil {
+		return s.markClosed(ctx, b.OutTradeNo, why)
+	}
+	t, qerr := s.gateway.QueryTrade(ctx, b.OutTradeNo)
+	switch {
+	case qerr == nil && t.State == TradeSuccess:
+		return s.applyForCancel(ctx, b, t)
+	case qerr == nil && (t.State == TradeClosed || t.State == TradeRevoked):
+		return s.markClosed(ctx, b.OutTradeNo, why)
+	case errors.Is(qerr, ErrTradeNotFound) && b.PrepayID == "" && !b.ExpireAt.IsZero() &&
+		s.clock.Now().After(b.ExpireAt.Add(ExpireGrace)):
+		return s.markClosed(ctx, b.OutTradeNo, why+"（微信支付无此交易且已过支付期限）")
+	case errors.Is(qerr, ErrTradeNotFound) && b.PrepayID == "":
+		// Never reached WeChat and cannot reach it any more? Not yet
+		// provable before time_expire; try again later.
+		return Unavailable("支付状态确认中，请稍后再试", time.Minute, cerr)
+	}
+	return Unavailable("暂时无法关闭微信支付交易，请稍后再试", 5*time.Second, errors.Join(cerr, qerr))
+}
+
+// ExpireGrace is the margin past time_expire after which a trade WeChat does
+// not know can no longer appear and be paid (clock skew allowance).
+const ExpireGrace = 10 * time.Minute
+
+// MarkClosed moves a pending batch to closed, for a trade WeChat reports
+// closed; a batch no longer pending is left as it is (a payment that won
+// the race stays paid). why goes on the timeline.
+func (s *OrderService) MarkClosed(ctx context.Context, outTradeNo, why string) error {
+	return s.markClosed(ctx, outTradeNo, why)
+}
+
+func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) error {
+	_, err := s.store.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
+		if b.Status != StatusPendingPayment {
+			return ErrNoChange
+		}
+		if err := b.Close(); err != nil {
+			return err
+		}
+		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
+		return nil
+	})
+	if errors.Is(err, ErrStale) {
+		return nil // changed under us; the winner's state stands
+	}
+	if err != nil {
+		return fmt.Errorf("close batch %s: %w", outTradeNo, err)
+	}
+	return nil
+}
+
+// alert records a payment-state problem for operations.
+func (s *OrderService) alert(ctx context.Context, outTradeNo, detail string) {
+	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: redact.Clip(detail, 2000)}); err != nil {
+		s.log.Error("record alert", "out_trade_no", outTradeNo, "err", err)
+	}
+}
+
+// applyForCancel applies a trade WeChat reports paid while cancelling.
+func (s *OrderService) applyForCancel(ctx context.Context, b Batch, t Trade) error {
+	err := s.ApplyQueried(ctx, t)
+	if ErrorCode(err) == CodeNotifyMismatch {
+		return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔支付状态异常，请联系客服", b.Seq)
+	}
+	return err
+}
