@@ -66,7 +66,7 @@ type holdJSON struct {
 }
 
 func toHoldJSON(h *service.Hold) holdJSON {
-	j := holdJSON{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, Rules: h.Rules, Action: h.Action, Detail: h.Detail, Status: string(h.Status),
+	j := holdJSON{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, Rules: h.Rules, Action: string(h.Action), Detail: h.Detail, Status: string(h.Status),
 		HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC(), DecidedBy: h.DecidedBy}
 	if !h.DecidedAt.IsZero() {
 		t := h.DecidedAt.UTC()

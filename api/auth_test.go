@@ -40,8 +40,8 @@ func newTestServer(tb testing.TB) *testServer {
 	mr := miniredis.RunT(tb)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	db := modeltest.SQLite(tb, clock)
-	auth := service.NewAuthService(model.NewUserStore(db), wechat.New("wxtestapp", "testsecret", srv.URL, rdb),
-		cache.NewSessionStore(rdb, clock), clock, time.Hour)
+	auth := service.NewAuthService(service.AuthDeps{Users: model.NewUserStore(db),
+		WeChat: wechat.New("wxtestapp", "testsecret", srv.URL, rdb), Sessions: cache.NewSessionStore(rdb, clock), Clock: clock, TTL: time.Hour})
 	h := api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
 		Limiter: cache.NewRateLimiter(rdb, clock), Ready: map[string]api.Pinger{"db": db}})
 	return &testServer{h: h, clock: clock, sim: sim}

@@ -77,7 +77,7 @@ func newHarness(tb testing.TB, db *model.DB, clock *service.ManualClock, o harne
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := api.NewServer(api.Deps{
 		Logger:   log,
-		Auth:     service.NewAuthService(users, wx, cache.NewSessionStore(rdb, clock), clock, 30*24*time.Hour),
+		Auth:     service.NewAuthService(service.AuthDeps{Users: users, WeChat: wx, Sessions: cache.NewSessionStore(rdb, clock), Clock: clock, TTL: 30 * 24 * time.Hour}),
 		Identity: identity,
 		Face: service.NewFaceService(service.FaceDeps{Config: service.FaceConfig{DailyAttempts: o.dailyAttempts, LegacyV1: o.legacy},
 			Users: users, Persons: persons, Attempts: model.NewFaceAttemptStore(db, ring), WeChat: wechat.NewFaceClient(wx), Clock: clock}),

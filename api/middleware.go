@@ -18,6 +18,9 @@ const (
 	ctxRequestID = "request_id"
 	ctxUser      = "user"
 	ctxLogger    = "logger"
+	// ctxLimitCounted marks a request whose per-user limit authenticate
+	// counted.
+	ctxLimitCounted = "limit_counted"
 )
 
 // hygiene sets the headers every reply carries: no MIME sniffing, and no
@@ -74,7 +77,10 @@ func (s *Server) accessLog(c *gin.Context) {
 		"dur_ms", time.Since(start).Milliseconds())
 }
 
-// authenticate requires a Bearer session token.
+// authenticate requires a Bearer session token. On a route with a per-user
+// limit (userRoute) it counts the limit in the session lookup's round trip
+// when Auth can (CountingAuthenticator), answering 429 before the user is
+// read; limit then counts nothing more.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
@@ -82,7 +88,24 @@ func (s *Server) authenticate(c *gin.Context) {
 		fail(c, service.ErrUnauthenticated)
 		return
 	}
-	u, err := s.deps.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	var u *service.User
+	var err error
+	ca, counting := s.deps.Auth.(CountingAuthenticator)
+	l, limited := s.userLimits[c.Request.Method+" "+c.FullPath()]
+	if counting && limited && s.deps.Limiter != nil {
+		var v service.LimitVerdict
+		u, v, err = ca.AuthenticateCounting(c.Request.Context(), token, l)
+		if err == nil && v.Counted {
+			if !v.Allowed {
+				fail(c, rateLimited(v.RetryAfter))
+				return
+			}
+			c.Set(ctxLimitCounted, true)
+		}
+	} else {
+		u, err = s.deps.Auth.Authenticate(c.Request.Context(), token)
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -99,16 +122,17 @@ func currentUser(c *gin.Context) *service.User {
 }
 
 // limit allows perMinute requests per minute per user (when authenticated)
-// or per client IP, answering 429 with Retry-After beyond it.
+// or per client IP, answering 429 with Retry-After beyond it. A request
+// authenticate already counted is not counted again.
 func (s *Server) limit(name string, perMinute int) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if s.deps.Limiter == nil {
+		if s.deps.Limiter == nil || c.GetBool(ctxLimitCounted) {
 			c.Next()
 			return
 		}
 		key := name + ":ip:" + c.ClientIP()
 		if u, ok := c.Get(ctxUser); ok {
-			key = fmt.Sprintf("%s:user:%d", name, u.(*service.User).ID)
+			key = service.UserLimitKey(u.(*service.User).ID, name)
 		}
 		ok, retry, err := s.deps.Limiter.Allow(c.Request.Context(), key, perMinute, time.Minute)
 		if err != nil {
@@ -118,10 +142,14 @@ func (s *Server) limit(name string, perMinute int) gin.HandlerFunc {
 			return
 		}
 		if !ok {
-			fail(c, &service.Error{Kind: service.KindRateLimited, Code: service.CodeRateLimited,
-				Message: "操作过于频繁，请稍后再试", RetryAfter: retry})
+			fail(c, rateLimited(retry))
 			return
 		}
 		c.Next()
 	}
+}
+
+func rateLimited(retry time.Duration) error {
+	return &service.Error{Kind: service.KindRateLimited, Code: service.CodeRateLimited,
+		Message: "操作过于频繁，请稍后再试", RetryAfter: retry}
 }

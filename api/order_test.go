@@ -121,8 +121,8 @@ func newOrderAPILosing(t *testing.T, wrap func(api.OrderService) api.OrderServic
 	t.Cleanup(front.Close)
 	sim, client, parser, _ := wxpaytest.NewWithNotifyURL(t, clock, front.URL+"/api/v1/wxpay/notify")
 	a.sim = sim
-	a.svc = service.NewOrderService(a.quotes, a.store, &lostPrepays{Client: client, n: lost}, orderTestUsers{}, clock,
-		service.OrderSettings{AppID: a.keys.AppID, MchID: a.keys.MchID})
+	a.svc = service.NewOrderService(service.OrderDeps{Quotes: a.quotes, Store: a.store, Gateway: &lostPrepays{Client: client, n: lost},
+		Users: orderTestUsers{}, Clock: clock, Log: slog.New(slog.DiscardHandler), Settings: service.OrderSettings{AppID: a.keys.AppID, MchID: a.keys.MchID}})
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })

@@ -91,7 +91,7 @@ func newQuoteTestServer(tb testing.TB) *api.Server {
 	clock := service.NewManualClock(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))
 	persons, platform := quoteTestPersons{}, quoteTestPlatform{}
 	return api.NewServer(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: quoteTestAuth{},
-		Quotes:  service.NewQuoteService(rs, &quoteTestStore{m: map[string]service.Quote{}}, persons, platform, clock, 30*time.Minute),
+		Quotes:  service.NewQuoteService(service.QuoteDeps{Regions: rs, Store: &quoteTestStore{m: map[string]service.Quote{}}, Persons: persons, Platform: platform, Clock: clock, TTL: 30 * time.Minute}),
 		Insured: service.NewInsuredService(rs, persons, platform, clock),
 		Pension: service.NewPensionService(rs, clock),
 	})

@@ -112,6 +112,9 @@ type Server struct {
 	deps   Deps
 	log    *slog.Logger
 	engine *gin.Engine
+	// userLimits are the per-user limits of authenticated routes by
+	// "METHOD /full/path" (userRoute).
+	userLimits map[string]service.UserLimit
 }
 
 // defaultTrustedProxies are the peers whose X-Forwarded-For is believed
@@ -131,6 +134,7 @@ func NewServer(d Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{deps: d, log: d.Logger, engine: gin.New()}
 	s.routes()
+	s.checkUserLimits()
 	return s
 }
 
@@ -179,37 +183,37 @@ func (s *Server) routes() {
 	user.PATCH("/me", s.updateMe)
 
 	if d.Face != nil {
-		user.POST("/identity/face/start", s.limit("face_start", 10), s.faceStart)
-		user.POST("/identity/face/result", s.limit("face_result", 30), s.faceResult)
-		user.POST("/identity/face/legacy", s.limit("face_legacy", 10), s.faceLegacy)
+		s.userRoute(user, http.MethodPost, "/identity/face/start", "face_start", 10, s.faceStart)
+		s.userRoute(user, http.MethodPost, "/identity/face/result", "face_result", 30, s.faceResult)
+		s.userRoute(user, http.MethodPost, "/identity/face/legacy", "face_legacy", 10, s.faceLegacy)
 	}
 	if d.AltIdentity != nil {
-		user.POST("/identity/alt/start", s.limit("alt_start", 5), s.altStart)
-		user.POST("/identity/alt/finish", s.limit("alt_finish", 20), s.altFinish)
+		s.userRoute(user, http.MethodPost, "/identity/alt/start", "alt_start", 5, s.altStart)
+		s.userRoute(user, http.MethodPost, "/identity/alt/finish", "alt_finish", 20, s.altFinish)
 	}
 	if d.Family != nil {
 		user.GET("/family", s.familyList)
-		user.POST("/family", s.limit("family_add", 10), s.familyAdd)
+		s.userRoute(user, http.MethodPost, "/family", "family_add", 10, s.familyAdd)
 		user.DELETE("/family/:id", s.familyRemove)
 		user.POST("/family/:id/consent", s.familyConsent)
-		user.POST("/family/invitations/:token/accept", s.limit("family_accept", 10), s.familyAccept)
-		user.DELETE("/family/consents/:id", s.limit("family_accept", 10), s.familyWithdraw)
+		s.userRoute(user, http.MethodPost, "/family/invitations/:token/accept", "family_accept", 10, s.familyAccept)
+		s.userRoute(user, http.MethodDelete, "/family/consents/:id", "family_accept", 10, s.familyWithdraw)
 	}
 
 	if d.Quotes != nil {
 		v1.GET("/regions", s.listRegions)
 		v1.GET("/regions/:code", s.getRegion)
 		v1.GET("/pension/estimate", s.limit("pension", 60), s.estimatePension)
-		user.POST("/quotes", s.limit("quote", 30), s.createQuote)
+		s.userRoute(user, http.MethodPost, "/quotes", "quote", 30, s.createQuote)
 		user.GET("/quotes/:id", s.getQuote)
-		user.GET("/insured", s.limit("insured", 30), s.insuredProfile)
+		s.userRoute(user, http.MethodGet, "/insured", "insured", 30, s.insuredProfile)
 	}
 	if d.Orders != nil {
-		user.POST("/orders", s.limit("order", 30), s.idempotent, s.createOrder)
+		s.userRoute(user, http.MethodPost, "/orders", "order", 30, s.idempotent, s.createOrder)
 		user.GET("/orders", s.listOrders)
 		user.GET("/orders/:order_no", s.getOrder)
-		user.POST("/orders/:order_no/batches/:seq/pay", s.limit("pay", 30), s.payBatch)
-		user.POST("/orders/:order_no/cancel", s.limit("cancel", 30), s.cancelOrder)
+		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/pay", "pay", 30, s.payBatch)
+		s.userRoute(user, http.MethodPost, "/orders/:order_no/cancel", "cancel", 30, s.cancelOrder)
 	}
 	if d.Notify != nil {
 		v1.POST("/wxpay/notify", s.wxpayNotify)

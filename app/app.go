@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	users := model.NewUserStore(a.DB)
 	sessions := cache.NewSessionStore(rdb, a.Clock)
 	limiter := cache.NewRateLimiter(rdb, a.Clock)
-	auth := service.NewAuthService(users, wx, sessions, a.Clock, cfg.SessionTTL)
+	auth := service.NewAuthService(service.AuthDeps{Users: users, WeChat: wx, Sessions: sessions, Clock: a.Clock, TTL: cfg.SessionTTL})
 
 	deps := api.Deps{
 		Logger:  log,
@@ -195,17 +195,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	deps.Platform = platform.CallbackHandler(&platform.CallbackVerifier{Creds: a.platformCfg.RegionCreds(codes...), Clock: a.Clock,
 		Nonces: cache.NewSeenStore(rdb, "si:", 0)}, after.Posting, log.With("component", "platform-callback"))
-	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, a.Clock, cfg.QuoteTTL)
-	quotes.SetRequireSourced(cfg.QuoteRequireSourced)
-	quotes.SetIdentityEvidence(model.NewIdentityEvidence(a.DB))
-	quotes.SetMutualAidCommitments(model.NewOrderStore(a.DB))
-	quotes.SetAlerts(model.NewOrderStore(a.DB))
+	quotes := service.NewQuoteService(service.QuoteDeps{Regions: rs, Store: model.NewQuoteStore(a.DB), Persons: a.Identity,
+		Platform: a.Platform, Clock: a.Clock, TTL: cfg.QuoteTTL, RequireSourced: cfg.QuoteRequireSourced,
+		Evidence: model.NewIdentityEvidence(a.DB), Commitments: model.NewOrderStore(a.DB), Alerts: model.NewOrderStore(a.DB)})
 	deps.Quotes = quotes
 	deps.Insured = service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock)
 	deps.Pension = service.NewPensionService(rs, a.Clock)
-	orders := a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
-	orders.SetIdentityGate(quotes)
-	orders.SetConsentGate(a.Identity)
+	a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
 	if err := a.wireStepUpAndEvidence(&deps); err != nil {
 		return nil, err
 	}

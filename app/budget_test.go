@@ -252,8 +252,8 @@ func roundTripBudget(t *testing.T, mysql bool) {
 			t.Errorf("quote for self read %q besides the user read", q)
 		}
 	}
-	if len(sqls) > 2 || len(cmds) > 3 {
-		t.Errorf("quote: %d statements and %d redis commands, budget 2 (user with its person's ID type and evidence, INSERT) and 3 (session and its generation, rate limit)", len(sqls), len(cmds))
+	if len(sqls) > 2 || len(cmds) > 1 {
+		t.Errorf("quote: %d statements and %d redis commands, budget 2 (user with its person's ID type and evidence, INSERT) and 1 (one script: session, its generation, rate limit)", len(sqls), len(cmds))
 	}
 	var q struct {
 		ID string `json:"id"`
@@ -289,8 +289,8 @@ func roundTripBudget(t *testing.T, mysql bool) {
 			t.Errorf("order for self read %q besides the user read", q)
 		}
 	}
-	if len(sqls) > 9 || len(cmds) > 5 {
-		t.Errorf("order: %d statements and %d redis commands, budget 9 (user with its evidence, quote, BEGIN, 4 INSERTs: order, month claims, batches, event; COMMIT, prepay_id UPDATE) and 5 (session and its generation, rate limit, idempotency lock and save)", len(sqls), len(cmds))
+	if len(sqls) > 9 || len(cmds) > 3 {
+		t.Errorf("order: %d statements and %d redis commands, budget 9 (user with its evidence, quote, BEGIN, 4 INSERTs: order, month claims, batches, event; COMMIT, prepay_id UPDATE) and 3 (one script: session, its generation, rate limit; idempotency lock and save)", len(sqls), len(cmds))
 	}
 	var o struct {
 		Batches []struct {

@@ -17,15 +17,17 @@ func (a *App) payIDs() (appID, mchID string) {
 
 // wireOrders builds the order service, the payment poller and the WeChat
 // Pay notification sink, adds them to the API and registers the poller as a
-// worker.
-func (a *App) wireOrders(deps *api.Deps, quotes service.QuoteFinder, users service.UserFinder, refunds service.RefundEventHandler, after api.AfterViewer) *service.OrderService {
+// worker. Orders check the region's identity method again (quotes) and the
+// family member's consent (a.Identity).
+func (a *App) wireOrders(deps *api.Deps, quotes *service.QuoteService, users service.UserFinder, refunds service.RefundEventHandler, after api.AfterViewer) *service.OrderService {
 	appID, mchID := a.payIDs()
-	orders := service.NewOrderService(quotes, model.NewOrderStore(a.DB), a.Pay, users, a.Clock, service.OrderSettings{
-		AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL,
-	})
-	orders.SetLogger(a.Log.With("component", "orders"))
-	orders.SetMetrics(a.Metrics)
-	poller := service.NewPaymentPoller(orders, cache.NewLocker(a.Redis), service.PollerSettings{})
+	store := model.NewOrderStore(a.DB)
+	orders := service.NewOrderService(service.OrderDeps{Quotes: quotes, Store: store, Gateway: a.Pay,
+		Users: users, Clock: a.Clock, Log: a.Log.With("component", "orders"), Metrics: a.Metrics,
+		Identity: quotes, Consent: a.Identity,
+		Settings: service.OrderSettings{AppID: appID, MchID: mchID, OrderTTL: a.Cfg.OrderTTL}})
+	poller := service.NewPaymentPoller(service.PollerDeps{Payments: orders, Store: store, Gateway: a.Pay,
+		Locks: cache.NewLocker(a.Redis), Clock: a.Clock, Log: a.Log.With("component", "payment-poller")})
 	a.workers = append(a.workers, poller.Run)
 	deps.Orders, deps.After = orders, after
 	deps.Idempotency = cache.NewIdempotencyStore(a.Redis)

@@ -26,7 +26,7 @@ func TestPrepayQuoteIsPaidPostedAndAcceptedInEveryRegionThatAllowsIt(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	quotes := service.NewQuoteService(rs, model.NewQuoteStore(a.DB), a.Identity, a.Platform, clock, 30*time.Minute)
+	quotes := service.NewQuoteService(service.QuoteDeps{Regions: rs, Store: model.NewQuoteStore(a.DB), Persons: a.Identity, Platform: a.Platform, Clock: clock, TTL: 30 * time.Minute})
 	cur := clock.Now().In(service.Shanghai).Format("2006-01")
 	tested := 0
 	for i := range rs {

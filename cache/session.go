@@ -19,6 +19,20 @@ import (
 
 // SessionStore keeps opaque login tokens. Only a hash of the token is used
 // as the key, so a Redis dump does not reveal usable tokens.
+//
+// A token is "<user id>.<32 random bytes, base64url>". The user id puts
+// every key of the user in one Redis Cluster hash slot ("{<id>}"): the
+// session "sess:{<id>}:<sha256 of the whole token>", the session generation
+// "sessgen:{<id>}" and the rate limits "rl:{<id>}:<route>:<window>"
+// (service.UserLimitKey), so one MGET finds a session and one script finds
+// it and counts the route's limit. The id in the token is not trusted: the
+// key is the hash of the whole token, and the stored session names its user.
+//
+// Tokens of the old format (the random part alone, no "."; session
+// "sess:<sha256>", generation "sessgen:<id>") still work until they expire,
+// through two GETs; RevokeUserSessions bumps both generations. Once
+// SESSION_TTL has passed since the deploy, no old token is left and the old
+// path and key can go.
 type SessionStore struct {
 	rdb   redis.UniversalClient
 	clock service.Clock
@@ -29,10 +43,43 @@ func NewSessionStore(rdb redis.UniversalClient, clock service.Clock) *SessionSto
 	return &SessionStore{rdb: rdb, clock: clock}
 }
 
-func sessionKey(token string) string {
+func tokenHash(token string) string {
 	h := sha256.Sum256([]byte(token))
-	return "sess:" + hex.EncodeToString(h[:])
+	return hex.EncodeToString(h[:])
 }
+
+// userTag is the hash tag of a user's keys.
+func userTag(userID int64) string { return "{" + strconv.FormatInt(userID, 10) + "}" }
+
+func userSessionKey(userID int64, token string) string {
+	return "sess:" + userTag(userID) + ":" + tokenHash(token)
+}
+func userGenerationKey(userID int64) string { return "sessgen:" + userTag(userID) }
+
+// Old format.
+func sessionKey(token string) string    { return "sess:" + tokenHash(token) }
+func generationKey(userID int64) string { return "sessgen:" + strconv.FormatInt(userID, 10) }
+
+// tokenUser returns the user id a token of the current format names; ok is
+// false for a token of the old format. A token with a "." and no valid id
+// is neither (bad).
+func tokenUser(token string) (userID int64, ok, bad bool) {
+	ids, rest, found := strings.Cut(token, ".")
+	if !found {
+		return 0, false, false
+	}
+	id, err := strconv.ParseInt(ids, 10, 64)
+	if err != nil || id <= 0 || rest == "" || strconv.FormatInt(id, 10) != ids {
+		return 0, false, true
+	}
+	return id, true, false
+}
+
+// createScript stores a session with the user's current generation in one
+// step (KEYS: session, generation; ARGV: "<id>|<expiry>", TTL in ms).
+var createScript = redis.NewScript(`local g = redis.call("GET", KEYS[2]) or "0"
+redis.call("SET", KEYS[1], ARGV[1] .. "|" .. g, "PX", ARGV[2])
+return g`)
 
 // CreateSession stores a new random token for userID until expiresAt. The
 // session remembers the user's session generation: RevokeUserSessions bumps
@@ -42,38 +89,83 @@ func (s *SessionStore) CreateSession(ctx context.Context, userID int64, expiresA
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token := strconv.FormatInt(userID, 10) + "." + base64.RawURLEncoding.EncodeToString(b)
 	ttl := expiresAt.Sub(s.clock.Now())
 	if ttl <= 0 {
 		return "", fmt.Errorf("create session: expiry in the past")
 	}
-	gen, err := s.generation(ctx, userID)
+	val := strconv.FormatInt(userID, 10) + "|" + strconv.FormatInt(expiresAt.Unix(), 10)
+	err := createScript.Run(ctx, s.rdb, []string{userSessionKey(userID, token), userGenerationKey(userID)},
+		val, max(ttl.Milliseconds(), 1)).Err()
 	if err != nil {
-		return "", fmt.Errorf("create session: %w", err)
-	}
-	val := strconv.FormatInt(userID, 10) + "|" + strconv.FormatInt(expiresAt.Unix(), 10) + "|" + strconv.FormatInt(gen, 10)
-	if err := s.rdb.Set(ctx, sessionKey(token), val, ttl).Err(); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
 	return token, nil
 }
 
-func generationKey(userID int64) string { return "sessgen:" + strconv.FormatInt(userID, 10) }
-
-// generation is the user's current session generation (0 until the first
-// RevokeUserSessions).
-func (s *SessionStore) generation(ctx context.Context, userID int64) (int64, error) {
-	n, err := s.rdb.Get(ctx, generationKey(userID)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
+// parseSession reads a stored session "<id>|<expiry unix>|<generation>"
+// (the generation may be missing in sessions older than it).
+func parseSession(val string) (id int64, expiresAt time.Time, gen int64, ok bool) {
+	parts := strings.Split(val, "|")
+	if len(parts) < 2 {
+		return 0, time.Time{}, 0, false
 	}
-	return n, err
+	id, err1 := strconv.ParseInt(parts[0], 10, 64)
+	unix, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, 0, false
+	}
+	if len(parts) > 2 {
+		var err error
+		if gen, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
+			return 0, time.Time{}, 0, false
+		}
+	}
+	return id, time.Unix(unix, 0), gen, true
+}
+
+// live reports whether a session of generation gen expiring at expiresAt is
+// in force at now given the user's current generation cur.
+func live(expiresAt time.Time, gen, cur int64, now time.Time) bool {
+	return now.Before(expiresAt) && gen >= cur
 }
 
 // FindSession returns the user of a live token, or ErrNotFound. Expiry is
 // checked against the injected clock as well as by the Redis TTL, and a
-// session of an older generation (revoked) is not found.
+// session of an older generation (revoked) is not found. A token of the
+// current format costs one MGET (session and generation share a slot).
 func (s *SessionStore) FindSession(ctx context.Context, token string) (int64, time.Time, error) {
+	uid, ok, bad := tokenUser(token)
+	if bad {
+		return 0, time.Time{}, service.ErrNotFound
+	}
+	if !ok {
+		return s.findOldSession(ctx, token)
+	}
+	vals, err := s.rdb.MGet(ctx, userSessionKey(uid, token), userGenerationKey(uid)).Result()
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("find session: %w", err)
+	}
+	val, _ := vals[0].(string)
+	id, exp, gen, ok := parseSession(val)
+	if !ok || id != uid {
+		return 0, time.Time{}, service.ErrNotFound
+	}
+	var cur int64
+	if g, _ := vals[1].(string); g != "" {
+		if cur, err = strconv.ParseInt(g, 10, 64); err != nil {
+			return 0, time.Time{}, fmt.Errorf("find session: generation %q", g)
+		}
+	}
+	if !live(exp, gen, cur, s.clock.Now()) {
+		return 0, time.Time{}, service.ErrNotFound
+	}
+	return id, exp, nil
+}
+
+// findOldSession looks a token of the old format up: the session, then its
+// user's generation.
+func (s *SessionStore) findOldSession(ctx context.Context, token string) (int64, time.Time, error) {
 	val, err := s.rdb.Get(ctx, sessionKey(token)).Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, time.Time{}, service.ErrNotFound
@@ -81,41 +173,91 @@ func (s *SessionStore) FindSession(ctx context.Context, token string) (int64, ti
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("find session: %w", err)
 	}
-	parts := strings.Split(val, "|")
-	if len(parts) < 2 {
+	id, exp, gen, ok := parseSession(val)
+	if !ok {
 		return 0, time.Time{}, service.ErrNotFound
 	}
-	id, err1 := strconv.ParseInt(parts[0], 10, 64)
-	unix, err2 := strconv.ParseInt(parts[1], 10, 64)
-	if err1 != nil || err2 != nil {
+	if !s.clock.Now().Before(exp) {
 		return 0, time.Time{}, service.ErrNotFound
 	}
-	var gen int64
-	if len(parts) > 2 {
-		if gen, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
-			return 0, time.Time{}, service.ErrNotFound
-		}
-	}
-	expiresAt := time.Unix(unix, 0)
-	if !s.clock.Now().Before(expiresAt) {
-		return 0, time.Time{}, service.ErrNotFound
-	}
-	cur, err := s.generation(ctx, id)
-	if err != nil {
+	cur, err := s.rdb.Get(ctx, generationKey(id)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, time.Time{}, fmt.Errorf("find session: %w", err)
 	}
-	if gen < cur {
+	if !live(exp, gen, cur, s.clock.Now()) {
 		return 0, time.Time{}, service.ErrNotFound
 	}
-	return id, expiresAt, nil
+	return id, exp, nil
 }
 
-// RevokeUserSessions ends every session of userID issued so far.
+// findCountingScript finds a live session and only then counts one event
+// of its user's limit (KEYS: session, generation, limit window; ARGV: the
+// token's user id, now in unix seconds, the window key's TTL in ms). It
+// returns 0 for no live session, else {expiry, count}. The checks are
+// FindSession's: the stored user is the token's, now is before the
+// expiry, the generation is not older than the user's.
+var findCountingScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if not v then return 0 end
+local uid, exp, gen = string.match(v, "^(%d+)|(%-?%d+)|(%d+)$")
+if uid ~= ARGV[1] or tonumber(exp) <= tonumber(ARGV[2]) then return 0 end
+if tonumber(gen) < tonumber(redis.call("GET", KEYS[2]) or "0") then return 0 end
+local n = redis.call("INCR", KEYS[3])
+if n == 1 then redis.call("PEXPIRE", KEYS[3], ARGV[3]) end
+return {tonumber(exp), n}`)
+
+// FindSessionCounting is FindSession that, for a live session, counts one
+// event of l for its user in the same round trip (one script over keys of
+// the user's hash slot). An unknown, expired or revoked token counts
+// nothing. A token of the old format is looked up as FindSession does and
+// nothing is counted (the verdict is not Counted).
+func (s *SessionStore) FindSessionCounting(ctx context.Context, token string, l service.UserLimit) (int64, time.Time, service.LimitVerdict, error) {
+	uid, ok, bad := tokenUser(token)
+	if bad {
+		return 0, time.Time{}, service.LimitVerdict{}, service.ErrNotFound
+	}
+	if !ok {
+		id, exp, err := s.findOldSession(ctx, token)
+		return id, exp, service.LimitVerdict{}, err
+	}
+	now := s.clock.Now()
+	w := windowOf(service.UserLimitKey(uid, l.Route), now, l.Window)
+	res, err := findCountingScript.Run(ctx, s.rdb, []string{userSessionKey(uid, token), userGenerationKey(uid), w.key},
+		uid, now.Unix(), w.ttlMillis()).Result()
+	if err != nil {
+		return 0, time.Time{}, service.LimitVerdict{}, fmt.Errorf("find session: %w", err)
+	}
+	r, _ := res.([]any) // 0: no live session
+	if len(r) != 2 {
+		return 0, time.Time{}, service.LimitVerdict{}, service.ErrNotFound
+	}
+	exp, ok1 := r[0].(int64)
+	n, ok2 := r[1].(int64)
+	if !ok1 || !ok2 {
+		return 0, time.Time{}, service.LimitVerdict{}, fmt.Errorf("find session: script answered %v", res)
+	}
+	allowed, retry := w.verdict(n, l.Limit)
+	return uid, time.Unix(exp, 0), service.LimitVerdict{Counted: true, Allowed: allowed, RetryAfter: retry}, nil
+}
+
+// RevokeUserSessions ends every session of userID issued so far: it bumps
+// the user's generation, and the old format's until its tokens are gone.
 func (s *SessionStore) RevokeUserSessions(ctx context.Context, userID int64) error {
-	return s.rdb.Incr(ctx, generationKey(userID)).Err()
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, userGenerationKey(userID))
+		p.Incr(ctx, generationKey(userID))
+		return nil
+	})
+	return err
 }
 
 // DeleteSession removes a token (logout).
 func (s *SessionStore) DeleteSession(ctx context.Context, token string) error {
+	uid, ok, bad := tokenUser(token)
+	switch {
+	case bad:
+		return nil
+	case ok:
+		return s.rdb.Del(ctx, userSessionKey(uid, token)).Err()
+	}
 	return s.rdb.Del(ctx, sessionKey(token)).Err()
 }

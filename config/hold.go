@@ -19,8 +19,8 @@ import (
 //	HOLD_THIRD_PARTY_ACTION  release | refund (refund: nobody vouched for the payer)
 func parseHold(env func(string, string) string, bad func(name, format string, args ...any)) service.HoldRules {
 	r := service.DefaultHoldRules()
-	action := func(name, def string) string {
-		switch v := env(name, ""); v {
+	action := func(name string, def service.HoldAction) service.HoldAction {
+		switch v := service.HoldAction(env(name, "")); v {
 		case "":
 			return def
 		case service.HoldRelease, service.HoldRefund:
@@ -69,11 +69,11 @@ func holdFields(r service.HoldRules) map[string]string {
 	return map[string]string{
 		"HOLD_DURATION":           r.Duration.String(),
 		"HOLD_AMOUNT_FEN":         strconv.FormatInt(int64(r.AmountFen), 10) + offIf(!r.Amount.Enabled),
-		"HOLD_AMOUNT_ACTION":      r.Amount.Action,
+		"HOLD_AMOUNT_ACTION":      string(r.Amount.Action),
 		"HOLD_VELOCITY_PER_DAY":   strconv.Itoa(r.VelocityPerDay) + offIf(!r.Velocity.Enabled),
-		"HOLD_VELOCITY_ACTION":    r.Velocity.Action,
+		"HOLD_VELOCITY_ACTION":    string(r.Velocity.Action),
 		"HOLD_THIRD_PARTY":        onOff(r.ThirdParty.Enabled),
-		"HOLD_THIRD_PARTY_ACTION": r.ThirdParty.Action,
+		"HOLD_THIRD_PARTY_ACTION": string(r.ThirdParty.Action),
 	}
 }
 

@@ -61,7 +61,7 @@ func (s sealer) toFaceAttempt(r *faceAttemptRow) (*service.FaceAttempt, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &service.FaceAttempt{ID: r.ID, UserID: r.UserID, Flow: r.Flow, OutSeqNo: r.OutSeqNo, Cert: cert, Status: r.Status,
+	a := &service.FaceAttempt{ID: r.ID, UserID: r.UserID, Flow: r.Flow, OutSeqNo: r.OutSeqNo, Cert: cert, Status: service.FaceStatus(r.Status),
 		VerifyRet: r.VerifyRet, PersonID: r.PersonID, Day: r.Day, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UpdatedAt: r.UpdatedAt}
 	if r.VerifyID != nil {
 		a.VerifyID = *r.VerifyID
@@ -110,7 +110,7 @@ func (s *FaceAttemptStore) ReserveFaceAttempt(ctx context.Context, a *service.Fa
 			return service.ErrDailyLimit
 		}
 		row := faceAttemptRow{UserID: a.UserID, Flow: a.Flow, OutSeqNo: a.OutSeqNo, VerifyID: optString(a.VerifyID), CertEnc: certEnc,
-			Status: a.Status, VerifyRet: a.VerifyRet, PersonID: a.PersonID, Day: a.Day,
+			Status: string(a.Status), VerifyRet: a.VerifyRet, PersonID: a.PersonID, Day: a.Day,
 			CreatedAt: a.CreatedAt.UTC(), ExpiresAt: a.ExpiresAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 		if err := tx.Create(&row).Error; err != nil {
 			return err

@@ -34,13 +34,13 @@ func toHold(r *holdRow) service.Hold {
 	if r.Rules != "" {
 		rules = strings.Split(r.Rules, ",")
 	}
-	return service.Hold{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, UserID: r.UserID, Rules: rules, Action: r.Action,
+	return service.Hold{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, UserID: r.UserID, Rules: rules, Action: service.HoldAction(r.Action),
 		Detail: r.Detail, Status: service.HoldStatus(r.Status), HeldAt: r.HeldAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: fromNull(r.DecidedAt), DecidedBy: r.DecidedBy}
 }
 
 // CreateHold inserts the hold or returns the batch's existing one.
 func (s *AfterStore) CreateHold(ctx context.Context, h *service.Hold) (*service.Hold, error) {
-	row := holdRow{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, UserID: h.UserID, Rules: strings.Join(h.Rules, ","), Action: h.Action,
+	row := holdRow{OutTradeNo: h.OutTradeNo, OrderNo: h.OrderNo, UserID: h.UserID, Rules: strings.Join(h.Rules, ","), Action: string(h.Action),
 		Detail: redact.Clip(h.Detail, 990), Status: string(h.Status), HeldAt: h.HeldAt.UTC(), ExpiresAt: h.ExpiresAt.UTC()}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, storeErr("create hold", err)

@@ -42,7 +42,7 @@ func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckReco
 	return &service.IdentityCheckRecord{ID: r.ID, PublicID: r.PublicID, UserID: r.UserID, Region: r.Region, Method: r.Method,
 		Purpose: r.Purpose, PlatformCheckID: r.PlatformCheckID,
 		Person: ref, Phone: phone,
-		Status: r.Status, FailedTries: r.FailedTries, PersonID: r.PersonID,
+		Status: service.CheckStatus(r.Status), FailedTries: r.FailedTries, PersonID: r.PersonID,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, UpdatedAt: r.UpdatedAt}, nil
 }
 
@@ -74,7 +74,7 @@ func (s *IdentityCheckStore) CreateIdentityCheck(ctx context.Context, c *service
 	}
 	row := identityCheckRow{PublicID: c.PublicID, UserID: c.UserID, Region: c.Region, Method: c.Method, Purpose: c.Purpose,
 		PlatformCheckID: c.PlatformCheckID, NameEnc: nameEnc, IDType: string(c.Person.IDType), IDNumberEnc: numEnc, PhoneEnc: phoneEnc,
-		Status: c.Status, FailedTries: c.FailedTries, PersonID: c.PersonID,
+		Status: string(c.Status), FailedTries: c.FailedTries, PersonID: c.PersonID,
 		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return storeErr("create identity check", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,8 +273,8 @@ func TestNotifyStormOnMySQL(t *testing.T) {
 	store := model.NewOrderStore(db)
 	no := "SIS000000000000000001"
 	mustCreateOrder(t, store, newTestOrder(no, 101, "qs-1", 1))
-	svc := service.NewOrderService(stormQuotes{}, store, stormGateway{}, stormUsers{}, clock,
-		service.OrderSettings{AppID: "wxapp", MchID: "1900000001"})
+	svc := service.NewOrderService(service.OrderDeps{Quotes: stormQuotes{}, Store: store, Gateway: stormGateway{}, Users: stormUsers{},
+		Clock: clock, Log: slog.New(slog.DiscardHandler), Settings: service.OrderSettings{AppID: "wxapp", MchID: "1900000001"}})
 	ev := service.TransactionEvent{EventID: "EV-STORM", EventType: "TRANSACTION.SUCCESS", Plaintext: []byte("{}"),
 		Trade: service.Trade{AppID: "wxapp", MchID: "1900000001", OutTradeNo: service.OutTradeNo(no, 1), TransactionID: "4200STORM",
 			State: service.TradeSuccess, TotalFen: 1000, Currency: "CNY", SuccessTime: clock.Now()}}

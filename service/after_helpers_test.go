@@ -242,7 +242,7 @@ func (g *refundGateway) createsOf(no string) int {
 	return g.creates[no]
 }
 
-func (g *refundGateway) setState(no, status string) {
+func (g *refundGateway) setState(no string, status service.RefundStatus) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	r := g.state[no]

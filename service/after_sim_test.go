@@ -854,9 +854,9 @@ func (w *simWorker) inFlight() {
 type simRefund struct {
 	otn       string
 	amount    service.Fen
-	status    string
+	status    service.RefundStatus
 	resolveAt time.Time
-	final     string
+	final     service.RefundStatus
 	// toldClosed: a reply, query or handled notification told us CLOSED.
 	toldClosed bool
 }
@@ -877,7 +877,7 @@ func (g *simGateway) result(no string, r *simRefund) service.RefundResult {
 		Channel: "ORIGINAL", UserReceivedAccount: "招商银行信用卡0403", RefundFen: r.amount, TotalFen: r.amount}
 }
 
-func (g *simGateway) settle(no string, r *simRefund, to string) {
+func (g *simGateway) settle(no string, r *simRefund, to service.RefundStatus) {
 	if r.status == to {
 		return
 	}
@@ -892,7 +892,7 @@ func (g *simGateway) settle(no string, r *simRefund, to string) {
 		g.nEvents++
 		res := g.result(no, r)
 		res.MchID = testMchID
-		ev := &service.RefundEvent{EventID: fmt.Sprintf("rf_%s_%s", no, to), EventType: "REFUND." + to, Refund: res}
+		ev := &service.RefundEvent{EventID: fmt.Sprintf("rf_%s_%s", no, to), EventType: "REFUND." + string(to), Refund: res}
 		g.run.plat.mu.Lock()
 		g.run.plat.events = append(g.run.plat.events, simEvent{at: g.run.clock.Now().Add(time.Duration(g.rng.IntN(180)) * time.Minute), rf: ev, tag: "refund notify"})
 		g.run.plat.mu.Unlock()

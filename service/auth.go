@@ -43,12 +43,22 @@ type AuthService struct {
 	ttl      time.Duration
 }
 
-// NewAuthService returns an AuthService. It panics on nil dependencies.
-func NewAuthService(users UserStore, wechat WeChatLogin, sessions SessionStore, clock Clock, ttl time.Duration) *AuthService {
-	if users == nil || wechat == nil || sessions == nil || clock == nil || ttl <= 0 {
+// AuthDeps are the dependencies of an AuthService; all are required.
+type AuthDeps struct {
+	Users    UserStore
+	WeChat   WeChatLogin
+	Sessions SessionStore
+	Clock    Clock
+	TTL      time.Duration // how long a session lasts
+}
+
+// NewAuthService returns an AuthService. It panics on nil dependencies or a
+// non-positive TTL.
+func NewAuthService(d AuthDeps) *AuthService {
+	if d.Users == nil || d.WeChat == nil || d.Sessions == nil || d.Clock == nil || d.TTL <= 0 {
 		panic("service: NewAuthService: missing dependency")
 	}
-	return &AuthService{users: users, wechat: wechat, sessions: sessions, clock: clock, ttl: ttl}
+	return &AuthService{users: d.Users, wechat: d.WeChat, sessions: d.Sessions, clock: d.Clock, ttl: d.TTL}
 }
 
 // Login exchanges a wx.login code for a session, creating the user on first

@@ -8,10 +8,13 @@ import (
 	"time"
 )
 
-// Hold actions: what happens to a hold nobody reviewed when it expires.
+// HoldAction is what happens to a hold nobody reviewed when it expires.
+type HoldAction string
+
+// Hold actions.
 const (
-	HoldRelease = "release" // post it
-	HoldRefund  = "refund"  // refund it
+	HoldRelease HoldAction = "release" // post it
+	HoldRefund  HoldAction = "refund"  // refund it
 )
 
 // HoldStatus is the status of a risk hold: open until operations or the
@@ -36,7 +39,7 @@ const (
 // HoldRule switches one rule and says what its expiry does.
 type HoldRule struct {
 	Enabled bool
-	Action  string // HoldRelease or HoldRefund
+	Action  HoldAction
 }
 
 // HoldRules configure the risk hold (资金冻结). Defaults (DefaultHoldRules)
@@ -70,7 +73,7 @@ type Hold struct {
 	OrderNo    string
 	UserID     int64
 	Rules      []string
-	Action     string // at expiry
+	Action     HoldAction // at expiry
 	Detail     string
 	Status     HoldStatus
 	HeldAt     time.Time

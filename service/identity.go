@@ -25,13 +25,17 @@ type PersonStore interface {
 	FindPersonByID(ctx context.Context, id int64) (*Person, error)
 }
 
+// FaceStatus is the status of a face attempt. A daily limit counts every
+// attempt not in FaceError.
+type FaceStatus string
+
 // Face attempt statuses.
 const (
-	FaceStarting = "starting" // reserved; getverifyid not answered yet
-	FacePending  = "pending"  // verify_id issued; the user is being verified
-	FaceVerified = "verified" // WeChat confirmed the identity
-	FaceFailed   = "failed"   // WeChat refused (cancelled, camera, timeout…)
-	FaceError    = "error"    // our call to WeChat failed; not counted
+	FaceStarting FaceStatus = "starting" // reserved; getverifyid not answered yet
+	FacePending  FaceStatus = "pending"  // verify_id issued; the user is being verified
+	FaceVerified FaceStatus = "verified" // WeChat confirmed the identity
+	FaceFailed   FaceStatus = "failed"   // WeChat refused (cancelled, camera, timeout…)
+	FaceError    FaceStatus = "error"    // our call to WeChat failed; not counted
 )
 
 // Face verification flows.
@@ -48,7 +52,7 @@ type FaceAttempt struct {
 	OutSeqNo  string
 	VerifyID  string // WeChat verify_id (v2), or a hash of verify_result (legacy)
 	Cert      PersonRef
-	Status    string
+	Status    FaceStatus
 	VerifyRet int
 	PersonID  int64
 	Day       string // Asia/Shanghai date of the attempt, for the daily limit

@@ -25,11 +25,15 @@ const (
 	CheckForFamily = "family" // the user has a family member confirm theirs (consent)
 )
 
+// CheckStatus is the status of an alternative identity check: pending
+// until verified or failed.
+type CheckStatus string
+
 // Identity check statuses.
 const (
-	CheckPending  = "pending"
-	CheckVerified = "verified"
-	CheckFailed   = "failed"
+	CheckPending  CheckStatus = "pending"
+	CheckVerified CheckStatus = "verified"
+	CheckFailed   CheckStatus = "failed"
 )
 
 // IdentityCheckRecord is one alternative identity check.
@@ -43,7 +47,7 @@ type IdentityCheckRecord struct {
 	PlatformCheckID string
 	Person          PersonRef
 	Phone           string
-	Status          string
+	Status          CheckStatus
 	FailedTries     int
 	PersonID        int64 // set when verified
 	CreatedAt       time.Time

@@ -66,7 +66,7 @@ func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) erro
 	switch {
 	case errors.Is(err, ErrTradeNotFound):
 		if b.PrepayID != "" {
-			s.alert(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay knows no trade; cancel refused for now")
+			s.AlertPaymentState(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay knows no trade; cancel refused for now")
 			return Unavailable("微信支付暂未确认该笔交易状态，请稍后再试", time.Minute, err)
 		}
 		// A prepay was requested but never answered: close it at WeChat in
@@ -84,7 +84,7 @@ func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) erro
 	case TradeNotPay, TradeUserPaying, TradePayError:
 		return s.closeAtWeChat(ctx, b, why)
 	}
-	s.alert(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	s.AlertPaymentState(ctx, b.OutTradeNo, "unexpected trade_state "+string(t.State)+" for a pending batch")
 	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
 }
 
@@ -153,8 +153,9 @@ func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) e
 	return nil
 }
 
-// alert records a payment-state problem for operations.
-func (s *OrderService) alert(ctx context.Context, outTradeNo, detail string) {
+// AlertPaymentState records a payment-state problem of a batch for
+// operations (AlertPaymentState); a failure to record it is logged.
+func (s *OrderService) AlertPaymentState(ctx context.Context, outTradeNo, detail string) {
 	if err := s.store.RecordAlert(ctx, Alert{Kind: AlertPaymentState, Ref: outTradeNo, Detail: redact.Clip(detail, 2000)}); err != nil {
 		s.log.Error("record alert", "out_trade_no", outTradeNo, "err", err)
 	}

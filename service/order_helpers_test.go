@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +141,7 @@ func (orderUsers) FindUserByID(_ context.Context, id int64) (*service.User, erro
 // orderEnv is an OrderService on a real SQLite store and a fake gateway.
 type orderEnv struct {
 	svc    *service.OrderService
+	deps   service.OrderDeps // what svc was built from
 	store  *model.OrderStore
 	db     *model.DB
 	gw     *orderGateway
@@ -153,8 +155,9 @@ func newOrderEnv(tb testing.TB, db *model.DB, clock *service.ManualClock) *order
 	tb.Helper()
 	e := &orderEnv{db: db, store: model.NewOrderStore(db), gw: newOrderGateway(), clock: clock,
 		quotes: &orderQuotes{quotes: map[string]*service.Quote{}}}
-	e.svc = service.NewOrderService(e.quotes, e.store, e.gw, orderUsers{}, clock,
-		service.OrderSettings{AppID: testAppID, MchID: testMchID})
+	e.deps = service.OrderDeps{Quotes: e.quotes, Store: e.store, Gateway: e.gw, Users: orderUsers{}, Clock: clock,
+		Log: slog.New(slog.DiscardHandler), Settings: service.OrderSettings{AppID: testAppID, MchID: testMchID}}
+	e.svc = service.NewOrderService(e.deps)
 	return e
 }
 

@@ -42,7 +42,7 @@ func (s *OrderService) ApplyQueried(ctx context.Context, trade Trade) error {
 		return fmt.Errorf("apply queried trade %s: state %s is not %s", trade.OutTradeNo, trade.State, TradeSuccess)
 	}
 	raw := &RawEvent{EventID: "query:" + trade.OutTradeNo + ":" + trade.TransactionID, Source: "query",
-		EventType: "QUERY." + trade.State, OutTradeNo: trade.OutTradeNo, TransactionID: trade.TransactionID, Body: tradeJSON(trade)}
+		EventType: "QUERY." + string(trade.State), OutTradeNo: trade.OutTradeNo, TransactionID: trade.TransactionID, Body: tradeJSON(trade)}
 	return s.applyTrade(ctx, trade, raw)
 }
 
@@ -57,7 +57,7 @@ func tradeJSON(t Trade) string {
 func (s *OrderService) applyTrade(ctx context.Context, t Trade, raw *RawEvent) (err error) {
 	outcome := NotifyError
 	if raw.Source == "notify" {
-		defer func() { metricsOr(s.metrics).NotifyOutcome(outcome, "") }()
+		defer func() { s.metrics.NotifyOutcome(outcome, "") }()
 	}
 	if t.OutTradeNo == "" {
 		outcome = NotifyMismatch

@@ -87,24 +87,37 @@ type ConsentGate interface {
 	CheckConsent(ctx context.Context, userID, personID int64) error
 }
 
-// SetConsentGate makes CreateOrder and PayBatch (and so ResumeOrder) check
-// that the payer may still pay for the order's person.
-func (s *OrderService) SetConsentGate(g ConsentGate) { s.consent = g }
-
 // IdentityGate checks that the user has verified the person by a method
 // the region accepts. QuoteService implements it.
 type IdentityGate interface {
 	CheckPersonIdentity(ctx context.Context, userID, personID int64, region string) error
 }
 
-// SetIdentityGate makes CreateOrder check the person's identity method
-// again: a quote may outlive a change of the region's rules.
-func (s *OrderService) SetIdentityGate(g IdentityGate) { s.identity = g }
+// OrderDeps are the dependencies of an OrderService. Quotes, Store, Gateway,
+// Users, Clock, Log and Settings.AppID/MchID are required.
+type OrderDeps struct {
+	Quotes   QuoteFinder
+	Store    OrderStore
+	Gateway  PaymentGateway
+	Users    UserFinder
+	Clock    Clock
+	Log      *slog.Logger
+	Settings OrderSettings
+	// Metrics (optional) counts notification outcomes.
+	Metrics Metrics
+	// Identity (optional) makes CreateOrder check the person's identity
+	// method again: a quote may outlive a change of the region's rules.
+	Identity IdentityGate
+	// Consent (optional) makes CreateOrder and PayBatch (and so
+	// ResumeOrder) check that the payer may still pay for the person.
+	Consent ConsentGate
+}
 
-// NewOrderService returns an OrderService. It panics on nil dependencies or
-// missing AppID/MchID.
-func NewOrderService(quotes QuoteFinder, store OrderStore, gateway PaymentGateway, users UserFinder, clock Clock, cfg OrderSettings) *OrderService {
-	if quotes == nil || store == nil || gateway == nil || users == nil || clock == nil || cfg.AppID == "" || cfg.MchID == "" {
+// NewOrderService returns an OrderService. It panics on a missing required
+// dependency or missing AppID/MchID.
+func NewOrderService(d OrderDeps) *OrderService {
+	cfg := d.Settings
+	if d.Quotes == nil || d.Store == nil || d.Gateway == nil || d.Users == nil || d.Clock == nil || d.Log == nil || cfg.AppID == "" || cfg.MchID == "" {
 		panic("service: NewOrderService: missing dependency")
 	}
 	if cfg.OrderTTL <= 0 {
@@ -116,14 +129,9 @@ func NewOrderService(quotes QuoteFinder, store OrderStore, gateway PaymentGatewa
 	if cfg.Description == "" {
 		cfg.Description = "社保缴费"
 	}
-	return &OrderService{quotes: quotes, store: store, gateway: gateway, users: users, clock: clock, cfg: cfg, log: slog.Default()}
+	return &OrderService{quotes: d.Quotes, store: d.Store, gateway: d.Gateway, users: d.Users, clock: d.Clock, cfg: cfg,
+		log: d.Log, metrics: metricsOr(d.Metrics), identity: d.Identity, consent: d.Consent}
 }
-
-// SetMetrics sets where notification outcomes are counted (default none).
-func (s *OrderService) SetMetrics(m Metrics) { s.metrics = m }
-
-// SetLogger replaces the logger (default slog.Default()).
-func (s *OrderService) SetLogger(l *slog.Logger) { s.log = l }
 
 // PayResult is an order with the wx.requestPayment parameters of the batch
 // to pay now.

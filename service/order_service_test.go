@@ -150,8 +150,8 @@ func TestPayBatch(t *testing.T) {
 		clock := service.NewManualClock(orderNow)
 		e := newSQLiteOrderEnv(t)
 		e.clock = clock
-		e.svc = service.NewOrderService(e.quotes, e.store, e.gw, orderUsers{}, e.clock,
-			service.OrderSettings{AppID: testAppID, MchID: testMchID, OrderTTL: 3 * time.Hour})
+		e.deps.Clock, e.deps.Settings.OrderTTL = e.clock, 3*time.Hour
+		e.svc = service.NewOrderService(e.deps)
 		e.addQuote(t, "q1", 1, 1000)
 		o := e.mustCreate(t, 1, "q1")
 		first := e.batch(t, o.No, 1).PrepayID

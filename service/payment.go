@@ -61,15 +61,20 @@ type PayParams struct {
 	PaySign   string `json:"paySign"`
 }
 
+// TradeState is a trade's trade_state as WeChat Pay reports it. It is
+// WeChat's word, not ours: a state outside the list below is possible and
+// is alerted where it matters.
+type TradeState string
+
 // Trade states reported by WeChat Pay.
 const (
-	TradeSuccess    = "SUCCESS"
-	TradeRefund     = "REFUND"
-	TradeNotPay     = "NOTPAY"
-	TradeClosed     = "CLOSED"
-	TradeRevoked    = "REVOKED"
-	TradeUserPaying = "USERPAYING"
-	TradePayError   = "PAYERROR"
+	TradeSuccess    TradeState = "SUCCESS"
+	TradeRefund     TradeState = "REFUND"
+	TradeNotPay     TradeState = "NOTPAY"
+	TradeClosed     TradeState = "CLOSED"
+	TradeRevoked    TradeState = "REVOKED"
+	TradeUserPaying TradeState = "USERPAYING"
+	TradePayError   TradeState = "PAYERROR"
 )
 
 // Trade is a WeChat Pay transaction as queried or notified.
@@ -78,7 +83,7 @@ type Trade struct {
 	MchID         string
 	OutTradeNo    string
 	TransactionID string
-	State         string
+	State         TradeState
 	Attach        string
 	PayerOpenID   string
 	TotalFen      Fen
@@ -94,12 +99,16 @@ type TransactionEvent struct {
 	Plaintext []byte // decrypted resource, kept in the raw-event log
 }
 
+// RefundStatus is a refund's status as WeChat Pay reports it (ours is
+// RefundState).
+type RefundStatus string
+
 // Refund statuses reported by WeChat Pay.
 const (
-	RefundSuccess    = "SUCCESS"
-	RefundClosed     = "CLOSED"
-	RefundProcessing = "PROCESSING"
-	RefundAbnormal   = "ABNORMAL"
+	RefundSuccess    RefundStatus = "SUCCESS"
+	RefundClosed     RefundStatus = "CLOSED"
+	RefundProcessing RefundStatus = "PROCESSING"
+	RefundAbnormal   RefundStatus = "ABNORMAL"
 )
 
 // RefundEvent is a verified, decrypted REFUND.* notification.
@@ -126,7 +135,7 @@ type RefundResult struct {
 	RefundID            string
 	OutTradeNo          string
 	TransactionID       string
-	Status              string
+	Status              RefundStatus
 	Channel             string
 	UserReceivedAccount string
 	RefundFen           Fen
@@ -141,10 +150,10 @@ type BillRow struct {
 	MchID         string
 	TransactionID string
 	OutTradeNo    string
-	TradeState    string // SUCCESS or REFUND
+	TradeState    TradeState // SUCCESS or REFUND
 	TotalFen      Fen
 	RefundID      string
 	OutRefundNo   string
 	RefundFen     Fen
-	RefundStatus  string
+	RefundStatus  RefundStatus
 }

@@ -24,20 +24,50 @@ type PollerSettings struct {
 // Every batch it looks at and leaves pending is touched (its updated_at
 // moves on), so the next look comes QueryAfter later and batches take turns.
 type PaymentPoller struct {
-	orders  *OrderService
-	store   OrderStore
-	gateway PaymentGateway
-	locks   Locker // optional
-	clock   Clock
-	cfg     PollerSettings
-	log     *slog.Logger
+	payments PaymentApplier
+	store    OrderStore
+	gateway  PaymentGateway
+	locks    Locker // optional
+	clock    Clock
+	cfg      PollerSettings
+	log      *slog.Logger
 }
 
-// NewPaymentPoller returns a poller; locks may be nil (single instance).
-func NewPaymentPoller(orders *OrderService, locks Locker, cfg PollerSettings) *PaymentPoller {
-	if orders == nil {
+// PaymentApplier applies what WeChat Pay answers about a pending batch
+// through the order use cases' own transitions. OrderService implements it.
+type PaymentApplier interface {
+	// ApplyQueried applies a trade WeChat reports paid, as a notification
+	// would be applied.
+	ApplyQueried(ctx context.Context, t Trade) error
+	// CloseUnpaid closes an unpaid batch at WeChat, then here.
+	CloseUnpaid(ctx context.Context, b Batch, why string) error
+	// MarkClosed moves a pending batch closed for a trade WeChat reports
+	// closed.
+	MarkClosed(ctx context.Context, outTradeNo, why string) error
+	// AlertPaymentState records a payment-state problem for operations.
+	AlertPaymentState(ctx context.Context, outTradeNo, detail string)
+}
+
+// PollerDeps are the dependencies of a PaymentPoller. All but Locks are
+// required; without Locks (a single instance) batches are not leased and
+// alerts are not limited to one a day.
+type PollerDeps struct {
+	Payments PaymentApplier
+	Store    OrderStore     // pending batches, and the touch that moves their updated_at
+	Gateway  PaymentGateway // QueryTrade
+	Locks    Locker
+	Clock    Clock
+	Log      *slog.Logger
+	Settings PollerSettings
+}
+
+// NewPaymentPoller returns a poller. It panics on a missing required
+// dependency.
+func NewPaymentPoller(d PollerDeps) *PaymentPoller {
+	if d.Payments == nil || d.Store == nil || d.Gateway == nil || d.Clock == nil || d.Log == nil {
 		panic("service: NewPaymentPoller: missing dependency")
 	}
+	cfg := d.Settings
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
 	}
@@ -50,8 +80,8 @@ func NewPaymentPoller(orders *OrderService, locks Locker, cfg PollerSettings) *P
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
-	return &PaymentPoller{orders: orders, store: orders.store, gateway: orders.gateway, locks: locks,
-		clock: orders.clock, cfg: cfg, log: orders.log}
+	return &PaymentPoller{payments: d.Payments, store: d.Store, gateway: d.Gateway, locks: d.Locks,
+		clock: d.Clock, cfg: cfg, log: d.Log}
 }
 
 // Run polls every Interval until ctx is done.
@@ -143,25 +173,25 @@ func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error)
 			p.alertOnce(ctx, b.OutTradeNo, "prepay_id issued but WeChat Pay answers ORDER_NOT_EXIST after time_expire")
 			return "", nil
 		}
-		return p.closed(ctx, b, p.orders.CloseUnpaid(ctx, b, "超时未支付"))
+		return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, "超时未支付"))
 	case err != nil:
 		return "", fmt.Errorf("query: %w", err)
 	}
 	switch t.State {
 	case TradeSuccess:
-		if err := p.orders.ApplyQueried(ctx, t); err != nil {
+		if err := p.payments.ApplyQueried(ctx, t); err != nil {
 			return "", err
 		}
 		return StatusPaid, nil
 	case TradeClosed, TradeRevoked:
-		return p.closed(ctx, b, p.orders.MarkClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
+		return p.closed(ctx, b, p.payments.MarkClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
 	case TradeNotPay, TradeUserPaying, TradePayError:
 		if !expired {
 			return "", nil
 		}
-		return p.closed(ctx, b, p.orders.CloseUnpaid(ctx, b, "超时未支付"))
+		return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, "超时未支付"))
 	}
-	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+t.State+" for a pending batch")
+	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+string(t.State)+" for a pending batch")
 	return "", nil
 }
 
@@ -205,5 +235,5 @@ func (p *PaymentPoller) alertOnce(ctx context.Context, outTradeNo, detail string
 			return
 		}
 	}
-	p.orders.alert(ctx, outTradeNo, detail)
+	p.payments.AlertPaymentState(ctx, outTradeNo, detail)
 }

@@ -11,7 +11,8 @@ import (
 func TestPaymentPoller(t *testing.T) {
 	ctx := context.Background()
 	newPoller := func(e *orderEnv) *service.PaymentPoller {
-		return service.NewPaymentPoller(e.svc, nil, service.PollerSettings{})
+		return service.NewPaymentPoller(service.PollerDeps{Payments: e.svc, Store: e.deps.Store, Gateway: e.deps.Gateway,
+			Clock: e.deps.Clock, Log: e.deps.Log})
 	}
 
 	t.Run("RecoversMissedNotification", func(t *testing.T) {

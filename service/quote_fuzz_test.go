@@ -168,7 +168,7 @@ func FuzzCreateQuote(f *testing.F) {
 
 		store := &fzStore{quotes: map[string]service.Quote{}}
 		clock := service.NewManualClock(now)
-		svc := service.NewQuoteService(rs, store, fzPersons{}, pf, clock, 30*time.Minute)
+		svc := service.NewQuoteService(service.QuoteDeps{Regions: rs, Store: store, Persons: fzPersons{}, Platform: pf, Clock: clock, TTL: 30 * time.Minute})
 		q, err := svc.CreateQuote(context.Background(), 1, in)
 		if err != nil {
 			e := service.AsError(err)

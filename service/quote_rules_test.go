@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shebao/sipay/regions"
 	"github.com/shebao/sipay/service"
@@ -75,8 +74,7 @@ func withRegion(t *testing.T, code string, edit func(*service.Region)) *env {
 		t.Fatalf("edited region invalid: %v", err)
 	}
 	e := newEnv(t)
-	e.svc = service.NewQuoteService([]service.Region{*r}, e.store, e.persons, e.platform, e.clock, 30*time.Minute)
-	e.svc.SetAlerts(e.alerts)
+	e.rebuild(func(d *service.QuoteDeps) { d.Regions = []service.Region{*r} })
 	return e
 }
 
@@ -166,7 +164,7 @@ func TestCreateQuoteSourceGradesAndRequireSourced(t *testing.T) {
 		}
 	}
 
-	e.svc.SetRequireSourced(true)
+	e.rebuild(func(d *service.QuoteDeps) { d.RequireSourced = true })
 	mustQuote(t, e, service.QuoteInput{Region: "shanghai", Person: "self", Insurances: both(800000), StartMonth: "2026-11", Months: 1})
 	for name, in := range map[string]service.QuoteInput{
 		"IllustrativeRate":   {Region: "beijing", Person: "self", Insurances: both(800000), StartMonth: "2026-11", Months: 1},
@@ -201,7 +199,7 @@ func TestCreateQuoteNeedsTheRegionsIdentityMethod(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.platform.base = 551000
-			e.svc.SetIdentityEvidence(&fakeEvidence{methods: c.methods})
+			e.rebuild(func(d *service.QuoteDeps) { d.Evidence = &fakeEvidence{methods: c.methods} })
 			q, err := e.svc.CreateQuote(context.Background(), 1, service.QuoteInput{Region: c.region, Person: "self",
 				Insurances: c.ins, StartMonth: "2026-11", Months: 1})
 			if c.ok {
@@ -229,7 +227,7 @@ func TestCreateQuoteMutualAidLeavesCommittedBalance(t *testing.T) {
 	in := service.QuoteInput{Region: "guangdong-guangzhou", Person: "self",
 		Insurances: []service.InsuranceChoice{{Type: "pension"}, {Type: "medical"}}, StartMonth: "2026-11", Months: 3, UseMutualAid: true}
 	commit := &fakeCommitments{fen: 70000}
-	e.svc.SetMutualAidCommitments(commit)
+	e.rebuild(func(d *service.QuoteDeps) { d.Commitments = commit })
 	q := mustQuote(t, e, in)
 	// Balance 100000 - committed 70000 = 30000 ≤ medical 3 × 44080.
 	assertTotals(t, q, 462840, 30000, 432840)
@@ -256,7 +254,8 @@ func (g *refuseGate) CheckPersonIdentity(context.Context, int64, int64, string) 
 func TestCreateOrderNeedsTheRegionsIdentityMethod(t *testing.T) {
 	e := newSQLiteOrderEnv(t)
 	gate := &refuseGate{}
-	e.svc.SetIdentityGate(gate)
+	e.deps.Identity = gate
+	e.svc = service.NewOrderService(e.deps)
 	e.addQuote(t, "qg", 1, 1000)
 	_, err := e.svc.CreateOrder(context.Background(), 1, "qg")
 	if service.ErrorCode(err) != service.CodeIdentityNotAccepted || gate.calls != 1 {

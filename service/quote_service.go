@@ -137,29 +137,37 @@ type QuoteService struct {
 	alerts         AlertRecorder
 }
 
-// NewQuoteService returns a QuoteService. It panics on a missing dependency
-// or a non-positive ttl, which are wiring bugs.
-func NewQuoteService(regions []Region, store QuoteStore, persons PersonResolver, platform Platform, clock Clock, ttl time.Duration) *QuoteService {
-	if len(regions) == 0 || store == nil || persons == nil || platform == nil || clock == nil || ttl <= 0 {
-		panic("service: NewQuoteService: missing dependency")
-	}
-	return &QuoteService{regions: regions, store: store, persons: persons, platform: platform, clock: clock, ttl: ttl}
+// QuoteDeps are the dependencies of a QuoteService. Regions, Store,
+// Persons, Platform, Clock and a positive TTL are required.
+type QuoteDeps struct {
+	Regions  []Region
+	Store    QuoteStore
+	Persons  PersonResolver
+	Platform Platform
+	Clock    Clock
+	TTL      time.Duration // how long a quote can be ordered
+	// RequireSourced makes CreateQuote refuse quotes resting on an
+	// illustrative figure (QUOTE_REQUIRE_SOURCED=on).
+	RequireSourced bool
+	// Evidence (optional) makes CreateQuote require the person verified by
+	// a method the region accepts.
+	Evidence IdentityEvidence
+	// Commitments (optional) makes CreateQuote deduct the mutual-aid
+	// balance already committed to other open orders.
+	Commitments MutualAidCommitments
+	// Alerts (optional) records platform faults for operations.
+	Alerts AlertRecorder
 }
 
-// SetRequireSourced makes CreateQuote refuse quotes resting on an
-// illustrative figure (QUOTE_REQUIRE_SOURCED=on).
-func (s *QuoteService) SetRequireSourced(on bool) { s.requireSourced = on }
-
-// SetIdentityEvidence makes CreateQuote require the person verified by a
-// method the region accepts.
-func (s *QuoteService) SetIdentityEvidence(e IdentityEvidence) { s.evidence = e }
-
-// SetMutualAidCommitments makes CreateQuote deduct the mutual-aid balance
-// already committed to other open orders.
-func (s *QuoteService) SetMutualAidCommitments(c MutualAidCommitments) { s.commitments = c }
-
-// SetAlerts records platform faults for operations.
-func (s *QuoteService) SetAlerts(a AlertRecorder) { s.alerts = a }
+// NewQuoteService returns a QuoteService. It panics on a missing dependency
+// or a non-positive TTL, which are wiring bugs.
+func NewQuoteService(d QuoteDeps) *QuoteService {
+	if len(d.Regions) == 0 || d.Store == nil || d.Persons == nil || d.Platform == nil || d.Clock == nil || d.TTL <= 0 {
+		panic("service: NewQuoteService: missing dependency")
+	}
+	return &QuoteService{regions: d.Regions, store: d.Store, persons: d.Persons, platform: d.Platform, clock: d.Clock, ttl: d.TTL,
+		requireSourced: d.RequireSourced, evidence: d.Evidence, commitments: d.Commitments, alerts: d.Alerts}
+}
 
 // CurrentMonth returns the current month (YYYY-MM, China Standard Time).
 func (s *QuoteService) CurrentMonth() string { return Month(s.clock.Now()) }
@@ -421,7 +429,7 @@ func (s *QuoteService) arrearsLines(ctx context.Context, region *Region, in Quot
 	var lines []QuoteLine
 	for _, c := range in.Insurances {
 		st := status[c.Type]
-		if st.Status == "not_insured" {
+		if st.Status == InsuredNotInsured {
 			return nil, notPayable(fmt.Sprintf("%s未参保，不能补缴往月；请先到当地社保经办机构办理参保登记", insuranceName(c.Type)), FieldNotInsured)
 		}
 		for _, m := range past {

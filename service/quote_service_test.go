@@ -110,6 +110,7 @@ func (f *fakeCommitments) CommittedMutualAid(context.Context, int64, string) (se
 
 type env struct {
 	svc      *service.QuoteService
+	deps     service.QuoteDeps // what svc was built from
 	store    *fakeQuoteStore
 	persons  *fakePersons
 	platform *fakePlatform
@@ -130,9 +131,16 @@ func newEnv(tb testing.TB) *env {
 		clock:    service.NewManualClock(now),
 		alerts:   &fakeAlerts{},
 	}
-	e.svc = service.NewQuoteService(rs, e.store, e.persons, e.platform, e.clock, 30*time.Minute)
-	e.svc.SetAlerts(e.alerts)
+	e.deps = service.QuoteDeps{Regions: rs, Store: e.store, Persons: e.persons, Platform: e.platform, Clock: e.clock,
+		TTL: 30 * time.Minute, Alerts: e.alerts}
+	e.svc = service.NewQuoteService(e.deps)
 	return e
+}
+
+// rebuild makes e.svc again from e.deps changed by edit.
+func (e *env) rebuild(edit func(*service.QuoteDeps)) {
+	edit(&e.deps)
+	e.svc = service.NewQuoteService(e.deps)
 }
 
 func mustQuote(tb testing.TB, e *env, in service.QuoteInput) *service.Quote {

@@ -108,7 +108,7 @@ func (s *ReconService) Reconcile(ctx context.Context, day time.Time) (*ReconRepo
 				add(ReconFinding{Kind: ReconAmountDiff, OutTradeNo: row.OutTradeNo, OutRefundNo: row.OutRefundNo, LocalFen: r.AmountFen, RemoteFen: row.RefundFen})
 			case row.RefundStatus != "" && row.RefundStatus != RefundSuccess:
 				add(ReconFinding{Kind: ReconStatusDiff, OutTradeNo: row.OutTradeNo, OutRefundNo: row.OutRefundNo, LocalFen: r.AmountFen, RemoteFen: row.RefundFen,
-					Detail: "bill refund status " + row.RefundStatus + ", ours success"})
+					Detail: "bill refund status " + string(row.RefundStatus) + ", ours success"})
 			}
 			continue
 		}

@@ -87,8 +87,9 @@ type RefundStore interface {
 	// FindRefundByTrade returns the latest refund attempt of a batch or
 	// ErrNotFound.
 	FindRefundByTrade(ctx context.Context, outTradeNo string) (*Refund, error)
-	// UpdateRefund applies fn under a row lock; fn returns ErrNoChange to
-	// write nothing.
+	// UpdateRefund applies fn under a row lock and persists the result;
+	// fn moves the refund through its transition methods (Record,
+	// RecordFailedCall) and returns ErrNoChange to write nothing.
 	UpdateRefund(ctx context.Context, outRefundNo string, fn func(*Refund) error) (*Refund, error)
 	// FindRefundsSucceeded lists refunds that succeeded in [from, to).
 	FindRefundsSucceeded(ctx context.Context, from, to time.Time) ([]Refund, error)
@@ -322,8 +323,7 @@ func (s *RefundService) failed(ctx context.Context, j OutboxJob, r *Refund, call
 	}
 	metricsOr(s.d.Metrics).UnknownOutcome("refund")
 	r, err := s.d.Refunds.UpdateRefund(ctx, r.OutRefundNo, func(r *Refund) error {
-		r.Attempts++
-		r.LastError = ErrorText(callErr, 400)
+		r.RecordFailedCall(ErrorText(callErr, 400))
 		return nil
 	})
 	if err != nil {
@@ -346,42 +346,17 @@ func (s *RefundService) failed(ctx context.Context, j OutboxJob, r *Refund, call
 // notification) and performs the consequences of a state change exactly
 // once: refunded + timeline on SUCCESS, alerts on ABNORMAL and CLOSED.
 func (s *RefundService) apply(ctx context.Context, outRefundNo string, res RefundResult, raw *RawEvent) (*Refund, error) {
-	to := RefundState("")
-	switch res.Status {
-	case RefundSuccess:
-		to = RefundStateSuccess
-	case RefundProcessing:
-		to = RefundStateProcessing
-	case RefundAbnormal:
-		to = RefundStateAbnormal
-	case RefundClosed:
-		to = RefundStateClosed
-	default:
+	to, ok := refundStateOf(res.Status)
+	if !ok {
 		return nil, fmt.Errorf("refund %s: unknown status %q", outRefundNo, res.Status)
 	}
 	changed := false
 	r, err := s.d.Refunds.UpdateRefund(ctx, outRefundNo, func(r *Refund) error {
-		if r.Status == to || r.Status == RefundStateSuccess || r.Status == RefundStateClosed {
-			return ErrNoChange // final states never move
+		if r.Status == to || r.Status.Final() {
+			return ErrNoChange // a repeat, or a final state: nothing moves
 		}
 		changed = true
-		r.Status = to
-		if res.RefundID != "" {
-			r.RefundID = res.RefundID
-		}
-		if res.Channel != "" {
-			r.Channel = res.Channel
-		}
-		if res.UserReceivedAccount != "" {
-			r.UserReceivedAccount = res.UserReceivedAccount
-		}
-		if to == RefundStateSuccess {
-			r.SuccessAt = res.SuccessTime
-			if r.SuccessAt.IsZero() {
-				r.SuccessAt = s.d.Clock.Now()
-			}
-		}
-		return nil
+		return r.Record(res, s.d.Clock.Now())
 	})
 	if err != nil {
 		return nil, err

@@ -154,9 +154,9 @@ func ParseTradeBill(data []byte) ([]service.BillRow, BillSummary, error) {
 		}
 		rows = append(rows, service.BillRow{
 			TradeTime: tt, AppID: f[idx.appid], MchID: f[idx.mchid], TransactionID: f[idx.txid],
-			OutTradeNo: f[idx.outTrade], TradeState: f[idx.state], TotalFen: total,
+			OutTradeNo: f[idx.outTrade], TradeState: service.TradeState(f[idx.state]), TotalFen: total,
 			RefundID: zeroIsEmpty(f[idx.refundID]), OutRefundNo: zeroIsEmpty(f[idx.outRefund]),
-			RefundFen: refund, RefundStatus: f[idx.refundStatus],
+			RefundFen: refund, RefundStatus: service.RefundStatus(f[idx.refundStatus]),
 		})
 	}
 	if i+2 != len(nonEmpty) {

@@ -356,7 +356,7 @@ func refundResult(r *refunddomestic.Refund) service.RefundResult {
 		TransactionID: deref(r.TransactionId), UserReceivedAccount: deref(r.UserReceivedAccount),
 	}
 	if r.Status != nil {
-		res.Status = string(*r.Status)
+		res.Status = service.RefundStatus(*r.Status)
 	}
 	if r.Channel != nil {
 		res.Channel = string(*r.Channel)

@@ -248,7 +248,7 @@ func (p *NotifyParser) parse(h http.Header, body []byte) (service.PayEvent, erro
 		res := service.RefundResult{
 			MchID:       rn.MchID,
 			OutRefundNo: rn.OutRefundNo, RefundID: rn.RefundID, OutTradeNo: rn.OutTradeNo,
-			TransactionID: rn.TransactionID, Status: rn.RefundStatus,
+			TransactionID: rn.TransactionID, Status: service.RefundStatus(rn.RefundStatus),
 			UserReceivedAccount: rn.UserReceivedAccount,
 			RefundFen:           service.Fen(rn.Amount.Refund), TotalFen: service.Fen(rn.Amount.Total),
 		}
@@ -298,7 +298,7 @@ func tradeFromTransaction(tx *payments.Transaction) (service.Trade, error) {
 	}
 	t := service.Trade{
 		AppID: deref(tx.Appid), MchID: deref(tx.Mchid), OutTradeNo: deref(tx.OutTradeNo),
-		TransactionID: deref(tx.TransactionId), State: deref(tx.TradeState), Attach: deref(tx.Attach),
+		TransactionID: deref(tx.TransactionId), State: service.TradeState(deref(tx.TradeState)), Attach: deref(tx.Attach),
 	}
 	if tx.Payer != nil {
 		t.PayerOpenID = deref(tx.Payer.Openid)

@@ -43,8 +43,10 @@ import (
 //     AND amount_fen=? and one outbox INSERT.
 //   - order: one INSERT transaction (order and batch), the signed prepay call
 //     to the pay simulator with its answer's signature verified, paySign.
-//   - quote: the session lookup in Redis, the region's rates in memory, one
-//     INSERT.
+//   - quote: the session lookup in Redis (cache.SessionStore.FindSession:
+//     one MGET of the session and its generation for a token of the current
+//     format, the least a lookup honouring "log out everywhere" needs; no
+//     rate limit), the region's rates in memory, one INSERT.
 
 type refServer struct {
 	db       *sql.DB
