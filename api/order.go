@@ -43,9 +43,11 @@ type batchResponse struct {
 	// Funding is "credit" for a batch paid by credit pay.
 	Funding string `json:"funding,omitempty"`
 	// After payment (order GET only).
-	Reference   string          `json:"platform_reference,omitempty"`
-	Refund      *refundViewJSON `json:"refund,omitempty"`
-	HeldUntil   *time.Time      `json:"held_until,omitempty"`
+	Reference string          `json:"platform_reference,omitempty"`
+	Refund    *refundViewJSON `json:"refund,omitempty"`
+	HeldUntil *time.Time      `json:"held_until,omitempty"`
+	// HoldChoice tells the payer of a held batch what they may do.
+	HoldChoice  *holdChoiceJSON `json:"hold_choice,omitempty"`
 	Delayed     bool            `json:"delayed,omitempty"`
 	DelayAdvice string          `json:"delay_advice,omitempty"`
 	// OutcomeNote explains a confirming batch (待确认) to the user.
@@ -249,6 +251,7 @@ func (s *Server) getOrder(c *gin.Context) {
 				b.Refund = &j
 			}
 			b.HeldUntil = optTime(v.HeldUntil)
+			b.HoldChoice = toHoldChoiceJSON(v.HoldChoice)
 		}
 	}
 	c.JSON(http.StatusOK, r)

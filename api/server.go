@@ -93,6 +93,10 @@ type Deps struct {
 
 	// Vouchers serves e-vouchers and their public verification.
 	Vouchers VoucherAPI
+	// StepUp clears held payments by a fresh face verification; Evidence
+	// serves the payment evidence log (and its admin tree-head signing).
+	StepUp   StepUpAPI
+	Evidence EvidenceAPI
 	// Admin is the operations API (/admin), mounted only with AdminToken;
 	// Ops adds the alert decisions to it, Console the /ops/ pages.
 	Admin      AdminAPI
@@ -225,8 +229,8 @@ func (s *Server) routes() {
 	}
 	if d.Credit != nil {
 		user.GET("/credit/regions", s.creditRegions)
-		user.POST("/credit/orders", s.limit("credit", 30), s.startCredit)
-		user.POST("/credit/orders/:order_no/confirmation", s.limit("credit", 30), s.resumeCredit)
+		s.userRoute(user, http.MethodPost, "/credit/orders", "credit", 30, s.startCredit)
+		s.userRoute(user, http.MethodPost, "/credit/orders/:order_no/confirmation", "credit", 30, s.resumeCredit)
 		user.GET("/credit/orders/:order_no", s.getCredit)
 	}
 	if d.Notify != nil {
@@ -241,24 +245,31 @@ func (s *Server) routes() {
 	}
 	// Customer service: answers follow the user's care mode.
 	if d.Help != nil {
-		user.GET("/help/search", s.limit("help_search", 60), s.helpSearch)
+		s.userRoute(user, http.MethodGet, "/help/search", "help_search", 60, s.helpSearch)
 		user.GET("/help/for/orders/:order_no", s.helpForOrder)
 	}
 	if d.Subscriptions != nil {
 		user.GET("/subscriptions", s.subscriptionsList)
-		user.POST("/subscriptions", s.limit("subscriptions", 30), s.subscriptionsRecord)
+		s.userRoute(user, http.MethodPost, "/subscriptions", "subscriptions", 30, s.subscriptionsRecord)
 	}
 	if d.Lapse != nil {
 		user.GET("/lapse-reminders", s.lapseList)
-		user.POST("/lapse-reminders", s.limit("lapse", 20), s.lapseWatch)
-		user.DELETE("/lapse-reminders/:region/:person", s.limit("lapse", 20), s.lapseUnwatch)
+		s.userRoute(user, http.MethodPost, "/lapse-reminders", "lapse", 20, s.lapseWatch)
+		s.userRoute(user, http.MethodDelete, "/lapse-reminders/:region/:person", "lapse", 20, s.lapseUnwatch)
 	}
 	if d.Tickets != nil {
-		user.POST("/tickets", s.limit("ticket_open", 10), s.ticketOpen)
+		s.userRoute(user, http.MethodPost, "/tickets", "ticket_open", 10, s.ticketOpen)
 		user.GET("/tickets", s.ticketList)
 		user.GET("/tickets/:ticket_no", s.ticketGet)
-		user.POST("/tickets/:ticket_no/messages", s.limit("ticket_message", 20), s.ticketFollowUp)
-		user.POST("/tickets/:ticket_no/status", s.limit("ticket_message", 20), s.ticketStatus)
+		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/messages", "ticket_message", 20, s.ticketFollowUp)
+		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/status", "ticket_message", 20, s.ticketStatus)
+	}
+	if d.StepUp != nil {
+		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/step-up", "stepup_start", 10, s.stepUpStart)
+		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/step-up/result", "stepup_result", 30, s.stepUpResult)
+	}
+	if d.Evidence != nil {
+		s.userRoute(user, http.MethodGet, "/evidence/:voucher_code", "evidence", 60, s.evidenceBundle)
 	}
 
 	if d.Admin != nil && d.AdminToken != "" {
@@ -276,6 +287,9 @@ func (s *Server) routes() {
 			admin.GET("/tickets/:ticket_no", s.adminTicket)
 			admin.POST("/tickets/:ticket_no/reply", s.adminTicketReply)
 			admin.POST("/tickets/:ticket_no/status", s.adminTicketStatus)
+		}
+		if d.Evidence != nil {
+			admin.POST("/evidence/tree-heads", s.adminPublishTreeHead)
 		}
 		if d.Ops != nil {
 			admin.POST("/alerts/:id/ack", s.adminDecideAlert(true))

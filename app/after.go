@@ -24,8 +24,10 @@ type AfterPayment struct {
 	Vouchers *service.VoucherService
 	Recon    *service.ReconService
 	Admin    *service.AdminService
-	Viewer   *service.AfterViewer // per-batch refund/hold/delay view for the order GET
-	Ops      *service.OpsService  // the operations console's reads and alert decisions
+	Viewer   *service.AfterViewer     // per-batch refund/hold/delay view for the order GET
+	Ops      *service.OpsService      // the operations console's reads and alert decisions
+	StepUp   *service.StepUpService   // step-up face verification of held payments (app/evidence.go)
+	Evidence *service.EvidenceService // the payment evidence log; nil without EVIDENCE_SIGNING_KEY
 }
 
 // AfterInputs are what the after-payment flow needs from other areas.

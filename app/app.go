@@ -214,6 +214,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err := a.wireCredit(&deps, orders, rs); err != nil {
 		return nil, err
 	}
+	if err := a.wireStepUpAndEvidence(&deps); err != nil {
+		return nil, err
+	}
 	a.Handler = api.NewServer(deps)
 	return a, nil
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// VoucherKey signs voucher verification codes; empty derives it from
 	// PIIKey. Set it before rotating PII_KEY, or printed codes stop verifying.
 	VoucherKey string
+	// EvidenceKey (EVIDENCE_SIGNING_KEY) is the base64 32-byte Ed25519
+	// seed signing the evidence log's tree heads; generated into DATA_DIR
+	// with the simulator, and the log is off without it otherwise.
+	EvidenceKey string
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
 	TrustedProxies []string
 	AdminToken     string
@@ -59,6 +63,8 @@ type Config struct {
 	// Help are the customer-service settings (HELP_HOURS,
 	// SUBSCRIBE_TEMPLATES, LAPSE_REMIND_DAYS).
 	Help service.HelpSettings
+	// StepUp configures step-up verification of held payments (HOLD_STEPUP*).
+	StepUp service.StepUpConfig
 	// Ops configures the operations console (OPS_*).
 	Ops Ops
 }
@@ -162,10 +168,11 @@ func Load(getenv func(string) string) (*Config, error) {
 			PayScoreServiceID: env("PAYSCORE_SERVICE_ID", ""),
 			PayScoreAPIv2Key:  env("PAYSCORE_APIV2_KEY", ""),
 		},
-		PIIKey:     env("PII_KEY", ""),
-		VoucherKey: env("VOUCHER_KEY", ""),
-		AdminToken: env("ADMIN_TOKEN", ""),
-		LogLevel:   env("LOG_LEVEL", "info"),
+		PIIKey:      env("PII_KEY", ""),
+		VoucherKey:  env("VOUCHER_KEY", ""),
+		EvidenceKey: env("EVIDENCE_SIGNING_KEY", ""),
+		AdminToken:  env("ADMIN_TOKEN", ""),
+		LogLevel:    env("LOG_LEVEL", "info"),
 		Platform: Platform{
 			BaseURL: strings.TrimRight(env("PLATFORM_BASE_URL", ""), "/"),
 			AppID:   env("PLATFORM_APP_ID", ""),
@@ -224,6 +231,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Ops = parseOps(env, bad)
 	c.Hold = parseHold(env, bad)
 	c.Help = parseHelp(env, bad)
+	c.StepUp = parseStepUp(env, bad)
 
 	// Fail closed: simulator mode (any login code logs in, dev admin token,
 	// a movable clock) is the default only when no production setting is
@@ -282,6 +290,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.VoucherKey != "" {
 		key32("VOUCHER_KEY", c.VoucherKey)
+	}
+	if c.EvidenceKey != "" {
+		key32("EVIDENCE_SIGNING_KEY", c.EvidenceKey)
 	}
 	for _, k := range splitList(env("PII_OLD_KEYS", "")) {
 		key32("PII_OLD_KEYS", k)
@@ -376,7 +387,7 @@ func ProductionSettings(getenv func(string) string) []string {
 	for _, k := range []string{"WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_MCH_CERT_SERIAL",
 		"WECHATPAY_MCH_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_PUBLIC_KEY_FILE",
 		"WECHATPAY_PLATFORM_CERT_FILE", "PII_KEY", "PII_OLD_KEYS", "VOUCHER_KEY", "PLATFORM_BASE_URL", "PLATFORM_APP_ID",
-		"PLATFORM_SECRET", "PLATFORM_REGIONS", "ADMIN_TOKEN"} {
+		"PLATFORM_SECRET", "PLATFORM_REGIONS", "ADMIN_TOKEN", "EVIDENCE_SIGNING_KEY"} {
 		if strings.TrimSpace(getenv(k)) != "" {
 			out = append(out, k)
 		}
@@ -391,7 +402,7 @@ func ProductionSettings(getenv func(string) string) []string {
 // (redact). It reads the current values, so credentials filled in later
 // (the simulator's) count.
 func (c *Config) Secrets() []string {
-	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Pay.PayScoreAPIv2Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.AdminToken, c.Redis.Password}
+	out := []string{c.WeChat.Secret, c.Pay.APIv3Key, c.Pay.PayScoreAPIv2Key, c.Platform.Secret, c.PIIKey, c.VoucherKey, c.EvidenceKey, c.AdminToken, c.Redis.Password}
 	out = append(out, c.PIIOldKeys...)
 	for _, r := range c.Platform.Regions {
 		out = append(out, r.Secret)
@@ -432,7 +443,7 @@ func (c *Config) Fields() []any {
 		"WECHATPAY_PUBLIC_KEY_ID": c.Pay.PublicKeyID, "WECHATPAY_PUBLIC_KEY_FILE": c.Pay.PublicKeyFile,
 		"WECHATPAY_PLATFORM_CERT_FILE": c.Pay.PlatformCertFile, "WECHATPAY_API_BASE": c.Pay.APIBase,
 		"PAYSCORE_SERVICE_ID": c.Pay.PayScoreServiceID, "PAYSCORE_APIV2_KEY": mask(c.Pay.PayScoreAPIv2Key),
-		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey),
+		"SIMULATOR": onOff(c.Simulator), "PII_KEY": mask(c.PIIKey), "PII_OLD_KEYS": strconv.Itoa(len(c.PIIOldKeys)) + " key(s)", "VOUCHER_KEY": mask(c.VoucherKey), "EVIDENCE_SIGNING_KEY": mask(c.EvidenceKey),
 		"TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "ADMIN_TOKEN": mask(c.AdminToken),
 		"SESSION_TTL": c.SessionTTL.String(), "QUOTE_TTL": c.QuoteTTL.String(), "QUOTE_REQUIRE_SOURCED": onOff(c.QuoteRequireSourced), "ORDER_TTL": c.OrderTTL.String(),
 		"AUTO_MIGRATE": onOff(c.AutoMigrate), "WORKERS": onOff(c.Workers), "FACE_LEGACY_V1": onOff(c.Face.LegacyV1),
@@ -445,6 +456,9 @@ func (c *Config) Fields() []any {
 		m[k] = v
 	}
 	for k, v := range helpFields(c.Help) {
+		m[k] = v
+	}
+	for k, v := range stepUpFields(c.StepUp) {
 		m[k] = v
 	}
 	keys := make([]string, 0, len(m))

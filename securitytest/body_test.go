@@ -16,6 +16,8 @@ var noBodyRoutes = []string{
 	"POST /api/v1/credit/orders/:order_no/confirmation",
 	"POST /api/v1/admin/holds/:out_trade_no/release",
 	"POST /api/v1/admin/refunds/:out_refund_no/retry",
+	"POST /api/v1/orders/:order_no/batches/:seq/step-up",
+	"POST /api/v1/admin/evidence/tree-heads",
 }
 
 // Routes with a body that is not ours to shape: WeChat Pay notifications

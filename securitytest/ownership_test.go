@@ -294,6 +294,24 @@ func ownershipCases() []ownershipCase {
 				f.notFound(t, "B asks for A's confirmation parameters", f.e.do(t, "POST", "/api/v1/credit/orders/"+no+"/confirmation", f.b, nil))
 			}
 		}},
+		{"POST /api/v1/orders/:order_no/batches/:seq/step-up", func(t *testing.T, f *fixture) {
+			f.notFound(t, "B steps up A's paid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/batches/1/step-up", f.b, nil))
+			f.notFound(t, "B steps up A's unpaid batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order2+"/batches/1/step-up", f.b, nil))
+		}},
+		{"POST /api/v1/orders/:order_no/batches/:seq/step-up/result", func(t *testing.T, f *fixture) {
+			f.notFound(t, "B reads a step-up of A's batch", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/batches/1/step-up/result", f.b,
+				map[string]string{"verify_id": "vid-unknown"}))
+		}},
+		{"GET /api/v1/evidence/:voucher_code", func(t *testing.T, f *fixture) {
+			for _, v := range f.vouchers {
+				code, _ := v.(map[string]any)["verify_code"].(string)
+				r := f.e.do(t, "GET", "/api/v1/evidence/"+code, f.b, nil)
+				f.notFound(t, "B reads the evidence of A's voucher", r)
+				if r.code() != "not_found" {
+					t.Errorf("B's evidence reply code %q, want not_found (the same as for a voucher of nobody's)", r.code())
+				}
+			}
+		}},
 		{"POST /api/v1/orders/:order_no/cancel", func(t *testing.T, f *fixture) {
 			f.notFound(t, "B cancels A's unpaid order", f.e.do(t, "POST", "/api/v1/orders/"+f.order2+"/cancel", f.b, nil))
 			f.notFound(t, "B cancels A's paid order", f.e.do(t, "POST", "/api/v1/orders/"+f.order1+"/cancel", f.b, nil))

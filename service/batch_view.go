@@ -11,8 +11,10 @@ type BatchAfterView struct {
 	OutTradeNo string
 	Reference  string // platform reference (受理编号), once known
 	Refund     *RefundView
-	// HeldUntil is set while the batch is in a risk hold.
-	HeldUntil time.Time
+	// HeldUntil is set while the batch is in a risk hold; HoldChoice says
+	// what the payer may do about it (step-up verification or waiting).
+	HeldUntil  time.Time
+	HoldChoice *HoldChoice
 	// Delayed is set when the platform has not confirmed within 3 working
 	// days; DelayAdvice tells the user to contact 12333 with the numbers.
 	Delayed     bool
@@ -30,6 +32,7 @@ type AfterViewer struct {
 	Postings PostingStore
 	Holds    HoldStore
 	Refunds  *RefundService
+	StepUp   *StepUpService // optional: the hold choice of held batches
 }
 
 // View returns the after-payment view of every batch of o, in batch order.
@@ -62,6 +65,10 @@ func (v *AfterViewer) View(ctx context.Context, o *Order) ([]BatchAfterView, err
 			}
 			if h != nil {
 				bv.HeldUntil = h.ExpiresAt
+				if v.StepUp != nil {
+					c := v.StepUp.Choice(ctx, o, &b, h)
+					bv.HoldChoice = &c
+				}
 			}
 		}
 		if bv.Refund, err = v.Refunds.View(ctx, b.OutTradeNo); err != nil {

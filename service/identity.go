@@ -339,19 +339,28 @@ func (s *FaceService) Start(ctx context.Context, userID int64, in IdentityInput)
 	if err != nil {
 		return nil, err
 	}
-	a := &FaceAttempt{UserID: userID, Flow: FaceFlowV2, OutSeqNo: newSeqNo("fv"), Cert: ref, Status: FaceStarting,
+	_, st, err := s.begin(ctx, u, ref, FaceFlowV2)
+	return st, err
+}
+
+// begin counts an attempt of flow against the user's daily limit and asks
+// WeChat for a verify_id for ref. Start and the step-up of a held payment
+// (StepUpService) both begin here.
+func (s *FaceService) begin(ctx context.Context, u *User, ref PersonRef, flow string) (*FaceAttempt, *FaceStart, error) {
+	now := s.clock.Now()
+	a := &FaceAttempt{UserID: u.ID, Flow: flow, OutSeqNo: newSeqNo("fv"), Cert: ref, Status: FaceStarting,
 		Day: Day(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
 	if err := s.attempts.ReserveFaceAttempt(ctx, a, s.cfg.DailyAttempts); err != nil {
 		if errors.Is(err, ErrDailyLimit) {
-			return nil, s.lockedError(now)
+			return nil, nil, s.lockedError(now)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	verifyID, expiresIn, err := s.wx.GetVerifyID(ctx, FaceVerifyRequest{OutSeqNo: a.OutSeqNo, Cert: ref, OpenID: u.OpenID})
 	if err != nil {
 		// Our failure to reach WeChat does not cost the user an attempt.
 		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(a *FaceAttempt) error { a.Status = FaceError; return nil })
-		return nil, faceUpstream(err)
+		return nil, nil, faceUpstream(err)
 	}
 	if expiresIn <= 0 {
 		expiresIn = time.Hour
@@ -360,9 +369,10 @@ func (s *FaceService) Start(ctx context.Context, userID int64, in IdentityInput)
 		a.VerifyID, a.Status, a.ExpiresAt, a.UpdatedAt = verifyID, FacePending, now.Add(expiresIn), now
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &FaceStart{VerifyID: verifyID, ExpiresIn: expiresIn}, nil
+	a.VerifyID, a.Status, a.ExpiresAt = verifyID, FacePending, now.Add(expiresIn)
+	return a, &FaceStart{VerifyID: verifyID, ExpiresIn: expiresIn}, nil
 }
 
 // faceUpstream turns a WeChat failure into a user error.
@@ -426,6 +436,15 @@ func (s *FaceService) Result(ctx context.Context, userID int64, verifyID string)
 
 // applyRet records a verify_ret and, on success, binds the person.
 func (s *FaceService) applyRet(ctx context.Context, a *FaceAttempt, ret int) (*Person, error) {
+	if err := s.recordRet(ctx, a, ret); err != nil {
+		return nil, err
+	}
+	return s.finishVerified(ctx, a)
+}
+
+// recordRet records a verify_ret on the attempt: verified, or failed when
+// the code ends the attempt. A failure is returned as the user's error.
+func (s *FaceService) recordRet(ctx context.Context, a *FaceAttempt, ret int) error {
 	now := s.clock.Now()
 	if ret != FaceVerifyOK {
 		if faceRetTerminal(ret) {
@@ -435,19 +454,19 @@ func (s *FaceService) applyRet(ctx context.Context, a *FaceAttempt, ret int) (*P
 				}
 				return nil
 			}); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		return nil, FaceRetError(ret)
+		return FaceRetError(ret)
 	}
 	if _, err := s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error {
 		x.Status, x.VerifyRet, x.UpdatedAt = FaceVerified, ret, now
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	a.Status = FaceVerified
-	return s.finishVerified(ctx, a)
+	a.Status, a.VerifyRet = FaceVerified, ret
+	return nil
 }
 
 // finishVerified creates or finds the person and binds it to the user;

@@ -173,6 +173,9 @@ const (
 	// Customer service and notifications (service/ticket.go, subscribe.go).
 	AlertTicketSLABreached = "ticket_sla_breached" // a ticket had no first response within the SLA (45 min of business time)
 	AlertSubscribeRejected = "subscribe_rejected"  // WeChat refused a subscribe message for good (template id, keywords, page)
+	// Step-up and evidence (docs/after-payment.md, docs/evidence.md).
+	AlertStepUpMismatch   = "stepup_mismatch"   // a step-up face verification passed for another identity than the payer's; nothing released
+	AlertEvidenceTampered = "evidence_tampered" // the evidence log no longer matches its records, nodes or signed head
 )
 
 // Outbox claims jobs with leases, so several instances never work one job at

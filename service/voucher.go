@@ -231,8 +231,9 @@ type VoucherCheck struct {
 	Summary   map[string]string
 }
 
-// Verify checks a verification code and returns the masked summary.
-func (s *VoucherService) Verify(ctx context.Context, code string) (*VoucherCheck, error) {
+// Resolve checks a verification code's signature and returns the voucher
+// it names; forged, altered or unknown codes give ErrVoucherInvalid.
+func (s *VoucherService) Resolve(ctx context.Context, code string) (*Voucher, error) {
 	code = strings.TrimSpace(code)
 	parts := strings.Split(code, ".")
 	if len(code) > 120 || len(parts) != 5 {
@@ -256,6 +257,15 @@ func (s *VoucherService) Verify(ctx context.Context, code string) (*VoucherCheck
 	// The signature is ours; the stored voucher must still say the same.
 	if voucherPayload(v.ID, v.Kind, v.AmountFen, v.IssuedAt) != p {
 		return nil, ErrVoucherInvalid
+	}
+	return v, nil
+}
+
+// Verify checks a verification code and returns the masked summary.
+func (s *VoucherService) Verify(ctx context.Context, code string) (*VoucherCheck, error) {
+	v, err := s.Resolve(ctx, code)
+	if err != nil {
+		return nil, err
 	}
 	c := &VoucherCheck{Kind: v.Kind, Title: v.Kind.Title(), AmountFen: v.AmountFen,
 		IssuedOn: v.IssuedAt.In(Shanghai).Format("2006-01-02"), OrderNo: MaskMiddle(v.OrderNo, 4, 4), Expired: v.Purged()}

@@ -3,9 +3,6 @@ package wechat
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,23 +43,12 @@ func NewFaceClientWith(tokens TokenSource, apiBase string, hc *http.Client) *Fac
 	return &FaceClient{tokens: tokens, base: strings.TrimRight(apiBase, "/"), http: hc}
 }
 
-// CertType returns WeChat's cert_type for a document type. Face verification
-// supports only the resident ID card.
-func CertType(t service.IDType) string {
-	if t == service.IDResident {
-		return "IDENTITY_CARD"
-	}
-	return ""
-}
+// CertType returns WeChat's cert_type for a document type (service.FaceCertType).
+func CertType(t service.IDType) string { return service.FaceCertType(t) }
 
-// CertHash is the cert_hash of queryverifyinfo: each of cert_type, cert_name
-// and cert_no standard-base64 encoded, joined as
-// "cert_type=<b64>&cert_name=<b64>&cert_no=<b64>", SHA-256, lower-case hex.
+// CertHash is the cert_hash of queryverifyinfo (service.CertHash).
 func CertHash(certType, certName, certNo string) string {
-	b64 := base64.StdEncoding.EncodeToString
-	s := "cert_type=" + b64([]byte(certType)) + "&cert_name=" + b64([]byte(certName)) + "&cert_no=" + b64([]byte(certNo))
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
+	return service.CertHash(certType, certName, certNo)
 }
 
 type certInfo struct {

@@ -94,7 +94,8 @@ func startServer(ctx context.Context) (string, string, func(), error) {
 		return "", "", nil, err
 	}
 	base := "http://" + ln.Addr().String()
-	env := map[string]string{"DATA_DIR": dir, "PUBLIC_BASE_URL": base, "LOG_LEVEL": "warn", "DEMO_FAST_WORKERS": "on"}
+	env := map[string]string{"DATA_DIR": dir, "PUBLIC_BASE_URL": base, "LOG_LEVEL": "warn", "DEMO_FAST_WORKERS": "on",
+		"HOLD_VELOCITY_PER_DAY": "1"} // a payer's second payment of the day is held: the step-up demo
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		return "", "", nil, err

@@ -72,6 +72,9 @@ func (d *demo) run() error {
 		return fmt.Errorf("a tampered voucher code was not refused: %w", err)
 	}
 	say("a tampered code is refused")
+	if err := d.evidenceAndStepUp(region, str(prof, "current_month"), code); err != nil {
+		return err
+	}
 
 	if err := d.helpStep(orderNo); err != nil {
 		return err
