@@ -48,11 +48,20 @@ func (d *demo) run() error {
 	say("order %s is %s; transaction_id %s", orderNo, str(order, "status"), str(b, "transaction_id"))
 
 	d.title("电子凭证 (fiscal e-receipt, acceptance receipt, transaction detail)")
-	vres, err := d.call("GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 200)
-	if err != nil {
+	// Vouchers follow acceptance: the posting worker records "posted", then
+	// issues them (idempotently, retried by its job), so they may trail the
+	// status by a moment.
+	var vouchers []obj
+	if err := d.waitFor("the vouchers of "+orderNo, 30*time.Second, func() (bool, error) {
+		vres, err := d.call("GET", "/api/v1/orders/"+orderNo+"/vouchers", nil, 200)
+		if err != nil {
+			return false, err
+		}
+		vouchers = list(vres, "vouchers")
+		return len(vouchers) >= 3, nil
+	}); err != nil && len(vouchers) == 0 {
 		return err
 	}
-	vouchers := list(vres, "vouchers")
 	if len(vouchers) != 3 {
 		return fmt.Errorf("got %d vouchers, want 3", len(vouchers))
 	}
