@@ -90,7 +90,7 @@ type faqIndex struct {
 func newFAQIndex(entries []FAQEntry, synonyms [][]string) *faqIndex {
 	ix := &faqIndex{idf: map[string]float64{}, synonyms: synonyms}
 	df := map[string]int{}
-	var total float64
+	var sumLen float64 // BM25 document lengths (token weights), not money
 	for _, e := range entries {
 		doc := map[string]float64{}
 		add := func(text string, w float64) {
@@ -108,10 +108,10 @@ func newFAQIndex(entries []FAQEntry, synonyms [][]string) *faqIndex {
 		}
 		ix.docs = append(ix.docs, doc)
 		ix.lens = append(ix.lens, l)
-		total += l
+		sumLen += l
 	}
 	if len(entries) > 0 {
-		ix.avgLen = total / float64(len(entries))
+		ix.avgLen = sumLen / float64(len(entries))
 	}
 	n := float64(len(entries))
 	for t, d := range df {
