@@ -314,11 +314,7 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string,
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.d.Orders.FindOrder(ctx, v.OrderNo)
-	if isNotFound(err) || (err == nil && o.UserID != userID) {
-		return nil, NotFound("凭证不存在")
-	}
-	if err != nil {
+	if _, err := findUserOrder(ctx, s.d.Orders, userID, v.OrderNo, "凭证不存在"); err != nil {
 		return nil, err
 	}
 	e, err := s.d.Store.FindEvidence(ctx, v.OutTradeNo)

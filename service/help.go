@@ -182,10 +182,7 @@ var delayedHelp = orderStateHelp{"信息延迟", "缴费已提交到社保经办
 //
 // Errors: not_found (404).
 func (s *HelpService) ForOrder(ctx context.Context, userID int64, orderNo string, care bool) (*OrderHelp, error) {
-	o, err := s.orders.FindOrder(ctx, orderNo)
-	if isNotFound(err) || (err == nil && o.UserID != userID) {
-		return nil, NotFound("订单不存在")
-	}
+	o, err := findUserOrder(ctx, s.orders, userID, orderNo, "订单不存在")
 	if err != nil {
 		return nil, err
 	}

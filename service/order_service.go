@@ -490,17 +490,7 @@ func (s *OrderService) ownOrder(ctx context.Context, userID int64, orderNo strin
 	if orderNo == "" || len(orderNo) > 24 {
 		return nil, NotFound("订单不存在")
 	}
-	o, err := s.store.FindOrder(ctx, orderNo)
-	if errors.Is(err, ErrNotFound) {
-		return nil, NotFound("订单不存在")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find order: %w", err)
-	}
-	if o.UserID != userID {
-		return nil, NotFound("订单不存在")
-	}
-	return o, nil
+	return findUserOrder(ctx, s.store, userID, orderNo, "订单不存在")
 }
 
 // FindOrder returns the user's order; another user's order is not found.

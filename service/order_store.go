@@ -15,8 +15,7 @@ type OrderStore interface {
 	// CreateOrder inserts the order, its batches and a "created" event.
 	// Returns ErrDuplicate when an order already exists for the quote.
 	CreateOrder(ctx context.Context, o *Order) error
-	// FindOrder returns the order with its batches, or ErrNotFound.
-	FindOrder(ctx context.Context, orderNo string) (*Order, error)
+	OrderFinder
 	// FindOrderByQuote returns the order of a quote, or ErrNotFound.
 	FindOrderByQuote(ctx context.Context, quoteID string) (*Order, error)
 	// FindOrders lists a user's orders, newest first.
@@ -83,6 +82,26 @@ type Effects struct {
 // Event appends a timeline event for the batch being changed.
 func (fx *Effects) Event(seq int, typ, detail string) {
 	fx.Events = append(fx.Events, OrderEvent{BatchSeq: seq, Type: typ, Detail: detail})
+}
+
+// OrderFinder finds an order with its batches (OrderStore implements it).
+type OrderFinder interface {
+	// FindOrder returns the order with its batches, or ErrNotFound.
+	FindOrder(ctx context.Context, orderNo string) (*Order, error)
+}
+
+// findUserOrder returns userID's order orderNo. An unknown order and
+// another user's order are the same not_found (with message msg), so a
+// caller learns nothing about other users' order numbers.
+func findUserOrder(ctx context.Context, orders OrderFinder, userID int64, orderNo, msg string) (*Order, error) {
+	o, err := orders.FindOrder(ctx, orderNo)
+	if isNotFound(err) || (err == nil && o.UserID != userID) {
+		return nil, NotFound(msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // OrderFilter selects orders.

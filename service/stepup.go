@@ -246,10 +246,7 @@ func contains(xs []string, x string) bool {
 // heldBatch returns the user's order, batch seq and its hold; another
 // user's order is not found.
 func (s *StepUpService) heldBatch(ctx context.Context, userID int64, orderNo string, seq int) (*Order, *Batch, *Hold, error) {
-	o, err := s.d.Orders.FindOrder(ctx, orderNo)
-	if isNotFound(err) || (err == nil && o.UserID != userID) {
-		return nil, nil, nil, NotFound("订单不存在")
-	}
+	o, err := findUserOrder(ctx, s.d.Orders, userID, orderNo, "订单不存在")
 	if err != nil {
 		return nil, nil, nil, err
 	}

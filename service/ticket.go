@@ -294,10 +294,7 @@ func (s *TicketService) Open(ctx context.Context, userID int64, in TicketInput) 
 	}
 	t := &Ticket{UserID: userID, Source: TicketFromFAQ, Category: in.Category, Subject: clip(body, 40)}
 	if in.OrderNo != "" {
-		o, err := s.d.Orders.FindOrder(ctx, in.OrderNo)
-		if isNotFound(err) || (err == nil && o.UserID != userID) {
-			return nil, NotFound("订单不存在")
-		}
+		o, err := findUserOrder(ctx, s.d.Orders, userID, in.OrderNo, "订单不存在")
 		if err != nil {
 			return nil, err
 		}

@@ -181,11 +181,7 @@ func (s *VoucherService) Issue(ctx context.Context, o *Order, b *Batch, rec *Pos
 // ListForUser returns an order's vouchers with their codes; an order of
 // another user is reported as not found.
 func (s *VoucherService) ListForUser(ctx context.Context, userID int64, orderNo string) ([]Voucher, error) {
-	o, err := s.orders.FindOrder(ctx, orderNo)
-	if isNotFound(err) || (err == nil && o.UserID != userID) {
-		return nil, NotFound("订单不存在")
-	}
-	if err != nil {
+	if _, err := findUserOrder(ctx, s.orders, userID, orderNo, "订单不存在"); err != nil {
 		return nil, err
 	}
 	vs, err := s.store.FindVouchers(ctx, orderNo)
