@@ -343,9 +343,7 @@ func (s *PostingService) answer(ctx context.Context, j OutboxJob, o *Order, b *B
 		if !now.Before(deadline) {
 			return s.void(ctx, j, o, b, rec)
 		}
-		rec.Failures++
-		rec.LastError = ErrorText(callErr, 400)
-		if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+		if err := s.saveFailure(ctx, rec, callErr); err != nil {
 			return err
 		}
 		return s.retry(ctx, j, now, "platform lost the posting; resending with the same key")
@@ -385,11 +383,17 @@ func (s *PostingService) pending(ctx context.Context, j OutboxJob, rec *PostingR
 	return s.retry(ctx, j, now.Add(max(RetryDelay(n), 15*time.Minute)), "pending at platform")
 }
 
-func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error, deadline time.Time, pending bool) error {
-	now := s.d.Clock.Now()
+// saveFailure counts a failed platform call on rec (its text, clipped, is
+// the last error) and saves the record.
+func (s *PostingService) saveFailure(ctx context.Context, rec *PostingRecord, callErr error) error {
 	rec.Failures++
 	rec.LastError = ErrorText(callErr, 400)
-	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+	return s.d.Postings.SavePosting(ctx, rec)
+}
+
+func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error, deadline time.Time, pending bool) error {
+	now := s.d.Clock.Now()
+	if err := s.saveFailure(ctx, rec, callErr); err != nil {
 		return err
 	}
 	if rec.Failures == 1 && !pending {
@@ -413,9 +417,7 @@ func (s *PostingService) transient(ctx context.Context, j OutboxJob, rec *Postin
 // ConfirmInterval apart) until they fix it.
 func (s *PostingService) configFault(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error, deadline time.Time, pending bool) error {
 	now := s.d.Clock.Now()
-	rec.Failures++
-	rec.LastError = ErrorText(callErr, 400)
-	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+	if err := s.saveFailure(ctx, rec, callErr); err != nil {
 		return err
 	}
 	first, err := s.d.Postings.MarkFaultAlerted(ctx, b.OutTradeNo, now)
@@ -473,9 +475,7 @@ func (s *PostingService) void(ctx context.Context, j OutboxJob, o *Order, b *Bat
 // operations, and the void is asked again at most ConfirmInterval later.
 func (s *PostingService) unknown(ctx context.Context, j OutboxJob, rec *PostingRecord, b *Batch, callErr error) error {
 	now := s.d.Clock.Now()
-	rec.Failures++
-	rec.LastError = ErrorText(callErr, 400)
-	if err := s.d.Postings.SavePosting(ctx, rec); err != nil {
+	if err := s.saveFailure(ctx, rec, callErr); err != nil {
 		return err
 	}
 	if _, err := s.update(ctx, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
