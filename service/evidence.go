@@ -337,11 +337,7 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string,
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := s.d.Store.EvidenceNodes(ctx, nodes.IDs)
-	if err != nil {
-		return nil, err
-	}
-	path, err := nodes.Rehash(hashes, evidence.Hasher.HashChildren)
+	path, err := s.proofPath(ctx, nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -359,11 +355,7 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string,
 		if err != nil {
 			return nil, err
 		}
-		ch, err := s.d.Store.EvidenceNodes(ctx, cn.IDs)
-		if err != nil {
-			return nil, err
-		}
-		cp, err := cn.Rehash(ch, evidence.Hasher.HashChildren)
+		cp, err := s.proofPath(ctx, cn)
 		if err != nil {
 			return nil, err
 		}
@@ -379,6 +371,16 @@ func (s *EvidenceService) Bundle(ctx context.Context, userID int64, code string,
 		return nil, &Error{Kind: KindUnavailable, Code: "evidence_unavailable", Message: "存证记录暂时无法验证，已通知运营人员核查", RetryAfter: time.Hour, Err: err}
 	}
 	return b, nil
+}
+
+// proofPath reads the stored nodes a proof needs and hashes them into the
+// proof's path.
+func (s *EvidenceService) proofPath(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
+	hashes, err := s.d.Store.EvidenceNodes(ctx, nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	return nodes.Rehash(hashes, evidence.Hasher.HashChildren)
 }
 
 // EvidenceAudit is the result of checking the whole log.
