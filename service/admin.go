@@ -71,13 +71,21 @@ func (s *AdminService) Audit(ctx context.Context, actor, action, target string, 
 	return s.d.Audit.WriteAudit(ctx, AuditEntry{Actor: actor, Action: action, Target: target, Before: enc(before), After: enc(after), CreatedAt: s.d.Clock.Now()})
 }
 
+// audited returns what a read found once the read is in the audit log
+// (actor, action, target); a failed read returns its error and records
+// nothing.
+func audited[T any](ctx context.Context, a *AdminService, actor, action, target string, found T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return found, a.Audit(ctx, actor, action, target, nil, nil)
+}
+
 // Holds lists holds in a status ("" = all).
 func (s *AdminService) Holds(ctx context.Context, actor string, status HoldStatus) ([]Hold, error) {
 	hs, err := s.d.Holds.List(ctx, status, 200)
-	if err != nil {
-		return nil, err
-	}
-	return hs, s.Audit(ctx, actor, "list_holds", string(status), nil, nil)
+	return audited(ctx, s, actor, "list_holds", string(status), hs, err)
 }
 
 // Alerts lists alerts in a status ("" = all).
@@ -100,10 +108,7 @@ func (s *AdminService) Recon(ctx context.Context, actor, day string) (*ReconRepo
 		return nil, err
 	}
 	r, err := s.d.Recon.Report(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return r, s.Audit(ctx, actor, "view_recon", day, nil, nil)
+	return audited(ctx, s, actor, "view_recon", day, r, err)
 }
 
 type holdState struct {

@@ -199,10 +199,7 @@ func (s *OpsService) Dashboard(ctx context.Context, actor string) (*Dashboard, e
 // UnknownOutcomes lists the postings whose platform outcome is unknown.
 func (s *OpsService) UnknownOutcomes(ctx context.Context, actor string) ([]UnknownOutcome, error) {
 	us, err := s.d.Store.FindUnknownOutcomes(ctx, 200)
-	if err != nil {
-		return nil, err
-	}
-	return us, s.d.Admin.Audit(ctx, actor, "list_unknown_outcomes", "", nil, nil)
+	return audited(ctx, s.d.Admin, actor, "list_unknown_outcomes", "", us, err)
 }
 
 // CanResolveUnknown reports whether unknown outcomes can be resolved here:
@@ -226,10 +223,7 @@ func (s *OpsService) Refunds(ctx context.Context, actor string, status RefundSta
 		return nil, Invalid("invalid_request", "退款状态无效", FieldError{Field: "status", Code: "invalid", Message: "未知的退款状态"})
 	}
 	rs, err := s.d.Store.FindRefundsByStatus(ctx, status, 200)
-	if err != nil {
-		return nil, err
-	}
-	return rs, s.d.Admin.Audit(ctx, actor, "list_refunds", string(status), nil, nil)
+	return audited(ctx, s.d.Admin, actor, "list_refunds", string(status), rs, err)
 }
 
 // Alerts lists alerts with their decisions in a status ("" = all).
@@ -240,10 +234,7 @@ func (s *OpsService) Alerts(ctx context.Context, actor string, status AlertStatu
 		return nil, Invalid("invalid_request", "告警状态无效", FieldError{Field: "status", Code: "invalid", Message: "应为 open、acked 或 resolved"})
 	}
 	as, err := s.d.Store.FindOpsAlerts(ctx, status, 200)
-	if err != nil {
-		return nil, err
-	}
-	return as, s.d.Admin.Audit(ctx, actor, "list_alerts", string(status), nil, nil)
+	return audited(ctx, s.d.Admin, actor, "list_alerts", string(status), as, err)
 }
 
 // AckAlert acknowledges an open alert: someone is on it.
