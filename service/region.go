@@ -438,13 +438,8 @@ func (r *Region) Validate() error {
 	}
 	for i, b := range r.Bundling {
 		f := fmt.Sprintf("bundling[%d]", i)
-		if err := validRange(f, b.From, b.To); err != nil {
+		if err := validSpanAt("bundling", r.Bundling, i); err != nil {
 			return err
-		}
-		for j, y := range r.Bundling[:i] {
-			if rangesOverlap(y.From, y.To, b.From, b.To) {
-				return fail(f+".from", "overlaps bundling[%d]", j)
-			}
 		}
 		if (b.MedicalNeedsPension || b.PensionNeedsMedical) && (!seenIns[InsurancePension] || !seenIns[InsuranceMedical]) {
 			return fail(f, "bundling needs both pension and medical rates")
@@ -455,13 +450,8 @@ func (r *Region) Validate() error {
 	}
 	for i, p := range r.Prepay {
 		f := fmt.Sprintf("prepay[%d]", i)
-		if err := validRange(f, p.From, p.To); err != nil {
+		if err := validSpanAt("prepay", r.Prepay, i); err != nil {
 			return err
-		}
-		for j, y := range r.Prepay[:i] {
-			if rangesOverlap(y.From, y.To, p.From, p.To) {
-				return fail(f+".from", "overlaps prepay[%d]", j)
-			}
 		}
 		if p.CapMonths < 0 || p.CapMonths > 12 {
 			return fail(f+".cap_months", "%d is not in 0..12", p.CapMonths)
@@ -541,6 +531,28 @@ func validRange(field, from, to string) error {
 	}
 	if to != "" && (!ValidMonth(to) || (from != "" && to < from)) {
 		return fmt.Errorf("%s.to: %q is not a month YYYY-MM at or after from", field, to)
+	}
+	return nil
+}
+
+// monthSpan is a rule that applies over an inclusive month range.
+type monthSpan interface{ months() (from, to string) }
+
+func (b BundlingRule) months() (string, string) { return b.From, b.To }
+func (p PrepayRule) months() (string, string)   { return p.From, p.To }
+
+// validSpanAt checks the months of entry i of a list of rules: a valid
+// range that meets none of the entries before it.
+func validSpanAt[T monthSpan](list string, xs []T, i int) error {
+	f := fmt.Sprintf("%s[%d]", list, i)
+	from, to := xs[i].months()
+	if err := validRange(f, from, to); err != nil {
+		return err
+	}
+	for j, y := range xs[:i] {
+		if yf, yt := y.months(); rangesOverlap(yf, yt, from, to) {
+			return fmt.Errorf("%s.from: overlaps %s[%d]", f, list, j)
+		}
 	}
 	return nil
 }
