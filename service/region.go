@@ -483,21 +483,13 @@ func (r *Region) Validate() error {
 	default:
 		return fail("arrears_view", "%q is not history or current_only", r.ArrearsView)
 	}
-	if len(r.IdentityMethods) == 0 {
-		return fail("identity_methods", "at least one identity method is required")
+	if err := validSet("identity_methods", r.IdentityMethods, validIdentity, "at least one identity method is required",
+		"%q is not face, sms, ecard_password or national"); err != nil {
+		return err
 	}
-	for i, m := range r.IdentityMethods {
-		if !validIdentity[m] {
-			return fail(fmt.Sprintf("identity_methods[%d]", i), "%q is not face, sms, ecard_password or national", m)
-		}
-	}
-	if len(r.PaymentChannels) == 0 {
-		return fail("payment_channels", "at least one payment channel is required")
-	}
-	for i, c := range r.PaymentChannels {
-		if !validChannels[c] {
-			return fail(fmt.Sprintf("payment_channels[%d]", i), "%q is not a known channel", c)
-		}
+	if err := validSet("payment_channels", r.PaymentChannels, validChannels, "at least one payment channel is required",
+		"%q is not a known channel"); err != nil {
+		return err
 	}
 	if r.PaymentLimitFen <= 0 {
 		return fail("payment_limit_fen", "must be positive")
@@ -505,13 +497,9 @@ func (r *Region) Validate() error {
 	if err := validFigure("payment_limit_source", r.PaymentLimitSource); err != nil {
 		return err
 	}
-	if len(r.IDTypes) == 0 {
-		return fail("id_types", "at least one accepted ID type is required")
-	}
-	for i, t := range r.IDTypes {
-		if !validIDTypes[t] {
-			return fail(fmt.Sprintf("id_types[%d]", i), "%q is not a known ID type", t)
-		}
+	if err := validSet("id_types", r.IDTypes, validIDTypes, "at least one accepted ID type is required",
+		"%q is not a known ID type"); err != nil {
+		return err
 	}
 	if r.AvgWageFen <= 0 {
 		return fail("avg_wage_fen", "must be positive")
@@ -522,6 +510,21 @@ func (r *Region) Validate() error {
 		}
 	}
 	return validFigure("avg_wage_source", r.AvgWageSource)
+}
+
+// validSet checks a required list whose every value is one of valid:
+// empty is the error of an empty list, unknown formats (%q) a value not in
+// valid.
+func validSet[T ~string](field string, xs []T, valid map[T]bool, empty, unknown string) error {
+	if len(xs) == 0 {
+		return fmt.Errorf("%s: %s", field, empty)
+	}
+	for i, x := range xs {
+		if !valid[x] {
+			return fmt.Errorf("%s[%d]: %s", field, i, fmt.Sprintf(unknown, x))
+		}
+	}
+	return nil
 }
 
 // validRange checks optional from/to months of an effective-dated rule.
