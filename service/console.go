@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -276,29 +277,7 @@ func (s *OpsService) decideAlert(ctx context.Context, actor string, id int64, fr
 	return after, s.d.Admin.Audit(ctx, actor, action, alertTarget(id), before, after)
 }
 
-func alertTarget(id int64) string { return "alert:" + itoa(id) }
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
+func alertTarget(id int64) string { return "alert:" + strconv.FormatInt(id, 10) }
 
 // FindOrder looks an order up by order_no, out_trade_no or transaction_id
 // and returns it through AdminService.Order (audited as view_order).
