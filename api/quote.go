@@ -115,19 +115,11 @@ func (s *Server) createQuote(c *gin.Context) {
 		in.Insurances = append(in.Insurances, service.InsuranceChoice(x))
 	}
 	q, err := s.deps.Quotes.CreateQuote(c.Request.Context(), currentUser(c).ID, in)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toQuoteResponse(q))
+	reply(c, http.StatusCreated, q, err, toQuoteResponse)
 }
 
 // getQuote answers GET /api/v1/quotes/:id; another user's quote is 404.
 func (s *Server) getQuote(c *gin.Context) {
 	q, err := s.deps.Quotes.FindQuote(c.Request.Context(), currentUser(c).ID, c.Param("id"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toQuoteResponse(q))
+	reply(c, http.StatusOK, q, err, toQuoteResponse)
 }
