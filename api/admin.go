@@ -165,15 +165,13 @@ func (s *Server) adminResolvePosting(c *gin.Context) {
 		return
 	}
 	st, err := s.deps.Admin.ResolvePosting(c.Request.Context(), actorOf(c), c.Param("out_trade_no"), req.Outcome, req.Reference, req.Note)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}
-	if st.Posting != nil {
-		out["posting_status"], out["reference"] = st.Posting.Status, st.Posting.Reference
-	}
-	c.JSON(http.StatusOK, out)
+	reply(c, http.StatusOK, st, err, func(st *service.PostingState) gin.H {
+		out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}
+		if st.Posting != nil {
+			out["posting_status"], out["reference"] = st.Posting.Status, st.Posting.Reference
+		}
+		return out
+	})
 }
 
 type eventJSON struct {
@@ -185,10 +183,12 @@ type eventJSON struct {
 
 func (s *Server) adminOrder(c *gin.Context) {
 	o, err := s.deps.Admin.Order(c.Request.Context(), actorOf(c), c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
+	reply(c, http.StatusOK, o, err, toAdminOrderJSON)
+}
+
+// toAdminOrderJSON is an order with its batches' posting, hold and refund
+// and the timeline, for operations.
+func toAdminOrderJSON(o *service.AdminOrder) gin.H {
 	events := make([]eventJSON, len(o.Events))
 	for i, e := range o.Events {
 		events[i] = eventJSON{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
@@ -222,6 +222,6 @@ func (s *Server) adminOrder(c *gin.Context) {
 		batches[i] = bj
 	}
 	// The person is referred to by id only; identity stays masked elsewhere.
-	c.JSON(http.StatusOK, gin.H{"order_no": o.Order.No, "user_id": o.Order.UserID, "person_id": o.Order.PersonID, "region": o.Order.Region,
-		"amount_fen": int64(o.Order.AmountFen), "status": o.Order.Status, "batches": batches, "timeline": events})
+	return gin.H{"order_no": o.Order.No, "user_id": o.Order.UserID, "person_id": o.Order.PersonID, "region": o.Order.Region,
+		"amount_fen": int64(o.Order.AmountFen), "status": o.Order.Status, "batches": batches, "timeline": events}
 }
