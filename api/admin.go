@@ -159,11 +159,7 @@ type resolvePostingRequest struct {
 
 // adminResolvePosting records what the platform confirmed out of band for a
 // batch whose posting outcome is unknown (status confirming).
-func (s *Server) adminResolvePosting(c *gin.Context) {
-	var req resolvePostingRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminResolvePosting(c *gin.Context, req resolvePostingRequest) {
 	st, err := s.deps.Admin.ResolvePosting(c.Request.Context(), actorOf(c), c.Param("out_trade_no"), req.Outcome, req.Reference, req.Note)
 	reply(c, http.StatusOK, st, err, func(st *service.PostingState) gin.H {
 		out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}

@@ -34,11 +34,7 @@ type loginResponse struct {
 	User      userResponse `json:"user"`
 }
 
-func (s *Server) login(c *gin.Context) {
-	var req loginRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) login(c *gin.Context, req loginRequest) {
 	sess, err := s.deps.Auth.Login(c.Request.Context(), req.Code)
 	reply(c, http.StatusOK, sess, err, func(sess *service.Session) loginResponse {
 		return loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), User: s.toUserResponse(c, sess.User)}
@@ -69,11 +65,7 @@ type updateMeRequest struct {
 	CareMode *bool `json:"care_mode"`
 }
 
-func (s *Server) updateMe(c *gin.Context) {
-	var req updateMeRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) updateMe(c *gin.Context, req updateMeRequest) {
 	if req.CareMode == nil {
 		fail(c, service.Invalid("invalid_request", "没有可更新的字段",
 			service.FieldError{Field: "care_mode", Code: "required", Message: "请提供 care_mode"}))

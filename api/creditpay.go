@@ -64,11 +64,7 @@ func toCreditStartResponse(res *service.CreditStart) creditStartResponse {
 		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm}
 }
 
-func (s *Server) startCredit(c *gin.Context) {
-	var req createOrderRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) startCredit(c *gin.Context, req createOrderRequest) {
 	res, err := s.deps.Credit.Start(c.Request.Context(), currentUser(c).ID, req.QuoteID)
 	reply(c, http.StatusCreated, res, err, toCreditStartResponse)
 }

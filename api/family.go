@@ -45,11 +45,7 @@ func toFamilyResponse(v *service.FamilyView) familyResponse {
 		InvitationExpiresAt: optTime(v.InvitationExpiresAt)}
 }
 
-func (s *Server) familyAdd(c *gin.Context) {
-	var req familyAddRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) familyAdd(c *gin.Context, req familyAddRequest) {
 	v, err := s.deps.Family.Add(c.Request.Context(), currentUser(c).ID, service.FamilyInput{IdentityInput: req.input(), Relation: req.Relation})
 	reply(c, http.StatusCreated, v, err, toFamilyResponse)
 }

@@ -83,11 +83,7 @@ type subscriptionsRequest struct {
 	Results map[string]string `json:"results"`
 }
 
-func (s *Server) subscriptionsRecord(c *gin.Context) {
-	var req subscriptionsRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) subscriptionsRecord(c *gin.Context, req subscriptionsRequest) {
 	ts, err := s.deps.Subscriptions.RecordResults(c.Request.Context(), currentUser(c).ID, req.Results)
 	replyList(c, "templates", ts, err, toTemplateJSON)
 }
@@ -112,11 +108,7 @@ func (s *Server) lapseList(c *gin.Context) {
 	replyList(c, "reminders", ws, err, byValue(toLapseJSON))
 }
 
-func (s *Server) lapseWatch(c *gin.Context) {
-	var req lapseRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) lapseWatch(c *gin.Context, req lapseRequest) {
 	w, err := s.deps.Lapse.Watch(c.Request.Context(), currentUser(c).ID, req.Region, req.Person)
 	reply(c, http.StatusOK, w, err, toLapseJSON)
 }

@@ -58,11 +58,7 @@ func toVerifiedResponse(p *service.Person) verifiedResponse {
 	return verifiedResponse{Verified: true, Identity: maskedIdentity(p)}
 }
 
-func (s *Server) faceStart(c *gin.Context) {
-	var req identityRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) faceStart(c *gin.Context, req identityRequest) {
 	res, err := s.deps.Face.Start(c.Request.Context(), currentUser(c).ID, req.input())
 	reply(c, http.StatusOK, res, err, toFaceStartResponse)
 }
@@ -71,11 +67,7 @@ type faceResultRequest struct {
 	VerifyID string `json:"verify_id"`
 }
 
-func (s *Server) faceResult(c *gin.Context) {
-	var req faceResultRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) faceResult(c *gin.Context, req faceResultRequest) {
 	p, err := s.deps.Face.Result(c.Request.Context(), currentUser(c).ID, req.VerifyID)
 	reply(c, http.StatusOK, p, err, toVerifiedResponse)
 }
@@ -85,11 +77,7 @@ type faceLegacyRequest struct {
 	VerifyResult string `json:"verify_result"`
 }
 
-func (s *Server) faceLegacy(c *gin.Context) {
-	var req faceLegacyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) faceLegacy(c *gin.Context, req faceLegacyRequest) {
 	p, err := s.deps.Face.Legacy(c.Request.Context(), currentUser(c).ID, service.LegacyInput{IdentityInput: req.input(), VerifyResult: req.VerifyResult})
 	reply(c, http.StatusOK, p, err, toVerifiedResponse)
 }
@@ -112,11 +100,7 @@ func toAltStartResponse(a *service.AltCheck) altStartResponse {
 	return altStartResponse{CheckID: a.CheckID, Method: a.Method, ExpiresIn: int(a.ExpiresIn.Seconds())}
 }
 
-func (s *Server) altStart(c *gin.Context) {
-	var req altStartRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) altStart(c *gin.Context, req altStartRequest) {
 	res, err := s.deps.AltIdentity.Start(c.Request.Context(), currentUser(c).ID, service.AltStartInput{
 		Region: req.Region, Method: req.Method, Purpose: req.Purpose, IdentityInput: req.input(), Phone: req.Phone})
 	reply(c, http.StatusOK, res, err, toAltStartResponse)
@@ -138,11 +122,7 @@ func toAltFinishResponse(r *service.AltResult) altFinishResponse {
 	return altFinishResponse{CheckID: r.CheckID, Purpose: r.Purpose, Verified: true, Identity: maskedIdentity(r.Person)}
 }
 
-func (s *Server) altFinish(c *gin.Context) {
-	var req altFinishRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) altFinish(c *gin.Context, req altFinishRequest) {
 	res, err := s.deps.AltIdentity.Finish(c.Request.Context(), currentUser(c).ID, req.CheckID, req.Secret)
 	reply(c, http.StatusOK, res, err, toAltFinishResponse)
 }

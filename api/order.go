@@ -134,11 +134,7 @@ type createOrderRequest struct {
 	QuoteID string `json:"quote_id"`
 }
 
-func (s *Server) createOrder(c *gin.Context) {
-	var req createOrderRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) createOrder(c *gin.Context, req createOrderRequest) {
 	res, err := s.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
 	if res != nil && res.Order != nil {
 		// An order exists (also after a 503 prepay_failed): a retry with the

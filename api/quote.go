@@ -104,11 +104,7 @@ func toQuoteResponse(q *service.Quote) quoteResponse {
 }
 
 // createQuote answers POST /api/v1/quotes with 201 and the quote.
-func (s *Server) createQuote(c *gin.Context) {
-	var req createQuoteRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) createQuote(c *gin.Context, req createQuoteRequest) {
 	in := service.QuoteInput{Region: req.Region, Person: req.Person, StartMonth: req.StartMonth, Months: req.Months,
 		IncludeArrears: req.IncludeArrears, UseMutualAid: req.UseMutualAid}
 	for _, x := range req.Insurances {

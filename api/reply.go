@@ -65,3 +65,14 @@ func replyList[T, R any](c *gin.Context, key string, xs []T, err error, to func(
 func byValue[T, R any](to func(*T) R) func(T) R {
 	return func(v T) R { return to(&v) }
 }
+
+// withBody adapts a handler of a JSON body: it binds the body into a Req
+// (strictly, see bind) and calls h with it, or answers the error envelope.
+func withBody[Req any](h func(c *gin.Context, req Req)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req Req
+		if bind(c, &req) {
+			h(c, req)
+		}
+	}
+}

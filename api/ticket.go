@@ -76,11 +76,7 @@ type ticketOpenRequest struct {
 	FAQID    string `json:"faq_id"`
 }
 
-func (s *Server) ticketOpen(c *gin.Context) {
-	var req ticketOpenRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketOpen(c *gin.Context, req ticketOpenRequest) {
 	t, err := s.deps.Tickets.Open(c.Request.Context(), currentUser(c).ID,
 		service.TicketInput{OrderNo: req.OrderNo, Category: req.Category, Body: req.Body, FAQID: req.FAQID})
 	reply(c, http.StatusCreated, t, err, userTicket)
@@ -100,11 +96,7 @@ type ticketBodyRequest struct {
 	Body string `json:"body"`
 }
 
-func (s *Server) ticketFollowUp(c *gin.Context) {
-	var req ticketBodyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketFollowUp(c *gin.Context, req ticketBodyRequest) {
 	t, err := s.deps.Tickets.FollowUp(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Body)
 	reply(c, http.StatusOK, t, err, userTicket)
 }
@@ -118,11 +110,7 @@ type ticketUserStatusRequest struct {
 	Status string `json:"status"`
 }
 
-func (s *Server) ticketStatus(c *gin.Context) {
-	var req ticketUserStatusRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketStatus(c *gin.Context, req ticketUserStatusRequest) {
 	t, err := s.deps.Tickets.SetStatus(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Status)
 	reply(c, http.StatusOK, t, err, userTicket)
 }
@@ -137,20 +125,12 @@ func (s *Server) adminTicket(c *gin.Context) {
 	reply(c, http.StatusOK, t, err, opsTicket)
 }
 
-func (s *Server) adminTicketReply(c *gin.Context) {
-	var req ticketBodyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminTicketReply(c *gin.Context, req ticketBodyRequest) {
 	t, err := s.deps.Tickets.Reply(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Body)
 	reply(c, http.StatusOK, t, err, opsTicket)
 }
 
-func (s *Server) adminTicketStatus(c *gin.Context) {
-	var req ticketStatusRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminTicketStatus(c *gin.Context, req ticketStatusRequest) {
 	t, err := s.deps.Tickets.AdminSetStatus(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Status, req.Note)
 	reply(c, http.StatusOK, t, err, opsTicket)
 }
