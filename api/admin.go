@@ -185,10 +185,9 @@ func (s *Server) adminOrder(c *gin.Context) {
 // toAdminOrderJSON is an order with its batches' posting, hold and refund
 // and the timeline, for operations.
 func toAdminOrderJSON(o *service.AdminOrder) gin.H {
-	events := make([]eventJSON, len(o.Events))
-	for i, e := range o.Events {
-		events[i] = eventJSON{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
-	}
+	events := listJSON(o.Events, func(e service.OrderEvent) eventJSON {
+		return eventJSON{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
+	})
 	type batchJSON struct {
 		Seq           int             `json:"seq"`
 		OutTradeNo    string          `json:"out_trade_no"`

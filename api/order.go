@@ -219,13 +219,13 @@ func (s *Server) getOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
-	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)})
-	}
-	for _, e := range d.Timeline {
-		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
-	}
+	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order),
+		Lines: listJSON(d.Lines, func(l service.QuoteLine) lineResponse {
+			return lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)}
+		}),
+		Timeline: listJSON(d.Timeline, func(e service.OrderEvent) eventResponse {
+			return eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
+		})}
 	if s.deps.After != nil {
 		views, err := s.deps.After.View(c.Request.Context(), d.Order)
 		if err != nil {
