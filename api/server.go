@@ -1,6 +1,7 @@
 // Package api is the HTTP transport: gin handlers, middleware and the one
-// error envelope. Handlers decode, call a service and encode; *gin.Context
-// never leaves this package.
+// error envelope. Handlers decode, call a service and encode (the helpers
+// of reply.go: withBody, reply, replyList, noContent); *gin.Context never
+// leaves this package.
 //
 // Three kinds of caller use it: the mini-program front end (Bearer token),
 // WeChat Pay notifications (signed by WeChat), and provincial platform
