@@ -77,15 +77,7 @@ func toHoldJSON(h *service.Hold) holdJSON {
 
 func (s *Server) adminHolds(c *gin.Context) {
 	hs, err := s.deps.Admin.Holds(c.Request.Context(), actorOf(c), service.HoldStatus(c.Query("status")))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]holdJSON, len(hs))
-	for i := range hs {
-		out[i] = toHoldJSON(&hs[i])
-	}
-	c.JSON(http.StatusOK, gin.H{"holds": out})
+	replyList(c, "holds", hs, err, byValue(toHoldJSON))
 }
 
 type alertJSON struct {
@@ -99,18 +91,14 @@ type alertJSON struct {
 	LastSeen  time.Time `json:"last_seen_at"`
 }
 
+func toAlertJSON(a service.Alert) alertJSON {
+	return alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: string(a.Status), Count: a.Count,
+		CreatedAt: a.CreatedAt.UTC(), LastSeen: a.LastSeenAt.UTC()}
+}
+
 func (s *Server) adminAlerts(c *gin.Context) {
 	as, err := s.deps.Admin.Alerts(c.Request.Context(), actorOf(c), service.AlertStatus(c.Query("status")))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]alertJSON, len(as))
-	for i, a := range as {
-		out[i] = alertJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: string(a.Status), Count: a.Count,
-			CreatedAt: a.CreatedAt.UTC(), LastSeen: a.LastSeenAt.UTC()}
-	}
-	c.JSON(http.StatusOK, gin.H{"alerts": out})
+	replyList(c, "alerts", as, err, toAlertJSON)
 }
 
 type findingJSON struct {
@@ -122,26 +110,21 @@ type findingJSON struct {
 	Detail      string `json:"detail,omitempty"`
 }
 
+func toReconJSON(r *service.ReconReport) gin.H {
+	findings := listJSON(r.Findings, func(f service.ReconFinding) findingJSON {
+		return findingJSON{Kind: f.Kind, OutTradeNo: f.OutTradeNo, OutRefundNo: f.OutRefundNo, LocalFen: int64(f.LocalFen), RemoteFen: int64(f.RemoteFen), Detail: f.Detail}
+	})
+	return gin.H{"date": r.Day, "bill_rows": r.BillRows, "ran_at": r.RanAt.UTC(), "findings": findings}
+}
+
 func (s *Server) adminRecon(c *gin.Context) {
 	r, err := s.deps.Admin.Recon(c.Request.Context(), actorOf(c), c.Query("date"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]findingJSON, len(r.Findings))
-	for i, f := range r.Findings {
-		out[i] = findingJSON{Kind: f.Kind, OutTradeNo: f.OutTradeNo, OutRefundNo: f.OutRefundNo, LocalFen: int64(f.LocalFen), RemoteFen: int64(f.RemoteFen), Detail: f.Detail}
-	}
-	c.JSON(http.StatusOK, gin.H{"date": r.Day, "bill_rows": r.BillRows, "ran_at": r.RanAt.UTC(), "findings": out})
+	reply(c, http.StatusOK, r, err, toReconJSON)
 }
 
 func (s *Server) adminReleaseHold(c *gin.Context) {
 	h, err := s.deps.Admin.ReleaseHold(c.Request.Context(), actorOf(c), c.Param("out_trade_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toHoldJSON(h))
+	reply(c, http.StatusOK, h, err, toHoldJSON)
 }
 
 type rejectHoldRequest struct {
@@ -158,20 +141,14 @@ func (s *Server) adminRejectHold(c *gin.Context) {
 		return
 	}
 	h, err := s.deps.Admin.RejectHold(c.Request.Context(), actorOf(c), c.Param("out_trade_no"), req.Note)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toHoldJSON(h))
+	reply(c, http.StatusOK, h, err, toHoldJSON)
 }
 
 func (s *Server) adminRetryRefund(c *gin.Context) {
 	r, err := s.deps.Admin.RetryRefund(c.Request.Context(), actorOf(c), c.Param("out_refund_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusAccepted, gin.H{"out_refund_no": r.OutRefundNo, "status": r.Status, "attempts": r.Attempts, "last_error": r.LastError})
+	reply(c, http.StatusAccepted, r, err, func(r *service.Refund) gin.H {
+		return gin.H{"out_refund_no": r.OutRefundNo, "status": r.Status, "attempts": r.Attempts, "last_error": r.LastError}
+	})
 }
 
 type resolvePostingRequest struct {
@@ -182,21 +159,15 @@ type resolvePostingRequest struct {
 
 // adminResolvePosting records what the platform confirmed out of band for a
 // batch whose posting outcome is unknown (status confirming).
-func (s *Server) adminResolvePosting(c *gin.Context) {
-	var req resolvePostingRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminResolvePosting(c *gin.Context, req resolvePostingRequest) {
 	st, err := s.deps.Admin.ResolvePosting(c.Request.Context(), actorOf(c), c.Param("out_trade_no"), req.Outcome, req.Reference, req.Note)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}
-	if st.Posting != nil {
-		out["posting_status"], out["reference"] = st.Posting.Status, st.Posting.Reference
-	}
-	c.JSON(http.StatusOK, out)
+	reply(c, http.StatusOK, st, err, func(st *service.PostingState) gin.H {
+		out := gin.H{"out_trade_no": c.Param("out_trade_no"), "batch_status": st.BatchStatus}
+		if st.Posting != nil {
+			out["posting_status"], out["reference"] = st.Posting.Status, st.Posting.Reference
+		}
+		return out
+	})
 }
 
 type eventJSON struct {
@@ -208,14 +179,15 @@ type eventJSON struct {
 
 func (s *Server) adminOrder(c *gin.Context) {
 	o, err := s.deps.Admin.Order(c.Request.Context(), actorOf(c), c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	events := make([]eventJSON, len(o.Events))
-	for i, e := range o.Events {
-		events[i] = eventJSON{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
-	}
+	reply(c, http.StatusOK, o, err, toAdminOrderJSON)
+}
+
+// toAdminOrderJSON is an order with its batches' posting, hold and refund
+// and the timeline, for operations.
+func toAdminOrderJSON(o *service.AdminOrder) gin.H {
+	events := listJSON(o.Events, func(e service.OrderEvent) eventJSON {
+		return eventJSON{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
+	})
 	type batchJSON struct {
 		Seq           int             `json:"seq"`
 		OutTradeNo    string          `json:"out_trade_no"`
@@ -245,6 +217,6 @@ func (s *Server) adminOrder(c *gin.Context) {
 		batches[i] = bj
 	}
 	// The person is referred to by id only; identity stays masked elsewhere.
-	c.JSON(http.StatusOK, gin.H{"order_no": o.Order.No, "user_id": o.Order.UserID, "person_id": o.Order.PersonID, "region": o.Order.Region,
-		"amount_fen": int64(o.Order.AmountFen), "status": o.Order.Status, "batches": batches, "timeline": events})
+	return gin.H{"order_no": o.Order.No, "user_id": o.Order.UserID, "person_id": o.Order.PersonID, "region": o.Order.Region,
+		"amount_fen": int64(o.Order.AmountFen), "status": o.Order.Status, "batches": batches, "timeline": events}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -35,26 +34,24 @@ type alertNoteRequest struct {
 
 func (s *Server) adminDecideAlert(ack bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-		if err != nil || id <= 0 {
-			fail(c, service.NotFound("告警不存在"))
+		id, ok := pathID(c, "id", service.NotFound("告警不存在"))
+		if !ok {
 			return
 		}
 		var req alertNoteRequest
 		if c.Request.ContentLength != 0 && !bind(c, &req) {
 			return
 		}
-		var a *service.OpsAlert
+		decide := s.deps.Ops.ResolveAlert
 		if ack {
-			a, err = s.deps.Ops.AckAlert(c.Request.Context(), actorOf(c), id, req.Note)
-		} else {
-			a, err = s.deps.Ops.ResolveAlert(c.Request.Context(), actorOf(c), id, req.Note)
+			decide = s.deps.Ops.AckAlert
 		}
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, alertDecisionJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Status: string(a.Status), DecidedBy: a.DecidedBy, Note: a.Note,
-			AckedAt: optTime(a.AckedAt), ResolvedAt: optTime(a.ResolvedAt)})
+		a, err := decide(c.Request.Context(), actorOf(c), id, req.Note)
+		reply(c, http.StatusOK, a, err, toAlertDecisionJSON)
 	}
+}
+
+func toAlertDecisionJSON(a *service.OpsAlert) alertDecisionJSON {
+	return alertDecisionJSON{ID: a.ID, Kind: a.Kind, Ref: a.Ref, Status: string(a.Status), DecidedBy: a.DecidedBy, Note: a.Note,
+		AckedAt: optTime(a.AckedAt), ResolvedAt: optTime(a.ResolvedAt)}
 }

@@ -34,28 +34,18 @@ type loginResponse struct {
 	User      userResponse `json:"user"`
 }
 
-func (s *Server) login(c *gin.Context) {
-	var req loginRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) login(c *gin.Context, req loginRequest) {
 	sess, err := s.deps.Auth.Login(c.Request.Context(), req.Code)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), User: s.toUserResponse(c, sess.User)})
+	reply(c, http.StatusOK, sess, err, func(sess *service.Session) loginResponse {
+		return loginResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC(), User: s.toUserResponse(c, sess.User)}
+	})
 }
 
 // logout ends the caller's session: DELETE /api/v1/auth/session.
 func (s *Server) logout(ender SessionEnder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if err := ender.Logout(c.Request.Context(), strings.TrimSpace(token)); err != nil {
-			fail(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
+		noContent(c, ender.Logout(c.Request.Context(), strings.TrimSpace(token)))
 	}
 }
 
@@ -63,11 +53,7 @@ func (s *Server) logout(ender SessionEnder) gin.HandlerFunc {
 // DELETE /api/v1/auth/sessions.
 func (s *Server) logoutEverywhere(ender SessionEnder) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := ender.LogoutEverywhere(c.Request.Context(), currentUser(c).ID); err != nil {
-			fail(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
+		noContent(c, ender.LogoutEverywhere(c.Request.Context(), currentUser(c).ID))
 	}
 }
 
@@ -79,22 +65,14 @@ type updateMeRequest struct {
 	CareMode *bool `json:"care_mode"`
 }
 
-func (s *Server) updateMe(c *gin.Context) {
-	var req updateMeRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) updateMe(c *gin.Context, req updateMeRequest) {
 	if req.CareMode == nil {
 		fail(c, service.Invalid("invalid_request", "没有可更新的字段",
 			service.FieldError{Field: "care_mode", Code: "required", Message: "请提供 care_mode"}))
 		return
 	}
 	u, err := s.deps.Auth.SetCareMode(c.Request.Context(), currentUser(c).ID, *req.CareMode)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, s.toUserResponse(c, u))
+	reply(c, http.StatusOK, u, err, func(u *service.User) userResponse { return s.toUserResponse(c, u) })
 }
 
 func (s *Server) toUserResponse(c *gin.Context, u *service.User) userResponse {

@@ -30,12 +30,12 @@ type creditOfferResponse struct {
 }
 
 func (s *Server) creditRegions(c *gin.Context) {
-	out := []creditOfferResponse{}
-	for _, o := range s.deps.Credit.Offers() {
-		out = append(out, creditOfferResponse{Region: o.Region, Name: o.Name, LimitFen: o.Rule.LimitFen,
-			CollectionDay: o.Rule.CollectionDay, BackPayments: o.Rule.BackPayments, IllustrativeItems: append([]string{}, o.Illustrative...)})
-	}
-	c.JSON(http.StatusOK, gin.H{"regions": out})
+	c.JSON(http.StatusOK, gin.H{"regions": listJSON(s.deps.Credit.Offers(), toCreditOfferResponse)})
+}
+
+func toCreditOfferResponse(o service.CreditOffer) creditOfferResponse {
+	return creditOfferResponse{Region: o.Region, Name: o.Name, LimitFen: o.Rule.LimitFen,
+		CollectionDay: o.Rule.CollectionDay, BackPayments: o.Rule.BackPayments, IllustrativeItems: append([]string{}, o.Illustrative...)}
 }
 
 type creditOrderResponse struct {
@@ -59,35 +59,22 @@ type creditStartResponse struct {
 	Confirm service.CreditConfirm `json:"confirm"`
 }
 
-func (s *Server) startCredit(c *gin.Context) {
-	var req createOrderRequest
-	if !bind(c, &req) {
-		return
-	}
+func toCreditStartResponse(res *service.CreditStart) creditStartResponse {
+	return creditStartResponse{orderResponse: toOrderResponse(res.Order),
+		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm}
+}
+
+func (s *Server) startCredit(c *gin.Context, req createOrderRequest) {
 	res, err := s.deps.Credit.Start(c.Request.Context(), currentUser(c).ID, req.QuoteID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, creditStartResponse{orderResponse: toOrderResponse(res.Order),
-		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
+	reply(c, http.StatusCreated, res, err, toCreditStartResponse)
 }
 
 func (s *Server) resumeCredit(c *gin.Context) {
 	res, err := s.deps.Credit.Resume(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, creditStartResponse{orderResponse: toOrderResponse(res.Order),
-		Credit: toCreditResponse(res.Credit, "请在微信支付分页面确认"), Confirm: res.Confirm})
+	reply(c, http.StatusOK, res, err, toCreditStartResponse)
 }
 
 func (s *Server) getCredit(c *gin.Context) {
 	v, err := s.deps.Credit.View(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toCreditResponse(v.Credit, v.Notice))
+	reply(c, http.StatusOK, v, err, func(v *service.CreditView) creditOrderResponse { return toCreditResponse(v.Credit, v.Notice) })
 }

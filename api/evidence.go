@@ -33,19 +33,11 @@ func (s *Server) evidenceBundle(c *gin.Context) {
 		since = n
 	}
 	b, err := s.deps.Evidence.Bundle(c.Request.Context(), currentUser(c).ID, c.Param("voucher_code"), since)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, b)
+	reply(c, http.StatusOK, b, err, asIs)
 }
 
 // adminPublishTreeHead signs a tree head now (audited).
 func (s *Server) adminPublishTreeHead(c *gin.Context) {
 	h, err := s.deps.Evidence.PublishTreeHeadFor(c.Request.Context(), actorOf(c))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, h)
+	reply(c, http.StatusOK, h, err, asIs)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,53 +45,26 @@ func toFamilyResponse(v *service.FamilyView) familyResponse {
 		InvitationExpiresAt: optTime(v.InvitationExpiresAt)}
 }
 
-func (s *Server) familyAdd(c *gin.Context) {
-	var req familyAddRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) familyAdd(c *gin.Context, req familyAddRequest) {
 	v, err := s.deps.Family.Add(c.Request.Context(), currentUser(c).ID, service.FamilyInput{IdentityInput: req.input(), Relation: req.Relation})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toFamilyResponse(v))
+	reply(c, http.StatusCreated, v, err, toFamilyResponse)
 }
 
 func (s *Server) familyList(c *gin.Context) {
 	vs, err := s.deps.Family.List(c.Request.Context(), currentUser(c).ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]familyResponse, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, toFamilyResponse(v))
-	}
-	c.JSON(http.StatusOK, gin.H{"family": out})
+	replyList(c, "family", vs, err, toFamilyResponse)
 }
 
 // bindingID parses the :id path parameter; a malformed id is a 404 like an
 // unknown one.
-func bindingID(c *gin.Context) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		fail(c, service.ErrFamilyNotFound)
-		return 0, false
-	}
-	return id, true
-}
+func bindingID(c *gin.Context) (int64, bool) { return pathID(c, "id", service.ErrFamilyNotFound) }
 
 func (s *Server) familyRemove(c *gin.Context) {
 	id, ok := bindingID(c)
 	if !ok {
 		return
 	}
-	if err := s.deps.Family.Remove(c.Request.Context(), currentUser(c).ID, id); err != nil {
-		fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, s.deps.Family.Remove(c.Request.Context(), currentUser(c).ID, id))
 }
 
 type familyConsentRequest struct {
@@ -109,20 +81,12 @@ func (s *Server) familyConsent(c *gin.Context) {
 		return
 	}
 	v, err := s.deps.Family.ConsentWithCheck(c.Request.Context(), currentUser(c).ID, id, req.CheckID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toFamilyResponse(v))
+	reply(c, http.StatusOK, v, err, toFamilyResponse)
 }
 
 func (s *Server) familyAccept(c *gin.Context) {
 	v, err := s.deps.Family.Accept(c.Request.Context(), currentUser(c).ID, c.Param("token"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toFamilyResponse(v))
+	reply(c, http.StatusOK, v, err, toFamilyResponse)
 }
 
 // familyWithdraw is the member withdrawing consent to the binding :id (the
@@ -133,9 +97,5 @@ func (s *Server) familyWithdraw(c *gin.Context) {
 		return
 	}
 	v, err := s.deps.Family.Withdraw(c.Request.Context(), currentUser(c).ID, id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toFamilyResponse(v))
+	reply(c, http.StatusOK, v, err, toFamilyResponse)
 }

@@ -38,33 +38,27 @@ type faqHitJSON struct {
 }
 
 func toFAQHits(hs []service.FAQHit) []faqHitJSON {
-	out := make([]faqHitJSON, len(hs))
-	for i, h := range hs {
-		out[i] = faqHitJSON{ID: h.ID, Category: h.Category, Question: h.Question, Answer: h.Answer}
-	}
-	return out
+	return listJSON(hs, func(h service.FAQHit) faqHitJSON {
+		return faqHitJSON{ID: h.ID, Category: h.Category, Question: h.Question, Answer: h.Answer}
+	})
 }
 
 func (s *Server) helpSearch(c *gin.Context) {
 	u := currentUser(c)
 	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "5"))
 	hits, err := s.deps.Help.Search(c.Query("q"), limit, u.CareMode)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"care_mode": u.CareMode, "answers": toFAQHits(hits)})
+	reply(c, http.StatusOK, hits, err, func(hits []service.FAQHit) gin.H {
+		return gin.H{"care_mode": u.CareMode, "answers": toFAQHits(hits)}
+	})
 }
 
 func (s *Server) helpForOrder(c *gin.Context) {
 	u := currentUser(c)
 	h, err := s.deps.Help.ForOrder(c.Request.Context(), u.ID, c.Param("order_no"), u.CareMode)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"order_no": h.OrderNo, "status": h.Status, "delayed": h.Delayed, "title": h.Title,
-		"explanation": h.Explanation, "next_action": h.NextAction, "care_mode": u.CareMode, "related": toFAQHits(h.Related)})
+	reply(c, http.StatusOK, h, err, func(h *service.OrderHelp) gin.H {
+		return gin.H{"order_no": h.OrderNo, "status": h.Status, "delayed": h.Delayed, "title": h.Title,
+			"explanation": h.Explanation, "next_action": h.NextAction, "care_mode": u.CareMode, "related": toFAQHits(h.Related)}
+	})
 }
 
 type templateJSON struct {
@@ -74,21 +68,13 @@ type templateJSON struct {
 	Remaining  int    `json:"remaining"`
 }
 
-func writeTemplates(c *gin.Context, ts []service.TemplateGrant) {
-	out := make([]templateJSON, len(ts))
-	for i, t := range ts {
-		out[i] = templateJSON{Key: t.Key, TemplateID: t.TemplateID, Title: t.Title, Remaining: t.Remaining}
-	}
-	c.JSON(http.StatusOK, gin.H{"templates": out})
+func toTemplateJSON(t service.TemplateGrant) templateJSON {
+	return templateJSON{Key: t.Key, TemplateID: t.TemplateID, Title: t.Title, Remaining: t.Remaining}
 }
 
 func (s *Server) subscriptionsList(c *gin.Context) {
 	ts, err := s.deps.Subscriptions.Templates(c.Request.Context(), currentUser(c).ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	writeTemplates(c, ts)
+	replyList(c, "templates", ts, err, toTemplateJSON)
 }
 
 // subscriptionsRequest is wx.requestSubscribeMessage's result as the
@@ -97,23 +83,19 @@ type subscriptionsRequest struct {
 	Results map[string]string `json:"results"`
 }
 
-func (s *Server) subscriptionsRecord(c *gin.Context) {
-	var req subscriptionsRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) subscriptionsRecord(c *gin.Context, req subscriptionsRequest) {
 	ts, err := s.deps.Subscriptions.RecordResults(c.Request.Context(), currentUser(c).ID, req.Results)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	writeTemplates(c, ts)
+	replyList(c, "templates", ts, err, toTemplateJSON)
 }
 
 type lapseJSON struct {
 	Region    string    `json:"region"`
 	PersonID  int64     `json:"person_id"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+func toLapseJSON(w *service.LapseWatch) lapseJSON {
+	return lapseJSON{Region: w.Region, PersonID: w.PersonID, CreatedAt: w.CreatedAt.UTC()}
 }
 
 type lapseRequest struct {
@@ -123,34 +105,14 @@ type lapseRequest struct {
 
 func (s *Server) lapseList(c *gin.Context) {
 	ws, err := s.deps.Lapse.Watches(c.Request.Context(), currentUser(c).ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]lapseJSON, len(ws))
-	for i, w := range ws {
-		out[i] = lapseJSON{Region: w.Region, PersonID: w.PersonID, CreatedAt: w.CreatedAt.UTC()}
-	}
-	c.JSON(http.StatusOK, gin.H{"reminders": out})
+	replyList(c, "reminders", ws, err, byValue(toLapseJSON))
 }
 
-func (s *Server) lapseWatch(c *gin.Context) {
-	var req lapseRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) lapseWatch(c *gin.Context, req lapseRequest) {
 	w, err := s.deps.Lapse.Watch(c.Request.Context(), currentUser(c).ID, req.Region, req.Person)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, lapseJSON{Region: w.Region, PersonID: w.PersonID, CreatedAt: w.CreatedAt.UTC()})
+	reply(c, http.StatusOK, w, err, toLapseJSON)
 }
 
 func (s *Server) lapseUnwatch(c *gin.Context) {
-	if err := s.deps.Lapse.Unwatch(c.Request.Context(), currentUser(c).ID, c.Param("region"), c.Param("person")); err != nil {
-		fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	noContent(c, s.deps.Lapse.Unwatch(c.Request.Context(), currentUser(c).ID, c.Param("region"), c.Param("person")))
 }

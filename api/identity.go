@@ -39,6 +39,10 @@ type faceStartResponse struct {
 	ExpiresIn int    `json:"expires_in"`
 }
 
+func toFaceStartResponse(f *service.FaceStart) faceStartResponse {
+	return faceStartResponse{VerifyID: f.VerifyID, ExpiresIn: int(f.ExpiresIn.Seconds())}
+}
+
 // verifiedResponse answers a successful verification with the identity
 // masked.
 type verifiedResponse struct {
@@ -50,34 +54,22 @@ func maskedIdentity(p *service.Person) identityMasked {
 	return identityMasked{Name: pii.MaskName(p.Name), IDType: string(p.IDType), IDNumber: pii.MaskIDNumber(p.IDNumber)}
 }
 
-func (s *Server) faceStart(c *gin.Context) {
-	var req identityRequest
-	if !bind(c, &req) {
-		return
-	}
+func toVerifiedResponse(p *service.Person) verifiedResponse {
+	return verifiedResponse{Verified: true, Identity: maskedIdentity(p)}
+}
+
+func (s *Server) faceStart(c *gin.Context, req identityRequest) {
 	res, err := s.deps.Face.Start(c.Request.Context(), currentUser(c).ID, req.input())
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, faceStartResponse{VerifyID: res.VerifyID, ExpiresIn: int(res.ExpiresIn.Seconds())})
+	reply(c, http.StatusOK, res, err, toFaceStartResponse)
 }
 
 type faceResultRequest struct {
 	VerifyID string `json:"verify_id"`
 }
 
-func (s *Server) faceResult(c *gin.Context) {
-	var req faceResultRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) faceResult(c *gin.Context, req faceResultRequest) {
 	p, err := s.deps.Face.Result(c.Request.Context(), currentUser(c).ID, req.VerifyID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, verifiedResponse{Verified: true, Identity: maskedIdentity(p)})
+	reply(c, http.StatusOK, p, err, toVerifiedResponse)
 }
 
 type faceLegacyRequest struct {
@@ -85,17 +77,9 @@ type faceLegacyRequest struct {
 	VerifyResult string `json:"verify_result"`
 }
 
-func (s *Server) faceLegacy(c *gin.Context) {
-	var req faceLegacyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) faceLegacy(c *gin.Context, req faceLegacyRequest) {
 	p, err := s.deps.Face.Legacy(c.Request.Context(), currentUser(c).ID, service.LegacyInput{IdentityInput: req.input(), VerifyResult: req.VerifyResult})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, verifiedResponse{Verified: true, Identity: maskedIdentity(p)})
+	reply(c, http.StatusOK, p, err, toVerifiedResponse)
 }
 
 type altStartRequest struct {
@@ -112,18 +96,14 @@ type altStartResponse struct {
 	ExpiresIn int    `json:"expires_in"`
 }
 
-func (s *Server) altStart(c *gin.Context) {
-	var req altStartRequest
-	if !bind(c, &req) {
-		return
-	}
+func toAltStartResponse(a *service.AltCheck) altStartResponse {
+	return altStartResponse{CheckID: a.CheckID, Method: a.Method, ExpiresIn: int(a.ExpiresIn.Seconds())}
+}
+
+func (s *Server) altStart(c *gin.Context, req altStartRequest) {
 	res, err := s.deps.AltIdentity.Start(c.Request.Context(), currentUser(c).ID, service.AltStartInput{
 		Region: req.Region, Method: req.Method, Purpose: req.Purpose, IdentityInput: req.input(), Phone: req.Phone})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, altStartResponse{CheckID: res.CheckID, Method: res.Method, ExpiresIn: int(res.ExpiresIn.Seconds())})
+	reply(c, http.StatusOK, res, err, toAltStartResponse)
 }
 
 type altFinishRequest struct {
@@ -138,15 +118,11 @@ type altFinishResponse struct {
 	Identity identityMasked `json:"identity"`
 }
 
-func (s *Server) altFinish(c *gin.Context) {
-	var req altFinishRequest
-	if !bind(c, &req) {
-		return
-	}
+func toAltFinishResponse(r *service.AltResult) altFinishResponse {
+	return altFinishResponse{CheckID: r.CheckID, Purpose: r.Purpose, Verified: true, Identity: maskedIdentity(r.Person)}
+}
+
+func (s *Server) altFinish(c *gin.Context, req altFinishRequest) {
 	res, err := s.deps.AltIdentity.Finish(c.Request.Context(), currentUser(c).ID, req.CheckID, req.Secret)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, altFinishResponse{CheckID: res.CheckID, Purpose: res.Purpose, Verified: true, Identity: maskedIdentity(res.Person)})
+	reply(c, http.StatusOK, res, err, toAltFinishResponse)
 }

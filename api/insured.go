@@ -38,10 +38,10 @@ type insuredResponse struct {
 // insuredProfile answers GET /api/v1/insured?region=&person=.
 func (s *Server) insuredProfile(c *gin.Context) {
 	v, err := s.deps.Insured.Profile(c.Request.Context(), currentUser(c).ID, c.Query("region"), c.Query("person"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
+	reply(c, http.StatusOK, v, err, toInsuredResponse)
+}
+
+func toInsuredResponse(v *service.InsuredView) insuredResponse {
 	out := insuredResponse{Region: v.Region, PersonID: v.PersonID, CurrentMonth: v.CurrentMonth, ArrearsShown: v.ArrearsShown,
 		ArrearsFen: v.ArrearsFen, CurrentDueFen: v.CurrentDue, MutualAidBalanceFen: v.MutualAidBalanceFen,
 		Insurances: []insuranceStatusResponse{}, Arrears: []arrearsMonthResponse{}}
@@ -51,5 +51,5 @@ func (s *Server) insuredProfile(c *gin.Context) {
 	for _, a := range v.Arrears {
 		out.Arrears = append(out.Arrears, arrearsMonthResponse(a))
 	}
-	c.JSON(http.StatusOK, out)
+	return out
 }

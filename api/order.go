@@ -134,22 +134,18 @@ type createOrderRequest struct {
 	QuoteID string `json:"quote_id"`
 }
 
-func (s *Server) createOrder(c *gin.Context) {
-	var req createOrderRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) createOrder(c *gin.Context, req createOrderRequest) {
 	res, err := s.deps.Orders.CreateOrder(c.Request.Context(), currentUser(c).ID, req.QuoteID)
 	if res != nil && res.Order != nil {
 		// An order exists (also after a 503 prepay_failed): a retry with the
 		// same Idempotency-Key resumes it instead of replaying this reply.
 		c.Set(resumeOrderKey, res.Order.No)
 	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams})
+	reply(c, http.StatusCreated, res, err, toCreateOrderResponse)
+}
+
+func toCreateOrderResponse(res *service.PayResult) createOrderResponse {
+	return createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams}
 }
 
 // resumeOrder answers a retry of a create-order request whose order exists
@@ -173,51 +169,48 @@ func (s *Server) resumeOrder(c *gin.Context, saved *service.SavedResponse) {
 			return
 		}
 	}
-	c.AbortWithStatusJSON(http.StatusCreated, createOrderResponse{orderResponse: toOrderResponse(res.Order), PaySeq: res.Seq, PayParams: res.PayParams})
+	c.AbortWithStatusJSON(http.StatusCreated, toCreateOrderResponse(res))
 }
 
 func (s *Server) payBatch(c *gin.Context) {
-	seq, err := strconv.Atoi(c.Param("seq"))
-	if err != nil || seq < 1 || seq > 99 {
-		fail(c, service.NotFound("该笔缴费不存在"))
+	seq, ok := batchSeq(c)
+	if !ok {
 		return
 	}
 	res, err := s.deps.Orders.PayBatch(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: res.PayParams})
+	reply(c, http.StatusOK, res, err, func(res *service.PayResult) payResponse {
+		return payResponse{OrderNo: res.Order.No, Seq: res.Seq, PayParams: res.PayParams}
+	})
 }
 
 func (s *Server) listOrders(c *gin.Context) {
-	page, pageSize := 1, service.DefaultPageSize
-	if v := c.Query("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > service.MaxPage {
-			fail(c, service.Invalid(service.CodeInvalid, "page 无效", service.FieldError{Field: "page", Code: "invalid", Message: fmt.Sprintf("应为 1 到 %d", service.MaxPage)}))
-			return
-		}
-		page = n
-	}
-	if v := c.Query("page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > service.MaxPageSize {
-			fail(c, service.Invalid(service.CodeInvalid, "page_size 无效", service.FieldError{Field: "page_size", Code: "invalid", Message: "应为 1 到 50"}))
-			return
-		}
-		pageSize = n
-	}
-	orders, total, err := s.deps.Orders.FindOrders(c.Request.Context(), currentUser(c).ID, page, pageSize)
-	if err != nil {
-		fail(c, err)
+	page, ok := queryCount(c, "page", 1, service.MaxPage)
+	if !ok {
 		return
 	}
-	r := orderListResponse{Orders: []orderResponse{}, Total: total, Page: page, PageSize: pageSize}
-	for _, o := range orders {
-		r.Orders = append(r.Orders, toOrderResponse(o))
+	pageSize, ok := queryCount(c, "page_size", service.DefaultPageSize, service.MaxPageSize)
+	if !ok {
+		return
 	}
-	c.JSON(http.StatusOK, r)
+	orders, total, err := s.deps.Orders.FindOrders(c.Request.Context(), currentUser(c).ID, page, pageSize)
+	reply(c, http.StatusOK, orders, err, func(orders []*service.Order) orderListResponse {
+		return orderListResponse{Orders: listJSON(orders, toOrderResponse), Total: total, Page: page, PageSize: pageSize}
+	})
+}
+
+// queryCount reads the optional query parameter name, a whole number from
+// 1 to max; def when it is absent.
+func queryCount(c *gin.Context, name string, def, max int) (int, bool) {
+	v := c.Query(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		fail(c, service.Invalid(service.CodeInvalid, name+" 无效", service.FieldError{Field: name, Code: "invalid", Message: fmt.Sprintf("应为 1 到 %d", max)}))
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Server) getOrder(c *gin.Context) {
@@ -226,13 +219,13 @@ func (s *Server) getOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order), Lines: []lineResponse{}, Timeline: []eventResponse{}}
-	for _, l := range d.Lines {
-		r.Lines = append(r.Lines, lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)})
-	}
-	for _, e := range d.Timeline {
-		r.Timeline = append(r.Timeline, eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()})
-	}
+	r := orderDetailResponse{orderResponse: toOrderResponse(d.Order),
+		Lines: listJSON(d.Lines, func(l service.QuoteLine) lineResponse {
+			return lineResponse{lineAmounts: toLineAmounts(l), PricedBy: l.PricedBy, Source: string(l.Source)}
+		}),
+		Timeline: listJSON(d.Timeline, func(e service.OrderEvent) eventResponse {
+			return eventResponse{BatchSeq: e.BatchSeq, Type: e.Type, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
+		})}
 	if s.deps.After != nil {
 		views, err := s.deps.After.View(c.Request.Context(), d.Order)
 		if err != nil {
@@ -259,9 +252,7 @@ func (s *Server) getOrder(c *gin.Context) {
 
 func (s *Server) cancelOrder(c *gin.Context) {
 	res, err := s.deps.Orders.CancelOrder(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, cancelResponse{orderResponse: toOrderResponse(res.Order), FullyCancelled: res.FullyCancelled, Message: res.Message})
+	reply(c, http.StatusOK, res, err, func(res *service.CancelResult) cancelResponse {
+		return cancelResponse{orderResponse: toOrderResponse(res.Order), FullyCancelled: res.FullyCancelled, Message: res.Message}
+	})
 }

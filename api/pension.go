@@ -59,12 +59,12 @@ func (s *Server) estimatePension(c *gin.Context) {
 		return
 	}
 	e, err := s.deps.Pension.Estimate(in)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, pensionResponse{AvgWageFen: e.AvgWageFen, TotalYears: e.TotalYears, BaseRatioBP: e.BaseRatioBP,
+	reply(c, http.StatusOK, e, err, toPensionResponse)
+}
+
+func toPensionResponse(e service.PensionEstimate) pensionResponse {
+	return pensionResponse{AvgWageFen: e.AvgWageFen, TotalYears: e.TotalYears, BaseRatioBP: e.BaseRatioBP,
 		BasicPensionFen: e.BasicPensionFen, AccountAtRetirementFen: e.AccountAtRetirementFen, Divisor: e.Divisor,
 		PersonalPensionFen: e.PersonalPensionFen, MonthlyPensionFen: e.MonthlyPensionFen, RetirementYear: e.RetirementYear,
-		MinMonthsRequired: e.MinMonthsRequired, MeetsMinimum: e.MeetsMinimum, Assumptions: e.Assumptions})
+		MinMonthsRequired: e.MinMonthsRequired, MeetsMinimum: e.MeetsMinimum, Assumptions: e.Assumptions}
 }

@@ -104,30 +104,18 @@ func toQuoteResponse(q *service.Quote) quoteResponse {
 }
 
 // createQuote answers POST /api/v1/quotes with 201 and the quote.
-func (s *Server) createQuote(c *gin.Context) {
-	var req createQuoteRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) createQuote(c *gin.Context, req createQuoteRequest) {
 	in := service.QuoteInput{Region: req.Region, Person: req.Person, StartMonth: req.StartMonth, Months: req.Months,
 		IncludeArrears: req.IncludeArrears, UseMutualAid: req.UseMutualAid}
 	for _, x := range req.Insurances {
 		in.Insurances = append(in.Insurances, service.InsuranceChoice(x))
 	}
 	q, err := s.deps.Quotes.CreateQuote(c.Request.Context(), currentUser(c).ID, in)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toQuoteResponse(q))
+	reply(c, http.StatusCreated, q, err, toQuoteResponse)
 }
 
 // getQuote answers GET /api/v1/quotes/:id; another user's quote is 404.
 func (s *Server) getQuote(c *gin.Context) {
 	q, err := s.deps.Quotes.FindQuote(c.Request.Context(), currentUser(c).ID, c.Param("id"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toQuoteResponse(q))
+	reply(c, http.StatusOK, q, err, toQuoteResponse)
 }

@@ -141,21 +141,12 @@ func (s *Server) toRegionResponse(r *service.Region) regionResponse {
 
 // listRegions answers GET /api/v1/regions.
 func (s *Server) listRegions(c *gin.Context) {
-	regions := s.deps.Quotes.Regions()
-	out := make([]regionSummaryResponse, 0, len(regions))
-	for i := range regions {
-		out = append(out, s.toRegionSummary(&regions[i]))
-	}
-	c.JSON(http.StatusOK, gin.H{"regions": out})
+	c.JSON(http.StatusOK, gin.H{"regions": listJSON(s.deps.Quotes.Regions(), byValue(s.toRegionSummary))})
 }
 
 // getRegion answers GET /api/v1/regions/:code with the policy note and
 // every figure and its source.
 func (s *Server) getRegion(c *gin.Context) {
 	r, err := s.deps.Quotes.FindRegion(c.Param("code"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, s.toRegionResponse(r))
+	reply(c, http.StatusOK, r, err, s.toRegionResponse)
 }

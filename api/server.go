@@ -1,6 +1,7 @@
 // Package api is the HTTP transport: gin handlers, middleware and the one
-// error envelope. Handlers decode, call a service and encode; *gin.Context
-// never leaves this package.
+// error envelope. Handlers decode, call a service and encode (the helpers
+// of reply.go: withBody, reply, replyList, noContent); *gin.Context never
+// leaves this package.
 //
 // Three kinds of caller use it: the mini-program front end (Bearer token),
 // WeChat Pay notifications (signed by WeChat), and provincial platform
@@ -157,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) Engine() *gin.Engine { return s.engine }
 
 // routes lists every route of the service. A nil service in Deps leaves its
-// routes out.
+// routes out; withBody marks the handlers that read a JSON body.
 func (s *Server) routes() {
 	e, d := s.engine, s.deps
 	e.HandleMethodNotAllowed = true
@@ -186,26 +187,26 @@ func (s *Server) routes() {
 	v1 := e.Group("/api/v1")
 	user := v1.Group("", s.authenticate)
 
-	v1.POST("/auth/login", s.limit("login", 20), s.login)
+	v1.POST("/auth/login", s.limit("login", 20), withBody(s.login))
 	if ender, ok := d.Auth.(SessionEnder); ok {
 		user.DELETE("/auth/session", s.logout(ender))
 		user.DELETE("/auth/sessions", s.logoutEverywhere(ender))
 	}
 	user.GET("/me", s.me)
-	user.PATCH("/me", s.updateMe)
+	user.PATCH("/me", withBody(s.updateMe))
 
 	if d.Face != nil {
-		s.userRoute(user, http.MethodPost, "/identity/face/start", "face_start", 10, s.faceStart)
-		s.userRoute(user, http.MethodPost, "/identity/face/result", "face_result", 30, s.faceResult)
-		s.userRoute(user, http.MethodPost, "/identity/face/legacy", "face_legacy", 10, s.faceLegacy)
+		s.userRoute(user, http.MethodPost, "/identity/face/start", "face_start", 10, withBody(s.faceStart))
+		s.userRoute(user, http.MethodPost, "/identity/face/result", "face_result", 30, withBody(s.faceResult))
+		s.userRoute(user, http.MethodPost, "/identity/face/legacy", "face_legacy", 10, withBody(s.faceLegacy))
 	}
 	if d.AltIdentity != nil {
-		s.userRoute(user, http.MethodPost, "/identity/alt/start", "alt_start", 5, s.altStart)
-		s.userRoute(user, http.MethodPost, "/identity/alt/finish", "alt_finish", 20, s.altFinish)
+		s.userRoute(user, http.MethodPost, "/identity/alt/start", "alt_start", 5, withBody(s.altStart))
+		s.userRoute(user, http.MethodPost, "/identity/alt/finish", "alt_finish", 20, withBody(s.altFinish))
 	}
 	if d.Family != nil {
 		user.GET("/family", s.familyList)
-		s.userRoute(user, http.MethodPost, "/family", "family_add", 10, s.familyAdd)
+		s.userRoute(user, http.MethodPost, "/family", "family_add", 10, withBody(s.familyAdd))
 		user.DELETE("/family/:id", s.familyRemove)
 		user.POST("/family/:id/consent", s.familyConsent)
 		s.userRoute(user, http.MethodPost, "/family/invitations/:token/accept", "family_accept", 10, s.familyAccept)
@@ -216,12 +217,12 @@ func (s *Server) routes() {
 		v1.GET("/regions", s.listRegions)
 		v1.GET("/regions/:code", s.getRegion)
 		v1.GET("/pension/estimate", s.limit("pension", 60), s.estimatePension)
-		s.userRoute(user, http.MethodPost, "/quotes", "quote", 30, s.createQuote)
+		s.userRoute(user, http.MethodPost, "/quotes", "quote", 30, withBody(s.createQuote))
 		user.GET("/quotes/:id", s.getQuote)
 		s.userRoute(user, http.MethodGet, "/insured", "insured", 30, s.insuredProfile)
 	}
 	if d.Orders != nil {
-		s.userRoute(user, http.MethodPost, "/orders", "order", 30, s.idempotent, s.createOrder)
+		s.userRoute(user, http.MethodPost, "/orders", "order", 30, s.idempotent, withBody(s.createOrder))
 		user.GET("/orders", s.listOrders)
 		user.GET("/orders/:order_no", s.getOrder)
 		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/pay", "pay", 30, s.payBatch)
@@ -229,7 +230,7 @@ func (s *Server) routes() {
 	}
 	if d.Credit != nil {
 		user.GET("/credit/regions", s.creditRegions)
-		s.userRoute(user, http.MethodPost, "/credit/orders", "credit", 30, s.startCredit)
+		s.userRoute(user, http.MethodPost, "/credit/orders", "credit", 30, withBody(s.startCredit))
 		s.userRoute(user, http.MethodPost, "/credit/orders/:order_no/confirmation", "credit", 30, s.resumeCredit)
 		user.GET("/credit/orders/:order_no", s.getCredit)
 	}
@@ -250,19 +251,19 @@ func (s *Server) routes() {
 	}
 	if d.Subscriptions != nil {
 		user.GET("/subscriptions", s.subscriptionsList)
-		s.userRoute(user, http.MethodPost, "/subscriptions", "subscriptions", 30, s.subscriptionsRecord)
+		s.userRoute(user, http.MethodPost, "/subscriptions", "subscriptions", 30, withBody(s.subscriptionsRecord))
 	}
 	if d.Lapse != nil {
 		user.GET("/lapse-reminders", s.lapseList)
-		s.userRoute(user, http.MethodPost, "/lapse-reminders", "lapse", 20, s.lapseWatch)
+		s.userRoute(user, http.MethodPost, "/lapse-reminders", "lapse", 20, withBody(s.lapseWatch))
 		s.userRoute(user, http.MethodDelete, "/lapse-reminders/:region/:person", "lapse", 20, s.lapseUnwatch)
 	}
 	if d.Tickets != nil {
-		s.userRoute(user, http.MethodPost, "/tickets", "ticket_open", 10, s.ticketOpen)
+		s.userRoute(user, http.MethodPost, "/tickets", "ticket_open", 10, withBody(s.ticketOpen))
 		user.GET("/tickets", s.ticketList)
 		user.GET("/tickets/:ticket_no", s.ticketGet)
-		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/messages", "ticket_message", 20, s.ticketFollowUp)
-		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/status", "ticket_message", 20, s.ticketStatus)
+		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/messages", "ticket_message", 20, withBody(s.ticketFollowUp))
+		s.userRoute(user, http.MethodPost, "/tickets/:ticket_no/status", "ticket_message", 20, withBody(s.ticketStatus))
 	}
 	if d.StepUp != nil {
 		s.userRoute(user, http.MethodPost, "/orders/:order_no/batches/:seq/step-up", "stepup_start", 10, s.stepUpStart)
@@ -280,13 +281,13 @@ func (s *Server) routes() {
 		admin.POST("/holds/:out_trade_no/release", s.adminReleaseHold)
 		admin.POST("/holds/:out_trade_no/reject", s.adminRejectHold)
 		admin.POST("/refunds/:out_refund_no/retry", s.adminRetryRefund)
-		admin.POST("/postings/:out_trade_no/resolve", s.adminResolvePosting)
+		admin.POST("/postings/:out_trade_no/resolve", withBody(s.adminResolvePosting))
 		admin.GET("/orders/:order_no", s.adminOrder)
 		if d.Tickets != nil {
 			admin.GET("/tickets", s.adminTickets)
 			admin.GET("/tickets/:ticket_no", s.adminTicket)
-			admin.POST("/tickets/:ticket_no/reply", s.adminTicketReply)
-			admin.POST("/tickets/:ticket_no/status", s.adminTicketStatus)
+			admin.POST("/tickets/:ticket_no/reply", withBody(s.adminTicketReply))
+			admin.POST("/tickets/:ticket_no/status", withBody(s.adminTicketStatus))
 		}
 		if d.Evidence != nil {
 			admin.POST("/evidence/tree-heads", s.adminPublishTreeHead)

@@ -26,12 +26,7 @@ func (s *Server) stepUpStart(c *gin.Context) {
 		return
 	}
 	st, err := s.deps.StepUp.Start(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, stepUpStartResponse{VerifyID: st.VerifyID, ExpiresIn: int(st.ExpiresIn.Seconds()),
-		AttemptNo: st.AttemptNo, AttemptsLeft: st.AttemptsLeft})
+	reply(c, http.StatusOK, st, err, toStepUpStartResponse)
 }
 
 func (s *Server) stepUpResult(c *gin.Context) {
@@ -44,16 +39,7 @@ func (s *Server) stepUpResult(c *gin.Context) {
 		return
 	}
 	res, err := s.deps.StepUp.Result(c.Request.Context(), currentUser(c).ID, c.Param("order_no"), seq, req.VerifyID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := stepUpResultResponse{Released: res.Released, HoldStatus: string(res.Hold.Status)}
-	if !res.Hold.DecidedAt.IsZero() {
-		t := res.Hold.DecidedAt.UTC()
-		out.DecidedAt = &t
-	}
-	c.JSON(http.StatusOK, out)
+	reply(c, http.StatusOK, res, err, toStepUpResultResponse)
 }
 
 // batchSeq reads the :seq path parameter; a bad one is not found.
@@ -73,10 +59,19 @@ type stepUpStartResponse struct {
 	AttemptsLeft int    `json:"attempts_left"`
 }
 
+func toStepUpStartResponse(st *service.StepUpStart) stepUpStartResponse {
+	return stepUpStartResponse{VerifyID: st.VerifyID, ExpiresIn: int(st.ExpiresIn.Seconds()),
+		AttemptNo: st.AttemptNo, AttemptsLeft: st.AttemptsLeft}
+}
+
 type stepUpResultResponse struct {
 	Released   bool       `json:"released"`
 	HoldStatus string     `json:"hold_status"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+}
+
+func toStepUpResultResponse(res *service.StepUpResult) stepUpResultResponse {
+	return stepUpResultResponse{Released: res.Released, HoldStatus: string(res.Hold.Status), DecidedAt: optTime(res.Hold.DecidedAt)}
 }
 
 // holdChoiceJSON tells the payer of a held batch what they may do.

@@ -65,13 +65,9 @@ func toTicketJSON(t *service.Ticket, ops bool) ticketJSON {
 	return out
 }
 
-func toTicketList(ts []service.Ticket, ops bool) []ticketJSON {
-	out := make([]ticketJSON, len(ts))
-	for i := range ts {
-		out[i] = toTicketJSON(&ts[i], ops)
-	}
-	return out
-}
+// userTicket and opsTicket convert a ticket for its user and for operations.
+func userTicket(t *service.Ticket) ticketJSON { return toTicketJSON(t, false) }
+func opsTicket(t *service.Ticket) ticketJSON  { return toTicketJSON(t, true) }
 
 type ticketOpenRequest struct {
 	OrderNo  string `json:"order_no"`
@@ -80,53 +76,29 @@ type ticketOpenRequest struct {
 	FAQID    string `json:"faq_id"`
 }
 
-func (s *Server) ticketOpen(c *gin.Context) {
-	var req ticketOpenRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketOpen(c *gin.Context, req ticketOpenRequest) {
 	t, err := s.deps.Tickets.Open(c.Request.Context(), currentUser(c).ID,
 		service.TicketInput{OrderNo: req.OrderNo, Category: req.Category, Body: req.Body, FAQID: req.FAQID})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toTicketJSON(t, false))
+	reply(c, http.StatusCreated, t, err, userTicket)
 }
 
 func (s *Server) ticketList(c *gin.Context) {
 	ts, err := s.deps.Tickets.Mine(c.Request.Context(), currentUser(c).ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"tickets": toTicketList(ts, false)})
+	replyList(c, "tickets", ts, err, byValue(userTicket))
 }
 
 func (s *Server) ticketGet(c *gin.Context) {
 	t, err := s.deps.Tickets.Get(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, false))
+	reply(c, http.StatusOK, t, err, userTicket)
 }
 
 type ticketBodyRequest struct {
 	Body string `json:"body"`
 }
 
-func (s *Server) ticketFollowUp(c *gin.Context) {
-	var req ticketBodyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketFollowUp(c *gin.Context, req ticketBodyRequest) {
 	t, err := s.deps.Tickets.FollowUp(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Body)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, false))
+	reply(c, http.StatusOK, t, err, userTicket)
 }
 
 type ticketStatusRequest struct {
@@ -138,59 +110,27 @@ type ticketUserStatusRequest struct {
 	Status string `json:"status"`
 }
 
-func (s *Server) ticketStatus(c *gin.Context) {
-	var req ticketUserStatusRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) ticketStatus(c *gin.Context, req ticketUserStatusRequest) {
 	t, err := s.deps.Tickets.SetStatus(c.Request.Context(), currentUser(c).ID, c.Param("ticket_no"), req.Status)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, false))
+	reply(c, http.StatusOK, t, err, userTicket)
 }
 
 func (s *Server) adminTickets(c *gin.Context) {
 	ts, err := s.deps.Tickets.AdminTickets(c.Request.Context(), actorOf(c), c.Query("status"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"tickets": toTicketList(ts, true)})
+	replyList(c, "tickets", ts, err, byValue(opsTicket))
 }
 
 func (s *Server) adminTicket(c *gin.Context) {
 	t, err := s.deps.Tickets.AdminTicket(c.Request.Context(), actorOf(c), c.Param("ticket_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, true))
+	reply(c, http.StatusOK, t, err, opsTicket)
 }
 
-func (s *Server) adminTicketReply(c *gin.Context) {
-	var req ticketBodyRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminTicketReply(c *gin.Context, req ticketBodyRequest) {
 	t, err := s.deps.Tickets.Reply(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Body)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, true))
+	reply(c, http.StatusOK, t, err, opsTicket)
 }
 
-func (s *Server) adminTicketStatus(c *gin.Context) {
-	var req ticketStatusRequest
-	if !bind(c, &req) {
-		return
-	}
+func (s *Server) adminTicketStatus(c *gin.Context, req ticketStatusRequest) {
 	t, err := s.deps.Tickets.AdminSetStatus(c.Request.Context(), actorOf(c), c.Param("ticket_no"), req.Status, req.Note)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toTicketJSON(t, true))
+	reply(c, http.StatusOK, t, err, opsTicket)
 }

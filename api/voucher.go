@@ -28,34 +28,29 @@ type voucherJSON struct {
 	VerifyCode string                  `json:"verify_code"`
 }
 
-func (s *Server) listVouchers(c *gin.Context) {
-	vs, err := s.deps.Vouchers.ListForUser(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	out := make([]voucherJSON, len(vs))
-	for i, v := range vs {
-		j := voucherJSON{Kind: string(v.Kind), Title: v.Kind.Title(), OutTradeNo: v.OutTradeNo, AmountFen: int64(v.AmountFen),
-			IssuedAt: v.IssuedAt.UTC(), Expired: v.Purged(), Content: v.Content, VerifyCode: v.Code}
-		j.KeptUntil = optTime(v.ExpiresAt)
-		out[i] = j
-	}
-	c.JSON(http.StatusOK, gin.H{"vouchers": out})
+func toVoucherJSON(v service.Voucher) voucherJSON {
+	return voucherJSON{Kind: string(v.Kind), Title: v.Kind.Title(), OutTradeNo: v.OutTradeNo, AmountFen: int64(v.AmountFen),
+		IssuedAt: v.IssuedAt.UTC(), KeptUntil: optTime(v.ExpiresAt), Expired: v.Purged(), Content: v.Content, VerifyCode: v.Code}
 }
 
-func (s *Server) verifyVoucher(c *gin.Context) {
-	v, err := s.deps.Vouchers.Verify(c.Request.Context(), c.Query("code"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
+// toVerifyJSON is the public answer of a voucher check.
+func toVerifyJSON(v *service.VoucherCheck) gin.H {
 	status := "valid"
 	if v.Expired {
 		status = "expired"
 	}
-	c.JSON(http.StatusOK, gin.H{"status": status, "kind": v.Kind, "title": v.Title, "amount_fen": int64(v.AmountFen),
-		"issued_on": v.IssuedOn, "order_no": v.OrderNo, "summary": v.Summary})
+	return gin.H{"status": status, "kind": v.Kind, "title": v.Title, "amount_fen": int64(v.AmountFen),
+		"issued_on": v.IssuedOn, "order_no": v.OrderNo, "summary": v.Summary}
+}
+
+func (s *Server) listVouchers(c *gin.Context) {
+	vs, err := s.deps.Vouchers.ListForUser(c.Request.Context(), currentUser(c).ID, c.Param("order_no"))
+	replyList(c, "vouchers", vs, err, toVoucherJSON)
+}
+
+func (s *Server) verifyVoucher(c *gin.Context) {
+	v, err := s.deps.Vouchers.Verify(c.Request.Context(), c.Query("code"))
+	reply(c, http.StatusOK, v, err, toVerifyJSON)
 }
 
 // refundViewJSON is a batch's refund as the order views show it.

@@ -71,10 +71,23 @@ func (c *Console) render(ctx *gin.Context, status int, name string, p *page) {
 	ctx.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// done answers a successful action with a redirect to a page (POST, then
-// redirect, then GET).
-func done(ctx *gin.Context, path, msg string) {
+// done answers an action: the error page when err is set, else a redirect
+// to a page (POST, then redirect, then GET) that flashes msg.
+func (c *Console) done(ctx *gin.Context, err error, path, msg string) {
+	if err != nil {
+		c.failErr(ctx, err)
+		return
+	}
 	ctx.Redirect(http.StatusSeeOther, path+"?msg="+url.QueryEscape(msg))
+}
+
+// show renders the page name with p, or the error page when err is set.
+func (c *Console) show(ctx *gin.Context, err error, name string, p *page) {
+	if err != nil {
+		c.failErr(ctx, err)
+		return
+	}
+	c.render(ctx, http.StatusOK, name, p)
 }
 
 func (c *Console) funcs() template.FuncMap {
@@ -187,29 +200,18 @@ func reconOf(ref string) string {
 
 func (c *Console) dashboard(ctx *gin.Context) {
 	d, err := c.d.Ops.Dashboard(ctx.Request.Context(), actor(ctx))
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "dashboard", &page{Title: "概览", Nav: "dashboard", Data: d})
+	c.show(ctx, err, "dashboard", &page{Title: "概览", Nav: "dashboard", Data: d})
 }
 
 func (c *Console) holds(ctx *gin.Context) {
 	status := ctx.DefaultQuery("status", string(service.HoldOpen))
 	hs, err := c.d.Admin.Holds(ctx.Request.Context(), actor(ctx), service.HoldStatus(status))
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "holds", &page{Title: "风控冻结", Nav: "holds", Data: map[string]any{"Holds": hs, "Status": status}})
+	c.show(ctx, err, "holds", &page{Title: "风控冻结", Nav: "holds", Data: map[string]any{"Holds": hs, "Status": status}})
 }
 
 func (c *Console) releaseHold(ctx *gin.Context) {
-	if _, err := c.d.Admin.ReleaseHold(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no")); err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	done(ctx, "/ops/holds", "released")
+	_, err := c.d.Admin.ReleaseHold(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no"))
+	c.done(ctx, err, "/ops/holds", "released")
 }
 
 func (c *Console) rejectHold(ctx *gin.Context) {
@@ -218,20 +220,13 @@ func (c *Console) rejectHold(ctx *gin.Context) {
 		c.fail(ctx, http.StatusBadRequest, "拒绝时请填写备注（最多200字）")
 		return
 	}
-	if _, err := c.d.Admin.RejectHold(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no"), note); err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	done(ctx, "/ops/holds", "rejected")
+	_, err := c.d.Admin.RejectHold(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no"), note)
+	c.done(ctx, err, "/ops/holds", "rejected")
 }
 
 func (c *Console) unknown(ctx *gin.Context) {
 	us, err := c.d.Ops.UnknownOutcomes(ctx.Request.Context(), actor(ctx))
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "unknown", &page{Title: "结果未知的入账", Nav: "unknown",
+	c.show(ctx, err, "unknown", &page{Title: "结果未知的入账", Nav: "unknown",
 		Data: map[string]any{"Items": us, "CanResolve": c.d.Ops.CanResolveUnknown()}})
 }
 
@@ -246,11 +241,8 @@ func (c *Console) resolveUnknown(ctx *gin.Context) {
 		c.fail(ctx, http.StatusBadRequest, "已入账须填写平台受理编号（最多64字符），备注最多200字")
 		return
 	}
-	if err := c.d.Ops.ResolveUnknown(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no"), outcome, ref, note); err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	done(ctx, "/ops/unknown", "confirmed")
+	err := c.d.Ops.ResolveUnknown(ctx.Request.Context(), actor(ctx), ctx.Param("out_trade_no"), outcome, ref, note)
+	c.done(ctx, err, "/ops/unknown", "confirmed")
 }
 
 func (c *Console) refunds(ctx *gin.Context) {
@@ -259,19 +251,12 @@ func (c *Console) refunds(ctx *gin.Context) {
 		status = ""
 	}
 	rs, err := c.d.Ops.Refunds(ctx.Request.Context(), actor(ctx), status)
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "refunds", &page{Title: "退款", Nav: "refunds", Data: map[string]any{"Refunds": rs, "Status": string(status)}})
+	c.show(ctx, err, "refunds", &page{Title: "退款", Nav: "refunds", Data: map[string]any{"Refunds": rs, "Status": string(status)}})
 }
 
 func (c *Console) retryRefund(ctx *gin.Context) {
-	if _, err := c.d.Admin.RetryRefund(ctx.Request.Context(), actor(ctx), ctx.Param("out_refund_no")); err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	done(ctx, "/ops/refunds", "retried")
+	_, err := c.d.Admin.RetryRefund(ctx.Request.Context(), actor(ctx), ctx.Param("out_refund_no"))
+	c.done(ctx, err, "/ops/refunds", "retried")
 }
 
 func (c *Console) alerts(ctx *gin.Context) {
@@ -280,11 +265,7 @@ func (c *Console) alerts(ctx *gin.Context) {
 		status = ""
 	}
 	as, err := c.d.Ops.Alerts(ctx.Request.Context(), actor(ctx), service.AlertStatus(status))
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "alerts", &page{Title: "告警", Nav: "alerts", Data: map[string]any{"Alerts": as, "Status": status}})
+	c.show(ctx, err, "alerts", &page{Title: "告警", Nav: "alerts", Data: map[string]any{"Alerts": as, "Status": status}})
 }
 
 func (c *Console) decideAlert(ctx *gin.Context, ack bool) {
@@ -293,21 +274,12 @@ func (c *Console) decideAlert(ctx *gin.Context, ack bool) {
 		c.fail(ctx, http.StatusNotFound, "告警不存在")
 		return
 	}
-	note := ctx.PostForm("note")
+	decide, msg := c.d.Ops.ResolveAlert, "resolved"
 	if ack {
-		_, err = c.d.Ops.AckAlert(ctx.Request.Context(), actor(ctx), id, note)
-	} else {
-		_, err = c.d.Ops.ResolveAlert(ctx.Request.Context(), actor(ctx), id, note)
+		decide, msg = c.d.Ops.AckAlert, "acked"
 	}
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	if ack {
-		done(ctx, "/ops/alerts", "acked")
-	} else {
-		done(ctx, "/ops/alerts", "resolved")
-	}
+	_, err = decide(ctx.Request.Context(), actor(ctx), id, ctx.PostForm("note"))
+	c.done(ctx, err, "/ops/alerts", msg)
 }
 
 func (c *Console) ackAlert(ctx *gin.Context)     { c.decideAlert(ctx, true) }
@@ -319,11 +291,7 @@ func (c *Console) recon(ctx *gin.Context) {
 		day = c.d.Clock.Now().In(service.Shanghai).AddDate(0, 0, -1).Format("2006-01-02")
 	}
 	r, err := c.d.Admin.Recon(ctx.Request.Context(), actor(ctx), day)
-	if err != nil {
-		c.failErr(ctx, err)
-		return
-	}
-	c.render(ctx, http.StatusOK, "recon", &page{Title: "对账", Nav: "recon", Data: map[string]any{"Report": r, "Day": day}})
+	c.show(ctx, err, "recon", &page{Title: "对账", Nav: "recon", Data: map[string]any{"Report": r, "Day": day}})
 }
 
 func (c *Console) orders(ctx *gin.Context) {
