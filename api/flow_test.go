@@ -258,6 +258,14 @@ func runMainFlow(t *testing.T, f *flowServer) string {
 	admin.call(t, "GET", "/api/v1/admin/recon", nil, 400)
 	admin.call(t, "POST", "/api/v1/admin/holds/nothere/release", nil, 404)
 	anon.call(t, "GET", "/sim/clock", nil, 200)
+	// The simulator's own routes answer bad input in the one envelope too.
+	for body, code := range map[string]string{`{"duration":"soon"}`: "invalid_duration", `{"duration":"-1h"}`: "invalid_duration", `[`: "invalid_json"} {
+		bad := anon.call(t, "POST", "/sim/clock/advance", body, 400)
+		e, _ := bad["error"].(map[string]any)
+		if e["code"] != code || e["request_id"] == "" || e["request_id"] == nil {
+			t.Fatalf("POST /sim/clock/advance %s: error %v, want code %s with a request_id", body, bad["error"], code)
+		}
+	}
 	_ = order
 	return orderNo
 }

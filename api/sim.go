@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/shebao/sipay/service"
 )
 
 // SimClock is the simulator's movable business clock (service.OffsetClock).
@@ -26,12 +28,13 @@ func (s *Server) simAdvanceClock(c *gin.Context) {
 		Duration string `json:"duration"`
 	}
 	if err := c.ShouldBindJSON(&req); err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_json", "message": "需要 duration"}})
+		fail(c, service.Invalid("invalid_json", "需要 duration"))
 		return
 	}
 	d, err := parseDuration(req.Duration)
 	if err != nil || d <= 0 {
-		c.JSON(http.StatusBadRequest, gin.H{"error": gin.H{"code": "invalid_duration", "message": "duration 无效"}})
+		fail(c, service.Invalid("invalid_duration", "duration 无效",
+			service.FieldError{Field: "duration", Code: "invalid", Message: "如 72h 或 3d"}))
 		return
 	}
 	off := s.deps.SimClock.Advance(d)
