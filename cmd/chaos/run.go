@@ -149,8 +149,13 @@ func run(ctx context.Context, o options) (string, error) {
 		d := time.Duration(float64(o.Duration) * s.share / total).Round(time.Second)
 		name := fmt.Sprintf("scenario %d (%s)", s.n, s.name)
 		e.logf("==== %s: %s of load", name, d)
-		before := len(e.fails)
-		if err := s.fn(ctx, name, d, portA, portB); err != nil {
+		before, ownServers := len(e.fails), len(e.servers)
+		err := s.fn(ctx, name, d, portA, portB)
+		// The next scenario reuses the ports: stop what this one started.
+		for i := len(e.servers) - 1; i >= ownServers; i-- {
+			e.servers[i].stop()
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
 		ran++

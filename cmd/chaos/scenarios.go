@@ -20,15 +20,33 @@ const (
 	longOutage       = 3 * time.Second // the second kill of scenario 1 stays down this long
 )
 
-// loadUnderFaults turns the simulator faults of a loaded scenario on (the
-// platform fails platformFailRate of calls) and starts the mixed load
-// against servers for d; wait ends it.
-func (e *env) loadUnderFaults(ctx context.Context, d time.Duration, servers ...*serverProc) (l *load, wait func(), err error) {
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": platformFailRate}); err != nil {
+// underFaults are the simulator faults of a loaded scenario: the platform
+// fails platformFailRate of calls.
+var underFaults = map[string]any{"error_rate": platformFailRate}
+
+// loadUnder sets the platform faults and starts the mixed load against
+// servers for d; wait ends it.
+func (e *env) loadUnder(ctx context.Context, d time.Duration, faults map[string]any, servers ...*serverProc) (l *load, wait func(), err error) {
+	if err := e.simPost(ctx, "/sim/platform/faults", faults); err != nil {
 		return nil, nil, err
 	}
 	l = e.newLoad(servers...)
 	return l, e.startLoad(ctx, l, d), nil
+}
+
+// serveAndLoad starts one server per port (A, B, …) on the shared Redis,
+// then loads them as loadUnder does. The runner stops the servers when the
+// scenario returns.
+func (e *env) serveAndLoad(ctx context.Context, d time.Duration, faults map[string]any, ports ...int) (srvs []*serverProc, l *load, wait func(), err error) {
+	for i, port := range ports {
+		srv, err := e.startServer(ctx, string(rune('A'+i)), port, e.o.Redis, chaosRedisDB)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	l, wait, err = e.loadUnder(ctx, d, faults, srvs...)
+	return srvs, l, wait, err
 }
 
 // sleepCtx waits d or until ctx ends.
@@ -44,15 +62,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // scenarioKill: mixed load while the server is killed with SIGKILL at
 // seeded random moments and restarted each time.
 func (e *env) scenarioKill(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
-	if err != nil {
-		return err
-	}
+	srv := srvs[0]
 	end := time.Now().Add(d)
 	var downs []time.Duration
 	for i := 0; i < 60; i++ {
@@ -111,8 +125,8 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
+	defer srv.stop() // before the redis-server goes
+	l, wait, err := e.loadUnder(ctx, d, underFaults, srv)
 	if err != nil {
 		return err
 	}
@@ -152,15 +166,11 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 // envelope) or succeed after the driver reconnects: never a 500, a reply
 // without the envelope, or a hang.
 func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
-	if err != nil {
-		return err
-	}
+	srv := srvs[0]
 	rounds, killed := 0, 0
 	for i := 0; i < 8; i++ {
 		if !sleepCtx(ctx, max(time.Second, d/5)) {
@@ -236,20 +246,11 @@ func (e *env) killConnections(ctx context.Context) (int, error) {
 // both running workers, load spread across both; one is killed once midway
 // and restarted.
 func (e *env) scenarioTwo(ctx context.Context, name string, d time.Duration, portA, portB int) error {
-	a, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA, portB)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
-	b, err := e.startServer(ctx, "B", portB, e.o.Redis, chaosRedisDB)
-	if err != nil {
-		return err
-	}
-	defer b.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, a, b)
-	if err != nil {
-		return err
-	}
+	b := srvs[1]
 	if sleepCtx(ctx, d/2) {
 		b.kill()
 		if err := b.start(ctx); err != nil {
