@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,22 +15,12 @@ import (
 
 	"github.com/shebao/sipay/app"
 	"github.com/shebao/sipay/config"
+	"github.com/shebao/sipay/internal/childproc"
 )
 
 // The child modes. The bench re-executes itself with one of them so the
 // server under test runs in its own process: its RSS and CPU are its own and
 // a CPU profile shows only the server.
-
-// untilStdinCloses returns a context cancelled when the parent closes our
-// stdin (or dies).
-func untilStdinCloses() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
-	return ctx
-}
 
 // startDebug serves net/http/pprof on a loopback port and prints it.
 func startDebug() error {
@@ -53,7 +42,7 @@ func startDebug() error {
 // environment, app.New, the same http.Server timeouts, workers started when
 // WORKERS is on), on a loopback port, plus a pprof listener.
 func serveApp() error {
-	ctx := untilStdinCloses()
+	ctx := childproc.UntilStdinCloses()
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err
@@ -108,7 +97,7 @@ func helloEngine() *gin.Engine {
 
 // serveHello serves helloEngine with the same http.Server settings.
 func serveHello() error {
-	return serveLocal(untilStdinCloses(), helloEngine())
+	return serveLocal(childproc.UntilStdinCloses(), helloEngine())
 }
 
 // serveLocal serves h (app.NewHTTPServer) on a free local port, starts the

@@ -103,7 +103,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if e.sims, err = startSims(keys.Dir, "http://127.0.0.1:"+strconv.Itoa(portA), filepath.Join(e.tmp, "sims.log"), o.Seed); err != nil {
 		return "", err
 	}
-	e.logf("simulators in their own process at %s (pid %d)", e.sims.URL, e.sims.cmd.Process.Pid)
+	e.logf("simulators in their own process at %s (pid %d)", e.sims.URL, e.sims.proc.Pid())
 	e.srvEnv = serverEnv{MySQLDSN: e.serverDSN(), Redis: o.Redis, RedisDB: chaosRedisDB, SimURL: e.sims.URL,
 		Keys: keys, PIIKey: randomPIIKey(), DataDir: e.tmp}
 	e.w = &witness{db: e.admin, dbName: e.dbName, simURL: e.sims.URL, hc: &http.Client{Timeout: 10 * time.Second}}
