@@ -59,6 +59,17 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// expectRecovery fails the scenario unless a fresh login and GET /me
+// succeed on srv within recoveryLimit; after names the fault's end.
+func (e *env) expectRecovery(ctx context.Context, name string, srv *serverProc, probe, after string) {
+	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-"+probe+"-"+e.runID, recoveryLimit)
+	if !ok {
+		e.fail(name, "requests still failing %s after %s", recoveryLimit, after)
+		return
+	}
+	e.logf("%s: recovered (fresh login + GET /me succeed) %s after %s", name, took.Round(time.Millisecond), after)
+}
+
 // scenarioKill: mixed load while the server is killed with SIGKILL at
 // seeded random moments and restarted each time.
 func (e *env) scenarioKill(ctx context.Context, name string, d time.Duration, portA, _ int) error {
@@ -151,12 +162,7 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 		return fmt.Errorf("restart redis-server: %w", err)
 	}
 	e.logf("%s: redis-server back after %s", name, downFor)
-	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-redis-"+e.runID, recoveryLimit)
-	if ok {
-		e.logf("%s: recovered (fresh login + GET /me succeed) %s after Redis came back", name, took.Round(time.Millisecond))
-	} else {
-		e.fail(name, "requests still failing %s after Redis came back", recoveryLimit)
-	}
+	e.expectRecovery(ctx, name, srv, "redis", "Redis came back")
 	wait()
 	return e.verify(ctx, name, l, drainLimit)
 }
@@ -188,12 +194,7 @@ func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, p
 		}
 	}
 	e.logf("%s: %d rounds, %d MySQL connections killed", name, rounds, killed)
-	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-mysql-"+e.runID, recoveryLimit)
-	if ok {
-		e.logf("%s: recovered %s after the last kill", name, took.Round(time.Millisecond))
-	} else {
-		e.fail(name, "requests still failing %s after the last kill", recoveryLimit)
-	}
+	e.expectRecovery(ctx, name, srv, "mysql", "the last kill")
 	wait()
 	snap := l.st.snapshot()
 	for class, n := range snap {
