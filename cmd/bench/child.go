@@ -45,6 +45,20 @@ func startChild(ctx context.Context, name, mode string, env []string, logDir str
 	return c, nil
 }
 
+// startReady starts a child as startChild does and waits until its
+// /readyz answers; on failure the error ends with the tail of its log.
+func startReady(ctx context.Context, name, mode string, env []string, logDir string) (*child, error) {
+	c, err := startChild(ctx, name, mode, env, logDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, c.URL()); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("%w; %s log: %s", err, name, tailFile(c.logPath, 2000))
+	}
+	return c, nil
+}
+
 // URL returns the child's base URL.
 func (c *child) URL() string { return "http://" + c.Addr }
 
