@@ -195,7 +195,7 @@ func (e *env) loadPending(ctx context.Context, d time.Duration, ports ...int) ([
 // deliver signs body for region with the shared platform credentials and
 // posts it to a server's callback URL; it returns the HTTP status.
 func (e *env) deliver(ctx context.Context, base, region string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/platform/"+region+"/callback", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", provsim.CallbackURLFor(base)(region), bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
