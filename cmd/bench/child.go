@@ -7,87 +7,55 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shebao/sipay/internal/childproc"
 )
 
 // child is a server process started by the bench (this binary re-executed
 // in -serve or -hello mode). Its RSS and CPU are read from /proc/<pid>.
 type child struct {
-	name     string
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
-	Addr     string // HTTP listener, 127.0.0.1:port
-	Debug    string // pprof listener, 127.0.0.1:port
-	logPath  string
-	waitDone chan error
+	name    string
+	proc    *childproc.Proc
+	Addr    string // HTTP listener, 127.0.0.1:port
+	Debug   string // pprof listener, 127.0.0.1:port
+	logPath string
 }
 
 // startChild runs this executable with mode ("-serve" or "-hello") and env
 // added to the environment, and waits until it prints its listen addresses.
 // The child exits when its stdin closes, so it never outlives the bench.
 func startChild(ctx context.Context, name, mode string, env []string, logDir string) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	c := &child{name: name, logPath: filepath.Join(logDir, name+".log"), waitDone: make(chan error, 1)}
+	c := &child{name: name, logPath: filepath.Join(logDir, name+".log")}
 	logf, err := os.Create(c.logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, mode)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = logf
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, err
+	p, addrs, err := childproc.Start(ctx, []string{mode}, env, logf, 60*time.Second, "LISTEN", "DEBUG")
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("%s: %w; see %s", name, err, c.logPath)
 	}
-	out, err := cmd.StdoutPipe()
+	go func() { <-p.Done(); logf.Close() }()
+	c.proc, c.Addr, c.Debug = p, addrs[0], addrs[1]
+	return c, nil
+}
+
+// startReady starts a child as startChild does and waits until its
+// /readyz answers; on failure the error ends with the tail of its log.
+func startReady(ctx context.Context, name, mode string, env []string, logDir string) (*child, error) {
+	c, err := startChild(ctx, name, mode, env, logDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	if err := waitReady(ctx, c.URL()); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("%w; %s log: %s", err, name, tailFile(c.logPath, 2000))
 	}
-	c.cmd = cmd
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	go func() { c.waitDone <- cmd.Wait(); logf.Close() }()
-	timeout := time.After(60 * time.Second)
-	for c.Addr == "" || c.Debug == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return nil, fmt.Errorf("%s exited before listening; see %s", name, c.logPath)
-			}
-			if v, ok := strings.CutPrefix(l, "LISTEN "); ok {
-				c.Addr = v
-			}
-			if v, ok := strings.CutPrefix(l, "DEBUG "); ok {
-				c.Debug = v
-			}
-		case <-timeout:
-			c.Stop()
-			return nil, fmt.Errorf("%s did not start in 60s; see %s", name, c.logPath)
-		case <-ctx.Done():
-			c.Stop()
-			return nil, ctx.Err()
-		}
-	}
-	go func() {
-		for range lines {
-		}
-	}()
 	return c, nil
 }
 
@@ -97,21 +65,14 @@ func (c *child) URL() string { return "http://" + c.Addr }
 // Stop closes the child's stdin (it shuts down gracefully) and waits; after
 // 20 s it is killed.
 func (c *child) Stop() {
-	if c == nil || c.cmd == nil {
+	if c == nil {
 		return
 	}
-	c.stdin.Close()
-	select {
-	case <-c.waitDone:
-	case <-time.After(20 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.waitDone
-	}
-	c.cmd = nil
+	c.proc.Stop(20 * time.Second)
 }
 
 // Pid is the child's process id.
-func (c *child) Pid() int { return c.cmd.Process.Pid }
+func (c *child) Pid() int { return c.proc.Pid() }
 
 // procStats are a process's figures over one load run.
 type procStats struct {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,40 +52,23 @@ type notifyPool struct {
 // from+n) with the dev WeChat Pay key, timestamp now, on every CPU.
 func signNotifications(keys *wxpay.DevKeys, prefix string, from, n int) (*notifyPool, error) {
 	p := &notifyPool{prefix: prefix, from: from, items: make([]signedNotify, n)}
-	var wg sync.WaitGroup
-	var firstErr error
-	var mu sync.Mutex
-	var idx atomic.Int64
 	now := time.Now()
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(idx.Add(1) - 1)
-				if k >= n {
-					return
-				}
-				i := from + k
-				no := orderNo(prefix, i)
-				tr := transaction{AppID: keys.AppID, MchID: keys.MchID, OutTradeNo: service.OutTradeNo(no, 1),
-					TransactionID: fmt.Sprintf("4200%s%012d", prefix, i), TradeType: "JSAPI", TradeState: "SUCCESS",
-					TradeStateDesc: "支付成功", BankType: "OTHERS", SuccessTime: now.In(service.Shanghai).Format(time.RFC3339),
-					Payer:  map[string]any{"openid": seedOpenID(i)},
-					Amount: map[string]any{"total": seedAmount(i), "payer_total": seedAmount(i), "currency": "CNY", "payer_currency": "CNY"}}
-				h, body, err := wxpay.SignNotification("TRANSACTION.SUCCESS", tr, "transaction", keys.PlatformKey, keys.PublicKeyID, keys.APIv3Key, now)
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
-				}
-				p.items[k] = signedNotify{header: h, body: body}
-			}
-		}()
-	}
-	wg.Wait()
-	return p, firstErr
+	err := parallel(runtime.NumCPU(), n, func(k int) error {
+		i := from + k
+		no := orderNo(prefix, i)
+		tr := transaction{AppID: keys.AppID, MchID: keys.MchID, OutTradeNo: service.OutTradeNo(no, 1),
+			TransactionID: fmt.Sprintf("4200%s%012d", prefix, i), TradeType: "JSAPI", TradeState: "SUCCESS",
+			TradeStateDesc: "支付成功", BankType: "OTHERS", SuccessTime: now.In(service.Shanghai).Format(time.RFC3339),
+			Payer:  map[string]any{"openid": seedOpenID(i)},
+			Amount: map[string]any{"total": seedAmount(i), "payer_total": seedAmount(i), "currency": "CNY", "payer_currency": "CNY"}}
+		h, body, err := wxpay.SignNotification("TRANSACTION.SUCCESS", tr, "transaction", keys.PlatformKey, keys.PublicKeyID, keys.APIv3Key, now)
+		if err != nil {
+			return err
+		}
+		p.items[k] = signedNotify{header: h, body: body}
+		return nil
+	})
+	return p, err
 }
 
 // op posts the next notification; WeChat Pay wants 200 or 204.

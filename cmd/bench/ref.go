@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/cache"
+	"github.com/shebao/sipay/internal/childproc"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim/paysim"
 	"github.com/shebao/sipay/wxpay"
@@ -58,7 +59,7 @@ type refServer struct {
 
 // serveRef runs the reference server until stdin closes.
 func serveRef() error {
-	ctx := untilStdinCloses()
+	ctx := childproc.UntilStdinCloses()
 	db, err := openSQL(os.Getenv("MYSQL_DSN"))
 	if err != nil {
 		return err

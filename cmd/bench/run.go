@@ -212,29 +212,23 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	env := []string{"HTTP_ADDR=127.0.0.1:0", "SIMULATOR=on", "WORKERS=off", "MYSQL_DSN=" + db.DSN,
 		"REDIS_ADDR=" + o.Redis, fmt.Sprintf("REDIS_DB=%d", benchRedisDB), "DATA_DIR=" + tmp, "LOG_LEVEL=" + o.LogLevel,
 		"PII_KEY=" + b.piiKey, "PUBLIC_BASE_URL=", "WECHAT_APPID=", "WECHAT_SECRET=", "WECHATPAY_MCHID=", "AUTO_MIGRATE=on"}
-	srv, err := startChild(ctx, "server", "-serve", env, tmp)
+	srv, err := startReady(ctx, "server", "-serve", env, tmp)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
 	logf("server pid %d on %s, pprof on http://%s/debug/pprof/, log %s", srv.Pid(), srv.Addr, srv.Debug, srv.logPath)
-	if err := waitReady(ctx, srv.URL()); err != nil {
-		return fmt.Errorf("%w; server log: %s", err, tailFile(srv.logPath, 2000))
-	}
 	b.pids.server = srv.Pid()
 	hello, err := startChild(ctx, "hello", "-hello", nil, tmp)
 	if err != nil {
 		return err
 	}
 	defer hello.Stop()
-	ref, err := startChild(ctx, "reference", "-ref", env, tmp)
+	ref, err := startReady(ctx, "reference", "-ref", env, tmp)
 	if err != nil {
 		return err
 	}
 	defer ref.Stop()
-	if err := waitReady(ctx, ref.URL()); err != nil {
-		return fmt.Errorf("%w; reference log: %s", err, tailFile(ref.logPath, 2000))
-	}
 	rc := newHTTPClient(o.Conc)
 	sc := newHTTPClient(o.Conc)
 	body := strings.Repeat("x", 420) // the size of a decrypted transaction resource
@@ -257,6 +251,16 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		p, err := signNotifications(keys, prefix, 0, n)
 		logf("%s: signed in %s", name, time.Since(t0).Round(time.Millisecond))
 		return p, err
+	}
+	// poolPair signs the pools of one notify pair: the server's and the
+	// reference's. Notifications carry a timestamp checked against a
+	// 5-minute window, so each pair's pools are signed right before it runs.
+	poolPair := func(name, prefix, refPrefix string, n int) (p, ref *notifyPool, err error) {
+		if p, err = newPool(name, prefix, n); err != nil {
+			return nil, nil, err
+		}
+		ref, err = newPool("reference notify", refPrefix, n)
+		return p, ref, err
 	}
 	checkPaid := func(sdb *sql.DB, name, prefix string, r *result, p *notifyPool) error {
 		var paid int64
@@ -289,13 +293,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rcal := runLoad(ctx, "calibrate reference", o.Conc, time.Second, refNotifyOp(pz, rc, ref.URL()))
 		logf("calibration: %.0f reference notifications/s", rcal.Rate())
 		refRate := math.Max(rcal.Rate(), cal.Rate())
-		// Notifications carry a timestamp checked against a 5-minute
-		// window, so each pair's pools are signed right before it runs.
-		pn, err := newPool("notify", "N", b.poolSize(refRate, o.Conc))
-		if err != nil {
-			return err
-		}
-		pa, err := newPool("reference notify", "A", b.poolSize(refRate, o.Conc))
+		pn, pa, err := poolPair("notify", "N", "A", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
@@ -306,11 +304,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		rs := b.pair(ctx, load{"raw tx", o.Conc, nil, raw.op(db.SQL, body)}, load{"ref notify", o.Conc, ref, refNotifyOp(pa, rc, ref.URL())},
 			load{"notify", o.Conc, srv, pn.op(sc, srv.URL())})
 		rep.Raw, rep.RefNotify, rep.Notify = rs[0], rs[1], rs[2]
-		pl, err := newPool("notify", "L", b.poolSize(refRate, o.LatConc))
-		if err != nil {
-			return err
-		}
-		pb, err := newPool("reference notify", "B", b.poolSize(refRate, o.LatConc))
+		pl, pb, err := poolPair("notify", "L", "B", b.poolSize(refRate, o.LatConc))
 		if err != nil {
 			return err
 		}
@@ -322,34 +316,27 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		// The same with the workers on, as a deployment runs them: a second
 		// server on the same database with WORKERS=on (outbox, poller,
 		// posting to the simulated provincial platform).
-		pw, err := newPool("notify (workers on)", "W", b.poolSize(refRate, o.Conc))
-		if err != nil {
-			return err
-		}
-		pa2, err := newPool("reference notify", "D", b.poolSize(refRate, o.Conc))
+		pw, pa2, err := poolPair("notify (workers on)", "W", "D", b.poolSize(refRate, o.Conc))
 		if err != nil {
 			return err
 		}
 		wenv := append(append([]string(nil), env...), "WORKERS=on")
-		srvW, err := startChild(ctx, "server-workers", "-serve", wenv, tmp)
+		srvW, err := startReady(ctx, "server-workers", "-serve", wenv, tmp)
 		if err != nil {
 			return err
-		}
-		if err := waitReady(ctx, srvW.URL()); err != nil {
-			return fmt.Errorf("%w; server log: %s", err, tailFile(srvW.logPath, 2000))
 		}
 		logf("notify with workers on ÷ reference at c=%d", o.Conc)
 		rs = b.pair(ctx, load{"ref notify", o.Conc, ref, refNotifyOp(pa2, rc, ref.URL())}, load{"notify workers", o.Conc, srvW, pw.op(sc, srvW.URL())})
 		rep.RefNotifyW, rep.NotifyWorkers = rs[0], rs[1]
 		srvW.Stop()
-		if err := checkPaid(db.SQL, "notify (workers on)", "W", rep.NotifyWorkers, pw); err != nil {
-			return err
-		}
-		if err := checkPaid(db.SQL, "notify", "N", rep.Notify, pn); err != nil {
-			return err
-		}
-		if err := checkPaid(db.SQL, "notify (latency)", "L", rep.NotifyLat, pl); err != nil {
-			return err
+		for _, c := range []struct {
+			name, prefix string
+			r            *result
+			p            *notifyPool
+		}{{"notify (workers on)", "W", rep.NotifyWorkers, pw}, {"notify", "N", rep.Notify, pn}, {"notify (latency)", "L", rep.NotifyLat, pl}} {
+			if err := checkPaid(db.SQL, c.name, c.prefix, c.r, c.p); err != nil {
+				return err
+			}
 		}
 	} else {
 		rep.note("notify: %s is not mounted in this build; notify scenarios skipped", notifyPath)
@@ -452,14 +439,11 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		}
 		logf("notify big: signed %d in %s", nN, time.Since(t1).Round(time.Millisecond))
 		bigEnv := append(append([]string(nil), env...), "MYSQL_DSN="+big.DSN)
-		srv2, err := startChild(ctx, "server-1m", "-serve", bigEnv, tmp)
+		srv2, err := startReady(ctx, "server-1m", "-serve", bigEnv, tmp)
 		if err != nil {
 			return err
 		}
 		defer srv2.Stop()
-		if err := waitReady(ctx, srv2.URL()); err != nil {
-			return fmt.Errorf("%w; server log: %s", err, tailFile(srv2.logPath, 2000))
-		}
 		if rep.ScaleSmallOrders, err = db.count(ctx, "orders"); err != nil {
 			return err
 		}

@@ -79,17 +79,12 @@ func (e *env) alertsPerRef(ctx context.Context, name, kind string) (int, error) 
 // posting_outcome_unknown alert; once the platform answers again, the void
 // returns the booking and the batch is posted.
 func (e *env) scenarioDark(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"dark": false})
+	_, l, wait, err := e.serveAndLoad(ctx, d, map[string]any{"error_rate": 0, "dark": true}, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": 0, "dark": true}); err != nil {
-		return err
-	}
-	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"dark": false})
-	l := e.newLoad(srv)
-	e.startLoad(ctx, l, d)()
+	wait()
 	if err := e.pokePostings(ctx, true); err != nil {
 		return err
 	}
@@ -149,17 +144,11 @@ func (e *env) scenarioDark(ctx context.Context, name string, d time.Duration, po
 // one platform_config_fault alert per batch, and once the grant is back
 // every batch settles.
 func (e *env) scenarioForbidden(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"forbid": false})
+	_, l, wait, err := e.serveAndLoad(ctx, d, map[string]any{"error_rate": 0}, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": 0}); err != nil {
-		return err
-	}
-	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"forbid": false})
-	l := e.newLoad(srv)
-	wait := e.startLoad(ctx, l, d)
 	sleepCtx(ctx, d/3)
 	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"forbid": true}); err != nil {
 		wait()
@@ -190,10 +179,23 @@ func (e *env) scenarioForbidden(ctx context.Context, name string, d time.Duratio
 	return e.verify(ctx, name, l, drainLimit)
 }
 
+// loadPending runs the load against one server per port for d while the
+// platform answers every posting pending, and waits (up to 10 s) until no
+// batch is still paid. The caller puts the platform back to ModeAccept.
+func (e *env) loadPending(ctx context.Context, d time.Duration, ports ...int) ([]*serverProc, *load, error) {
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, map[string]any{"error_rate": 0, "posting_mode": provsim.ModePending}, ports...)
+	if err != nil {
+		return nil, nil, err
+	}
+	wait()
+	_, _ = e.waitCount(ctx, 10*time.Second, func(n int) bool { return n == 0 }, "SELECT COUNT(*) FROM %s.batches WHERE status = 'paid'")
+	return srvs, l, nil
+}
+
 // deliver signs body for region with the shared platform credentials and
 // posts it to a server's callback URL; it returns the HTTP status.
 func (e *env) deliver(ctx context.Context, base, region string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/platform/"+region+"/callback", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", provsim.CallbackURLFor(base)(region), bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -213,23 +215,12 @@ func (e *env) deliver(ctx context.Context, base, region string, body []byte) (in
 // while the same events are delivered to B at the same moment, so sibling
 // batches of one order are settled by two instances concurrently.
 func (e *env) scenarioSiblings(ctx context.Context, name string, d time.Duration, portA, portB int) error {
-	a, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
-	if err != nil {
-		return err
-	}
-	defer a.stop()
-	b, err := e.startServer(ctx, "B", portB, e.o.Redis, chaosRedisDB)
-	if err != nil {
-		return err
-	}
-	defer b.stop()
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": 0, "posting_mode": provsim.ModePending}); err != nil {
-		return err
-	}
 	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"posting_mode": provsim.ModeAccept})
-	l := e.newLoad(a, b)
-	e.startLoad(ctx, l, d)()
-	_, _ = e.waitCount(ctx, 10*time.Second, func(n int) bool { return n == 0 }, "SELECT COUNT(*) FROM %s.batches WHERE status = 'paid'")
+	srvs, l, err := e.loadPending(ctx, d, portA, portB)
+	if err != nil {
+		return err
+	}
+	b := srvs[1]
 	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"posting_mode": provsim.ModeAccept}); err != nil {
 		return err
 	}
@@ -295,18 +286,12 @@ func (e *env) checkOrderStatus(ctx context.Context, name string) error {
 // and posting.accepted on another region's callback URL, naming that other
 // region: nothing may change and each is alerted.
 func (e *env) scenarioWrongRegion(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"posting_mode": provsim.ModeAccept})
+	srvs, l, err := e.loadPending(ctx, d, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": 0, "posting_mode": provsim.ModePending}); err != nil {
-		return err
-	}
-	defer e.simPost(context.Background(), "/sim/platform/faults", map[string]any{"posting_mode": provsim.ModeAccept})
-	l := e.newLoad(srv)
-	e.startLoad(ctx, l, d)()
-	_, _ = e.waitCount(ctx, 10*time.Second, func(n int) bool { return n == 0 }, "SELECT COUNT(*) FROM %s.batches WHERE status = 'paid'")
+	srv := srvs[0]
 	// Targets: batches still posting (the platform holds them pending), and
 	// settled ones (a forged acceptance of a refunded batch, a forged
 	// rejection of a posted one).

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shebao/sipay/internal/childproc"
 	"github.com/shebao/sipay/wxpay"
 )
 
@@ -101,62 +100,22 @@ func prepareKeys(dir string) (*keyFiles, error) {
 
 // simsProc is the simulator process.
 type simsProc struct {
-	URL   string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	URL  string
+	proc *childproc.Proc
 }
 
 // startSims re-executes this binary as `chaos sims` and waits for READY.
 func startSims(keysDir, callback, logPath string, seed int64) (*simsProc, error) {
-	self, err := os.Executable()
+	p, urls, err := childproc.Start(context.Background(), []string{"sims", "-keys", keysDir, "-callback", callback, "-scale", "0.02",
+		"-seed", strconv.FormatInt(seed, 10), "-log", logPath}, nil, os.Stderr, 20*time.Second, "READY")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("simulator process: %w", err)
 	}
-	cmd := exec.Command(self, "sims", "-keys", keysDir, "-callback", callback, "-scale", "0.02",
-		"-seed", strconv.FormatInt(seed, 10), "-log", logPath)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				lines <- u
-			}
-		}
-	}()
-	select {
-	case u := <-lines:
-		return &simsProc{URL: u, cmd: cmd, stdin: stdin}, nil
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("simulator process did not become ready within 20s")
-	}
+	return &simsProc{URL: urls[0], proc: p}, nil
 }
 
 // stop closes the simulator's stdin (it exits) and waits a little.
-func (s *simsProc) stop() {
-	_ = s.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *simsProc) stop() { s.proc.Stop(5 * time.Second) }
 
 // serverProc is one server process, restartable on the same port.
 type serverProc struct {

@@ -103,7 +103,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if e.sims, err = startSims(keys.Dir, "http://127.0.0.1:"+strconv.Itoa(portA), filepath.Join(e.tmp, "sims.log"), o.Seed); err != nil {
 		return "", err
 	}
-	e.logf("simulators in their own process at %s (pid %d)", e.sims.URL, e.sims.cmd.Process.Pid)
+	e.logf("simulators in their own process at %s (pid %d)", e.sims.URL, e.sims.proc.Pid())
 	e.srvEnv = serverEnv{MySQLDSN: e.serverDSN(), Redis: o.Redis, RedisDB: chaosRedisDB, SimURL: e.sims.URL,
 		Keys: keys, PIIKey: randomPIIKey(), DataDir: e.tmp}
 	e.w = &witness{db: e.admin, dbName: e.dbName, simURL: e.sims.URL, hc: &http.Client{Timeout: 10 * time.Second}}
@@ -149,8 +149,13 @@ func run(ctx context.Context, o options) (string, error) {
 		d := time.Duration(float64(o.Duration) * s.share / total).Round(time.Second)
 		name := fmt.Sprintf("scenario %d (%s)", s.n, s.name)
 		e.logf("==== %s: %s of load", name, d)
-		before := len(e.fails)
-		if err := s.fn(ctx, name, d, portA, portB); err != nil {
+		before, ownServers := len(e.fails), len(e.servers)
+		err := s.fn(ctx, name, d, portA, portB)
+		// The next scenario reuses the ports: stop what this one started.
+		for i := len(e.servers) - 1; i >= ownServers; i-- {
+			e.servers[i].stop()
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
 		ran++

@@ -20,15 +20,33 @@ const (
 	longOutage       = 3 * time.Second // the second kill of scenario 1 stays down this long
 )
 
-// loadUnderFaults turns the simulator faults of a loaded scenario on (the
-// platform fails platformFailRate of calls) and starts the mixed load
-// against servers for d; wait ends it.
-func (e *env) loadUnderFaults(ctx context.Context, d time.Duration, servers ...*serverProc) (l *load, wait func(), err error) {
-	if err := e.simPost(ctx, "/sim/platform/faults", map[string]any{"error_rate": platformFailRate}); err != nil {
+// underFaults are the simulator faults of a loaded scenario: the platform
+// fails platformFailRate of calls.
+var underFaults = map[string]any{"error_rate": platformFailRate}
+
+// loadUnder sets the platform faults and starts the mixed load against
+// servers for d; wait ends it.
+func (e *env) loadUnder(ctx context.Context, d time.Duration, faults map[string]any, servers ...*serverProc) (l *load, wait func(), err error) {
+	if err := e.simPost(ctx, "/sim/platform/faults", faults); err != nil {
 		return nil, nil, err
 	}
 	l = e.newLoad(servers...)
 	return l, e.startLoad(ctx, l, d), nil
+}
+
+// serveAndLoad starts one server per port (A, B, …) on the shared Redis,
+// then loads them as loadUnder does. The runner stops the servers when the
+// scenario returns.
+func (e *env) serveAndLoad(ctx context.Context, d time.Duration, faults map[string]any, ports ...int) (srvs []*serverProc, l *load, wait func(), err error) {
+	for i, port := range ports {
+		srv, err := e.startServer(ctx, string(rune('A'+i)), port, e.o.Redis, chaosRedisDB)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	l, wait, err = e.loadUnder(ctx, d, faults, srvs...)
+	return srvs, l, wait, err
 }
 
 // sleepCtx waits d or until ctx ends.
@@ -41,18 +59,25 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// expectRecovery fails the scenario unless a fresh login and GET /me
+// succeed on srv within recoveryLimit; after names the fault's end.
+func (e *env) expectRecovery(ctx context.Context, name string, srv *serverProc, probe, after string) {
+	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-"+probe+"-"+e.runID, recoveryLimit)
+	if !ok {
+		e.fail(name, "requests still failing %s after %s", recoveryLimit, after)
+		return
+	}
+	e.logf("%s: recovered (fresh login + GET /me succeed) %s after %s", name, took.Round(time.Millisecond), after)
+}
+
 // scenarioKill: mixed load while the server is killed with SIGKILL at
 // seeded random moments and restarted each time.
 func (e *env) scenarioKill(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
-	if err != nil {
-		return err
-	}
+	srv := srvs[0]
 	end := time.Now().Add(d)
 	var downs []time.Duration
 	for i := 0; i < 60; i++ {
@@ -111,8 +136,8 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
+	defer srv.stop() // before the redis-server goes
+	l, wait, err := e.loadUnder(ctx, d, underFaults, srv)
 	if err != nil {
 		return err
 	}
@@ -137,12 +162,7 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 		return fmt.Errorf("restart redis-server: %w", err)
 	}
 	e.logf("%s: redis-server back after %s", name, downFor)
-	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-redis-"+e.runID, recoveryLimit)
-	if ok {
-		e.logf("%s: recovered (fresh login + GET /me succeed) %s after Redis came back", name, took.Round(time.Millisecond))
-	} else {
-		e.fail(name, "requests still failing %s after Redis came back", recoveryLimit)
-	}
+	e.expectRecovery(ctx, name, srv, "redis", "Redis came back")
 	wait()
 	return e.verify(ctx, name, l, drainLimit)
 }
@@ -152,15 +172,11 @@ func (e *env) scenarioRedis(ctx context.Context, name string, d time.Duration, p
 // envelope) or succeed after the driver reconnects: never a 500, a reply
 // without the envelope, or a hang.
 func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, portA, _ int) error {
-	srv, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, srv)
-	if err != nil {
-		return err
-	}
+	srv := srvs[0]
 	rounds, killed := 0, 0
 	for i := 0; i < 8; i++ {
 		if !sleepCtx(ctx, max(time.Second, d/5)) {
@@ -178,12 +194,7 @@ func (e *env) scenarioMySQL(ctx context.Context, name string, d time.Duration, p
 		}
 	}
 	e.logf("%s: %d rounds, %d MySQL connections killed", name, rounds, killed)
-	took, ok := waitRecovered(ctx, e.pool.clients[0], srv.URL(), "chaos-probe-mysql-"+e.runID, recoveryLimit)
-	if ok {
-		e.logf("%s: recovered %s after the last kill", name, took.Round(time.Millisecond))
-	} else {
-		e.fail(name, "requests still failing %s after the last kill", recoveryLimit)
-	}
+	e.expectRecovery(ctx, name, srv, "mysql", "the last kill")
 	wait()
 	snap := l.st.snapshot()
 	for class, n := range snap {
@@ -236,20 +247,11 @@ func (e *env) killConnections(ctx context.Context) (int, error) {
 // both running workers, load spread across both; one is killed once midway
 // and restarted.
 func (e *env) scenarioTwo(ctx context.Context, name string, d time.Duration, portA, portB int) error {
-	a, err := e.startServer(ctx, "A", portA, e.o.Redis, chaosRedisDB)
+	srvs, l, wait, err := e.serveAndLoad(ctx, d, underFaults, portA, portB)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
-	b, err := e.startServer(ctx, "B", portB, e.o.Redis, chaosRedisDB)
-	if err != nil {
-		return err
-	}
-	defer b.stop()
-	l, wait, err := e.loadUnderFaults(ctx, d, a, b)
-	if err != nil {
-		return err
-	}
+	b := srvs[1]
 	if sleepCtx(ctx, d/2) {
 		b.kill()
 		if err := b.start(ctx); err != nil {

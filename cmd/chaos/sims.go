@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shebao/sipay/internal/childproc"
 	"github.com/shebao/sipay/platform"
 	"github.com/shebao/sipay/service"
 	"github.com/shebao/sipay/sim"
@@ -70,6 +70,6 @@ func runSims(args []string) error {
 	defer srv.Close()
 	fmt.Printf("READY %s\n", srv.URL)
 	// Live as long as the orchestrator holds our stdin open.
-	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+	<-childproc.UntilStdinCloses().Done()
 	return nil
 }

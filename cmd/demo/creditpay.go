@@ -11,18 +11,9 @@ import (
 // collection day and WeChat collects, exactly once.
 func (d *demo) creditPay() error {
 	region := "zhejiang-hangzhou"
-	var prof obj
-	for attempt := 1; ; attempt++ {
-		var err error
-		if prof, err = d.loginAndVerify(region); err != nil {
-			return err
-		}
-		if insuredFor(prof, "pension") {
-			break
-		}
-		if attempt == 10 {
-			return fmt.Errorf("no simulated person insured for pension in 10 tries")
-		}
+	prof, err := d.insuredPerson(region, "pension")
+	if err != nil {
+		return err
 	}
 	d.title("社保信用付 (credit pay): quote in 杭州")
 	offers, err := d.call("GET", "/api/v1/credit/regions", nil, 200)
@@ -63,7 +54,7 @@ func (d *demo) creditPay() error {
 		return err
 	}
 	// The credit job looks at a confirmed order's posting every 10 minutes.
-	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "11m"}, 200); err != nil {
+	if err := d.advance("11m"); err != nil {
 		return err
 	}
 	c, err := d.waitCredit(orderNo, "posted", 60*time.Second)
@@ -82,7 +73,7 @@ func (d *demo) creditPay() error {
 	if err != nil {
 		return fmt.Errorf("due_at %q: %w", str(c, "due_at"), err)
 	}
-	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": due.Sub(now).Round(time.Second).String()}, 200); err != nil {
+	if err := d.advance(due.Sub(now).Round(time.Second).String()); err != nil {
 		return err
 	}
 	say("simulated clock moved %s to %s", due.Sub(now).Round(time.Hour), due.Format(time.RFC3339))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shebao/sipay/service"
@@ -18,19 +19,9 @@ func (d *demo) run() error {
 	// Beijing requires together with pension. The demo keeps the first
 	// simulated person insured for both.
 	region := "beijing"
-	var prof obj
-	for attempt := 1; ; attempt++ {
-		var err error
-		if prof, err = d.loginAndVerify(region); err != nil {
-			return err
-		}
-		if insuredFor(prof, "pension") && insuredFor(prof, "medical") {
-			break
-		}
-		if attempt == 10 {
-			return fmt.Errorf("no simulated person insured for pension and medical in 10 tries")
-		}
-		say("this simulated person has no medical insurance in 北京 (bundled with pension there); trying another person")
+	prof, err := d.insuredPerson(region, "pension", "medical")
+	if err != nil {
+		return err
 	}
 	say("北京: current month %s, current due %s, arrears %s", str(prof, "current_month"), yuan(prof, "current_due_fen"), yuan(prof, "arrears_fen"))
 
@@ -114,7 +105,7 @@ func (d *demo) run() error {
 	say("order %s is posting: every attempt fails, retries follow the back-off schedule", orderNo2)
 
 	d.title("72 小时后 → 原路退款")
-	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "71h"}, 200); err != nil {
+	if err := d.advance("71h"); err != nil {
 		return err
 	}
 	time.Sleep(3 * time.Second)
@@ -126,21 +117,15 @@ func (d *demo) run() error {
 		return fmt.Errorf("at 71 h the order is %s, want still posting (no refund before 72 h)", s)
 	}
 	say("at +71 h: still %s (no refund before the deadline)", str(o, "status"))
-	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "2h"}, 200); err != nil {
-		return err
-	}
 	// At the deadline we stop posting and ask the platform to void the
 	// posting. It is still down, so nobody knows whether it booked an
 	// attempt: the money stays, the user sees 待确认, operations get one alert.
-	o, err = d.waitStatus(orderNo2, "confirming", 60*time.Second)
+	o, err = d.advanceUntil("2h", orderNo2, "confirming")
 	if err != nil {
 		return err
 	}
 	say("at +73 h: %s (待确认): the platform is still down, so the void is unconfirmed and no money moves", str(o, "status"))
-	if _, err := d.call("POST", "/sim/clock/advance", obj{"duration": "2h"}, 200); err != nil {
-		return err
-	}
-	o, err = d.waitStatus(orderNo2, "refunded", 60*time.Second)
+	o, err = d.advanceUntil("2h", orderNo2, "refunded")
 	if err != nil {
 		return err
 	}
@@ -206,6 +191,47 @@ func (d *demo) quoteOrderPay(region, month string) (string, error) {
 	}
 	say("a signed TRANSACTION.SUCCESS notification arrived and was verified; the front end was never trusted")
 	return orderNo, nil
+}
+
+// insuredPerson logs in and verifies simulated persons (at most 10) until
+// one is insured in region for every one of funds, and returns that
+// person's profile.
+func (d *demo) insuredPerson(region string, funds ...string) (obj, error) {
+	for attempt := 1; ; attempt++ {
+		prof, err := d.loginAndVerify(region)
+		if err != nil {
+			return nil, err
+		}
+		missing := ""
+		for _, f := range funds {
+			if !insuredFor(prof, f) {
+				missing = f
+				break
+			}
+		}
+		if missing == "" {
+			return prof, nil
+		}
+		if attempt == 10 {
+			return nil, fmt.Errorf("no simulated person insured for %s in 10 tries", strings.Join(funds, " and "))
+		}
+		say("this simulated person has no %s insurance in %s; trying another person", missing, region)
+	}
+}
+
+// advance moves the simulated clock forward by a Go duration ("2h").
+func (d *demo) advance(by string) error {
+	_, err := d.call("POST", "/sim/clock/advance", obj{"duration": by}, 200)
+	return err
+}
+
+// advanceUntil moves the simulated clock forward by and waits (up to 60 s)
+// until the order's status is want.
+func (d *demo) advanceUntil(by, orderNo, want string) (obj, error) {
+	if err := d.advance(by); err != nil {
+		return nil, err
+	}
+	return d.waitStatus(orderNo, want, 60*time.Second)
 }
 
 // waitStatus polls the order until its status is one of want ("a|b").

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,28 +45,37 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: evidence-verify -pubkey <key> <bundle.json | ->")
 		return 2
 	}
-	var raw []byte
-	var err error
-	if fs.Arg(0) == "-" {
-		raw, err = io.ReadAll(io.LimitReader(stdin, 1<<20))
-	} else {
-		raw, err = os.ReadFile(fs.Arg(0))
-	}
-	if err != nil {
+	err := verify(fs.Arg(0), *pubFlag, *pubFile, *previous, stdin, stdout, stderr)
+	var nv notVerified
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &nv):
+		fmt.Fprintln(stdout, "NOT VERIFIED:", nv.err)
+		return 1
+	default:
 		fmt.Fprintln(stderr, "error:", err)
 		return 2
 	}
-	b, err := parseBundle(raw)
+}
+
+// notVerified is a bundle that does not verify (exit status 1); any other
+// error of verify is bad usage or input (2).
+type notVerified struct{ err error }
+
+func (e notVerified) Error() string { return e.err.Error() }
+
+// verify checks the bundle at path ("-": stdin), with the key given as
+// key or in keyFile, and its growth since the bundle at previous when set.
+func verify(path, key, keyFile, previous string, stdin io.Reader, stdout, stderr io.Writer) error {
+	b, err := loadBundle(path, stdin, "the bundle is not valid JSON of an evidence bundle")
 	if err != nil {
-		fmt.Fprintln(stderr, "NOT VERIFIED: the bundle is not valid JSON of an evidence bundle:", err)
-		return 1
+		return err
 	}
-	key := *pubFlag
-	if *pubFile != "" {
-		k, err := os.ReadFile(*pubFile)
+	if keyFile != "" {
+		k, err := os.ReadFile(keyFile)
 		if err != nil {
-			fmt.Fprintln(stderr, "error:", err)
-			return 2
+			return err
 		}
 		key = string(k)
 	}
@@ -76,28 +86,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "warning: no -pubkey given: using the key inside the bundle, which proves nothing about who signed it")
 		pub = ed25519.PublicKey(b.PublicKey)
 	} else if pub, err = evidence.ParsePublicKey(key); err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 2
+		return err
 	}
 	r, err := evidence.Verify(b, pub)
 	if err != nil {
-		fmt.Fprintln(stdout, "NOT VERIFIED:", err)
-		return 1
+		return notVerified{err}
 	}
-	if *previous != "" {
-		rawOld, err := os.ReadFile(*previous)
+	if previous != "" {
+		old, err := loadBundle(previous, stdin, "the previous bundle")
 		if err != nil {
-			fmt.Fprintln(stderr, "error:", err)
-			return 2
-		}
-		old, err := parseBundle(rawOld)
-		if err != nil {
-			fmt.Fprintln(stdout, "NOT VERIFIED: the previous bundle:", err)
-			return 1
+			return err
 		}
 		if err := checkGrowth(old.TreeHead, b, pub); err != nil {
-			fmt.Fprintln(stdout, "NOT VERIFIED:", err)
-			return 1
+			return notVerified{err}
 		}
 		fmt.Fprintf(stdout, "CONSISTENT: the log of %d records signed %s is a prefix of this one\n",
 			old.TreeHead.Size, old.TreeHead.Timestamp.UTC().Format(time.RFC3339))
@@ -106,7 +107,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		r.OutTradeNo, r.OrderNo, r.AmountFen, r.TransactionID, r.PlatformReference, len(r.Vouchers))
 	fmt.Fprintf(stdout, "  leaf %d of a tree of %d records, root signed %s by key %s\n",
 		b.LeafIndex, b.TreeHead.Size, b.TreeHead.Timestamp.UTC().Format(time.RFC3339), b.TreeHead.KeyID)
-	return 0
+	return nil
+}
+
+// loadBundle reads the bundle at path ("-": stdin) and parses it; a bundle
+// that does not parse does not verify, named by what.
+func loadBundle(path string, stdin io.Reader, what string) (evidence.Bundle, error) {
+	var raw []byte
+	var err error
+	if path == "-" {
+		raw, err = io.ReadAll(io.LimitReader(stdin, 1<<20))
+	} else {
+		raw, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return evidence.Bundle{}, err
+	}
+	b, err := parseBundle(raw)
+	if err != nil {
+		return b, notVerified{fmt.Errorf("%s: %w", what, err)}
+	}
+	return b, nil
 }
 
 func parseBundle(raw []byte) (evidence.Bundle, error) {

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shebao/sipay/app"
 	"github.com/shebao/sipay/app/apptest"
 	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/model/modeltest"
 )
 
-// mustRunMain starts run() on a free port and returns its base URL; the
+// mustRunMain starts app.Run on a free port and returns its base URL; the
 // server is stopped (as by SIGTERM) at cleanup and must exit cleanly.
 func mustRunMain(t *testing.T, env map[string]string) (string, *apptest.SyncBuffer) {
 	t.Helper()
@@ -28,7 +29,7 @@ func mustRunMain(t *testing.T, env map[string]string) (string, *apptest.SyncBuff
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logs := &apptest.SyncBuffer{}
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs, ready) }()
+	go func() { done <- app.Run(ctx, nil, func(k string) string { return env[k] }, logs, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -128,7 +129,7 @@ func TestMain_TextLogShowsTheConfigurationAsABlock(t *testing.T) {
 }
 
 func TestMain_BadConfigNamesVariable(t *testing.T) {
-	err := run(context.Background(), nil, func(k string) string {
+	err := app.Run(context.Background(), nil, func(k string) string {
 		return map[string]string{"SESSION_TTL": "nope"}[k]
 	}, &bytes.Buffer{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "SESSION_TTL") {
@@ -151,7 +152,7 @@ func TestMain_MigrateCommand(t *testing.T) {
 			}
 			for i, want := range []int{len(ms), 0} {
 				logs := &apptest.SyncBuffer{}
-				if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, logs, nil); err != nil {
+				if err := app.Run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, logs, nil); err != nil {
 					t.Fatalf("run %d: server migrate: %v\n%s", i+1, err, logs)
 				}
 				if got := fmt.Sprintf(`"dialect":%q,"count":%d,`, dialect, want); !strings.Contains(logs.String(), got) {

@@ -35,11 +35,7 @@ type prepayBody struct {
 	} `json:"payer"`
 }
 
-func (s *Sim) handlePrepay(r *http.Request, body []byte) reply {
-	var b prepayBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return paramError("请求体不是合法的JSON：%v", err)
-	}
+func (s *Sim) handlePrepay(r *http.Request, b prepayBody) reply {
 	switch {
 	case b.AppID == "" || b.MchID == "":
 		return paramError("缺少参数 appid 或 mchid")

@@ -44,6 +44,18 @@ func paramError(format string, args ...any) reply {
 
 const maxRequestBody = 1 << 20
 
+// jsonBody decodes the request body into a T for h; a body that is not JSON
+// is answered PARAM_ERROR, as WeChat Pay does.
+func jsonBody[T any](h func(r *http.Request, b T) reply) func(*http.Request, []byte) reply {
+	return func(r *http.Request, body []byte) reply {
+		var b T
+		if err := json.Unmarshal(body, &b); err != nil {
+			return paramError("请求体不是合法的JSON：%v", err)
+		}
+		return h(r, b)
+	}
+}
+
 // v3 verifies the Authorization header as WeChat Pay does, runs h, and signs
 // the answer with the platform key (wall-clock timestamp).
 func (s *Sim) v3(h func(r *http.Request, body []byte) reply) http.Handler {

@@ -22,62 +22,35 @@ import (
 //	POST /sim/pay/release-held     {"reverse","concurrent"}
 //	POST /sim/pay/bill-mismatch    {"out_trade_no","total_fen"}
 func (s *Sim) controlRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /sim/pay/pay", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			PrepayID string `json:"prepay_id"`
-		}
-		if !decode(w, r, &b) {
-			return
-		}
-		no, err := s.Pay(b.PrepayID)
-		payAnswer(w, no, err)
+	payControl(mux, "POST /sim/pay/pay", func(b struct {
+		PrepayID string `json:"prepay_id"`
+	}) (string, error) {
+		return s.Pay(b.PrepayID)
 	})
-	mux.HandleFunc("POST /sim/pay/request-payment", func(w http.ResponseWriter, r *http.Request) {
-		var b service.PayParams // the wx.requestPayment parameters, as the mini-program passes them
-		if !decode(w, r, &b) {
-			return
-		}
-		no, err := s.RequestPayment(b)
-		payAnswer(w, no, err)
-	})
+	// The wx.requestPayment parameters, as the mini-program passes them.
+	payControl(mux, "POST /sim/pay/request-payment", s.RequestPayment)
 	mux.HandleFunc("GET /sim/pay/ledger", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Ledger())
 	})
 	mux.HandleFunc("GET /sim/pay/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Deliveries())
 	})
-	mux.HandleFunc("POST /sim/pay/refund-behavior", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			OutTradeNo string `json:"out_trade_no"`
-			RefundBehavior
-		}
-		if !decode(w, r, &b) {
-			return
-		}
+	control(mux, "POST /sim/pay/refund-behavior", func(_ *http.Request, b struct {
+		OutTradeNo string `json:"out_trade_no"`
+		RefundBehavior
+	}) error {
 		s.SetRefundBehavior(b.OutTradeNo, b.RefundBehavior)
-		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
-	mux.HandleFunc("POST /sim/pay/notify-behavior", func(w http.ResponseWriter, r *http.Request) {
-		var b NotifyBehavior
-		if !decode(w, r, &b) {
-			return
-		}
+	control(mux, "POST /sim/pay/notify-behavior", func(_ *http.Request, b NotifyBehavior) error {
 		s.SetNotifyBehavior(b)
-		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
-	mux.HandleFunc("POST /sim/pay/settle-refund", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			OutRefundNo string `json:"out_refund_no"`
-			Status      string `json:"status"`
-		}
-		if !decode(w, r, &b) {
-			return
-		}
-		if err := s.SettleRefund(b.OutRefundNo, b.Status); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"code": "NOT_FOUND", "message": err.Error()})
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	control(mux, "POST /sim/pay/settle-refund", func(_ *http.Request, b struct {
+		OutRefundNo string `json:"out_refund_no"`
+		Status      string `json:"status"`
+	}) error {
+		return s.SettleRefund(b.OutRefundNo, b.Status)
 	})
 	mux.HandleFunc("POST /sim/pay/release-held", func(w http.ResponseWriter, r *http.Request) {
 		var b struct {
@@ -89,16 +62,41 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"released": s.ReleaseHeld(b.Reverse, b.Concurrent)})
 	})
-	mux.HandleFunc("POST /sim/pay/bill-mismatch", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			OutTradeNo string      `json:"out_trade_no"`
-			TotalFen   service.Fen `json:"total_fen"`
-		}
+	control(mux, "POST /sim/pay/bill-mismatch", func(_ *http.Request, b struct {
+		OutTradeNo string      `json:"out_trade_no"`
+		TotalFen   service.Fen `json:"total_fen"`
+	}) error {
+		s.InjectBillMismatch(b.OutTradeNo, b.TotalFen)
+		return nil
+	})
+}
+
+// control mounts a control endpoint: the JSON body is decoded into a T for
+// do, answered 204, or 404 NOT_FOUND with do's error.
+func control[T any](mux *http.ServeMux, pattern string, do func(r *http.Request, b T) error) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var b T
 		if !decode(w, r, &b) {
 			return
 		}
-		s.InjectBillMismatch(b.OutTradeNo, b.TotalFen)
+		if err := do(r, b); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"code": "NOT_FOUND", "message": err.Error()})
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// payControl mounts a control endpoint where the user pays: the JSON body
+// is decoded into a T for pay, answered by payAnswer.
+func payControl[T any](mux *http.ServeMux, pattern string, pay func(b T) (outTradeNo string, err error)) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var b T
+		if !decode(w, r, &b) {
+			return
+		}
+		no, err := pay(b)
+		payAnswer(w, no, err)
 	})
 }
 

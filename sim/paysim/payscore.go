@@ -1,7 +1,6 @@
 package paysim
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,40 +78,25 @@ func (s *Sim) SetPayScoreFaults(f PayScoreFaults) {
 }
 
 func (s *Sim) payScoreRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /v3/payscore/serviceorder", s.v3(s.handleScoreCreate))
+	mux.Handle("POST /v3/payscore/serviceorder", s.v3(jsonBody(s.handleScoreCreate)))
 	mux.Handle("GET /v3/payscore/serviceorder", s.v3(s.handleScoreQuery))
-	mux.Handle("POST /v3/payscore/serviceorder/{no}/complete", s.v3(s.handleScoreComplete))
-	mux.Handle("POST /v3/payscore/serviceorder/{no}/cancel", s.v3(s.handleScoreCancel))
-	mux.HandleFunc("POST /sim/pay/payscore/confirm", func(w http.ResponseWriter, r *http.Request) {
-		var b map[string]string
-		if !decode(w, r, &b) {
-			return
-		}
-		no, err := s.ConfirmServiceOrder(b)
-		payAnswer(w, no, err)
-	})
-	mux.HandleFunc("POST /sim/pay/payscore/faults", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			CompleteLost int `json:"complete_lost"`
-			CompleteFail int `json:"complete_fail"`
-			CancelFail   int `json:"cancel_fail"`
-			QueryFail    int `json:"query_fail"`
-		}
-		if !decode(w, r, &b) {
-			return
-		}
+	mux.Handle("POST /v3/payscore/serviceorder/{no}/complete", s.v3(jsonBody(s.handleScoreComplete)))
+	mux.Handle("POST /v3/payscore/serviceorder/{no}/cancel", s.v3(jsonBody(s.handleScoreCancel)))
+	payControl(mux, "POST /sim/pay/payscore/confirm", s.ConfirmServiceOrder)
+	control(mux, "POST /sim/pay/payscore/faults", func(_ *http.Request, b struct {
+		CompleteLost int `json:"complete_lost"`
+		CompleteFail int `json:"complete_fail"`
+		CancelFail   int `json:"cancel_fail"`
+		QueryFail    int `json:"query_fail"`
+	}) error {
 		s.SetPayScoreFaults(PayScoreFaults{CompleteLost: b.CompleteLost, CompleteFail: b.CompleteFail, CancelFail: b.CancelFail, QueryFail: b.QueryFail})
-		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
-	mux.HandleFunc("POST /sim/pay/payscore/{no}/fail-collections", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			N int `json:"n"`
-		}
-		if !decode(w, r, &b) {
-			return
-		}
+	control(mux, "POST /sim/pay/payscore/{no}/fail-collections", func(r *http.Request, b struct {
+		N int `json:"n"`
+	}) error {
 		s.FailCollections(r.PathValue("no"), b.N)
-		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 	mux.HandleFunc("POST /sim/pay/payscore/{no}/collect", func(w http.ResponseWriter, r *http.Request) {
 		paid, err := s.CollectNow(r.PathValue("no"))
@@ -127,11 +111,7 @@ func (s *Sim) payScoreRoutes(mux *http.ServeMux) {
 	})
 }
 
-func (s *Sim) handleScoreCreate(r *http.Request, body []byte) reply {
-	var b wxpay.ServiceOrderJSON
-	if err := json.Unmarshal(body, &b); err != nil {
-		return paramError("请求体不是合法的JSON：%v", err)
-	}
+func (s *Sim) handleScoreCreate(r *http.Request, b wxpay.ServiceOrderJSON) reply {
 	switch {
 	case b.AppID != s.cfg.AppID:
 		return paramError("appid和mch_id不匹配")
@@ -211,11 +191,7 @@ func (s *Sim) scoreView(o *scoreOrder) wxpay.ServiceOrderJSON {
 	return w
 }
 
-func (s *Sim) handleScoreComplete(r *http.Request, body []byte) reply {
-	var b wxpay.ServiceOrderJSON
-	if err := json.Unmarshal(body, &b); err != nil {
-		return paramError("请求体不是合法的JSON：%v", err)
-	}
+func (s *Sim) handleScoreComplete(r *http.Request, b wxpay.ServiceOrderJSON) reply {
 	if b.AppID != s.cfg.AppID || b.ServiceID != s.cfg.PayScoreServiceID {
 		return paramError("appid 或 service_id 不匹配")
 	}
@@ -260,11 +236,7 @@ func (s *Sim) handleScoreComplete(r *http.Request, body []byte) reply {
 	return jsonReply(http.StatusOK, answer)
 }
 
-func (s *Sim) handleScoreCancel(r *http.Request, body []byte) reply {
-	var b wxpay.ServiceOrderJSON
-	if err := json.Unmarshal(body, &b); err != nil {
-		return paramError("请求体不是合法的JSON：%v", err)
-	}
+func (s *Sim) handleScoreCancel(r *http.Request, b wxpay.ServiceOrderJSON) reply {
 	if b.AppID != s.cfg.AppID || b.ServiceID != s.cfg.PayScoreServiceID || b.Reason == "" {
 		return paramError("appid、service_id 不匹配或缺少 reason")
 	}

@@ -1,7 +1,6 @@
 package paysim
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -46,11 +45,7 @@ type refundBody struct {
 	} `json:"amount"`
 }
 
-func (s *Sim) handleCreateRefund(_ *http.Request, body []byte) reply {
-	var b refundBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return paramError("请求体不是合法的JSON：%v", err)
-	}
+func (s *Sim) handleCreateRefund(_ *http.Request, b refundBody) reply {
 	switch {
 	case !outRefundNoRe.MatchString(b.OutRefundNo):
 		return paramError("out_refund_no 格式错误")

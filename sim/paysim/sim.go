@@ -184,10 +184,10 @@ func (s *Sim) sleep(d time.Duration) bool {
 // Handler serves the v3 API and the /sim/pay/ control API.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v3/pay/transactions/jsapi", s.v3(s.handlePrepay))
+	mux.Handle("POST /v3/pay/transactions/jsapi", s.v3(jsonBody(s.handlePrepay)))
 	mux.Handle("GET /v3/pay/transactions/out-trade-no/{no}", s.v3(s.handleQuery))
 	mux.Handle("POST /v3/pay/transactions/out-trade-no/{no}/close", s.v3(s.handleClose))
-	mux.Handle("POST /v3/refund/domestic/refunds", s.v3(s.handleCreateRefund))
+	mux.Handle("POST /v3/refund/domestic/refunds", s.v3(jsonBody(s.handleCreateRefund)))
 	mux.Handle("GET /v3/refund/domestic/refunds/{no}", s.v3(s.handleQueryRefund))
 	mux.Handle("GET /v3/bill/tradebill", s.v3(s.handleTradeBill))
 	mux.Handle("GET /v3/billdownload/file", s.v3(s.handleBillDownload))
