@@ -160,3 +160,18 @@ func TestCheck_UnrecordedPaymentIsNotRecorded(t *testing.T) {
 		t.Fatalf("got recorded, want not recorded while a WeChat SUCCESS is missing here")
 	}
 }
+
+// TestPersistent: a violation is reported only when the confirming
+// snapshot shows it again (a read race shows once; money moved twice
+// shows every time).
+func TestPersistent(t *testing.T) {
+	first := []string{"batch A is posted but the platform has no accepted booking for it", "trade B refunded 2 times"}
+	second := []string{"trade B refunded 2 times", "batch C is posted but the platform has no accepted booking for it"}
+	got := persistent(first, second)
+	if len(got) != 1 || got[0] != "trade B refunded 2 times" {
+		t.Fatalf("persistent = %q, want only the violation both snapshots show", got)
+	}
+	if got := persistent(nil, second); len(got) != 0 {
+		t.Fatalf("persistent(nil, …) = %q, want none", got)
+	}
+}
