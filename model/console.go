@@ -119,15 +119,7 @@ func (s *AfterStore) FindRefundsByStatus(ctx context.Context, status service.Ref
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []refundRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find refunds", err)
-	}
-	out := make([]service.Refund, len(rows))
-	for i := range rows {
-		out[i] = *toRefund(&rows[i])
-	}
-	return out, nil
+	return findAll(q, "find refunds", toRefund)
 }
 
 // FindOrderNoByRef resolves an order_no, out_trade_no or transaction_id.
@@ -174,25 +166,12 @@ func (s *AfterStore) FindOpsAlerts(ctx context.Context, status service.AlertStat
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []opsAlertRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find alerts", err)
-	}
-	out := make([]service.OpsAlert, len(rows))
-	for i := range rows {
-		out[i] = toOpsAlert(&rows[i])
-	}
-	return out, nil
+	return findAll(q, "find alerts", toOpsAlert)
 }
 
 // FindOpsAlert returns one alert.
 func (s *AfterStore) FindOpsAlert(ctx context.Context, id int64) (*service.OpsAlert, error) {
-	var row opsAlertRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find alert", err)
-	}
-	a := toOpsAlert(&row)
-	return &a, nil
+	return findOne(s.db.WithContext(ctx).Where("id = ?", id), "find alert", toOpsAlert)
 }
 
 // DecideAlert moves an alert between statuses with one conditional update,

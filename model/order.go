@@ -231,17 +231,8 @@ func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*
 
 // FindBatches lists batches in status last updated before a time.
 func (s *OrderStore) FindBatches(ctx context.Context, status service.OrderStatus, updatedBefore time.Time, limit int) ([]service.Batch, error) {
-	var rows []batchRow
-	err := s.db.WithContext(ctx).Where("status = ? AND updated_at < ?", string(status), updatedBefore.UTC()).
-		Order("updated_at").Limit(limit).Find(&rows).Error
-	if err != nil {
-		return nil, storeErr("find batches", err)
-	}
-	out := make([]service.Batch, len(rows))
-	for i := range rows {
-		out[i] = toBatch(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("status = ? AND updated_at < ?", string(status), updatedBefore.UTC()).
+		Order("updated_at").Limit(limit), "find batches", toBatch)
 }
 
 // UpdateBatch runs fn under the order's row lock and writes the batch change,
@@ -399,17 +390,14 @@ func (s *OrderStore) FindAlerts(ctx context.Context, status service.AlertStatus,
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []alertRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find alerts", err)
+	return findAll(q, "find alerts", toAlert)
+}
+
+func toAlert(r *alertRow) service.Alert {
+	a := service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
+		LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
+	if a.LastSeenAt.IsZero() {
+		a.LastSeenAt = a.CreatedAt
 	}
-	out := make([]service.Alert, len(rows))
-	for i, r := range rows {
-		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
-			LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
-		if out[i].LastSeenAt.IsZero() {
-			out[i].LastSeenAt = out[i].CreatedAt
-		}
-	}
-	return out, nil
+	return a
 }
