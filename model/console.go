@@ -145,19 +145,15 @@ func (s *AfterStore) SearchAudit(ctx context.Context, f service.AuditFilter) ([]
 	if f.Query != "" {
 		q = q.Where("actor = ? OR action = ? OR target = ?", f.Query, f.Query, f.Query)
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, storeErr("count audit", err)
-	}
-	var rows []auditRow
-	if err := q.Order("id DESC").Offset(f.Offset).Limit(f.Limit).Find(&rows).Error; err != nil {
-		return nil, 0, storeErr("search audit", err)
+	rows, total, err := findPage[auditRow](q, "audit", f.Offset, f.Limit)
+	if err != nil {
+		return nil, 0, err
 	}
 	out := make([]service.AuditEntry, len(rows))
 	for i, r := range rows {
 		out[i] = service.AuditEntry{ID: r.ID, Actor: r.Actor, Action: r.Action, Target: r.Target, Before: r.BeforeJSON, After: r.AfterJSON, CreatedAt: r.CreatedAt.UTC()}
 	}
-	return out, int(total), nil
+	return out, total, nil
 }
 
 // FindOpsAlerts lists alerts with their decisions, newest first.

@@ -316,6 +316,21 @@ func findAll[R any, T any](q *gorm.DB, op string, conv func(*R) T) ([]T, error) 
 	return findAllDecoded(q, op, func(r *R) (T, error) { return conv(r), nil })
 }
 
+// findPage counts the rows R that q selects and loads one page of them,
+// newest (highest id) first; what names them in errors ("count what",
+// "find what").
+func findPage[R any](q *gorm.DB, what string, offset, limit int) ([]R, int, error) {
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, storeErr("count "+what, err)
+	}
+	var rows []R
+	if err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+		return nil, 0, storeErr("find "+what, err)
+	}
+	return rows, int(total), nil
+}
+
 // findAllDecoded is findAll for rows whose decoding can fail (encrypted or
 // JSON columns); the first failure ends it, translated with storeErr.
 func findAllDecoded[R any, T any](q *gorm.DB, op string, decode func(*R) (T, error)) ([]T, error) {

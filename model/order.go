@@ -199,16 +199,9 @@ func (s *OrderStore) FindOrderByQuote(ctx context.Context, quoteID string) (*ser
 // FindOrders lists a user's orders, newest first, with the total count.
 func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*service.Order, int, error) {
 	q := s.db.WithContext(ctx).Model(&orderRow{}).Where("user_id = ?", f.UserID)
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, storeErr("count orders", err)
-	}
-	var rows []orderRow
-	if err := q.Order("id DESC").Offset(f.Offset).Limit(f.Limit).Find(&rows).Error; err != nil {
-		return nil, 0, storeErr("find orders", err)
-	}
-	if len(rows) == 0 {
-		return nil, int(total), nil
+	rows, total, err := findPage[orderRow](q, "orders", f.Offset, f.Limit)
+	if err != nil || len(rows) == 0 {
+		return nil, total, err
 	}
 	nos := make([]string, len(rows))
 	for i, r := range rows {
@@ -226,7 +219,7 @@ func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*
 	for i := range rows {
 		out[i] = toOrder(&rows[i], byOrder[rows[i].OrderNo])
 	}
-	return out, int(total), nil
+	return out, total, nil
 }
 
 // FindBatches lists batches in status last updated before a time.
