@@ -119,8 +119,8 @@ func (s *CreditStore) UpdateCredit(ctx context.Context, outOrderNo string, fn fu
 			}
 			return err
 		}
-		if c.State != before && !service.CanCreditTransition(before, c.State) {
-			return service.Errorf(service.KindConflict, "invalid_transition", "信用付状态不允许从 %s 变为 %s", before, c.State)
+		if err := c.Settle(before); err != nil {
+			return err
 		}
 		c.UpdatedAt = s.db.Now()
 		row := fromCredit(c)

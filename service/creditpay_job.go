@@ -75,7 +75,9 @@ func (s *CreditService) Work(ctx context.Context, j OutboxJob) error {
 				if c.State != CreditConfirmed {
 					return ErrNoChange
 				}
-				c.State, c.PostedAt = CreditPosted, now
+				if err := c.MarkPosted(now); err != nil {
+					return err
+				}
 				fx.Event(1, "credit_posted", fmt.Sprintf("信用付缴费已记入社保；%s 元将于 %s 由微信支付分扣款",
 					c.AmountFen, c.DueAt.In(Shanghai).Format("2006-01-02")))
 				return nil
@@ -222,10 +224,9 @@ func (s *CreditService) markCancelled(ctx context.Context, outOrderNo, why strin
 		if c.State == CreditCancelled {
 			return ErrNoChange
 		}
-		if !CanCreditTransition(c.State, CreditCancelled) {
-			return fmt.Errorf("credit %s: cannot cancel in state %s", c.OutOrderNo, c.State)
+		if err := c.Cancel(why); err != nil {
+			return fmt.Errorf("credit %s: cannot cancel: %w", c.OutOrderNo, err)
 		}
-		c.State, c.CancelReason = CreditCancelled, why
 		fx.Event(1, "credit_cancelled", "信用付已取消，未向您扣款："+why)
 		return nil
 	})
@@ -276,7 +277,9 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 		if c.State != CreditPosted {
 			return ErrNoChange
 		}
-		c.State, c.CompletedAt = CreditCollectionDue, now
+		if err := c.Complete(now); err != nil {
+			return err
+		}
 		fx.Event(1, "credit_collection_due", fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen))
 		return nil
 	}); err != nil {
@@ -319,7 +322,9 @@ func (s *CreditService) watchCollection(ctx context.Context, j OutboxJob, c *Cre
 			if c.State != CreditCollectionDue {
 				return ErrNoChange
 			}
-			c.State, c.FailedAt = CreditCollectionFailed, now
+			if err := c.MarkCollectionFailed(now); err != nil {
+				return err
+			}
 			fx.Event(1, "credit_collection_failed", fmt.Sprintf("信用付扣款 %s 元未成功：微信支付分将按规则继续扣款，请确保微信零钱或绑定银行卡余额充足；已缴社保不受影响", c.AmountFen))
 			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertCreditCollectionFailed, Ref: c.OutOrderNo,
 				Detail: fmt.Sprintf("order %s: %d fen not collected %s after completion; WeChat keeps collecting; the posting stands", c.OrderNo, c.AmountFen, CollectionGrace)})
