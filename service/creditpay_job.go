@@ -13,42 +13,11 @@ import (
 
 // ---- the job -----------------------------------------------------------
 
-// RunOnce claims due credit jobs one at a time and works them; it returns
-// how many it claimed.
+// RunOnce claims due credit jobs one at a time and works them (see
+// jobRunner.runOnce; a failed job is tried again after CreditUnknownRetry).
+// It returns how many it claimed.
 func (s *CreditService) RunOnce(ctx context.Context) (int, error) {
-	n := 0
-	for n < 20 {
-		jobs, err := s.d.Outbox.Claim(ctx, JobCreditOrder, s.d.Owner, s.d.Lease, 1)
-		if err != nil || len(jobs) == 0 {
-			return n, err
-		}
-		n++
-		j := jobs[0]
-		if err := s.Work(ctx, j); err != nil {
-			if errors.Is(err, ErrStale) {
-				continue
-			}
-			s.d.Log.Error("credit job failed", "out_order_no", j.Ref, "err", err)
-			s.retry(ctx, j, s.d.Clock.Now().Add(CreditUnknownRetry), ErrorText(err, 400))
-		}
-	}
-	return n, nil
-}
-
-func (s *CreditService) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {
-	err := s.d.Outbox.Retry(ctx, j.ID, s.d.Owner, next, why)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
-}
-
-func (s *CreditService) complete(ctx context.Context, j OutboxJob) error {
-	err := s.d.Outbox.Complete(ctx, j.ID, s.d.Owner)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
+	return s.runOnce(ctx, s.Work)
 }
 
 // Work advances one credit order and reschedules or completes its job.

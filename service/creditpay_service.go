@@ -35,6 +35,7 @@ type CreditDeps struct {
 type CreditService struct {
 	d     CreditDeps
 	rules map[string]*CreditPayRule
+	jobRunner
 }
 
 // NewCreditService returns a CreditService; it panics on missing
@@ -50,7 +51,9 @@ func NewCreditService(d CreditDeps) *CreditService {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &CreditService{d: d, rules: map[string]*CreditPayRule{}}
+	s := &CreditService{d: d, rules: map[string]*CreditPayRule{}, jobRunner: jobRunner{Outbox: d.Outbox, Kind: JobCreditOrder,
+		Owner: d.Owner, Lease: d.Lease, Clock: d.Clock, Log: d.Log, What: "credit", RefKey: "out_order_no",
+		Delay: func(OutboxJob) time.Duration { return CreditUnknownRetry }}}
 	for i := range d.Regions {
 		if r := d.Regions[i].CreditPay; r != nil && r.Enabled {
 			s.rules[d.Regions[i].Code] = r
