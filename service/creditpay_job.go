@@ -89,12 +89,10 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	if b.Status == StatusPendingPayment && now.Before(c.ConfirmBy) {
 		return s.retry(ctx, j, c.ConfirmBy, "waiting for confirmation")
 	}
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	switch {
 	case errors.Is(qerr, ErrServiceOrderNotFound) && now.After(c.ConfirmBy.Add(ExpireGrace)):
 		// Never created at WeChat (our create calls all failed), and the
@@ -132,7 +130,7 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	if !closed {
 		return s.retry(ctx, j, now, "confirmed meanwhile")
 	}
-	cctx, cancel, err = leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
 	if err != nil {
 		return err
 	}
@@ -146,27 +144,36 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	return s.cancelled(ctx, j, c, "用户未确认或已取消缴费")
 }
 
+// queryLeased asks WeChat about c's service order inside a renewed lease of
+// j (leaseCall). lease is the renewal's error (ErrStale: the job is someone
+// else's now; nothing was asked); qerr is the query's.
+func (s *CreditService) queryLeased(ctx context.Context, j OutboxJob, c *CreditOrder) (so ServiceOrder, qerr, lease error) {
+	cctx, cancel, lease := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	if lease != nil {
+		return ServiceOrder{}, nil, lease
+	}
+	defer cancel()
+	so, qerr = s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
+	return so, qerr, nil
+}
+
+// retryMismatch alerts a queried service order that disagrees with c (why)
+// and asks again in an hour.
+func (s *CreditService) retryMismatch(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time, why string) error {
+	s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
+	return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+}
+
 // closeBatch closes the credit batch of a service order about to be
 // cancelled, if it is still pending, and reports whether it is closed now
 // (false: the confirmation won and the batch is paid on credit).
 func (s *CreditService) closeBatch(ctx context.Context, outTradeNo, why string) (bool, error) {
-	closed := false
-	_, err := updateBatch(ctx, s.d.Orders.store, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		closed = b.Status == StatusClosed
-		if b.Status != StatusPendingPayment {
-			return ErrNoChange
-		}
-		if err := b.Close(); err != nil {
-			return err
-		}
-		closed = true
-		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
-		return nil
-	})
+	o, err := updateBatch(ctx, s.d.Orders.store, outTradeNo, closePending(why))
 	if err != nil {
 		return false, fmt.Errorf("close credit batch %s: %w", outTradeNo, err)
 	}
-	return closed, nil
+	b := o.Batch(outTradeNo)
+	return b != nil && b.Status == StatusClosed, nil
 }
 
 // cancelled records a service order cancelled before posting, with its
@@ -206,19 +213,16 @@ func (s *CreditService) markCancelled(ctx context.Context, outOrderNo, why strin
 // queries first, so an earlier completion whose answer was lost is found,
 // and any error leaves the outcome unknown (alerted, asked again).
 func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time) error {
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	if qerr != nil {
 		s.alert(ctx, AlertCreditOutcomeUnknown, c.OutOrderNo, "query before completion: "+ErrorText(qerr, 500))
 		return s.retry(ctx, j, now.Add(CreditUnknownRetry), "query: "+ErrorText(qerr, 300))
 	}
 	if why := s.mismatch(so, c); why != "" {
-		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
-		return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+		return s.retryMismatch(ctx, j, c, now, why)
 	}
 	switch {
 	case so.Completed():
@@ -267,18 +271,15 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 // within CollectionGrace: the user is told and operations alerted, once; the
 // posting is never reversed, and WeChat keeps collecting by its own rules.
 func (s *CreditService) watchCollection(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time) error {
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	if qerr != nil {
 		return s.retry(ctx, j, now.Add(30*time.Minute), "query: "+ErrorText(qerr, 300))
 	}
 	if why := s.mismatch(so, c); why != "" {
-		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
-		return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+		return s.retryMismatch(ctx, j, c, now, why)
 	}
 	if so.Collection.State == CollectionPaid {
 		if err := s.collected(ctx, c, so, nil); err != nil {
@@ -372,16 +373,9 @@ func (s *RefundService) reverseCredit(ctx context.Context, j OutboxJob, b *Batch
 	if !done {
 		return s.retry(ctx, j, now.Add(CreditUnknownRetry), why)
 	}
-	_, err = updateBatch(ctx, s.d.Orders, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status != StatusRefunding {
-			return ErrNoChange
-		}
-		if err := b.MarkRefunded(); err != nil {
-			return err
-		}
-		fx.Event(b.Seq, "refunded", fmt.Sprintf("第 %d 笔：%s，未向您扣款", b.Seq, why))
-		return nil
-	})
+	_, err = updateBatch(ctx, s.d.Orders, b.OutTradeNo, moveBatch(StatusRefunding, (*Batch).MarkRefunded, "refunded", func(b *Batch) string {
+		return fmt.Sprintf("第 %d 笔：%s，未向您扣款", b.Seq, why)
+	}))
 	if err != nil {
 		return err
 	}
