@@ -40,17 +40,10 @@ func (s *CreditService) Work(ctx context.Context, j OutboxJob) error {
 	case CreditConfirmed:
 		switch b.Status {
 		case StatusPosted:
-			_, err := s.update(ctx, c.OutOrderNo, func(c *CreditOrder, fx *Effects) error {
-				if c.State != CreditConfirmed {
-					return ErrNoChange
-				}
-				if err := c.MarkPosted(now); err != nil {
-					return err
-				}
-				fx.Event(1, "credit_posted", fmt.Sprintf("信用付缴费已记入社保；%s 元将于 %s 由微信支付分扣款",
-					c.AmountFen, c.DueAt.In(Shanghai).Format("2006-01-02")))
-				return nil
-			})
+			_, err := s.update(ctx, c.OutOrderNo, creditStep(CreditConfirmed, func(c *CreditOrder) error { return c.MarkPosted(now) }, "credit_posted",
+				func(c *CreditOrder) string {
+					return fmt.Sprintf("信用付缴费已记入社保；%s 元将于 %s 由微信支付分扣款", c.AmountFen, c.DueAt.In(Shanghai).Format("2006-01-02"))
+				}))
 			if err != nil {
 				return err
 			}
@@ -246,16 +239,8 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "service order in state "+so.State+" on the collection day")
 		return s.retry(ctx, j, now.Add(time.Hour), "unexpected state "+so.State)
 	}
-	if _, err := s.update(ctx, c.OutOrderNo, func(c *CreditOrder, fx *Effects) error {
-		if c.State != CreditPosted {
-			return ErrNoChange
-		}
-		if err := c.Complete(now); err != nil {
-			return err
-		}
-		fx.Event(1, "credit_collection_due", fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen))
-		return nil
-	}); err != nil {
+	if _, err := s.update(ctx, c.OutOrderNo, creditStep(CreditPosted, func(c *CreditOrder) error { return c.Complete(now) }, "credit_collection_due",
+		func(c *CreditOrder) string { return fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen) })); err != nil {
 		return err
 	}
 	if so.Collection.State == CollectionPaid {

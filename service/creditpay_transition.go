@@ -50,23 +50,22 @@ func (c *CreditOrder) Confirm(orderID string, at, dueAt time.Time) error {
 	return nil
 }
 
-// MarkPosted records that the platform booked the batch paid on credit.
-func (c *CreditOrder) MarkPosted(at time.Time) error {
-	if err := c.moveTo(CreditPosted); err != nil {
+// moveAt moves c to state to and stamps *stamp with at.
+func (c *CreditOrder) moveAt(to CreditState, stamp *time.Time, at time.Time) error {
+	if err := c.moveTo(to); err != nil {
 		return err
 	}
-	c.PostedAt = at
+	*stamp = at
 	return nil
 }
+
+// MarkPosted records that the platform booked the batch paid on credit.
+func (c *CreditOrder) MarkPosted(at time.Time) error { return c.moveAt(CreditPosted, &c.PostedAt, at) }
 
 // Complete records that the service order was completed with the posted
 // amount at at: WeChat now collects it.
 func (c *CreditOrder) Complete(at time.Time) error {
-	if err := c.moveTo(CreditCollectionDue); err != nil {
-		return err
-	}
-	c.CompletedAt = at
-	return nil
+	return c.moveAt(CreditCollectionDue, &c.CompletedAt, at)
 }
 
 // MarkCollected records WeChat's collection, transaction transactionID at
@@ -85,11 +84,7 @@ func (c *CreditOrder) MarkCollected(transactionID string, at time.Time) error {
 // MarkCollectionFailed records that WeChat had not collected within
 // CollectionGrace at at.
 func (c *CreditOrder) MarkCollectionFailed(at time.Time) error {
-	if err := c.moveTo(CreditCollectionFailed); err != nil {
-		return err
-	}
-	c.FailedAt = at
-	return nil
+	return c.moveAt(CreditCollectionFailed, &c.FailedAt, at)
 }
 
 // Cancel records a service order cancelled before posting, for why.
@@ -99,6 +94,22 @@ func (c *CreditOrder) Cancel(why string) error {
 	}
 	c.CancelReason = why
 	return nil
+}
+
+// creditStep is the UpdateCredit closure of one transition: an order in
+// state from takes move and gets the timeline event typ with detail(c); an
+// order in any other state is left as it is (ErrNoChange).
+func creditStep(from CreditState, move func(*CreditOrder) error, typ string, detail func(*CreditOrder) string) func(*CreditOrder, *Effects) error {
+	return func(c *CreditOrder, fx *Effects) error {
+		if c.State != from {
+			return ErrNoChange
+		}
+		if err := move(c); err != nil {
+			return err
+		}
+		fx.Event(1, typ, detail(c))
+		return nil
+	}
 }
 
 // Settle checks a change an UpdateCredit closure made to c, whose state was

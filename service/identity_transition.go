@@ -49,18 +49,15 @@ func (a *FaceAttempt) Issue(verifyID string, expiresAt, now time.Time) error {
 func (a *FaceAttempt) MarkError() error { return a.moveTo(FaceError) }
 
 // Verify records WeChat's verify_ret ret (FaceVerifyOK) at now.
-func (a *FaceAttempt) Verify(ret int, now time.Time) error {
-	if err := a.moveTo(FaceVerified); err != nil {
-		return err
-	}
-	a.VerifyRet, a.UpdatedAt = ret, now
-	return nil
-}
+func (a *FaceAttempt) Verify(ret int, now time.Time) error { return a.end(FaceVerified, ret, now) }
 
 // Fail records WeChat's refusal ret at now (0 when WeChat verified someone
 // other than the claimed identity).
-func (a *FaceAttempt) Fail(ret int, now time.Time) error {
-	if err := a.moveTo(FaceFailed); err != nil {
+func (a *FaceAttempt) Fail(ret int, now time.Time) error { return a.end(FaceFailed, ret, now) }
+
+// end moves a to the outcome to with WeChat's verify_ret ret, at now.
+func (a *FaceAttempt) end(to FaceStatus, ret int, now time.Time) error {
+	if err := a.moveTo(to); err != nil {
 		return err
 	}
 	a.VerifyRet, a.UpdatedAt = ret, now
