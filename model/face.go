@@ -94,12 +94,8 @@ func (s *FaceAttemptStore) ReserveFaceAttempt(ctx context.Context, a *service.Fa
 		return err
 	}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := lockUser(tx, s.db.Dialect, a.UserID); err != nil {
-			return err
-		}
-		var n int64
-		if err := tx.Model(&faceAttemptRow{}).Where("user_id = ? AND day = ? AND status <> ?", a.UserID, a.Day, service.FaceError).
-			Count(&n).Error; err != nil {
+		n, err := countForUser(tx, s.db.Dialect, a.UserID, &faceAttemptRow{}, "user_id = ? AND day = ? AND status <> ?", a.UserID, a.Day, service.FaceError)
+		if err != nil {
 			return err
 		}
 		if n >= int64(limit) {

@@ -63,7 +63,8 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 		return err
 	}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := lockUser(tx, s.db.Dialect, b.UserID); err != nil {
+		n, err := countForUser(tx, s.db.Dialect, b.UserID, &familyRow{}, "user_id = ?", b.UserID)
+		if err != nil {
 			return err
 		}
 		var dup int64
@@ -73,10 +74,6 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 		}
 		if dup > 0 {
 			return service.ErrDuplicate
-		}
-		var n int64
-		if err := tx.Model(&familyRow{}).Where("user_id = ?", b.UserID).Count(&n).Error; err != nil {
-			return err
 		}
 		if n >= int64(max) {
 			return service.ErrFamilyLimit

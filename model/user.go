@@ -113,11 +113,17 @@ func (s *UserStore) UpdateUser(ctx context.Context, id int64, fn func(*service.U
 	})
 }
 
-// lockUser locks a user's row for the rest of tx, so writes that count a
-// user's rows (daily attempts, bindings) run one after the other.
-func lockUser(tx *gorm.DB, dialect string, id int64) error {
+// countForUser locks user userID's row for the rest of tx, so inserts
+// limited by a count of the user's rows (daily attempts, bindings) run one
+// after the other, and counts the rows of model that where selects.
+func countForUser(tx *gorm.DB, dialect string, userID int64, model any, where string, args ...any) (int64, error) {
 	var u userRow
-	return lockForUpdate(tx, dialect).Select("id").First(&u, id).Error
+	if err := lockForUpdate(tx, dialect).Select("id").First(&u, userID).Error; err != nil {
+		return 0, err
+	}
+	var n int64
+	err := tx.Model(model).Where(where, args...).Count(&n).Error
+	return n, err
 }
 
 // lockForUpdate adds SELECT … FOR UPDATE on MySQL. SQLite transactions take
