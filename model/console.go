@@ -119,15 +119,7 @@ func (s *AfterStore) FindRefundsByStatus(ctx context.Context, status service.Ref
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []refundRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find refunds", err)
-	}
-	out := make([]service.Refund, len(rows))
-	for i := range rows {
-		out[i] = *toRefund(&rows[i])
-	}
-	return out, nil
+	return findAll(q, "find refunds", toRefund)
 }
 
 // FindOrderNoByRef resolves an order_no, out_trade_no or transaction_id.
@@ -153,19 +145,15 @@ func (s *AfterStore) SearchAudit(ctx context.Context, f service.AuditFilter) ([]
 	if f.Query != "" {
 		q = q.Where("actor = ? OR action = ? OR target = ?", f.Query, f.Query, f.Query)
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, storeErr("count audit", err)
-	}
-	var rows []auditRow
-	if err := q.Order("id DESC").Offset(f.Offset).Limit(f.Limit).Find(&rows).Error; err != nil {
-		return nil, 0, storeErr("search audit", err)
+	rows, total, err := findPage[auditRow](q, "audit", f.Offset, f.Limit)
+	if err != nil {
+		return nil, 0, err
 	}
 	out := make([]service.AuditEntry, len(rows))
 	for i, r := range rows {
 		out[i] = service.AuditEntry{ID: r.ID, Actor: r.Actor, Action: r.Action, Target: r.Target, Before: r.BeforeJSON, After: r.AfterJSON, CreatedAt: r.CreatedAt.UTC()}
 	}
-	return out, int(total), nil
+	return out, total, nil
 }
 
 // FindOpsAlerts lists alerts with their decisions, newest first.
@@ -174,25 +162,12 @@ func (s *AfterStore) FindOpsAlerts(ctx context.Context, status service.AlertStat
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []opsAlertRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find alerts", err)
-	}
-	out := make([]service.OpsAlert, len(rows))
-	for i := range rows {
-		out[i] = toOpsAlert(&rows[i])
-	}
-	return out, nil
+	return findAll(q, "find alerts", toOpsAlert)
 }
 
 // FindOpsAlert returns one alert.
 func (s *AfterStore) FindOpsAlert(ctx context.Context, id int64) (*service.OpsAlert, error) {
-	var row opsAlertRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find alert", err)
-	}
-	a := toOpsAlert(&row)
-	return &a, nil
+	return findOne(s.db.WithContext(ctx).Where("id = ?", id), "find alert", toOpsAlert)
 }
 
 // DecideAlert moves an alert between statuses with one conditional update,

@@ -49,8 +49,8 @@ func fromCredit(c *service.CreditOrder) creditRow {
 	return r
 }
 
-func toCredit(r *creditRow) *service.CreditOrder {
-	return &service.CreditOrder{OutOrderNo: r.OutOrderNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, UserID: r.UserID,
+func toCredit(r *creditRow) service.CreditOrder {
+	return service.CreditOrder{OutOrderNo: r.OutOrderNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, UserID: r.UserID,
 		Region: r.Region, AmountFen: service.Fen(r.AmountFen), State: service.CreditState(r.State), ServiceOrderID: r.ServiceOrderID,
 		ConfirmBy: r.ConfirmBy.UTC(), ConfirmedAt: fromNull(r.ConfirmedAt), PostedAt: fromNull(r.PostedAt), DueAt: fromNull(r.DueAt),
 		CompletedAt: fromNull(r.CompletedAt), CollectedAt: fromNull(r.CollectedAt), FailedAt: fromNull(r.FailedAt),
@@ -89,20 +89,12 @@ func (s *CreditStore) CreateCredit(ctx context.Context, c *service.CreditOrder, 
 
 // FindCredit returns a credit order by out_order_no.
 func (s *CreditStore) FindCredit(ctx context.Context, outOrderNo string) (*service.CreditOrder, error) {
-	var r creditRow
-	if err := s.db.WithContext(ctx).Where("out_order_no = ?", outOrderNo).First(&r).Error; err != nil {
-		return nil, storeErr("find credit order", err)
-	}
-	return toCredit(&r), nil
+	return findOne(s.db.WithContext(ctx).Where("out_order_no = ?", outOrderNo), "find credit order", toCredit)
 }
 
 // FindCreditByOrder returns the credit order of an order.
 func (s *CreditStore) FindCreditByOrder(ctx context.Context, orderNo string) (*service.CreditOrder, error) {
-	var r creditRow
-	if err := s.db.WithContext(ctx).Where("order_no = ?", orderNo).First(&r).Error; err != nil {
-		return nil, storeErr("find credit order", err)
-	}
-	return toCredit(&r), nil
+	return findOne(s.db.WithContext(ctx).Where("order_no = ?", orderNo), "find credit order", toCredit)
 }
 
 // UpdateCredit locks the row (FOR UPDATE on MySQL; SQLite serializes write
@@ -115,7 +107,8 @@ func (s *CreditStore) UpdateCredit(ctx context.Context, outOrderNo string, fn fu
 		if err := lockForUpdate(tx, s.db.Dialect).Where("out_order_no = ?", outOrderNo).First(&r).Error; err != nil {
 			return err
 		}
-		c := toCredit(&r)
+		cv := toCredit(&r)
+		c := &cv
 		before := c.State
 		var fx service.Effects
 		if err := fn(c, &fx); err != nil {
@@ -126,8 +119,8 @@ func (s *CreditStore) UpdateCredit(ctx context.Context, outOrderNo string, fn fu
 			}
 			return err
 		}
-		if c.State != before && !service.CanCreditTransition(before, c.State) {
-			return service.Errorf(service.KindConflict, "invalid_transition", "信用付状态不允许从 %s 变为 %s", before, c.State)
+		if err := c.Settle(before); err != nil {
+			return err
 		}
 		c.UpdatedAt = s.db.Now()
 		row := fromCredit(c)
@@ -154,14 +147,6 @@ func (s *CreditStore) UpdateCredit(ctx context.Context, outOrderNo string, fn fu
 
 // FindCollectedBetween lists credit orders collected in [from, to).
 func (s *CreditStore) FindCollectedBetween(ctx context.Context, from, to time.Time) ([]service.CreditOrder, error) {
-	var rows []creditRow
-	if err := s.db.WithContext(ctx).Where("collected_at >= ? AND collected_at < ?", from.UTC(), to.UTC()).
-		Order("collected_at").Find(&rows).Error; err != nil {
-		return nil, storeErr("find collected credit orders", err)
-	}
-	out := make([]service.CreditOrder, len(rows))
-	for i := range rows {
-		out[i] = *toCredit(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("collected_at >= ? AND collected_at < ?", from.UTC(), to.UTC()).Order("collected_at"),
+		"find collected credit orders", toCredit)
 }

@@ -302,6 +302,53 @@ func findDecoded[R any, T any](q *gorm.DB, op string, decode func(*R) (T, error)
 	return v, nil
 }
 
+// findOne loads the first row R that q selects and converts it; no row is
+// ErrNotFound, translated with storeErr under op like every failed read.
+func findOne[R any, T any](q *gorm.DB, op string, conv func(*R) T) (*T, error) {
+	return findDecoded(q, op, func(r *R) (*T, error) {
+		v := conv(r)
+		return &v, nil
+	})
+}
+
+// findAll loads every row R that q selects, in q's order, and converts each.
+func findAll[R any, T any](q *gorm.DB, op string, conv func(*R) T) ([]T, error) {
+	return findAllDecoded(q, op, func(r *R) (T, error) { return conv(r), nil })
+}
+
+// findPage counts the rows R that q selects and loads one page of them,
+// newest (highest id) first; what names them in errors ("count what",
+// "find what").
+func findPage[R any](q *gorm.DB, what string, offset, limit int) ([]R, int, error) {
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, storeErr("count "+what, err)
+	}
+	var rows []R
+	if err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+		return nil, 0, storeErr("find "+what, err)
+	}
+	return rows, int(total), nil
+}
+
+// findAllDecoded is findAll for rows whose decoding can fail (encrypted or
+// JSON columns); the first failure ends it, translated with storeErr.
+func findAllDecoded[R any, T any](q *gorm.DB, op string, decode func(*R) (T, error)) ([]T, error) {
+	var rows []R
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, storeErr(op, err)
+	}
+	out := make([]T, len(rows))
+	for i := range rows {
+		v, err := decode(&rows[i])
+		if err != nil {
+			return nil, storeErr(op, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 // updateLocked is the read-modify-write every store's Update* method
 // shares: in one transaction it loads row R by id under a row lock,
 // decodes it, lets fn change the domain value, and writes back the columns

@@ -121,25 +121,12 @@ func (s *EvidenceStore) AppendEvidence(ctx context.Context, e *service.EvidenceE
 
 // FindEvidence returns a batch's entry.
 func (s *EvidenceStore) FindEvidence(ctx context.Context, outTradeNo string) (*service.EvidenceEntry, error) {
-	var row evidenceRecordRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).First(&row).Error; err != nil {
-		return nil, storeErr("find evidence", err)
-	}
-	e := toEvidenceEntry(&row)
-	return &e, nil
+	return findOne(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo), "find evidence", toEvidenceEntry)
 }
 
 // ListEvidence returns entries from leaf index from on, in index order.
 func (s *EvidenceStore) ListEvidence(ctx context.Context, from uint64, limit int) ([]service.EvidenceEntry, error) {
-	var rows []evidenceRecordRow
-	if err := s.db.WithContext(ctx).Where("leaf_index >= ?", int64(from)).Order("leaf_index").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, storeErr("list evidence", err)
-	}
-	out := make([]service.EvidenceEntry, len(rows))
-	for i := range rows {
-		out[i] = toEvidenceEntry(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("leaf_index >= ?", int64(from)).Order("leaf_index").Limit(limit), "list evidence", toEvidenceEntry)
 }
 
 // PendingEvidence lists posted batches without an entry, oldest first;

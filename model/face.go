@@ -78,14 +78,11 @@ func optString(s string) *string {
 
 // FaceAttemptStore implements service.FaceAttemptStore. The claimed
 // identity (cert_info) is stored encrypted.
-type FaceAttemptStore struct {
-	db *DB
-	s  sealer
-}
+type FaceAttemptStore struct{ sealedStore }
 
 // NewFaceAttemptStore returns a FaceAttemptStore.
 func NewFaceAttemptStore(db *DB, ring *pii.Keyring) *FaceAttemptStore {
-	return &FaceAttemptStore{db: db, s: newSealer("NewFaceAttemptStore", ring)}
+	return &FaceAttemptStore{newSealedStore("NewFaceAttemptStore", db, ring)}
 }
 
 // ReserveFaceAttempt inserts the attempt unless the user has used limit
@@ -97,13 +94,8 @@ func (s *FaceAttemptStore) ReserveFaceAttempt(ctx context.Context, a *service.Fa
 		return err
 	}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var u userRow
-		if err := lockForUpdate(tx, s.db.Dialect).Select("id").First(&u, a.UserID).Error; err != nil {
-			return err
-		}
-		var n int64
-		if err := tx.Model(&faceAttemptRow{}).Where("user_id = ? AND day = ? AND status <> ?", a.UserID, a.Day, service.FaceError).
-			Count(&n).Error; err != nil {
+		n, err := countForUser(tx, s.db.Dialect, a.UserID, &faceAttemptRow{}, "user_id = ? AND day = ? AND status <> ?", a.UserID, a.Day, service.FaceError)
+		if err != nil {
 			return err
 		}
 		if n >= int64(limit) {

@@ -47,31 +47,24 @@ func (s sealer) toFamily(r *familyRow) (*service.FamilyBinding, error) {
 
 // FamilyStore implements service.FamilyStore with the member's identity
 // encrypted and blind-indexed.
-type FamilyStore struct {
-	db *DB
-	s  sealer
-}
+type FamilyStore struct{ sealedStore }
 
 // NewFamilyStore returns a FamilyStore.
 func NewFamilyStore(db *DB, ring *pii.Keyring) *FamilyStore {
-	return &FamilyStore{db: db, s: newSealer("NewFamilyStore", ring)}
+	return &FamilyStore{newSealedStore("NewFamilyStore", db, ring)}
 }
 
 // CreateFamilyBinding inserts b unless the user has max bindings
 // (ErrFamilyLimit) or already binds that document (ErrDuplicate). The
 // user's row is locked so concurrent adds are counted one after the other.
 func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.FamilyBinding, max int) error {
-	nameEnc, err := s.s.seal("name", b.Member.Name)
-	if err != nil {
-		return err
-	}
-	numEnc, err := s.s.seal("id_number", b.Member.IDNumber)
+	nameEnc, numEnc, err := s.s.sealRef(b.Member)
 	if err != nil {
 		return err
 	}
 	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		var u userRow
-		if err := lockForUpdate(tx, s.db.Dialect).Select("id").First(&u, b.UserID).Error; err != nil {
+		n, err := countForUser(tx, s.db.Dialect, b.UserID, &familyRow{}, "user_id = ?", b.UserID)
+		if err != nil {
 			return err
 		}
 		var dup int64
@@ -81,10 +74,6 @@ func (s *FamilyStore) CreateFamilyBinding(ctx context.Context, b *service.Family
 		}
 		if dup > 0 {
 			return service.ErrDuplicate
-		}
-		var n int64
-		if err := tx.Model(&familyRow{}).Where("user_id = ?", b.UserID).Count(&n).Error; err != nil {
-			return err
 		}
 		if n >= int64(max) {
 			return service.ErrFamilyLimit

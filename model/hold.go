@@ -50,12 +50,7 @@ func (s *AfterStore) CreateHold(ctx context.Context, h *service.Hold) (*service.
 
 // FindHold returns the hold of a batch.
 func (s *AfterStore) FindHold(ctx context.Context, outTradeNo string) (*service.Hold, error) {
-	var row holdRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).First(&row).Error; err != nil {
-		return nil, storeErr("find hold", err)
-	}
-	h := toHold(&row)
-	return &h, nil
+	return findOne(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo), "find hold", toHold)
 }
 
 // FindHolds lists holds in a status ("" for all), oldest first.
@@ -64,28 +59,13 @@ func (s *AfterStore) FindHolds(ctx context.Context, status service.HoldStatus, l
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []holdRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find holds", err)
-	}
-	out := make([]service.Hold, len(rows))
-	for i := range rows {
-		out[i] = toHold(&rows[i])
-	}
-	return out, nil
+	return findAll(q, "find holds", toHold)
 }
 
 // FindExpiredHolds lists open holds expiring at or before now.
 func (s *AfterStore) FindExpiredHolds(ctx context.Context, now time.Time, limit int) ([]service.Hold, error) {
-	var rows []holdRow
-	if err := s.db.WithContext(ctx).Where("status = ? AND expires_at <= ?", string(service.HoldOpen), now.UTC()).Order("expires_at").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, storeErr("find expired holds", err)
-	}
-	out := make([]service.Hold, len(rows))
-	for i := range rows {
-		out[i] = toHold(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("status = ? AND expires_at <= ?", string(service.HoldOpen), now.UTC()).Order("expires_at").Limit(limit),
+		"find expired holds", toHold)
 }
 
 // DecideHold moves an open hold to status.

@@ -44,23 +44,16 @@ func (s sealer) toIdentityCheck(r *identityCheckRow) (*service.IdentityCheckReco
 
 // IdentityCheckStore implements service.IdentityCheckStore with the
 // checked identity encrypted.
-type IdentityCheckStore struct {
-	db *DB
-	s  sealer
-}
+type IdentityCheckStore struct{ sealedStore }
 
 // NewIdentityCheckStore returns an IdentityCheckStore.
 func NewIdentityCheckStore(db *DB, ring *pii.Keyring) *IdentityCheckStore {
-	return &IdentityCheckStore{db: db, s: newSealer("NewIdentityCheckStore", ring)}
+	return &IdentityCheckStore{newSealedStore("NewIdentityCheckStore", db, ring)}
 }
 
 // CreateIdentityCheck inserts c and sets c.ID.
 func (s *IdentityCheckStore) CreateIdentityCheck(ctx context.Context, c *service.IdentityCheckRecord) error {
-	nameEnc, err := s.s.seal("name", c.Person.Name)
-	if err != nil {
-		return err
-	}
-	numEnc, err := s.s.seal("id_number", c.Person.IDNumber)
+	nameEnc, numEnc, err := s.s.sealRef(c.Person)
 	if err != nil {
 		return err
 	}

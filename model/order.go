@@ -199,16 +199,9 @@ func (s *OrderStore) FindOrderByQuote(ctx context.Context, quoteID string) (*ser
 // FindOrders lists a user's orders, newest first, with the total count.
 func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*service.Order, int, error) {
 	q := s.db.WithContext(ctx).Model(&orderRow{}).Where("user_id = ?", f.UserID)
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, storeErr("count orders", err)
-	}
-	var rows []orderRow
-	if err := q.Order("id DESC").Offset(f.Offset).Limit(f.Limit).Find(&rows).Error; err != nil {
-		return nil, 0, storeErr("find orders", err)
-	}
-	if len(rows) == 0 {
-		return nil, int(total), nil
+	rows, total, err := findPage[orderRow](q, "orders", f.Offset, f.Limit)
+	if err != nil || len(rows) == 0 {
+		return nil, total, err
 	}
 	nos := make([]string, len(rows))
 	for i, r := range rows {
@@ -226,22 +219,13 @@ func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*
 	for i := range rows {
 		out[i] = toOrder(&rows[i], byOrder[rows[i].OrderNo])
 	}
-	return out, int(total), nil
+	return out, total, nil
 }
 
 // FindBatches lists batches in status last updated before a time.
 func (s *OrderStore) FindBatches(ctx context.Context, status service.OrderStatus, updatedBefore time.Time, limit int) ([]service.Batch, error) {
-	var rows []batchRow
-	err := s.db.WithContext(ctx).Where("status = ? AND updated_at < ?", string(status), updatedBefore.UTC()).
-		Order("updated_at").Limit(limit).Find(&rows).Error
-	if err != nil {
-		return nil, storeErr("find batches", err)
-	}
-	out := make([]service.Batch, len(rows))
-	for i := range rows {
-		out[i] = toBatch(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("status = ? AND updated_at < ?", string(status), updatedBefore.UTC()).
+		Order("updated_at").Limit(limit), "find batches", toBatch)
 }
 
 // UpdateBatch runs fn under the order's row lock and writes the batch change,
@@ -399,17 +383,14 @@ func (s *OrderStore) FindAlerts(ctx context.Context, status service.AlertStatus,
 	if status != "" {
 		q = q.Where("status = ?", string(status))
 	}
-	var rows []alertRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, storeErr("find alerts", err)
+	return findAll(q, "find alerts", toAlert)
+}
+
+func toAlert(r *alertRow) service.Alert {
+	a := service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
+		LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
+	if a.LastSeenAt.IsZero() {
+		a.LastSeenAt = a.CreatedAt
 	}
-	out := make([]service.Alert, len(rows))
-	for i, r := range rows {
-		out[i] = service.Alert{ID: r.ID, Kind: r.Kind, Ref: r.Ref, Detail: r.Detail, Status: service.AlertStatus(r.Status), Count: r.SeenCount,
-			LastSeenAt: fromNull(r.LastSeenAt), CreatedAt: r.CreatedAt.UTC()}
-		if out[i].LastSeenAt.IsZero() {
-			out[i].LastSeenAt = out[i].CreatedAt
-		}
-	}
-	return out, nil
+	return a
 }

@@ -45,13 +45,31 @@ func (s sealer) open(field, ct string) (string, error) {
 	return pt, nil
 }
 
-// newSealer returns the sealer of a store built by ctor; a store that keeps
-// personal fields must have a keyring.
-func newSealer(ctor string, ring *pii.Keyring) sealer {
+// sealedStore is what every store that keeps personal fields embeds: the
+// database and the sealer of those fields.
+type sealedStore struct {
+	db *DB
+	s  sealer
+}
+
+// newSealedStore returns the sealedStore of a store built by ctor; a store
+// that keeps personal fields must have a keyring.
+func newSealedStore(ctor string, db *DB, ring *pii.Keyring) sealedStore {
 	if ring == nil {
 		panic("model: " + ctor + ": nil keyring")
 	}
-	return sealer{ring}
+	return sealedStore{db: db, s: sealer{ring}}
+}
+
+// sealRef encrypts a person's name and document number (openRef reverses it).
+func (s sealer) sealRef(ref service.PersonRef) (nameEnc, idNumberEnc string, err error) {
+	if nameEnc, err = s.seal("name", ref.Name); err != nil {
+		return "", "", err
+	}
+	if idNumberEnc, err = s.seal("id_number", ref.IDNumber); err != nil {
+		return "", "", err
+	}
+	return nameEnc, idNumberEnc, nil
 }
 
 // openRef decrypts a row's name and document number.
@@ -99,14 +117,11 @@ func (s sealer) toPerson(r *personRow) (*service.Person, error) {
 
 // PersonStore implements service.PersonStore. Names, ID numbers and phones
 // are encrypted with the keyring; lookups use the blind index.
-type PersonStore struct {
-	db *DB
-	s  sealer
-}
+type PersonStore struct{ sealedStore }
 
 // NewPersonStore returns a PersonStore.
 func NewPersonStore(db *DB, ring *pii.Keyring) *PersonStore {
-	return &PersonStore{db: db, s: newSealer("NewPersonStore", ring)}
+	return &PersonStore{newSealedStore("NewPersonStore", db, ring)}
 }
 
 // EnsurePerson finds the person by document or creates it, storing the

@@ -40,8 +40,8 @@ type postingRow struct {
 
 func (postingRow) TableName() string { return "postings" }
 
-func toPosting(r *postingRow) *service.PostingRecord {
-	p := &service.PostingRecord{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: service.PostingStatus(r.Status),
+func toPosting(r *postingRow) service.PostingRecord {
+	p := service.PostingRecord{OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Region: r.Region, Status: service.PostingStatus(r.Status),
 		Reference: r.Reference, Reason: r.Reason, Failures: r.Failures, LastError: r.LastError,
 		FirstPendingAt: fromNull(r.FirstPendingAt), DelayFlaggedAt: fromNull(r.DelayFlaggedAt), UpdatedAt: r.UpdatedAt.UTC()}
 	if r.Receipt.Valid && r.Receipt.String != "" {
@@ -55,11 +55,7 @@ func toPosting(r *postingRow) *service.PostingRecord {
 
 // FindPosting returns the posting record of a batch.
 func (s *AfterStore) FindPosting(ctx context.Context, outTradeNo string) (*service.PostingRecord, error) {
-	var r postingRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).First(&r).Error; err != nil {
-		return nil, storeErr("find posting", err)
-	}
-	return toPosting(&r), nil
+	return findOne(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo), "find posting", toPosting)
 }
 
 // SavePosting inserts or updates a posting record under a row lock; a final
@@ -112,17 +108,8 @@ func (s *AfterStore) SavePosting(ctx context.Context, p *service.PostingRecord) 
 
 // FindUnflaggedPending lists pending records not yet flagged as delayed.
 func (s *AfterStore) FindUnflaggedPending(ctx context.Context, pendingBefore time.Time, limit int) ([]service.PostingRecord, error) {
-	var rows []postingRow
-	err := s.db.WithContext(ctx).Where("status = ? AND delay_flagged_at IS NULL AND first_pending_at < ?", string(service.PostingPending), pendingBefore.UTC()).
-		Order("first_pending_at").Limit(limit).Find(&rows).Error
-	if err != nil {
-		return nil, storeErr("find pending postings", err)
-	}
-	out := make([]service.PostingRecord, len(rows))
-	for i := range rows {
-		out[i] = *toPosting(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("status = ? AND delay_flagged_at IS NULL AND first_pending_at < ?", string(service.PostingPending), pendingBefore.UTC()).
+		Order("first_pending_at").Limit(limit), "find pending postings", toPosting)
 }
 
 // MarkDelayFlagged sets delay_flagged_at once.

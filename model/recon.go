@@ -36,25 +36,12 @@ func (reconFindingRow) TableName() string { return "recon_findings" }
 
 // FindBatchesPaidBetween lists batches paid in [from, to).
 func (s *AfterStore) FindBatchesPaidBetween(ctx context.Context, from, to time.Time) ([]service.Batch, error) {
-	var rows []batchRow
-	if err := s.db.WithContext(ctx).Where("paid_at >= ? AND paid_at < ?", from.UTC(), to.UTC()).Order("paid_at").Find(&rows).Error; err != nil {
-		return nil, storeErr("find paid batches", err)
-	}
-	out := make([]service.Batch, len(rows))
-	for i := range rows {
-		out[i] = toBatch(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("paid_at >= ? AND paid_at < ?", from.UTC(), to.UTC()).Order("paid_at"), "find paid batches", toBatch)
 }
 
 // FindBatch returns one batch by out_trade_no.
 func (s *AfterStore) FindBatch(ctx context.Context, outTradeNo string) (*service.Batch, error) {
-	var row batchRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).First(&row).Error; err != nil {
-		return nil, storeErr("find batch", err)
-	}
-	b := toBatch(&row)
-	return &b, nil
+	return findOne(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo), "find batch", toBatch)
 }
 
 // ReplaceFindings replaces a day's findings and run row, and raises the

@@ -36,8 +36,8 @@ type refundRow struct {
 
 func (refundRow) TableName() string { return "refunds" }
 
-func toRefund(r *refundRow) *service.Refund {
-	return &service.Refund{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Attempt: r.Attempt, TransactionID: r.TransactionID,
+func toRefund(r *refundRow) service.Refund {
+	return service.Refund{OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderNo: r.OrderNo, Attempt: r.Attempt, TransactionID: r.TransactionID,
 		AmountFen: service.Fen(r.AmountFen), TotalFen: service.Fen(r.TotalFen), Reason: service.RefundReason(r.Reason), Detail: r.Detail,
 		Status: service.RefundState(r.Status), RefundID: r.RefundID, Channel: r.Channel, UserReceivedAccount: r.UserReceivedAccount,
 		Attempts: r.Attempts, LastError: r.LastError, SuccessAt: fromNull(r.SuccessAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
@@ -65,7 +65,8 @@ func (s *AfterStore) CreateRefund(ctx context.Context, r *service.Refund) (*serv
 		var taken int64
 		for i := range rows {
 			if rows[i].OutRefundNo == r.OutRefundNo {
-				out = toRefund(&rows[i])
+				v := toRefund(&rows[i])
+				out = &v
 				return nil // a repeat: the row as it is
 			}
 			if rows[i].Status != string(service.RefundStateClosed) {
@@ -85,7 +86,8 @@ func (s *AfterStore) CreateRefund(ctx context.Context, r *service.Refund) (*serv
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		out = toRefund(&row)
+		v := toRefund(&row)
+		out = &v
 		return nil
 	})
 	if err != nil {
@@ -107,20 +109,12 @@ func (s *AfterStore) CreateRefund(ctx context.Context, r *service.Refund) (*serv
 
 // FindRefund returns a refund by out_refund_no.
 func (s *AfterStore) FindRefund(ctx context.Context, outRefundNo string) (*service.Refund, error) {
-	var row refundRow
-	if err := s.db.WithContext(ctx).Where("out_refund_no = ?", outRefundNo).First(&row).Error; err != nil {
-		return nil, storeErr("find refund", err)
-	}
-	return toRefund(&row), nil
+	return findOne(s.db.WithContext(ctx).Where("out_refund_no = ?", outRefundNo), "find refund", toRefund)
 }
 
 // FindRefundByTrade returns the latest refund attempt of a batch.
 func (s *AfterStore) FindRefundByTrade(ctx context.Context, outTradeNo string) (*service.Refund, error) {
-	var row refundRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt DESC").First(&row).Error; err != nil {
-		return nil, storeErr("find refund", err)
-	}
-	return toRefund(&row), nil
+	return findOne(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt DESC"), "find refund", toRefund)
 }
 
 // UpdateRefund applies fn under a row lock.
@@ -131,7 +125,8 @@ func (s *AfterStore) UpdateRefund(ctx context.Context, outRefundNo string, fn fu
 		if err := lockForUpdate(tx, s.db.Dialect).Where("out_refund_no = ?", outRefundNo).First(&row).Error; err != nil {
 			return err
 		}
-		r := toRefund(&row)
+		v := toRefund(&row)
+		r := &v
 		out = r
 		if err := fn(r); err != nil {
 			if errors.Is(err, service.ErrNoChange) {
@@ -156,30 +151,13 @@ func (s *AfterStore) UpdateRefund(ctx context.Context, outRefundNo string, fn fu
 
 // FindRefundsByTrade lists every refund attempt of a batch, oldest first.
 func (s *AfterStore) FindRefundsByTrade(ctx context.Context, outTradeNo string) ([]service.Refund, error) {
-	var rows []refundRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt").Find(&rows).Error; err != nil {
-		return nil, storeErr("find refunds", err)
-	}
-	out := make([]service.Refund, len(rows))
-	for i := range rows {
-		out[i] = *toRefund(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("out_trade_no = ?", outTradeNo).Order("attempt"), "find refunds", toRefund)
 }
 
 // FindRefundsSucceeded lists refunds that succeeded in [from, to).
 func (s *AfterStore) FindRefundsSucceeded(ctx context.Context, from, to time.Time) ([]service.Refund, error) {
-	var rows []refundRow
-	err := s.db.WithContext(ctx).Where("status = ? AND success_at >= ? AND success_at < ?", string(service.RefundStateSuccess), from.UTC(), to.UTC()).
-		Order("id").Find(&rows).Error
-	if err != nil {
-		return nil, storeErr("find refunds", err)
-	}
-	out := make([]service.Refund, len(rows))
-	for i := range rows {
-		out[i] = *toRefund(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("status = ? AND success_at >= ? AND success_at < ?", string(service.RefundStateSuccess), from.UTC(), to.UTC()).
+		Order("id"), "find refunds", toRefund)
 }
 
 // CountRefunds counts refund rows (tests, operations).

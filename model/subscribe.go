@@ -65,14 +65,11 @@ func (lapseWatchRow) TableName() string { return "lapse_watches" }
 
 // HelpStore implements service.SubscribeStore, service.LapseStore,
 // service.EventFeed and service.TicketStore (model/ticket.go).
-type HelpStore struct {
-	db *DB
-	s  sealer
-}
+type HelpStore struct{ sealedStore }
 
 // NewHelpStore returns a HelpStore; ticket texts are encrypted with ring.
 func NewHelpStore(db *DB, ring *pii.Keyring) *HelpStore {
-	return &HelpStore{db: db, s: newSealer("NewHelpStore", ring)}
+	return &HelpStore{newSealedStore("NewHelpStore", db, ring)}
 }
 
 // insertSubscribe writes a queued message and its send job in tx; a
@@ -152,25 +149,12 @@ func (s *HelpStore) HasMessage(ctx context.Context, userID int64, eventKey strin
 
 // FindMessage returns a message or ErrNotFound.
 func (s *HelpStore) FindMessage(ctx context.Context, id int64) (*service.SubscribeMessage, error) {
-	var row subscribeMessageRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find subscribe message", err)
-	}
-	m := toSubscribeMessage(&row)
-	return &m, nil
+	return findOne(s.db.WithContext(ctx).Where("id = ?", id), "find subscribe message", toSubscribeMessage)
 }
 
 // FindMessages lists a user's messages, newest first.
 func (s *HelpStore) FindMessages(ctx context.Context, userID int64, limit int) ([]service.SubscribeMessage, error) {
-	var rows []subscribeMessageRow
-	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, storeErr("find subscribe messages", err)
-	}
-	out := make([]service.SubscribeMessage, len(rows))
-	for i := range rows {
-		out[i] = toSubscribeMessage(&rows[i])
-	}
-	return out, nil
+	return findAll(s.db.WithContext(ctx).Where("user_id = ?", userID).Order("id DESC").Limit(limit), "find subscribe messages", toSubscribeMessage)
 }
 
 // TakeGrant takes one grant for a queued message that has none, in one

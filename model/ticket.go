@@ -169,19 +169,16 @@ func (s *HelpStore) FindTickets(ctx context.Context, f service.TicketFilter) ([]
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	var rows []ticketRow
-	if err := q.Limit(f.Limit).Find(&rows).Error; err != nil {
-		return nil, storeErr("find tickets", err)
+	return findAllDecoded(q.Limit(f.Limit), "find tickets", s.toListedTicket)
+}
+
+// toListedTicket is a ticket as lists show it: without its context.
+func (s *HelpStore) toListedTicket(r *ticketRow) (service.Ticket, error) {
+	t, err := s.toTicket(r, false)
+	if err != nil {
+		return service.Ticket{}, err
 	}
-	out := make([]service.Ticket, 0, len(rows))
-	for i := range rows {
-		t, err := s.toTicket(&rows[i], false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, nil
+	return *t, nil
 }
 
 // UpdateTicket locks the ticket, applies fn and writes the change with its
@@ -243,21 +240,8 @@ func (s *HelpStore) UpdateTicket(ctx context.Context, no string, fn func(*servic
 // FindOverdueTickets lists open tickets without a first response, due
 // before now and not yet marked breached (index ix_tickets_sla).
 func (s *HelpStore) FindOverdueTickets(ctx context.Context, now time.Time, limit int) ([]service.Ticket, error) {
-	var rows []ticketRow
-	err := s.db.WithContext(ctx).Where("status = ? AND first_response_due_at < ? AND first_response_at IS NULL AND sla_breached_at IS NULL",
-		string(service.TicketOpen), now.UTC()).Order("first_response_due_at").Limit(limit).Find(&rows).Error
-	if err != nil {
-		return nil, storeErr("overdue tickets", err)
-	}
-	out := make([]service.Ticket, 0, len(rows))
-	for i := range rows {
-		t, err := s.toTicket(&rows[i], false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, nil
+	return findAllDecoded(s.db.WithContext(ctx).Where("status = ? AND first_response_due_at < ? AND first_response_at IS NULL AND sla_breached_at IS NULL",
+		string(service.TicketOpen), now.UTC()).Order("first_response_due_at").Limit(limit), "overdue tickets", s.toListedTicket)
 }
 
 // CountTickets counts tickets by status (metrics).

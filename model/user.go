@@ -61,13 +61,7 @@ func (s *UserStore) UpsertUserByOpenID(ctx context.Context, openID, unionID stri
 // userIdentityRow is a user with what its own verified person carries
 // (service.SelfIdentity).
 type userIdentityRow struct {
-	ID           int64
-	OpenID       string
-	UnionID      string
-	CareMode     bool
-	PersonID     int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	User         userRow `gorm:"embedded"`
 	PersonIDType *string // NULL when the user is not verified
 	PersonFace   int64   // 1 when a verified face attempt names the person
 	PersonChecks *string // "region method,region method" of verified identity checks
@@ -96,8 +90,7 @@ func (s *UserStore) FindUserByID(ctx context.Context, id int64) (*service.User, 
 	if res.RowsAffected == 0 {
 		return nil, storeErr("find user", gorm.ErrRecordNotFound)
 	}
-	u := toUser(&userRow{ID: row.ID, OpenID: row.OpenID, UnionID: row.UnionID, CareMode: row.CareMode, PersonID: row.PersonID,
-		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt})
+	u := toUser(&row.User)
 	if u.PersonID != 0 && row.PersonIDType != nil {
 		u.Self = &service.SelfIdentity{IDType: service.IDType(*row.PersonIDType), Face: row.PersonFace == 1}
 		if row.PersonChecks != nil {
@@ -118,6 +111,19 @@ func (s *UserStore) UpdateUser(ctx context.Context, id int64, fn func(*service.U
 		u.UpdatedAt = s.db.Now()
 		return map[string]any{"care_mode": u.CareMode, "person_id": u.PersonID, "union_id": u.UnionID, "updated_at": u.UpdatedAt}
 	})
+}
+
+// countForUser locks user userID's row for the rest of tx, so inserts
+// limited by a count of the user's rows (daily attempts, bindings) run one
+// after the other, and counts the rows of model that where selects.
+func countForUser(tx *gorm.DB, dialect string, userID int64, model any, where string, args ...any) (int64, error) {
+	var u userRow
+	if err := lockForUpdate(tx, dialect).Select("id").First(&u, userID).Error; err != nil {
+		return 0, err
+	}
+	var n int64
+	err := tx.Model(model).Where(where, args...).Count(&n).Error
+	return n, err
 }
 
 // lockForUpdate adds SELECT … FOR UPDATE on MySQL. SQLite transactions take

@@ -31,6 +31,11 @@ func toVoucher(r *voucherRow) (service.Voucher, error) {
 		PurgedAt: fromNull(r.PurgedAt)}, err
 }
 
+func toVoucherRef(r *voucherRow) (*service.Voucher, error) {
+	v, err := toVoucher(r)
+	return &v, err
+}
+
 // CreateVoucher inserts the voucher or returns the existing one of the same
 // batch and kind.
 func (s *AfterStore) CreateVoucher(ctx context.Context, v *service.Voucher) (*service.Voucher, error) {
@@ -43,39 +48,17 @@ func (s *AfterStore) CreateVoucher(ctx context.Context, v *service.Voucher) (*se
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, storeErr("create voucher", err)
 	}
-	var got voucherRow
-	if err := s.db.WithContext(ctx).Where("out_trade_no = ? AND kind = ?", v.OutTradeNo, string(v.Kind)).First(&got).Error; err != nil {
-		return nil, storeErr("find voucher", err)
-	}
-	out, err := toVoucher(&got)
-	return &out, err
+	return findDecoded(s.db.WithContext(ctx).Where("out_trade_no = ? AND kind = ?", v.OutTradeNo, string(v.Kind)), "find voucher", toVoucherRef)
 }
 
 // FindVoucher returns a voucher by id.
 func (s *AfterStore) FindVoucher(ctx context.Context, id int64) (*service.Voucher, error) {
-	var row voucherRow
-	if err := s.db.WithContext(ctx).First(&row, id).Error; err != nil {
-		return nil, storeErr("find voucher", err)
-	}
-	v, err := toVoucher(&row)
-	return &v, err
+	return findDecoded(s.db.WithContext(ctx).Where("id = ?", id), "find voucher", toVoucherRef)
 }
 
 // FindVouchers lists an order's vouchers by batch and kind.
 func (s *AfterStore) FindVouchers(ctx context.Context, orderNo string) ([]service.Voucher, error) {
-	var rows []voucherRow
-	if err := s.db.WithContext(ctx).Where("order_no = ?", orderNo).Order("out_trade_no, id").Find(&rows).Error; err != nil {
-		return nil, storeErr("find vouchers", err)
-	}
-	out := make([]service.Voucher, len(rows))
-	for i := range rows {
-		v, err := toVoucher(&rows[i])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
+	return findAllDecoded(s.db.WithContext(ctx).Where("order_no = ?", orderNo).Order("out_trade_no, id"), "find vouchers", toVoucher)
 }
 
 // PurgeExpiredVouchers removes the content of vouchers past retention; the

@@ -108,25 +108,6 @@ const (
 	CreditCancelled        CreditState = "cancelled"         // cancelled before posting: nothing was or will be collected
 )
 
-// creditTransitions is the one table of allowed credit transitions.
-var creditTransitions = map[CreditState][]CreditState{
-	CreditCreated:          {CreditConfirmed, CreditCancelled},
-	CreditConfirmed:        {CreditPosted, CreditCancelled, CreditCollectionDue},
-	CreditPosted:           {CreditCollectionDue, CreditCollected},
-	CreditCollectionDue:    {CreditCollected, CreditCollectionFailed},
-	CreditCollectionFailed: {CreditCollected},
-}
-
-// CanCreditTransition reports whether a credit order may move between states.
-func CanCreditTransition(from, to CreditState) bool {
-	for _, t := range creditTransitions[from] {
-		if t == to {
-			return true
-		}
-	}
-	return false
-}
-
 // CreditOrder is the credit side of one batch: its Pay Score service order.
 type CreditOrder struct {
 	OutOrderNo string // "CP" + out_trade_no: the service order's out_order_no

@@ -13,42 +13,11 @@ import (
 
 // ---- the job -----------------------------------------------------------
 
-// RunOnce claims due credit jobs one at a time and works them; it returns
-// how many it claimed.
+// RunOnce claims due credit jobs one at a time and works them (see
+// jobRunner.runOnce; a failed job is tried again after CreditUnknownRetry).
+// It returns how many it claimed.
 func (s *CreditService) RunOnce(ctx context.Context) (int, error) {
-	n := 0
-	for n < 20 {
-		jobs, err := s.d.Outbox.Claim(ctx, JobCreditOrder, s.d.Owner, s.d.Lease, 1)
-		if err != nil || len(jobs) == 0 {
-			return n, err
-		}
-		n++
-		j := jobs[0]
-		if err := s.Work(ctx, j); err != nil {
-			if errors.Is(err, ErrStale) {
-				continue
-			}
-			s.d.Log.Error("credit job failed", "out_order_no", j.Ref, "err", err)
-			s.retry(ctx, j, s.d.Clock.Now().Add(CreditUnknownRetry), ErrorText(err, 400))
-		}
-	}
-	return n, nil
-}
-
-func (s *CreditService) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {
-	err := s.d.Outbox.Retry(ctx, j.ID, s.d.Owner, next, why)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
-}
-
-func (s *CreditService) complete(ctx context.Context, j OutboxJob) error {
-	err := s.d.Outbox.Complete(ctx, j.ID, s.d.Owner)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
+	return s.runOnce(ctx, s.Work)
 }
 
 // Work advances one credit order and reschedules or completes its job.
@@ -71,15 +40,10 @@ func (s *CreditService) Work(ctx context.Context, j OutboxJob) error {
 	case CreditConfirmed:
 		switch b.Status {
 		case StatusPosted:
-			_, err := s.update(ctx, c.OutOrderNo, func(c *CreditOrder, fx *Effects) error {
-				if c.State != CreditConfirmed {
-					return ErrNoChange
-				}
-				c.State, c.PostedAt = CreditPosted, now
-				fx.Event(1, "credit_posted", fmt.Sprintf("信用付缴费已记入社保；%s 元将于 %s 由微信支付分扣款",
-					c.AmountFen, c.DueAt.In(Shanghai).Format("2006-01-02")))
-				return nil
-			})
+			_, err := s.update(ctx, c.OutOrderNo, creditStep(CreditConfirmed, func(c *CreditOrder) error { return c.MarkPosted(now) }, "credit_posted",
+				func(c *CreditOrder) string {
+					return fmt.Sprintf("信用付缴费已记入社保；%s 元将于 %s 由微信支付分扣款", c.AmountFen, c.DueAt.In(Shanghai).Format("2006-01-02"))
+				}))
 			if err != nil {
 				return err
 			}
@@ -118,12 +82,10 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	if b.Status == StatusPendingPayment && now.Before(c.ConfirmBy) {
 		return s.retry(ctx, j, c.ConfirmBy, "waiting for confirmation")
 	}
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	switch {
 	case errors.Is(qerr, ErrServiceOrderNotFound) && now.After(c.ConfirmBy.Add(ExpireGrace)):
 		// Never created at WeChat (our create calls all failed), and the
@@ -161,7 +123,7 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	if !closed {
 		return s.retry(ctx, j, now, "confirmed meanwhile")
 	}
-	cctx, cancel, err = leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
 	if err != nil {
 		return err
 	}
@@ -175,27 +137,36 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	return s.cancelled(ctx, j, c, "用户未确认或已取消缴费")
 }
 
+// queryLeased asks WeChat about c's service order inside a renewed lease of
+// j (leaseCall). lease is the renewal's error (ErrStale: the job is someone
+// else's now; nothing was asked); qerr is the query's.
+func (s *CreditService) queryLeased(ctx context.Context, j OutboxJob, c *CreditOrder) (so ServiceOrder, qerr, lease error) {
+	cctx, cancel, lease := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	if lease != nil {
+		return ServiceOrder{}, nil, lease
+	}
+	defer cancel()
+	so, qerr = s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
+	return so, qerr, nil
+}
+
+// retryMismatch alerts a queried service order that disagrees with c (why)
+// and asks again in an hour.
+func (s *CreditService) retryMismatch(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time, why string) error {
+	s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
+	return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+}
+
 // closeBatch closes the credit batch of a service order about to be
 // cancelled, if it is still pending, and reports whether it is closed now
 // (false: the confirmation won and the batch is paid on credit).
 func (s *CreditService) closeBatch(ctx context.Context, outTradeNo, why string) (bool, error) {
-	closed := false
-	_, err := updateBatch(ctx, s.d.Orders.store, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		closed = b.Status == StatusClosed
-		if b.Status != StatusPendingPayment {
-			return ErrNoChange
-		}
-		if err := b.Close(); err != nil {
-			return err
-		}
-		closed = true
-		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
-		return nil
-	})
+	o, err := updateBatch(ctx, s.d.Orders.store, outTradeNo, closePending(why))
 	if err != nil {
 		return false, fmt.Errorf("close credit batch %s: %w", outTradeNo, err)
 	}
-	return closed, nil
+	b := o.Batch(outTradeNo)
+	return b != nil && b.Status == StatusClosed, nil
 }
 
 // cancelled records a service order cancelled before posting, with its
@@ -222,10 +193,9 @@ func (s *CreditService) markCancelled(ctx context.Context, outOrderNo, why strin
 		if c.State == CreditCancelled {
 			return ErrNoChange
 		}
-		if !CanCreditTransition(c.State, CreditCancelled) {
-			return fmt.Errorf("credit %s: cannot cancel in state %s", c.OutOrderNo, c.State)
+		if err := c.Cancel(why); err != nil {
+			return fmt.Errorf("credit %s: cannot cancel: %w", c.OutOrderNo, err)
 		}
-		c.State, c.CancelReason = CreditCancelled, why
 		fx.Event(1, "credit_cancelled", "信用付已取消，未向您扣款："+why)
 		return nil
 	})
@@ -236,19 +206,16 @@ func (s *CreditService) markCancelled(ctx context.Context, outOrderNo, why strin
 // queries first, so an earlier completion whose answer was lost is found,
 // and any error leaves the outcome unknown (alerted, asked again).
 func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time) error {
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	if qerr != nil {
 		s.alert(ctx, AlertCreditOutcomeUnknown, c.OutOrderNo, "query before completion: "+ErrorText(qerr, 500))
 		return s.retry(ctx, j, now.Add(CreditUnknownRetry), "query: "+ErrorText(qerr, 300))
 	}
 	if why := s.mismatch(so, c); why != "" {
-		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
-		return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+		return s.retryMismatch(ctx, j, c, now, why)
 	}
 	switch {
 	case so.Completed():
@@ -272,14 +239,8 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "service order in state "+so.State+" on the collection day")
 		return s.retry(ctx, j, now.Add(time.Hour), "unexpected state "+so.State)
 	}
-	if _, err := s.update(ctx, c.OutOrderNo, func(c *CreditOrder, fx *Effects) error {
-		if c.State != CreditPosted {
-			return ErrNoChange
-		}
-		c.State, c.CompletedAt = CreditCollectionDue, now
-		fx.Event(1, "credit_collection_due", fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen))
-		return nil
-	}); err != nil {
+	if _, err := s.update(ctx, c.OutOrderNo, creditStep(CreditPosted, func(c *CreditOrder) error { return c.Complete(now) }, "credit_collection_due",
+		func(c *CreditOrder) string { return fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen) })); err != nil {
 		return err
 	}
 	if so.Collection.State == CollectionPaid {
@@ -295,18 +256,15 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 // within CollectionGrace: the user is told and operations alerted, once; the
 // posting is never reversed, and WeChat keeps collecting by its own rules.
 func (s *CreditService) watchCollection(ctx context.Context, j OutboxJob, c *CreditOrder, now time.Time) error {
-	cctx, cancel, err := leaseCall(ctx, s.d.Outbox, j, s.d.Owner, s.d.Lease)
+	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
 		return err
 	}
-	so, qerr := s.d.PayScore.QueryServiceOrder(cctx, c.OutOrderNo)
-	cancel()
 	if qerr != nil {
 		return s.retry(ctx, j, now.Add(30*time.Minute), "query: "+ErrorText(qerr, 300))
 	}
 	if why := s.mismatch(so, c); why != "" {
-		s.alert(ctx, AlertCreditMismatch, c.OutOrderNo, "query: "+why)
-		return s.retry(ctx, j, now.Add(time.Hour), "mismatch: "+why)
+		return s.retryMismatch(ctx, j, c, now, why)
 	}
 	if so.Collection.State == CollectionPaid {
 		if err := s.collected(ctx, c, so, nil); err != nil {
@@ -319,7 +277,9 @@ func (s *CreditService) watchCollection(ctx context.Context, j OutboxJob, c *Cre
 			if c.State != CreditCollectionDue {
 				return ErrNoChange
 			}
-			c.State, c.FailedAt = CreditCollectionFailed, now
+			if err := c.MarkCollectionFailed(now); err != nil {
+				return err
+			}
 			fx.Event(1, "credit_collection_failed", fmt.Sprintf("信用付扣款 %s 元未成功：微信支付分将按规则继续扣款，请确保微信零钱或绑定银行卡余额充足；已缴社保不受影响", c.AmountFen))
 			fx.Alerts = append(fx.Alerts, Alert{Kind: AlertCreditCollectionFailed, Ref: c.OutOrderNo,
 				Detail: fmt.Sprintf("order %s: %d fen not collected %s after completion; WeChat keeps collecting; the posting stands", c.OrderNo, c.AmountFen, CollectionGrace)})
@@ -398,16 +358,9 @@ func (s *RefundService) reverseCredit(ctx context.Context, j OutboxJob, b *Batch
 	if !done {
 		return s.retry(ctx, j, now.Add(CreditUnknownRetry), why)
 	}
-	_, err = updateBatch(ctx, s.d.Orders, b.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status != StatusRefunding {
-			return ErrNoChange
-		}
-		if err := b.MarkRefunded(); err != nil {
-			return err
-		}
-		fx.Event(b.Seq, "refunded", fmt.Sprintf("第 %d 笔：%s，未向您扣款", b.Seq, why))
-		return nil
-	})
+	_, err = updateBatch(ctx, s.d.Orders, b.OutTradeNo, moveBatch(StatusRefunding, (*Batch).MarkRefunded, "refunded", func(b *Batch) string {
+		return fmt.Sprintf("第 %d 笔：%s，未向您扣款", b.Seq, why)
+	}))
 	if err != nil {
 		return err
 	}

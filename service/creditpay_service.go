@@ -35,6 +35,7 @@ type CreditDeps struct {
 type CreditService struct {
 	d     CreditDeps
 	rules map[string]*CreditPayRule
+	jobRunner
 }
 
 // NewCreditService returns a CreditService; it panics on missing
@@ -50,7 +51,9 @@ func NewCreditService(d CreditDeps) *CreditService {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &CreditService{d: d, rules: map[string]*CreditPayRule{}}
+	s := &CreditService{d: d, rules: map[string]*CreditPayRule{}, jobRunner: jobRunner{Outbox: d.Outbox, Kind: JobCreditOrder,
+		Owner: d.Owner, Lease: d.Lease, Clock: d.Clock, Log: d.Log, What: "credit", RefKey: "out_order_no",
+		Delay: func(OutboxJob) time.Duration { return CreditUnknownRetry }}}
 	for i := range d.Regions {
 		if r := d.Regions[i].CreditPay; r != nil && r.Enabled {
 			s.rules[d.Regions[i].Code] = r
@@ -300,11 +303,7 @@ func (s *CreditService) markConfirmed(ctx context.Context, outOrderNo, orderID s
 		if rule == nil {
 			return fmt.Errorf("region %s offers no credit pay any more", c.Region)
 		}
-		c.State, c.ConfirmedAt, c.DueAt = CreditConfirmed, at, rule.CollectionAt(at)
-		if orderID != "" {
-			c.ServiceOrderID = orderID
-		}
-		return nil
+		return c.Confirm(orderID, at, rule.CollectionAt(at))
 	})
 	if err != nil || !changed {
 		return err
@@ -331,10 +330,9 @@ func (s *CreditService) collected(ctx context.Context, c *CreditOrder, so Servic
 				Detail: "WeChat reports a collection for a credit order in state " + string(c.State)})
 			return ErrNoChange
 		}
-		if c.CompletedAt.IsZero() {
-			c.CompletedAt = at.UTC()
+		if err := c.MarkCollected(so.Collection.TransactionID, at); err != nil {
+			return err
 		}
-		c.State, c.CollectedAt, c.TransactionID = CreditCollected, at.UTC(), so.Collection.TransactionID
 		fx.Event(1, "credit_collected", fmt.Sprintf("信用付已扣款 %s 元（微信支付单号 %s）", c.AmountFen, so.Collection.TransactionID))
 		return nil
 	})

@@ -359,19 +359,16 @@ func (s *FaceService) begin(ctx context.Context, u *User, ref PersonRef, flow st
 	verifyID, expiresIn, err := s.wx.GetVerifyID(ctx, FaceVerifyRequest{OutSeqNo: a.OutSeqNo, Cert: ref, OpenID: u.OpenID})
 	if err != nil {
 		// Our failure to reach WeChat does not cost the user an attempt.
-		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(a *FaceAttempt) error { a.Status = FaceError; return nil })
+		s.attempts.UpdateFaceAttempt(ctx, a.ID, (*FaceAttempt).MarkError)
 		return nil, nil, faceUpstream(err)
 	}
 	if expiresIn <= 0 {
 		expiresIn = time.Hour
 	}
-	if _, err := s.attempts.UpdateFaceAttempt(ctx, a.ID, func(a *FaceAttempt) error {
-		a.VerifyID, a.Status, a.ExpiresAt, a.UpdatedAt = verifyID, FacePending, now.Add(expiresIn), now
-		return nil
-	}); err != nil {
+	a, err = s.attempts.UpdateFaceAttempt(ctx, a.ID, func(a *FaceAttempt) error { return a.Issue(verifyID, now.Add(expiresIn), now) })
+	if err != nil {
 		return nil, nil, err
 	}
-	a.VerifyID, a.Status, a.ExpiresAt = verifyID, FacePending, now.Add(expiresIn)
 	return a, &FaceStart{VerifyID: verifyID, ExpiresIn: expiresIn}, nil
 }
 
@@ -449,23 +446,21 @@ func (s *FaceService) recordRet(ctx context.Context, a *FaceAttempt, ret int) er
 	if ret != FaceVerifyOK {
 		if faceRetTerminal(ret) {
 			if _, err := s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error {
-				if x.Status == FacePending || x.Status == FaceStarting {
-					x.Status, x.VerifyRet, x.UpdatedAt = FaceFailed, ret, now
+				if x.Status.Ended() {
+					return nil // a late refusal leaves the outcome
 				}
-				return nil
+				return x.Fail(ret, now)
 			}); err != nil {
 				return err
 			}
 		}
 		return FaceRetError(ret)
 	}
-	if _, err := s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error {
-		x.Status, x.VerifyRet, x.UpdatedAt = FaceVerified, ret, now
-		return nil
-	}); err != nil {
+	got, err := s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error { return x.Verify(ret, now) })
+	if err != nil {
 		return err
 	}
-	a.Status, a.VerifyRet = FaceVerified, ret
+	*a = *got
 	return nil
 }
 
@@ -569,7 +564,7 @@ func (s *FaceService) Legacy(ctx context.Context, userID int64, in LegacyInput) 
 	}
 	info, err := s.wx.LegacyIdentifyInfo(ctx, vr)
 	if err != nil {
-		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(a *FaceAttempt) error { a.Status = FaceError; return nil })
+		s.attempts.UpdateFaceAttempt(ctx, a.ID, (*FaceAttempt).MarkError)
 		var fe *FaceAPIError
 		if errors.As(err, &fe) && fe.ErrCode == 84001 {
 			return nil, Invalid("invalid_verify_result", "核验结果无效，请重新进行人脸核验")
@@ -584,15 +579,12 @@ func (s *FaceService) Legacy(ctx context.Context, userID int64, in LegacyInput) 
 	}
 	a.VerifyID = key
 	if info.IdentifyRet != 0 {
-		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error {
-			x.Status, x.VerifyRet, x.UpdatedAt = FaceFailed, info.IdentifyRet, now
-			return nil
-		})
+		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error { return x.Fail(info.IdentifyRet, now) })
 		return nil, FaceRetError(info.IdentifyRet)
 	}
 	if (info.OpenID != "" && info.OpenID != u.OpenID) ||
 		!strings.EqualFold(info.IDCardNumberMD5, md5Hex(ref.IDNumber)) || !strings.EqualFold(info.NameUTF8MD5, md5Hex(ref.Name)) {
-		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error { x.Status, x.UpdatedAt = FaceFailed, now; return nil })
+		s.attempts.UpdateFaceAttempt(ctx, a.ID, func(x *FaceAttempt) error { return x.Fail(0, now) }) // WeChat verified someone else
 		return nil, &Error{Kind: KindUnprocessable, Code: CodeFaceMismatch, Message: "人脸核验结果与填写的姓名或身份证号不一致，请核对后重新核验"}
 	}
 	return s.applyRet(ctx, a, FaceVerifyOK)

@@ -353,12 +353,7 @@ func (s *AltIdentityService) Finish(ctx context.Context, userID int64, checkID, 
 	if !ok {
 		var left int
 		if _, err := s.checks.UpdateIdentityCheck(ctx, c.ID, func(x *IdentityCheckRecord) error {
-			x.FailedTries++
-			if x.FailedTries >= altMaxTries {
-				x.Status = CheckFailed
-			}
-			x.UpdatedAt = now
-			left = altMaxTries - x.FailedTries
+			left = x.FailTry(altMaxTries, now)
 			return nil
 		}); err != nil {
 			return nil, err
@@ -369,13 +364,10 @@ func (s *AltIdentityService) Finish(ctx context.Context, userID int64, checkID, 
 		return nil, &Error{Kind: KindUnprocessable, Code: CodeIdentityCheckFailed,
 			Message: fmt.Sprintf("验证码或密码不正确，还可尝试 %d 次", left)}
 	}
-	if _, err := s.checks.UpdateIdentityCheck(ctx, c.ID, func(x *IdentityCheckRecord) error {
-		x.Status, x.UpdatedAt = CheckVerified, now
-		return nil
-	}); err != nil {
+	c, err = s.checks.UpdateIdentityCheck(ctx, c.ID, func(x *IdentityCheckRecord) error { return x.Verify(now) })
+	if err != nil {
 		return nil, err
 	}
-	c.Status = CheckVerified
 	return s.finishVerified(ctx, c)
 }
 

@@ -134,16 +134,7 @@ func (s *OrderService) MarkClosed(ctx context.Context, outTradeNo, why string) e
 }
 
 func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) error {
-	_, err := s.store.UpdateBatch(ctx, outTradeNo, func(o *Order, b *Batch, fx *Effects) error {
-		if b.Status != StatusPendingPayment {
-			return ErrNoChange
-		}
-		if err := b.Close(); err != nil {
-			return err
-		}
-		fx.Event(b.Seq, "closed", fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why))
-		return nil
-	})
+	_, err := s.store.UpdateBatch(ctx, outTradeNo, closePending(why))
 	if errors.Is(err, ErrStale) {
 		return nil // changed under us; the winner's state stands
 	}
@@ -151,6 +142,31 @@ func (s *OrderService) markClosed(ctx context.Context, outTradeNo, why string) e
 		return fmt.Errorf("close batch %s: %w", outTradeNo, err)
 	}
 	return nil
+}
+
+// closePending is the BatchUpdater that closes a batch still pending
+// payment, for why (on the timeline); a batch in any other status (paid
+// meanwhile, or closed) is left as it is.
+func closePending(why string) BatchUpdater {
+	return moveBatch(StatusPendingPayment, (*Batch).Close, "closed", func(b *Batch) string {
+		return fmt.Sprintf("第 %d 笔已关闭：%s", b.Seq, why)
+	})
+}
+
+// moveBatch is the BatchUpdater of one transition: a batch in status from
+// takes move and gets the timeline event typ with detail(b); a batch in any
+// other status is left as it is (ErrNoChange).
+func moveBatch(from OrderStatus, move func(*Batch) error, typ string, detail func(*Batch) string) BatchUpdater {
+	return func(o *Order, b *Batch, fx *Effects) error {
+		if b.Status != from {
+			return ErrNoChange
+		}
+		if err := move(b); err != nil {
+			return err
+		}
+		fx.Event(b.Seq, typ, detail(b))
+		return nil
+	}
 }
 
 // AlertPaymentState records a payment-state problem of a batch for

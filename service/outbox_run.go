@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// jobRunner is what a worker of one outbox job kind needs to claim and
-// retry its jobs: the posting and refund workers share it.
+// jobRunner is what a worker of one outbox job kind needs to claim, retry
+// and complete its jobs: the posting, refund and credit workers share it
+// (the refund and credit services embed theirs).
 type jobRunner struct {
 	Outbox Outbox
 	Kind   string
@@ -18,6 +19,11 @@ type jobRunner struct {
 	Log    *slog.Logger
 	// What names the job in log lines ("posting", "refund").
 	What string
+	// RefKey names the job's Ref in log lines; "out_trade_no" when empty.
+	RefKey string
+	// Delay is the wait before a job whose work failed is tried again;
+	// RetryDelay of its attempts when nil.
+	Delay func(OutboxJob) time.Duration
 }
 
 // runOnce claims due jobs one at a time, so a job's lease only ever covers
@@ -39,12 +45,37 @@ func (r jobRunner) runOnce(ctx context.Context, work func(context.Context, Outbo
 			if errors.Is(err, ErrStale) {
 				continue
 			}
-			r.Log.Error(r.What+" job failed", "out_trade_no", j.Ref, "err", err)
-			next := r.Clock.Now().Add(RetryDelay(j.Attempts))
-			if rerr := r.Outbox.Retry(ctx, j.ID, r.Owner, next, ErrorText(err, 400)); rerr != nil && !errors.Is(rerr, ErrStale) {
-				r.Log.Error(r.What+" job retry failed", "out_trade_no", j.Ref, "err", rerr)
+			refKey, delay := r.RefKey, RetryDelay(j.Attempts)
+			if refKey == "" {
+				refKey = "out_trade_no"
+			}
+			if r.Delay != nil {
+				delay = r.Delay(j)
+			}
+			r.Log.Error(r.What+" job failed", refKey, j.Ref, "err", err)
+			if rerr := r.retry(ctx, j, r.Clock.Now().Add(delay), ErrorText(err, 400)); rerr != nil {
+				r.Log.Error(r.What+" job retry failed", refKey, j.Ref, "err", rerr)
 			}
 		}
 	}
 	return n, nil
+}
+
+// retry hands job j back to be claimed again at next, noting why. ErrStale
+// (the lease ended; whoever holds the job now finishes it) is not an error.
+func (r jobRunner) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {
+	err := r.Outbox.Retry(ctx, j.ID, r.Owner, next, why)
+	if errors.Is(err, ErrStale) {
+		return nil
+	}
+	return err
+}
+
+// complete ends job j; ErrStale is not an error, as for retry.
+func (r jobRunner) complete(ctx context.Context, j OutboxJob) error {
+	err := r.Outbox.Complete(ctx, j.ID, r.Owner)
+	if errors.Is(err, ErrStale) {
+		return nil
+	}
+	return err
 }

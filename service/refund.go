@@ -117,6 +117,7 @@ type RefundDeps struct {
 // RefundService refunds batches to the original route exactly once.
 type RefundService struct {
 	d RefundDeps
+	jobRunner
 }
 
 // NewRefundService returns a RefundService; it panics on missing
@@ -128,7 +129,8 @@ func NewRefundService(d RefundDeps) *RefundService {
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
 	}
-	return &RefundService{d: d}
+	return &RefundService{d: d, jobRunner: jobRunner{Outbox: d.Outbox, Kind: JobRefundBatch, Owner: d.Owner, Lease: d.Lease,
+		Clock: d.Clock, Log: d.Log, What: "refund"}}
 }
 
 // Refund polling and retry intervals.
@@ -180,24 +182,7 @@ func (s *RefundService) BeginFrom(ctx context.Context, outTradeNo string, reason
 // RunOnce claims due refund jobs one at a time and works them (see
 // jobRunner.runOnce). It returns how many it claimed.
 func (s *RefundService) RunOnce(ctx context.Context) (int, error) {
-	return jobRunner{Outbox: s.d.Outbox, Kind: JobRefundBatch, Owner: s.d.Owner, Lease: s.d.Lease,
-		Clock: s.d.Clock, Log: s.d.Log, What: "refund"}.runOnce(ctx, s.Work)
-}
-
-func (s *RefundService) retry(ctx context.Context, j OutboxJob, next time.Time, why string) error {
-	err := s.d.Outbox.Retry(ctx, j.ID, s.d.Owner, next, why)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
-}
-
-func (s *RefundService) complete(ctx context.Context, j OutboxJob) error {
-	err := s.d.Outbox.Complete(ctx, j.ID, s.d.Owner)
-	if errors.Is(err, ErrStale) {
-		return nil
-	}
-	return err
+	return s.runOnce(ctx, s.Work)
 }
 
 // Work advances one refund job. The refund row is committed before WeChat

@@ -25,13 +25,20 @@ import (
 // SQLite returns a fresh migrated SQLite database.
 func SQLite(tb testing.TB, clock service.Clock) *model.DB {
 	tb.Helper()
-	db, err := model.Open("", filepath.Join(tb.TempDir(), "test.db"), clock)
+	return openMigrated(tb, "sqlite", "", filepath.Join(tb.TempDir(), "test.db"), clock)
+}
+
+// openMigrated opens the database of dsn (MySQL) or sqlitePath, closes it at
+// cleanup and migrates it; what names it in failures.
+func openMigrated(tb testing.TB, what, dsn, sqlitePath string, clock service.Clock) *model.DB {
+	tb.Helper()
+	db, err := model.Open(dsn, sqlitePath, clock)
 	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
+		tb.Fatalf("open %s: %v", what, err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatalf("migrate sqlite: %v", err)
+		tb.Fatalf("migrate %s: %v", what, err)
 	}
 	return db
 }
@@ -53,16 +60,7 @@ func MySQLDSN(tb testing.TB) string {
 // MySQL returns a fresh migrated database on the server of TEST_MYSQL_DSN.
 func MySQL(tb testing.TB, clock service.Clock) *model.DB {
 	tb.Helper()
-	dsn := FreshMySQLDSN(tb)
-	db, err := model.Open(dsn, "", clock)
-	if err != nil {
-		tb.Fatalf("open mysql: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatalf("migrate mysql: %v", err)
-	}
-	return db
+	return openMigrated(tb, "mysql", FreshMySQLDSN(tb), "", clock)
 }
 
 // FreshMySQLDSN creates an empty database and returns a DSN for it; the
