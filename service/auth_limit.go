@@ -67,3 +67,59 @@ func (s *AuthService) AuthenticateCounting(ctx context.Context, token string, l 
 	}
 	return u, v, err
 }
+
+// UserSnapshotFinder is a CountingSessionFinder that also keeps a snapshot
+// of each verified user beside the user's sessions: the part of the user a
+// quote or order for "self" needs that only ever grows (the user's
+// verified person, its ID type, its identity evidence; the openid).
+type UserSnapshotFinder interface {
+	// FindSessionSnapshot is FindSessionCounting that also returns the
+	// user's snapshot (nil when there is none), in the same step. Nothing
+	// is returned for an unknown, expired or revoked token.
+	FindSessionSnapshot(ctx context.Context, token string, l UserLimit) (int64, time.Time, LimitVerdict, *User, error)
+	// RememberUser keeps u's snapshot, to be stored with the user's next
+	// session lookup (no round trip of its own). u has been read from the
+	// UserStore, is verified and carries Self.
+	RememberUser(u *User)
+}
+
+// AuthenticateCached is AuthenticateCounting for a route whose use case
+// takes a cached user: the user's snapshot (UserSnapshotFinder) instead
+// of the user row when there is one. The snapshot is a lower bound of what
+// the row says (SelfIdentity.Cached): the user's person, that person's ID
+// type and the user's openid never change once set, and evidence is never
+// withdrawn, so a use case that allows on it is right, and one that would
+// refuse on it reads again (QuoteService.CheckIdentity). Only ID, OpenID,
+// PersonID and Self are set on a cached user. Sessions are checked as
+// always: the snapshot is only read once the session is found live.
+func (s *AuthService) AuthenticateCached(ctx context.Context, token string, l UserLimit) (*User, LimitVerdict, error) {
+	sf, ok := s.sessions.(UserSnapshotFinder)
+	if !ok || token == "" {
+		return s.AuthenticateCounting(ctx, token, l)
+	}
+	uid, _, v, cached, err := sf.FindSessionSnapshot(ctx, token, l)
+	if errors.Is(err, ErrNotFound) {
+		return nil, LimitVerdict{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, LimitVerdict{}, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
+	}
+	if v.Counted && !v.Allowed {
+		return nil, v, nil
+	}
+	if cached != nil && cached.ID == uid && cached.Verified() && cached.Self != nil {
+		cached.Self.Cached = true
+		return cached, v, nil
+	}
+	u, err := s.users.FindUserByID(ctx, uid)
+	if errors.Is(err, ErrNotFound) {
+		return nil, LimitVerdict{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, LimitVerdict{}, err
+	}
+	if u.Verified() && u.Self != nil && u.Self.IDType != "" && u.OpenID != "" {
+		sf.RememberUser(u)
+	}
+	return u, v, nil
+}
