@@ -83,15 +83,29 @@ func tokenUser(token string) (userID int64, ok, bad bool) {
 }
 
 // createScript stores a session with the user's current generation in one
-// step (KEYS: session, generation; ARGV: "<id>|<expiry>", TTL in ms).
+// step (KEYS: session, generation, optionally the user's snapshot; ARGV:
+// "<id>|<expiry>", TTL in ms, the snapshot, kept as long as the session).
 var createScript = redis.NewScript(`local g = redis.call("GET", KEYS[2]) or "0"
 redis.call("SET", KEYS[1], ARGV[1] .. "|" .. g, "PX", ARGV[2])
+if KEYS[3] then redis.call("SET", KEYS[3], ARGV[3], "PX", ARGV[2]) end
 return g`)
 
 // CreateSession stores a new random token for userID until expiresAt. The
 // session remembers the user's session generation: RevokeUserSessions bumps
 // it and every older session stops working.
 func (s *SessionStore) CreateSession(ctx context.Context, userID int64, expiresAt time.Time) (string, error) {
+	return s.createSession(ctx, userID, expiresAt, "")
+}
+
+// CreateSessionFor is CreateSession for u that also stores u's snapshot
+// (service.UserSnapshotFinder) in the same script when u is verified and
+// carries its identity (read by UserStore.FindUserByID), for as long as
+// the session lasts.
+func (s *SessionStore) CreateSessionFor(ctx context.Context, u *service.User, expiresAt time.Time) (string, error) {
+	return s.createSession(ctx, u.ID, expiresAt, formatSnapshot(u))
+}
+
+func (s *SessionStore) createSession(ctx context.Context, userID int64, expiresAt time.Time, snap string) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -102,8 +116,11 @@ func (s *SessionStore) CreateSession(ctx context.Context, userID int64, expiresA
 		return "", fmt.Errorf("create session: expiry in the past")
 	}
 	val := strconv.FormatInt(userID, 10) + "|" + strconv.FormatInt(expiresAt.Unix(), 10)
-	err := createScript.Run(ctx, s.rdb, []string{userSessionKey(userID, token), userGenerationKey(userID)},
-		val, max(ttl.Milliseconds(), 1)).Err()
+	keys, args := []string{userSessionKey(userID, token), userGenerationKey(userID)}, []any{val, max(ttl.Milliseconds(), 1)}
+	if snap != "" {
+		keys, args = append(keys, userSnapshotKey(userID)), append(args, snap)
+	}
+	err := createScript.Run(ctx, s.rdb, keys, args...).Err()
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}

@@ -161,3 +161,30 @@ func TestSessionSnapshotLookupIsOneCommandInTheUsersSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCreatedWithTheSnapshot: login of a verified user stores the
+// snapshot with the session, so the session's first lookup has it; an
+// unverified user's session stores none.
+func TestSessionCreatedWithTheSnapshot(t *testing.T) {
+	sessionRedis(t, func(t *testing.T, rdb redis.UniversalClient, newUID func() int64) {
+		ctx := context.Background()
+		clock := service.NewManualClock(time.Date(2026, 12, 1, 8, 0, 20, 0, time.UTC))
+		store := cache.NewSessionStore(rdb, clock)
+		l := service.UserLimit{Route: "quote", Limit: 30, Window: time.Minute}
+		uid, unverified := newUID(), newUID()
+		tok, err := store.CreateSessionFor(ctx, verifiedUser(uid), clock.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, _, v, snap, err := store.FindSessionSnapshot(ctx, tok, l); err != nil || id != uid || !v.Counted || snap == nil || snap.PersonID != uid+7 || !snap.Self.Cached {
+			t.Fatalf("first lookup: id %d verdict %+v snapshot %+v err %v, want the snapshot", id, v, snap, err)
+		}
+		tok2, err := store.CreateSessionFor(ctx, &service.User{ID: unverified, OpenID: "o-unverified"}, clock.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, _, _, snap, err := store.FindSessionSnapshot(ctx, tok2, l); err != nil || id != unverified || snap != nil {
+			t.Fatalf("unverified: id %d snapshot %+v err %v, want the user and no snapshot", id, snap, err)
+		}
+	})
+}

@@ -31,7 +31,13 @@ func TestCachedUserStillNeedsALiveSession(t *testing.T) {
 	forged := uid + "." + strings.Repeat("A", len(rest))
 	want(t, "forged token quote", e.do(t, "POST", "/api/v1/quotes", forged, quoteBody("self")), http.StatusUnauthorized, "unauthenticated")
 
+	if err := e.app.Redis.Del(ctx, "usnap:{"+uid+"}").Err(); err != nil {
+		t.Fatal(err)
+	}
 	second := e.login(t, "snapshot-user")
+	if n, _ := e.app.Redis.Exists(ctx, "usnap:{"+uid+"}").Result(); n != 1 {
+		t.Fatalf("login of a verified user stored no snapshot with the session")
+	}
 	want(t, "log out everywhere", e.do(t, "DELETE", "/api/v1/auth/sessions", second, nil), http.StatusNoContent, "")
 	for _, token := range []string{tok, second} {
 		want(t, "quote after log out everywhere", e.do(t, "POST", "/api/v1/quotes", token, quoteBody("self")), http.StatusUnauthorized, "unauthenticated")

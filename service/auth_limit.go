@@ -83,6 +83,14 @@ type UserSnapshotFinder interface {
 	RememberUser(u *User)
 }
 
+// SnapshotSessionCreator is a SessionStore that can store a user's
+// snapshot (UserSnapshotFinder) with a new session, in the same step.
+type SnapshotSessionCreator interface {
+	// CreateSessionFor is CreateSession for u, storing u's snapshot when u
+	// is verified and carries Self.
+	CreateSessionFor(ctx context.Context, u *User, expiresAt time.Time) (string, error)
+}
+
 // AuthenticateCached is AuthenticateCounting for a route whose use case
 // takes a cached user: the user's snapshot (UserSnapshotFinder) instead
 // of the user row when there is one. The snapshot is a lower bound of what
