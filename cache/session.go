@@ -220,14 +220,18 @@ func (s *SessionStore) findOldSession(ctx context.Context, token string) (int64,
 // returns 0 for no live session, else {expiry, count}. The checks are
 // FindSession's: the stored user is the token's, now is before the
 // expiry, the generation is not older than the user's.
-var findCountingScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+var findCountingScript = redis.NewScript(findCountingLua + `return {tonumber(exp), n}`)
+
+// findCountingLua is findCountingScript up to its answer: the checks and
+// the count (n), or 0 for no live session.
+const findCountingLua = `local v = redis.call("GET", KEYS[1])
 if not v then return 0 end
 local uid, exp, gen = string.match(v, "^(%d+)|(%-?%d+)|(%d+)$")
 if uid ~= ARGV[1] or tonumber(exp) <= tonumber(ARGV[2]) then return 0 end
 if tonumber(gen) < tonumber(redis.call("GET", KEYS[2]) or "0") then return 0 end
 local n = redis.call("INCR", KEYS[3])
 if n == 1 then redis.call("PEXPIRE", KEYS[3], ARGV[3]) end
-return {tonumber(exp), n}`)
+`
 
 // FindSessionCounting is FindSession that, for a live session, counts one
 // event of l for its user in the same round trip (one script over keys of
@@ -254,13 +258,23 @@ func (s *SessionStore) FindSessionCounting(ctx context.Context, token string, l 
 	if len(r) != 2 {
 		return 0, time.Time{}, service.LimitVerdict{}, service.ErrNotFound
 	}
+	exp, v, err := countedVerdict(r, w, l.Limit)
+	if err != nil {
+		return 0, time.Time{}, service.LimitVerdict{}, err
+	}
+	return uid, exp, v, nil
+}
+
+// countedVerdict reads the expiry and the count a counting script answers
+// first, for window w of a limit of limit events.
+func countedVerdict(r []any, w window, limit int) (time.Time, service.LimitVerdict, error) {
 	exp, ok1 := r[0].(int64)
 	n, ok2 := r[1].(int64)
 	if !ok1 || !ok2 {
-		return 0, time.Time{}, service.LimitVerdict{}, fmt.Errorf("find session: script answered %v", res)
+		return time.Time{}, service.LimitVerdict{}, fmt.Errorf("find session: script answered %v", r)
 	}
-	allowed, retry := w.verdict(n, l.Limit)
-	return uid, time.Unix(exp, 0), service.LimitVerdict{Counted: true, Allowed: allowed, RetryAfter: retry}, nil
+	allowed, retry := w.verdict(n, limit)
+	return time.Unix(exp, 0), service.LimitVerdict{Counted: true, Allowed: allowed, RetryAfter: retry}, nil
 }
 
 // RevokeUserSessions ends every session of userID issued so far: it bumps
@@ -304,14 +318,7 @@ const maxPendingSnapshots = 10000
 // findSnapshotScript is findCountingScript that, for a live session, also
 // stores the snapshot ARGV[4] when it is not empty (TTL ARGV[5] ms) and
 // returns the user's snapshot (KEYS[4]): {expiry, count, snapshot or nil}.
-var findSnapshotScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
-if not v then return 0 end
-local uid, exp, gen = string.match(v, "^(%d+)|(%-?%d+)|(%d+)$")
-if uid ~= ARGV[1] or tonumber(exp) <= tonumber(ARGV[2]) then return 0 end
-if tonumber(gen) < tonumber(redis.call("GET", KEYS[2]) or "0") then return 0 end
-local n = redis.call("INCR", KEYS[3])
-if n == 1 then redis.call("PEXPIRE", KEYS[3], ARGV[3]) end
-local snap = ARGV[4]
+var findSnapshotScript = redis.NewScript(findCountingLua + `local snap = ARGV[4]
 if snap ~= "" then
   redis.call("SET", KEYS[4], snap, "PX", ARGV[5])
 else
@@ -348,14 +355,12 @@ func (s *SessionStore) FindSessionSnapshot(ctx context.Context, token string, l 
 	if len(r) != 3 {
 		return 0, time.Time{}, service.LimitVerdict{}, nil, service.ErrNotFound
 	}
-	exp, ok1 := r[0].(int64)
-	n, ok2 := r[1].(int64)
-	if !ok1 || !ok2 {
-		return 0, time.Time{}, service.LimitVerdict{}, nil, fmt.Errorf("find session: script answered %v", res)
+	exp, v, err := countedVerdict(r, w, l.Limit)
+	if err != nil {
+		return 0, time.Time{}, service.LimitVerdict{}, nil, err
 	}
-	allowed, retry := w.verdict(n, l.Limit)
 	snap, _ := r[2].(string)
-	return uid, time.Unix(exp, 0), service.LimitVerdict{Counted: true, Allowed: allowed, RetryAfter: retry}, parseSnapshot(uid, snap), nil
+	return uid, exp, v, parseSnapshot(uid, snap), nil
 }
 
 // RememberUser keeps the snapshot of u (verified, read from the database)

@@ -51,7 +51,17 @@ func (s *AuthService) AuthenticateCounting(ctx context.Context, token string, l 
 		u, err := s.Authenticate(ctx, token)
 		return u, LimitVerdict{}, err
 	}
-	uid, _, v, err := cs.FindSessionCounting(ctx, token, l)
+	return s.counted(ctx, func() (int64, LimitVerdict, *User, error) {
+		uid, _, v, err := cs.FindSessionCounting(ctx, token, l)
+		return uid, v, nil, err
+	}, nil)
+}
+
+// counted finishes a counting authentication. find is the session lookup
+// (with the user's snapshot when the store keeps them); remember
+// (optional) keeps a verified user read from the database for the store.
+func (s *AuthService) counted(ctx context.Context, find func() (int64, LimitVerdict, *User, error), remember func(*User)) (*User, LimitVerdict, error) {
+	uid, v, cached, err := find()
 	if errors.Is(err, ErrNotFound) {
 		return nil, LimitVerdict{}, ErrUnauthenticated
 	}
@@ -61,11 +71,21 @@ func (s *AuthService) AuthenticateCounting(ctx context.Context, token string, l 
 	if v.Counted && !v.Allowed {
 		return nil, v, nil
 	}
+	if cached != nil && cached.ID == uid && cached.Verified() && cached.Self != nil {
+		cached.Self.Cached = true
+		return cached, v, nil
+	}
 	u, err := s.users.FindUserByID(ctx, uid)
 	if errors.Is(err, ErrNotFound) {
 		return nil, LimitVerdict{}, ErrUnauthenticated
 	}
-	return u, v, err
+	if err != nil {
+		return nil, LimitVerdict{}, err
+	}
+	if remember != nil && u.Verified() && u.Self != nil && u.Self.IDType != "" && u.OpenID != "" {
+		remember(u)
+	}
+	return u, v, nil
 }
 
 // UserSnapshotFinder is a CountingSessionFinder that also keeps a snapshot
@@ -105,29 +125,8 @@ func (s *AuthService) AuthenticateCached(ctx context.Context, token string, l Us
 	if !ok || token == "" {
 		return s.AuthenticateCounting(ctx, token, l)
 	}
-	uid, _, v, cached, err := sf.FindSessionSnapshot(ctx, token, l)
-	if errors.Is(err, ErrNotFound) {
-		return nil, LimitVerdict{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return nil, LimitVerdict{}, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
-	}
-	if v.Counted && !v.Allowed {
-		return nil, v, nil
-	}
-	if cached != nil && cached.ID == uid && cached.Verified() && cached.Self != nil {
-		cached.Self.Cached = true
-		return cached, v, nil
-	}
-	u, err := s.users.FindUserByID(ctx, uid)
-	if errors.Is(err, ErrNotFound) {
-		return nil, LimitVerdict{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return nil, LimitVerdict{}, err
-	}
-	if u.Verified() && u.Self != nil && u.Self.IDType != "" && u.OpenID != "" {
-		sf.RememberUser(u)
-	}
-	return u, v, nil
+	return s.counted(ctx, func() (int64, LimitVerdict, *User, error) {
+		uid, _, v, cached, err := sf.FindSessionSnapshot(ctx, token, l)
+		return uid, v, cached, err
+	}, sf.RememberUser)
 }
