@@ -80,7 +80,9 @@ func (s *Server) accessLog(c *gin.Context) {
 // authenticate requires a Bearer session token. On a route with a per-user
 // limit (userRoute) it counts the limit in the session lookup's round trip
 // when Auth can (CountingAuthenticator), answering 429 before the user is
-// read; limit then counts nothing more.
+// read; limit then counts nothing more. On a cachedUserRoutes route the
+// same round trip also brings the user's snapshot (CachedAuthenticator),
+// and the user row is not read when there is one.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
@@ -92,10 +94,15 @@ func (s *Server) authenticate(c *gin.Context) {
 	var u *service.User
 	var err error
 	ca, counting := s.deps.Auth.(CountingAuthenticator)
-	l, limited := s.userLimits[c.Request.Method+" "+c.FullPath()]
+	route := c.Request.Method + " " + c.FullPath()
+	l, limited := s.userLimits[route]
 	if counting && limited && s.deps.Limiter != nil {
 		var v service.LimitVerdict
-		u, v, err = ca.AuthenticateCounting(c.Request.Context(), token, l)
+		if cached, ok := s.deps.Auth.(CachedAuthenticator); ok && cachedUserRoutes[route] {
+			u, v, err = cached.AuthenticateCached(c.Request.Context(), token, l)
+		} else {
+			u, v, err = ca.AuthenticateCounting(c.Request.Context(), token, l)
+		}
 		if err == nil && v.Counted {
 			if !v.Allowed {
 				fail(c, rateLimited(v.RetryAfter))

@@ -17,6 +17,23 @@ type CountingAuthenticator interface {
 	AuthenticateCounting(ctx context.Context, token string, l service.UserLimit) (*service.User, service.LimitVerdict, error)
 }
 
+// CachedAuthenticator is a CountingAuthenticator that can answer with the
+// user's cached snapshot (service.AuthService.AuthenticateCached) on the
+// routes whose use cases take one (cachedUserRoutes).
+type CachedAuthenticator interface {
+	AuthenticateCached(ctx context.Context, token string, l service.UserLimit) (*service.User, service.LimitVerdict, error)
+}
+
+// cachedUserRoutes are the routes, by "METHOD /full/path", whose use cases
+// take a cached user (ID, OpenID, PersonID and Self only, Self a lower
+// bound: see service.AuthService.AuthenticateCached): a quote and an order,
+// the hot paths, which for "self" need nothing else of the user, and
+// re-read the evidence before refusing on it. Each must be a userRoute.
+var cachedUserRoutes = map[string]bool{
+	"POST /api/v1/quotes": true,
+	"POST /api/v1/orders": true,
+}
+
 // userRoute mounts an authenticated route of g (a group behind
 // authenticate) limited to perMinute requests a minute per user under name.
 // The route is recorded so that authenticate counts the limit with the
@@ -45,6 +62,11 @@ func (s *Server) checkUserLimits() {
 	for k := range s.userLimits {
 		if !served[k] {
 			panic("api: userRoute recorded " + k + ", which the router does not serve")
+		}
+	}
+	for k := range cachedUserRoutes {
+		if _, ok := s.userLimits[k]; served[k] && !ok {
+			panic("api: cached-user route " + k + " is not a userRoute")
 		}
 	}
 }

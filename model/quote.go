@@ -106,8 +106,16 @@ func (s *QuoteStore) CreateQuote(ctx context.Context, q *service.Quote) error {
 	if err != nil {
 		return fmt.Errorf("create quote: %w", err)
 	}
-	return storeErr("create quote", s.db.WithContext(ctx).Create(row).Error)
+	// One fixed statement: GORM's Create would build it from the schema by
+	// reflection on every quote (the hot path's one write).
+	return storeErr("create quote", s.db.WithContext(ctx).Exec(insertQuote,
+		row.ID, row.UserID, row.PersonID, row.Region, row.TotalFen, row.MutualAidFen, row.PayableFen,
+		row.MutualAidBalanceFen, row.LinesJSON, row.BatchesJSON, row.CreatedAt, row.ExpiresAt).Error)
 }
+
+// insertQuote is quoteRow's INSERT (every column; CreateQuote).
+const insertQuote = `INSERT INTO quotes (id, user_id, person_id, region, total_fen, mutual_aid_fen, payable_fen,
+	mutual_aid_balance_fen, lines_json, batches_json, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // FindQuoteByID returns the quote or ErrNotFound.
 func (s *QuoteStore) FindQuoteByID(ctx context.Context, id string) (*service.Quote, error) {

@@ -83,11 +83,27 @@ func (s *AuthService) Login(ctx context.Context, code string) (*Session, error) 
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	exp := s.clock.Now().Add(s.ttl).Truncate(time.Second)
-	token, err := s.sessions.CreateSession(ctx, u.ID, exp)
+	token, err := s.createSession(ctx, u, exp)
 	if err != nil {
 		return nil, Unavailable("登录服务暂时不可用，请稍后重试", 3*time.Second, err)
 	}
 	return &Session{Token: token, ExpiresAt: exp, User: u}, nil
+}
+
+// createSession creates u's session. A verified user's session is stored
+// with the user's snapshot when the store keeps them (so the first quote
+// or order of the session reads no user row): the user is read again, with
+// its identity, for it.
+func (s *AuthService) createSession(ctx context.Context, u *User, exp time.Time) (string, error) {
+	sc, ok := s.sessions.(SnapshotSessionCreator)
+	if !ok || !u.Verified() {
+		return s.sessions.CreateSession(ctx, u.ID, exp)
+	}
+	full, err := s.users.FindUserByID(ctx, u.ID)
+	if err != nil {
+		return s.sessions.CreateSession(ctx, u.ID, exp)
+	}
+	return sc.CreateSessionFor(ctx, full, exp)
 }
 
 // MaxLoginCodeLen bounds a wx.login code (WeChat's are 32 characters).

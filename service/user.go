@@ -32,6 +32,15 @@ type SelfIdentity struct {
 	IDType IDType
 	Face   bool
 	Checks []RegionMethod
+	// Cached is set when the identity came from the user's snapshot in the
+	// session store (AuthService.AuthenticateCached) rather than from the
+	// database: then Face and Checks are a lower bound, what the person
+	// had when the snapshot was taken. Evidence is never withdrawn (a
+	// verified face attempt or identity check stays verified) and the ID
+	// type of a person and the person of a verified user never change, so
+	// what the snapshot allows is allowed; a refusal must be decided on a
+	// fresh read (QuoteService.CheckIdentity does).
+	Cached bool
 }
 
 // RegionMethod is an identity method passed in a region.

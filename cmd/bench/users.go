@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/cache"
+	"github.com/shebao/sipay/model"
 	"github.com/shebao/sipay/service"
 )
 
@@ -91,15 +92,32 @@ func seedUsers(ctx context.Context, db *benchDB, rdb *redis.Client, n int, perso
 		if err := rows.Scan(&u.ID, &u.OpenID); err != nil {
 			return nil, err
 		}
-		if u.Token, err = sessions.CreateSession(ctx, u.ID, time.Now().Add(24*time.Hour)); err != nil {
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// As login does (service.AuthService.Login): a verified user's session
+	// is stored with the user's snapshot, read with its identity.
+	mdb, err := model.Open(db.DSN, "", service.SystemClock{})
+	if err != nil {
+		return nil, err
+	}
+	defer mdb.Close()
+	users := model.NewUserStore(mdb)
+	for i := range us {
+		su, err := users.FindUserByID(ctx, us[i].ID)
+		if err != nil {
 			return nil, err
 		}
-		us = append(us, u)
+		if us[i].Token, err = sessions.CreateSessionFor(ctx, su, time.Now().Add(24*time.Hour)); err != nil {
+			return nil, err
+		}
 	}
 	if len(us) != n {
 		return nil, fmt.Errorf("seeded %d users, found %d", n, len(us))
 	}
-	return us, rows.Err()
+	return us, nil
 }
 
 func userOpenID(i int) string { return fmt.Sprintf("obench-user-%08d", i) }
