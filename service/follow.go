@@ -84,7 +84,8 @@ func (f *EventFollower) RunOnce(ctx context.Context) (int, error) {
 
 func (f *EventFollower) follow(ctx context.Context, e FollowedEvent, cache map[string]*Order) error {
 	kind, auto := autoTicketFor[e.Type]
-	if _, _, _, sends := BatchMessage(e.Type, &Order{}, &Batch{}, "", time.Time{}, false); !sends && !auto {
+	key, _, _, sends := BatchMessage(e.Type, &Order{}, &Batch{}, "", time.Time{}, false)
+	if !sends && !auto {
 		return nil
 	}
 	o := cache[e.OrderNo]
@@ -110,6 +111,15 @@ func (f *EventFollower) follow(ctx context.Context, e FollowedEvent, cache map[s
 		if err := f.tickets.OpenAuto(ctx, o, b, kind); err != nil {
 			return err
 		}
+	}
+	if !sends {
+		return nil
+	}
+	// Most users accept no template: ask for the grant before reading the
+	// user (only its care mode words the message), one light query instead
+	// of the user row with its evidence.
+	if want, err := f.subscribe.Wants(ctx, o.UserID, key); !want || err != nil {
+		return err
 	}
 	u, err := f.users.FindUserByID(ctx, o.UserID)
 	if isNotFound(err) {
