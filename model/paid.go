@@ -2,8 +2,6 @@ package model
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"strings"
 	"time"
 
@@ -14,9 +12,8 @@ import (
 
 // The hot writes of the payment path, each within the round-trip budget of
 // docs/performance.md: a prepay_id is one conditional UPDATE; a first
-// payment is one round trip on MySQL (the transaction, its conditional
-// UPDATE and the INSERTs that depend on it, sent together) and BEGIN, the
-// UPDATE, the INSERTs, COMMIT on SQLite.
+// payment is BEGIN, one conditional UPDATE, one round trip of INSERTs,
+// COMMIT.
 
 // SetPrepay stores a new prepay_id on a batch still pending payment.
 func (s *OrderStore) SetPrepay(ctx context.Context, outTradeNo, prepayID string, at time.Time) error {
@@ -39,18 +36,14 @@ func (s *OrderStore) SetPrepay(ctx context.Context, outTradeNo, prepayID string,
 // one changes the row and the other finds it changed. The order row is not
 // touched: an order's status is derived from its batches when it is read.
 func (s *OrderStore) MarkPaid(ctx context.Context, p service.PaidBatch, fx *service.Effects) (bool, error) {
-	if s.db.multiDB != nil {
-		done, err := s.markPaidOneTrip(ctx, p, fx)
-		if err != nil {
-			return false, storeErr("mark paid", err)
-		}
-		return done, nil
-	}
 	var done bool
 	err := s.db.txOn(ctx, s.db.multi(), func(tx *gorm.DB) error {
 		done = false
 		now := s.db.Now()
-		res := tx.Exec(markPaidSQL, markPaidArgs(p, now)...)
+		res := tx.Exec("UPDATE batches SET status = ?, transaction_id = ?, paid_at = ?, updated_at = ? "+
+			"WHERE out_trade_no = ? AND order_no = ? AND seq = ? AND status = ? AND amount_fen = ?",
+			string(p.To()), p.TransactionID, p.PaidAt.UTC().Truncate(time.Microsecond), now,
+			p.OutTradeNo, p.OrderNo, p.Seq, string(p.From()), int64(p.AmountFen))
 		if res.Error != nil {
 			return res.Error
 		}
@@ -66,75 +59,6 @@ func (s *OrderStore) MarkPaid(ctx context.Context, p service.PaidBatch, fx *serv
 	return done, nil
 }
 
-const markPaidSQL = "UPDATE batches SET status = ?, transaction_id = ?, paid_at = ?, updated_at = ? " +
-	"WHERE out_trade_no = ? AND order_no = ? AND seq = ? AND status = ? AND amount_fen = ?"
-
-func markPaidArgs(p service.PaidBatch, now time.Time) []any {
-	return []any{string(p.To()), p.TransactionID, p.PaidAt.UTC().Truncate(time.Microsecond), now,
-		p.OutTradeNo, p.OrderNo, p.Seq, string(p.From()), int64(p.AmountFen)}
-}
-
-// paidVar is the session variable that carries the conditional UPDATE's
-// row count to the INSERTs sent with it.
-const paidVar = "@sipay_paid"
-
-// markPaidOneTrip is MarkPaid on MySQL in one round trip: START
-// TRANSACTION, the conditional UPDATE, its row count kept in a session
-// variable, the effect INSERTs each guarded by that count (nothing is
-// inserted when the UPDATE changed no row), COMMIT, and a SELECT of the
-// count, which tells the caller whether the batch moved. The server runs
-// the statements of a multi-statement query in order and stops at the
-// first error; the transaction it leaves open is rolled back on the same
-// connection before the connection goes back to the pool (or the
-// connection is closed, which rolls it back). Deadlocks and lock wait
-// timeouts are retried as DB.Tx retries them.
-func (s *OrderStore) markPaidOneTrip(ctx context.Context, p service.PaidBatch, fx *service.Effects) (bool, error) {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var done bool
-		done, err = s.markPaidOnce(ctx, p, fx)
-		if !retryable(err) {
-			return done, unavailable(err)
-		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-	}
-	return false, err
-}
-
-func (s *OrderStore) markPaidOnce(ctx context.Context, p service.PaidBatch, fx *service.Effects) (bool, error) {
-	now := s.db.Now()
-	var q strings.Builder
-	q.WriteString("START TRANSACTION; ")
-	q.WriteString(markPaidSQL)
-	q.WriteString("; SET " + paidVar + " = ROW_COUNT()")
-	args := markPaidArgs(p, now)
-	for _, st := range effectsSQL(s.db.Dialect, p.OrderNo, fx, now, paidVar+" = 1") {
-		q.WriteString("; ")
-		q.WriteString(st.sql)
-		args = append(args, st.args...)
-	}
-	q.WriteString("; COMMIT; SELECT " + paidVar)
-	var paid sql.NullInt64
-	err := s.db.multiDB.WithContext(ctx).Connection(func(c *gorm.DB) error {
-		err := c.Raw(q.String(), args...).Row().Scan(&paid)
-		if err == nil {
-			return nil
-		}
-		// A statement failed: the server skipped the rest, COMMIT
-		// included. Roll back what ran, or drop the connection.
-		if rerr := c.Exec("ROLLBACK").Error; rerr != nil {
-			if conn, ok := c.Statement.ConnPool.(*sql.Conn); ok {
-				conn.Raw(func(any) error { return driver.ErrBadConn })
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return false, err
-	}
-	return paid.Valid && paid.Int64 == 1, nil
-}
-
 // insertEffects writes the rows of fx: one multi-row INSERT per table, all
 // sent in one round trip on MySQL (the multi-statement pool). SQLite is
 // in-process, without round trips, and its driver binds the parameters of
@@ -143,7 +67,7 @@ func (s *OrderStore) markPaidOnce(ctx context.Context, p service.PaidBatch, fx *
 //
 // tx must be a transaction of s.db.multi().
 func (s *OrderStore) insertEffects(tx *gorm.DB, orderNo string, fx *service.Effects, now time.Time) error {
-	stmts := effectsSQL(s.db.Dialect, orderNo, fx, now, "")
+	stmts := effectsSQL(s.db.Dialect, orderNo, fx, now)
 	if len(stmts) == 0 {
 		return nil
 	}
@@ -173,9 +97,7 @@ type stmt struct {
 }
 
 // effectsSQL builds one multi-row INSERT per table that fx has rows for.
-// With a condition (MySQL only) it builds one INSERT … SELECT … FROM DUAL
-// WHERE cond per row instead, which inserts nothing when cond is false.
-func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time, cond string) []stmt {
+func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time) []stmt {
 	var out []stmt
 	ignore := " ON CONFLICT DO NOTHING"
 	if dialect == MySQL {
@@ -185,17 +107,9 @@ func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time, con
 		if n == 0 {
 			return
 		}
-		marks := strings.TrimSuffix(strings.Repeat("?,", width), ",")
-		if cond != "" {
-			head = strings.TrimSuffix(head, " VALUES ")
-			for i := 0; i < n; i++ {
-				out = append(out, stmt{head + " SELECT " + marks + " FROM DUAL WHERE " + cond + tail, args[i*width : (i+1)*width]})
-			}
-			return
-		}
 		var b strings.Builder
 		b.WriteString(head)
-		tuple := "(" + marks + ")"
+		tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				b.WriteByte(',')
