@@ -104,9 +104,13 @@ func Open(dsn, sqlitePath string, clock service.Clock) (*DB, error) {
 			return nil, mysqlOpenError(parsed, err)
 		}
 		// Multi-statement queries only on a pool of their own, used by
-		// fixed statements with bound parameters (model/paid.go).
+		// fixed statements with bound parameters (model/paid.go). It carries
+		// every first-delivery payment notification, so it gets as many
+		// connections as the main pool: with 16, a burst of notifications
+		// queued for a connection while the database could have grouped
+		// twice as many commits in one fsync.
 		parsed.MultiStatements = true
-		multi, err := open(parsed.FormatDSN(), 16)
+		multi, err := open(parsed.FormatDSN(), 32)
 		if err != nil {
 			if sqlDB, derr := gdb.DB(); derr == nil {
 				sqlDB.Close()

@@ -203,13 +203,35 @@ func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*
 	if err != nil || len(rows) == 0 {
 		return nil, total, err
 	}
+	out, err := s.withBatches(ctx, rows)
+	return out, int(total), err
+}
+
+// FindOrdersByNo returns the orders with these numbers, with their
+// batches, in two queries; numbers of no order are left out.
+func (s *OrderStore) FindOrdersByNo(ctx context.Context, nos []string) ([]*service.Order, error) {
+	if len(nos) == 0 {
+		return nil, nil
+	}
+	var rows []orderRow
+	if err := s.db.WithContext(ctx).Where("order_no IN ?", nos).Find(&rows).Error; err != nil {
+		return nil, storeErr("find orders by no", err)
+	}
+	return s.withBatches(ctx, rows)
+}
+
+// withBatches reads the batches of rows in one query and converts.
+func (s *OrderStore) withBatches(ctx context.Context, rows []orderRow) ([]*service.Order, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
 	nos := make([]string, len(rows))
 	for i, r := range rows {
 		nos[i] = r.OrderNo
 	}
 	var batches []batchRow
 	if err := s.db.WithContext(ctx).Where("order_no IN ?", nos).Order("seq").Find(&batches).Error; err != nil {
-		return nil, 0, storeErr("find batches", err)
+		return nil, storeErr("find batches", err)
 	}
 	byOrder := map[string][]batchRow{}
 	for _, b := range batches {
@@ -219,7 +241,7 @@ func (s *OrderStore) FindOrders(ctx context.Context, f service.OrderFilter) ([]*
 	for i := range rows {
 		out[i] = toOrder(&rows[i], byOrder[rows[i].OrderNo])
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // FindBatches lists batches in status last updated before a time.

@@ -57,6 +57,13 @@ var autoTicketFor = map[string]string{
 	"posting_confirming": AutoTicketUnknownOutcome,
 }
 
+// OrdersByNo reads several orders with their batches at once
+// (model.OrderStore). When the follower's HelpOrders has it, a run reads
+// the orders of all its events together instead of one by one.
+type OrdersByNo interface {
+	FindOrdersByNo(ctx context.Context, nos []string) ([]*Order, error)
+}
+
 // RunOnce follows up to 200 events; it returns how many it followed. It
 // stops at the first event it cannot act on (retried at the next run).
 func (f *EventFollower) RunOnce(ctx context.Context) (int, error) {
@@ -66,6 +73,11 @@ func (f *EventFollower) RunOnce(ctx context.Context) (int, error) {
 	}
 	var done []int64
 	orders := map[string]*Order{}
+	if many, ok := f.orders.(OrdersByNo); ok {
+		if err := f.prefetch(ctx, many, events, orders); err != nil {
+			return 0, err
+		}
+	}
 	var runErr error
 	for _, e := range events {
 		if err := f.follow(ctx, e, orders); err != nil {
@@ -82,9 +94,37 @@ func (f *EventFollower) RunOnce(ctx context.Context) (int, error) {
 	return len(done), runErr
 }
 
+// acts reports whether e can lead to a message or an automatic ticket,
+// and which: the message's template key, the ticket's kind.
+func acts(e FollowedEvent) (key string, sends bool, kind string, auto bool) {
+	kind, auto = autoTicketFor[e.Type]
+	key, _, _, sends = BatchMessage(e.Type, &Order{}, &Batch{}, "", time.Time{}, false)
+	return key, sends, kind, auto
+}
+
+// prefetch reads the orders of the events that act into cache.
+func (f *EventFollower) prefetch(ctx context.Context, many OrdersByNo, events []FollowedEvent, cache map[string]*Order) error {
+	var nos []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if _, sends, _, auto := acts(e); (sends || auto) && !seen[e.OrderNo] {
+			seen[e.OrderNo] = true
+			nos = append(nos, e.OrderNo)
+		}
+	}
+	found, err := many.FindOrdersByNo(ctx, nos)
+	if err != nil {
+		return err
+	}
+	for _, o := range found {
+		cache[o.No] = o
+	}
+	return nil
+}
+
 func (f *EventFollower) follow(ctx context.Context, e FollowedEvent, cache map[string]*Order) error {
-	kind, auto := autoTicketFor[e.Type]
-	if _, _, _, sends := BatchMessage(e.Type, &Order{}, &Batch{}, "", time.Time{}, false); !sends && !auto {
+	key, sends, kind, auto := acts(e)
+	if !sends && !auto {
 		return nil
 	}
 	o := cache[e.OrderNo]
@@ -110,6 +150,15 @@ func (f *EventFollower) follow(ctx context.Context, e FollowedEvent, cache map[s
 		if err := f.tickets.OpenAuto(ctx, o, b, kind); err != nil {
 			return err
 		}
+	}
+	if !sends {
+		return nil
+	}
+	// Most users accept no template: ask for the grant before reading the
+	// user (only its care mode words the message), one light query instead
+	// of the user row with its evidence.
+	if want, err := f.subscribe.Wants(ctx, o.UserID, key); !want || err != nil {
+		return err
 	}
 	u, err := f.users.FindUserByID(ctx, o.UserID)
 	if isNotFound(err) {

@@ -318,26 +318,36 @@ func clipField(s string) string {
 // without a configured id, and users without a grant of the template, are
 // skipped.
 func (s *SubscribeService) Notify(ctx context.Context, userID int64, eventKey, key, page string, data map[string]string) error {
+	if ok, err := s.Wants(ctx, userID, key); !ok || err != nil {
+		return err
+	}
+	m := &SubscribeMessage{UserID: userID, EventKey: eventKey, Template: key, Page: page, Data: data, Status: MsgQueued}
+	_, err := s.d.Store.EnqueueMessage(ctx, m)
+	return err
+}
+
+// Wants reports whether a message of template key could be sent to the
+// user now: the template is configured and the user has a grant for it.
+// Without an acceptance nothing could be sent: Notify writes no row and
+// no job (most users never subscribe to most templates), and a caller may
+// skip building the message (the timeline follower skips the user read).
+// The worker checks again when it sends, taking the grant.
+func (s *SubscribeService) Wants(ctx context.Context, userID int64, key string) (bool, error) {
 	if s.d.TemplateIDs[key] == "" {
-		return nil
+		return false, nil
 	}
 	if _, ok := FindTemplate(key); !ok {
-		return fmt.Errorf("notify: unknown template %q", key)
+		return false, fmt.Errorf("notify: unknown template %q", key)
 	}
-	// Without an acceptance nothing could be sent: no row and no job (most
-	// users never subscribe to most templates). The worker checks again
-	// when it sends, taking the grant.
 	grants, err := s.d.Store.Grants(ctx, userID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if grants[key] <= 0 {
 		s.d.Metrics.SubscribeSend(key, MsgNoGrant)
-		return nil
+		return false, nil
 	}
-	m := &SubscribeMessage{UserID: userID, EventKey: eventKey, Template: key, Page: page, Data: data, Status: MsgQueued}
-	_, err = s.d.Store.EnqueueMessage(ctx, m)
-	return err
+	return true, nil
 }
 
 // Notified reports whether the user has a message for eventKey already.
