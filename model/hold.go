@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/shebao/sipay/redact"
@@ -70,10 +71,17 @@ func (s *AfterStore) FindExpiredHolds(ctx context.Context, now time.Time, limit 
 
 // DecideHold moves an open hold to status.
 func (s *AfterStore) DecideHold(ctx context.Context, outTradeNo string, status service.HoldStatus, by string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&holdRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, string(service.HoldOpen)).
+	ok, err := decideHold(s.db.WithContext(ctx), outTradeNo, status, by, at)
+	return ok, storeErr("decide hold", err)
+}
+
+// decideHold decides the open hold of a batch on db (or a transaction);
+// false when it is not open.
+func decideHold(db *gorm.DB, outTradeNo string, status service.HoldStatus, by string, at time.Time) (bool, error) {
+	res := db.Model(&holdRow{}).Where("out_trade_no = ? AND status = ?", outTradeNo, string(service.HoldOpen)).
 		Updates(map[string]any{"status": string(status), "decided_by": redact.Clip(by, 80), "decided_at": at.UTC()})
 	if res.Error != nil {
-		return false, storeErr("decide hold", res.Error)
+		return false, res.Error
 	}
 	return res.RowsAffected == 1, nil
 }

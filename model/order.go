@@ -356,6 +356,11 @@ func (s *OrderStore) writeEffects(tx *gorm.DB, orderNo string, fx *service.Effec
 			return err
 		}
 	}
+	if d := fx.Hold; d != nil {
+		if _, err := decideHold(tx, d.OutTradeNo, d.Status, d.By, d.At); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

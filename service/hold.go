@@ -239,14 +239,15 @@ func (s *HoldService) Release(ctx context.Context, outTradeNo, by string) (*Hold
 			return err
 		}
 		fx.Event(b.Seq, "hold_released", "资金安全复核已通过，正在向社保经办机构提交")
+		// The hold is decided with the batch's move, in one transaction: a
+		// concurrent reader (a step-up, the console) never sees the batch
+		// released while its hold still reads open.
+		fx.Hold = &HoldDecision{OutTradeNo: outTradeNo, Status: HoldReleased, By: by, At: s.d.Clock.Now()}
 		return nil
 	})
 	if err != nil {
 		// ErrStale included: deciding the hold as released while the batch
 		// did not move would strand it.
-		return nil, err
-	}
-	if err := s.decide(ctx, h, HoldReleased, by); err != nil {
 		return nil, err
 	}
 	if err := s.d.Waker.WakeJob(ctx, JobPostBatch, outTradeNo); err != nil {

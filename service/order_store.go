@@ -77,6 +77,19 @@ type Effects struct {
 	Outbox []OutboxJob
 	Raw    *RawEvent
 	Alerts []Alert
+	// Hold decides the batch's open hold in the same transaction as the
+	// batch's move, so that no reader sees the batch released while its
+	// hold still reads open (nil: no hold is decided).
+	Hold *HoldDecision
+}
+
+// HoldDecision decides an open hold: the store writes it only while the
+// hold is still open.
+type HoldDecision struct {
+	OutTradeNo string
+	Status     HoldStatus
+	By         string
+	At         time.Time
 }
 
 // Event appends a timeline event for the batch being changed.
