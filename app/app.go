@@ -211,6 +211,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	deps.Insured = service.NewInsuredService(rs, a.Identity, a.Platform, a.Clock)
 	deps.Pension = service.NewPensionService(rs, a.Clock)
 	orders := a.wireOrders(&deps, quotes, users, after.Refunds, after.Viewer)
+	a.wireFamily(&deps, users, orders)
 	if err := a.wireCredit(&deps, orders, rs); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,8 @@ import (
 
 // wireIdentity builds the PII keyring, the identity stores and services
 // (face verification, alternative checks through the provincial platform,
-// family proxy payment, person resolution) and adds them to the API.
+// person resolution) and adds them to the API. Family proxy payment comes
+// after the orders (wireFamily).
 func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Client, regions service.RegionCatalog) error {
 	key, err := pii.KeyFromBase64(a.Cfg.PIIKey)
 	if err != nil {
@@ -37,9 +38,17 @@ func (a *App) wireIdentity(deps *api.Deps, users *model.UserStore, wx *wechat.Cl
 	deps.Face = service.NewFaceService(service.FaceDeps{
 		Config: service.FaceConfig{DailyAttempts: a.Cfg.Face.DailyAttempts, LegacyV1: a.Cfg.Face.LegacyV1},
 		Users:  users, Persons: persons, Attempts: model.NewFaceAttemptStore(a.DB, a.PII), WeChat: wechat.NewFaceClient(wx), Clock: a.Clock})
-	deps.Family = service.NewFamilyService(service.FamilyDeps{Family: family, Checks: checks, Users: users, Persons: persons, Clock: a.Clock})
 	deps.AltIdentity = service.NewAltIdentityService(service.AltIdentityDeps{Rules: regions, Platform: a.Platform, Checks: checks,
 		Users: users, Persons: persons, Clock: a.Clock}).
 		WithAbuseLimits(deps.Limiter, family)
 	return nil
+}
+
+// wireFamily builds family proxy payment (亲属代缴) and adds it to the API:
+// a member's consent withdrawal closes the payer's unpaid batches through
+// the orders.
+func (a *App) wireFamily(deps *api.Deps, users *model.UserStore, orders *service.OrderService) {
+	deps.Family = service.NewFamilyService(service.FamilyDeps{Family: model.NewFamilyStore(a.DB, a.PII),
+		Checks: model.NewIdentityCheckStore(a.DB, a.PII), Users: users, Persons: model.NewPersonStore(a.DB, a.PII),
+		Clock: a.Clock, Trades: orders})
 }

@@ -391,7 +391,8 @@ func (s *OrderStore) RecordAlert(ctx context.Context, a service.Alert) error {
 // dialects (ON DUPLICATE KEY UPDATE on MySQL, ON CONFLICT DO UPDATE on
 // SQLite), so concurrent repeats never insert twice.
 func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
-	row := alertRow{Kind: a.Kind, Ref: redact.Clip(a.Ref, 80), Detail: redact.Clip(a.Detail, 2000), Status: "open", SeenCount: 1,
+	a = storedAlert(a)
+	row := alertRow{Kind: a.Kind, Ref: a.Ref, Detail: a.Detail, Status: "open", SeenCount: 1,
 		LastSeenAt: nullTime(now), CreatedAt: now}
 	return tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "kind"}, {Name: "ref"}},
@@ -402,6 +403,15 @@ func upsertAlert(tx *gorm.DB, a service.Alert, now time.Time) error {
 			"status":       "open",
 		}),
 	}).Create(&row).Error
+}
+
+// storedAlert is a as it may be written: personal data masked
+// (redact.Personal; raw notification bodies and platform answers carry
+// openids, names and ID numbers, and none may be stored raw), ref and
+// detail clipped. Every alert write goes through it.
+func storedAlert(a service.Alert) service.Alert {
+	a.Ref, a.Detail = redact.Clip(redact.Personal(a.Ref), 80), redact.Clip(redact.Personal(a.Detail), 2000)
+	return a
 }
 
 // FindAlerts lists alerts by status ("" for all), newest first.

@@ -144,6 +144,7 @@ func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time) []s
 		len(fx.Outbox), 12, ignore, args)
 	args = nil
 	for _, a := range fx.Alerts {
+		a = storedAlert(a)
 		args = append(args, a.Kind, a.Ref, a.Detail, "open", now)
 	}
 	add("INSERT INTO alerts (kind, ref, detail, status, created_at) VALUES ", len(fx.Alerts), 5, "", args)

@@ -284,7 +284,7 @@ func (q *postQuotes) add(id string, amount service.Fen) {
 
 type postFamily struct{ bound map[[2]int64]bool }
 
-func (f *postFamily) HasConsentedBinding(ctx context.Context, payer, person int64) (bool, error) {
+func (f *postFamily) HasConsentedBinding(ctx context.Context, payer, person int64, _ time.Time) (bool, error) {
 	return f.bound[[2]int64{payer, person}], nil
 }
 

@@ -134,15 +134,30 @@ type FamilyService struct {
 	users   UserStore
 	persons PersonStore
 	clock   Clock
+	trades  ConsentTrades
 }
 
-// FamilyDeps are the dependencies of a FamilyService; all are required.
+// FamilyDeps are the dependencies of a FamilyService; all but Trades are
+// required.
 type FamilyDeps struct {
 	Family  FamilyStore
 	Checks  IdentityCheckStore
 	Users   UserStore
 	Persons PersonStore
 	Clock   Clock
+	// Trades closes the payer's unpaid batches for the member when the
+	// member withdraws consent. OrderService implements it; without it
+	// (tests of bindings alone) they close at time_expire.
+	Trades ConsentTrades
+}
+
+// ConsentTrades closes the payer's open trades for a person who withdrew
+// consent. OrderService implements it.
+type ConsentTrades interface {
+	// CloseForWithdrawnConsent closes every unpaid batch of the payer's
+	// orders for person and returns how many it left pending (retried by
+	// the payment poller).
+	CloseForWithdrawnConsent(ctx context.Context, payerUserID, personID int64) (int, error)
 }
 
 // NewFamilyService returns a FamilyService. It panics on nil dependencies.
@@ -150,7 +165,7 @@ func NewFamilyService(d FamilyDeps) *FamilyService {
 	if d.Family == nil || d.Checks == nil || d.Users == nil || d.Persons == nil || d.Clock == nil {
 		panic("service: NewFamilyService: missing dependency")
 	}
-	return &FamilyService{family: d.Family, checks: d.Checks, users: d.Users, persons: d.Persons, clock: d.Clock}
+	return &FamilyService{family: d.Family, checks: d.Checks, users: d.Users, persons: d.Persons, clock: d.Clock, trades: d.Trades}
 }
 
 // FamilyInput adds a family member.
@@ -339,9 +354,13 @@ func (s *FamilyService) activate(ctx context.Context, id, personID int64, method
 // logged in with their own WeChat and verified as the bound person (the
 // check Accept makes), moves the binding from active or pending_consent to
 // withdrawn under the row lock. From then on the payer cannot quote, order
-// or pay for the member; batches already paid run their course. Withdrawing
-// again is harmless. Errors: not_found (unknown binding, or the caller is
-// not the bound person: the binding's existence is not disclosed),
+// or pay for the member; batches already paid run their course. Every
+// unpaid batch of the payer's orders for the member is then closed at WeChat
+// (ConsentTrades): a close that cannot finish now is left to the payment
+// poller, and a payment WeChat took before the close is held by the
+// third-party rule (ConsentedFamily). Withdrawing again is harmless and
+// tries the closes again. Errors: not_found (unknown binding, or the caller
+// is not the bound person: the binding's existence is not disclosed),
 // not_verified.
 func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID int64) (*FamilyView, error) {
 	b, err := s.family.FindFamilyBinding(ctx, bindingID)
@@ -371,6 +390,11 @@ func (s *FamilyService) Withdraw(ctx context.Context, memberUserID, bindingID in
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.trades != nil && b.Status == FamilyWithdrawn && b.PersonID != 0 {
+		if _, err := s.trades.CloseForWithdrawnConsent(ctx, b.UserID, b.PersonID); err != nil {
+			return nil, err
+		}
 	}
 	return toFamilyView(b), nil
 }
@@ -499,18 +523,24 @@ func (s *FamilyService) memberPerson(ctx context.Context, memberUserID int64) (*
 
 // ConsentedFamily answers FamilyBindings from the family bindings: the payer
 // has an active binding, consented by the member, to that person, or one the
-// member consented to and later withdrew: ordering and paying stop at the
-// withdrawal, so a paid batch was ordered under consent and runs its course.
+// member consented to and withdrew at or after at (a batch's success_time):
+// a batch paid by the withdrawal was paid under consent and runs its
+// course; one paid after it (a trade whose close at WeChat failed or was
+// unknown) is not consented, and the third-party hold rule holds it.
+// The withdrawal time is the binding's UpdatedAt: a withdrawn binding never
+// changes again.
 type ConsentedFamily struct{ Store FamilyStore }
 
-// HasConsentedBinding reports whether payer has an active binding to person.
-func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error) {
+// HasConsentedBinding reports whether payer had a consented binding to
+// person at time at.
+func (f ConsentedFamily) HasConsentedBinding(ctx context.Context, payerUserID, personID int64, at time.Time) (bool, error) {
 	bs, err := f.Store.ListFamilyBindings(ctx, payerUserID)
 	if err != nil {
 		return false, err
 	}
 	for _, b := range bs {
-		consented := b.Status == FamilyActive || (b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero())
+		consented := b.Status == FamilyActive ||
+			(b.Status == FamilyWithdrawn && !b.ConsentedAt.IsZero() && !at.After(b.UpdatedAt))
 		if consented && b.PersonID == personID && personID != 0 {
 			return true, nil
 		}

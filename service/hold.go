@@ -166,7 +166,7 @@ func (s *HoldService) Screen(ctx context.Context, o *Order, b *Batch) (*Hold, er
 		}
 	}
 	if r.ThirdParty.Enabled {
-		self, err := s.payerIsInsured(ctx, o)
+		self, err := s.payerIsInsured(ctx, o, b.PaidAt)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ func (s *HoldService) Screen(ctx context.Context, o *Order, b *Batch) (*Hold, er
 		Action: action, Detail: strings.Join(details, "; "), Status: HoldOpen, HeldAt: now, ExpiresAt: now.Add(r.Duration)})
 }
 
-func (s *HoldService) payerIsInsured(ctx context.Context, o *Order) (bool, error) {
+func (s *HoldService) payerIsInsured(ctx context.Context, o *Order, paidAt time.Time) (bool, error) {
 	u, err := s.d.Users.FindUserByID(ctx, o.UserID)
 	if isNotFound(err) {
 		return false, nil // an unknown payer is not the insured: hold for review
@@ -196,7 +196,7 @@ func (s *HoldService) payerIsInsured(ctx context.Context, o *Order) (bool, error
 	if s.d.Family == nil {
 		return false, nil
 	}
-	return s.d.Family.HasConsentedBinding(ctx, o.UserID, o.PersonID)
+	return s.d.Family.HasConsentedBinding(ctx, o.UserID, o.PersonID, paidAt)
 }
 
 // Extension returns how long the batch was held (zero if never), by which
@@ -358,7 +358,8 @@ func (s *HoldService) Find(ctx context.Context, outTradeNo string) (*Hold, error
 }
 
 // FamilyBindings answers whether a payer may pay for another person: a
-// family binding the insured person consented to (家庭共济/代缴授权).
+// family binding the insured person consented to (家庭共济/代缴授权), and
+// had not withdrawn, at time at (a batch's success_time).
 type FamilyBindings interface {
-	HasConsentedBinding(ctx context.Context, payerUserID, personID int64) (bool, error)
+	HasConsentedBinding(ctx context.Context, payerUserID, personID int64, at time.Time) (bool, error)
 }

@@ -88,6 +88,73 @@ func (s *OrderService) closeBatch(ctx context.Context, b Batch, why string) erro
 	return Errorf(KindConflict, CodeOrderNotCancellable, "第 %d 笔状态异常（%s），请联系客服", b.Seq, t.State)
 }
 
+// WhyConsentWithdrawn is the timeline reason of a batch closed because the
+// family member withdrew consent.
+const WhyConsentWithdrawn = "亲属已撤回代缴授权"
+
+// CloseForWithdrawnConsent closes every unpaid batch of the payer's orders
+// for person, after the person withdrew consent (FamilyService.Withdraw). Each
+// batch goes through the cancel path (closeBatch): query first; a trade
+// WeChat reports paid is applied as a payment (and then held by the
+// third-party rule, see ConsentedFamily), an unpaid one is closed at WeChat
+// and marked closed here only on WeChat's definite answer. A batch whose
+// close fails or is unknown stays pending: the order gate already refuses
+// new pay params, and the payment poller closes it on its next look
+// (ConsentWithdrawn). It returns how many batches were left pending; only a
+// store failure listing the orders is an error. Running it again is
+// harmless: closed and paid batches are skipped.
+func (s *OrderService) CloseForWithdrawnConsent(ctx context.Context, payerUserID, personID int64) (left int, err error) {
+	const page = 100
+	var pending []Batch
+	for off := 0; ; off += page {
+		os, _, err := s.store.FindOrders(ctx, OrderFilter{UserID: payerUserID, Offset: off, Limit: page})
+		if err != nil {
+			return 0, fmt.Errorf("close for withdrawn consent: %w", err)
+		}
+		for _, o := range os {
+			if o.PersonID != personID {
+				continue
+			}
+			for _, b := range o.Batches {
+				if b.Status == StatusPendingPayment && b.Funding != FundingCredit {
+					pending = append(pending, b)
+				}
+			}
+		}
+		if len(os) < page {
+			break
+		}
+	}
+	for _, b := range pending {
+		if err := s.closeBatch(ctx, b, WhyConsentWithdrawn); err != nil {
+			left++
+			s.log.Warn("close batch after consent withdrawal; the payment poller retries", "out_trade_no", b.OutTradeNo, "err", err)
+		}
+	}
+	return left, nil
+}
+
+// ConsentWithdrawn reports whether the person of b's order withdrew the
+// payer's consent (the order gate answers family_consent_withdrawn): the
+// payment poller then closes the unpaid batch before its time_expire.
+func (s *OrderService) ConsentWithdrawn(ctx context.Context, b Batch) (bool, error) {
+	if s.consent == nil {
+		return false, nil
+	}
+	o, err := s.store.FindOrder(ctx, b.OrderNo)
+	if err != nil {
+		return false, fmt.Errorf("consent of %s: %w", b.OutTradeNo, err)
+	}
+	err = s.consent.CheckConsent(ctx, o.UserID, o.PersonID)
+	switch {
+	case ErrorCode(err) == CodeConsentWithdrawn:
+		return true, nil
+	case err != nil && ErrorKind(err) == KindInternal:
+		return false, fmt.Errorf("consent of %s: %w", b.OutTradeNo, err)
+	}
+	return false, nil
+}
+
 // CloseUnpaid closes an unpaid batch at WeChat, then here (the payment
 // poller, for a batch past its time_expire). why goes on the timeline.
 func (s *OrderService) CloseUnpaid(ctx context.Context, b Batch, why string) error {

@@ -358,13 +358,15 @@ func (s *OrderService) PayBatch(ctx context.Context, userID int64, orderNo strin
 	if b == nil {
 		return nil, NotFound("该笔缴费不存在")
 	}
-	if err := payable(o, b, s.clock.Now()); err != nil {
-		return nil, err
-	}
+	// Consent first: a batch closed because the member withdrew consent
+	// answers family_consent_withdrawn, not batch_closed.
 	if s.consent != nil {
 		if err := s.consent.CheckConsent(ctx, userID, o.PersonID); err != nil {
 			return nil, err
 		}
+	}
+	if err := payable(o, b, s.clock.Now()); err != nil {
+		return nil, err
 	}
 	if signer, ok := s.gateway.(PaySigner); ok && b.PrepayID != "" && s.clock.Now().Sub(b.PrepayAt) < s.cfg.PrepayReuse {
 		pp, err := signer.PayParamsFor(b.PrepayID)

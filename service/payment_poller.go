@@ -19,8 +19,9 @@ type PollerSettings struct {
 // PaymentPoller recovers missed payment notifications and expires unpaid
 // batches. Each round it takes the pending batches not touched for
 // QueryAfter, asks WeChat about each, and applies SUCCESS through the same
-// transition as a notification. A batch past its time_expire is closed at
-// WeChat first and marked closed only when WeChat confirms it is unpaid.
+// transition as a notification. A batch past its time_expire, or whose
+// family member withdrew consent, is closed at WeChat first and marked
+// closed only when WeChat confirms it is unpaid.
 // Every batch it looks at and leaves pending is touched (its updated_at
 // moves on), so the next look comes QueryAfter later and batches take turns.
 type PaymentPoller struct {
@@ -46,6 +47,10 @@ type PaymentApplier interface {
 	MarkClosed(ctx context.Context, outTradeNo, why string) error
 	// AlertPaymentState records a payment-state problem for operations.
 	AlertPaymentState(ctx context.Context, outTradeNo, detail string)
+	// ConsentWithdrawn reports whether the insured person of b's order
+	// withdrew the payer's consent: the unpaid batch is then closed before
+	// its time_expire.
+	ConsentWithdrawn(ctx context.Context, b Batch) (bool, error)
 }
 
 // PollerDeps are the dependencies of a PaymentPoller. All but Locks are
@@ -186,10 +191,16 @@ func (p *PaymentPoller) check(ctx context.Context, b Batch) (OrderStatus, error)
 	case TradeClosed, TradeRevoked:
 		return p.closed(ctx, b, p.payments.MarkClosed(ctx, b.OutTradeNo, "微信支付交易已关闭"))
 	case TradeNotPay, TradeUserPaying, TradePayError:
-		if !expired {
-			return "", nil
+		if expired {
+			return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, "超时未支付"))
 		}
-		return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, "超时未支付"))
+		// A close that failed when the member withdrew consent is retried
+		// here, long before time_expire.
+		withdrawn, err := p.payments.ConsentWithdrawn(ctx, b)
+		if err != nil || !withdrawn {
+			return "", err
+		}
+		return p.closed(ctx, b, p.payments.CloseUnpaid(ctx, b, WhyConsentWithdrawn))
 	}
 	p.alertOnce(ctx, b.OutTradeNo, "unexpected trade_state "+string(t.State)+" for a pending batch")
 	return "", nil

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,32 @@ func TestPaymentPoller(t *testing.T) {
 		}
 		if b := e.batch(t, o.No, 1); b.Status != service.StatusPendingPayment || e.gw.closeCount() != 0 {
 			t.Fatalf("batch=%s closes=%d, want pending and not closed", b.Status, e.gw.closeCount())
+		}
+	})
+
+	t.Run("ConsentWithdrawnClosedBeforeExpiry", func(t *testing.T) {
+		// The close made when the member withdrew consent failed; the
+		// poller closes the batch on its next look, long before
+		// time_expire, through the same close path.
+		e := newSQLiteOrderEnv(t)
+		gate := &consentGate{}
+		e.deps.Consent = gate
+		e.svc = service.NewOrderService(e.deps)
+		e.addQuote(t, "q1", 1, 1000)
+		o := e.mustCreate(t, 1, "q1")
+		e.clock.Advance(4 * time.Minute)
+		p := newPoller(e)
+		if st, err := p.PollOnce(ctx); err != nil || st.Closed != 0 || e.gw.closeCount() != 0 {
+			t.Fatalf("poll with consent: %+v %v closes=%d, want nothing closed", st, err, e.gw.closeCount())
+		}
+		gate.withdrawn.Store(true)
+		e.clock.Advance(4 * time.Minute)
+		st, err := p.PollOnce(ctx)
+		if err != nil || st.Closed != 1 {
+			t.Fatalf("poll after withdrawal: %+v %v, want one closed", st, err)
+		}
+		if b := e.batch(t, o.No, 1); b.Status != service.StatusClosed || e.gw.closeCount() != 1 {
+			t.Fatalf("batch=%s closes=%d, want closed at WeChat once", b.Status, e.gw.closeCount())
 		}
 	})
 
@@ -162,4 +189,14 @@ func TestPaymentPoller(t *testing.T) {
 			t.Fatalf("status=%s after time_expire+grace, want closed", b.Status)
 		}
 	})
+}
+
+// consentGate answers family_consent_withdrawn once withdrawn is set.
+type consentGate struct{ withdrawn atomic.Bool }
+
+func (g *consentGate) CheckConsent(context.Context, int64, int64) error {
+	if g.withdrawn.Load() {
+		return &service.Error{Kind: service.KindForbidden, Code: service.CodeConsentWithdrawn, Message: "withdrawn"}
+	}
+	return nil
 }

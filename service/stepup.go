@@ -191,7 +191,7 @@ func (s *StepUpService) refusal(ctx context.Context, o *Order, b *Batch, h *Hold
 		return nil, 0, &Error{Kind: KindRateLimited, Code: CodeStepUpExhausted, RetryAfter: h.ExpiresAt.Sub(now),
 			Message: fmt.Sprintf("人脸核验次数已用完（每笔 %d 次），该笔资金将由运营人员复核", s.d.Config.MaxAttempts)}
 	}
-	orig, e := s.original(ctx, o)
+	orig, e := s.original(ctx, o, b.PaidAt)
 	if e != nil {
 		return nil, left, e
 	}
@@ -199,8 +199,8 @@ func (s *StepUpService) refusal(ctx context.Context, o *Order, b *Batch, h *Hold
 }
 
 // original returns the payer's original face verification, when the payer
-// is the insured person or pays for them under a consented family binding.
-func (s *StepUpService) original(ctx context.Context, o *Order) (*FaceAttempt, *Error) {
+// is the insured person or paid (at paidAt) under a consented family binding.
+func (s *StepUpService) original(ctx context.Context, o *Order, paidAt time.Time) (*FaceAttempt, *Error) {
 	notEligible := &Error{Kind: KindForbidden, Code: CodeStepUpNotEligible,
 		Message: "您的实名身份不是通过微信人脸核验确认的，无法用人脸核验解除冻结，请等待运营人员复核"}
 	internal := func(err error) *Error {
@@ -216,7 +216,7 @@ func (s *StepUpService) original(ctx context.Context, o *Order) (*FaceAttempt, *
 	if u.PersonID != o.PersonID {
 		bound := false
 		if s.d.Family != nil {
-			if bound, err = s.d.Family.HasConsentedBinding(ctx, o.UserID, o.PersonID); err != nil {
+			if bound, err = s.d.Family.HasConsentedBinding(ctx, o.UserID, o.PersonID, paidAt); err != nil {
 				return nil, internal(err)
 			}
 		}
@@ -422,7 +422,7 @@ func (s *StepUpService) Result(ctx context.Context, userID int64, orderNo string
 		return nil, ferr
 	}
 	// Verified at WeChat: it must be the person of the original verification.
-	orig, e := s.original(ctx, o)
+	orig, e := s.original(ctx, o, b.PaidAt)
 	if e != nil {
 		return nil, e
 	}
