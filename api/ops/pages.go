@@ -33,13 +33,17 @@ type page struct {
 // flashes are the only messages a redirect may carry (?msg=code): a fixed
 // table, so nothing from the URL is ever echoed into the page.
 var flashes = map[string]string{
-	"released":   "已放行，订单将继续入账。",
-	"rejected":   "已拒绝，款项将原路退回。",
-	"retried":    "已重新发起退款。",
-	"acked":      "告警已确认。",
-	"resolved":   "告警已关闭。",
-	"confirmed":  "已记录平台确认结果。",
-	"signed_out": "已退出登录。",
+	"released":        "已放行，订单将继续入账。",
+	"rejected":        "已拒绝，款项将原路退回。",
+	"retried":         "已重新发起退款。",
+	"acked":           "告警已确认。",
+	"resolved":        "告警已关闭。",
+	"confirmed":       "已记录平台确认结果。",
+	"signed_out":      "已退出登录。",
+	"replied":         "已回复，用户将收到通知。",
+	"ticket_resolved": "工单已标记为已解决。",
+	"ticket_closed":   "工单已关闭。",
+	"ticket_open":     "工单已重新打开。",
 }
 
 func randomString() (string, error) {
@@ -109,6 +113,8 @@ func (c *Console) funcs() template.FuncMap {
 			return humanAge(d)
 		},
 		"label":   label,
+		"labelOf": labelOf,
+		"dur":     humanAge,
 		"rate":    rateText,
 		"join":    strings.Join,
 		"add":     func(a, b int) int { return a + b },
