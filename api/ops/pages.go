@@ -170,7 +170,7 @@ var labels = map[string]string{
 	"notify_mismatch": "通知与订单不符", "unknown_trade": "未知交易", "paid_after_close": "关单后支付",
 	"refund_abnormal": "退款异常", "refund_failed": "退款失败", "refund_closed": "退款关闭",
 	"unknown_refund": "未知退款", "posted_after_refund": "退款后入账", "unknown_posting": "未知入账回调",
-	"posting_delayed": "入账延迟", "recon_mismatch": "对账差异",
+	"posting_delayed": "入账延迟", "recon_mismatch": "对账差异", "ticket_sla_breached": "工单首次响应超时",
 	"missing_local": "微信有、本地无", "missing_remote": "本地有、微信无", "amount_diff": "金额不符", "status_diff": "状态不符",
 }
 
