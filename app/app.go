@@ -218,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err := a.wireStepUpAndEvidence(&deps); err != nil {
 		return nil, err
 	}
+	a.wireConsole(&deps)
 	a.Handler = api.NewServer(deps)
 	return a, nil
 }

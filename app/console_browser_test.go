@@ -337,3 +337,140 @@ func TestConsoleInBrowserReleasesAHeldPaymentAndShowsItPosted(t *testing.T) {
 		t.Fatalf("audit for %s: %+v, want release_hold by ops:alice", heldOTN, es)
 	}
 }
+
+// TestConsoleInBrowserShowsAnOverdueTicketAndAnswersIt drives the ticket
+// desk in headless chromium: a ticket opened from a paid order passes its
+// 45-minute first-response SLA on the moved clock and is marked overdue
+// above a fresh one; the operator replies from the ticket page, sees it
+// answered, and finds the reply in the audit log under their name.
+func TestConsoleInBrowserShowsAnOverdueTicketAndAnswersIt(t *testing.T) {
+	bctx := newBrowser(t)
+	a, clock := consoleApp(t)
+	ctx := context.Background()
+	dir := os.Getenv("CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+
+	orderNo, _ := paidAsPerson(t, a, clock, "孙七", residentID("11010119880404406"), 120000)
+	o, err := model.NewOrderStore(a.DB).FindOrder(ctx, orderNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := a.Help.Tickets.Open(ctx, o.UserID, service.TicketInput{OrderNo: orderNo, Category: "payment", Body: "付款成功但社保没有到账"})
+	if err != nil {
+		t.Fatalf("open ticket: %v", err)
+	}
+	clock.Advance(service.TicketSLA + time.Minute) // HELP_HOURS 24x7: one minute overdue
+	if n, err := a.Help.Tickets.SweepSLA(ctx); err != nil || n != 1 {
+		t.Fatalf("SLA sweep: %d, %v; want the ticket marked breached", n, err)
+	}
+	fresh, err := a.Help.Tickets.Open(ctx, o.UserID, service.TicketInput{Category: "refund", Body: "退款多久到账"})
+	if err != nil {
+		t.Fatalf("open ticket: %v", err)
+	}
+
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	base := srv.URL
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("operator"), "alice"),
+		chromedp.SendKeys(chromedp.ID("token"), consoleOperatorToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("kpi-h")),
+		chromedp.Click(chromedp.CSS(`nav a[href="/ops/tickets"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/ops/tickets/`+late.No+`"]`)),
+	); err != nil {
+		t.Fatalf("sign in and open the tickets page: %v", err)
+	}
+	row := func(no string) string {
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('a[href="/ops/tickets/`+no+`"]').closest('tr').innerText`))
+		if err != nil {
+			t.Fatalf("row of %s: %v", no, err)
+		}
+		return s
+	}
+	if s := row(late.No); !strings.Contains(s, "已超时 1分钟") || !strings.Contains(s, "待处理") || !strings.Contains(s, orderNo) {
+		t.Fatalf("overdue ticket row: %q, want it marked 已超时 1分钟", s)
+	}
+	if s := row(fresh.No); !strings.Contains(s, "剩余 45分钟") || strings.Contains(s, "已超时") {
+		t.Fatalf("fresh ticket row: %q, want 45 minutes left", s)
+	}
+	order, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('tbody th a')].map(a => a.textContent)`))
+	if err != nil || len(order) != 2 || order[0] != late.No {
+		t.Fatalf("queue order %v (%v), want the overdue ticket first", order, err)
+	}
+	shot(t, bctx, dir, "tickets")
+
+	// Reply from the ticket page.
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`a[href="/ops/tickets/`+late.No+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("body")),
+		chromedp.SendKeys(chromedp.ID("body"), "已联系经办机构，今日内入账"),
+		chromedp.Submit(chromedp.ID("body")),
+		chromedp.WaitVisible(chromedp.CSS(`p.flash`)),
+	); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	status, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelectorAll('dl.facts dd')[1].textContent`))
+	if err != nil || status != "已回复" {
+		t.Fatalf("status after the reply: %q (%v), want 已回复", status, err)
+	}
+	if s := bodyText(t, bctx); !strings.Contains(s, "已联系经办机构，今日内入账") || !strings.Contains(s, "（超时后）") || !strings.Contains(s, "孙*") || strings.Contains(s, "孙七") {
+		t.Fatalf("ticket page after the reply should show it, the late first response and the masked person:\n%s", s)
+	}
+	shot(t, bctx, dir, "ticket")
+	if got, err := a.Help.Tickets.AdminTicket(ctx, "test", late.No); err != nil || got.Status != service.TicketAnswered {
+		t.Fatalf("ticket after the reply: %+v, %v; want answered", got, err)
+	}
+
+	// The SLA alert links to the ticket.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/alerts"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/ops/tickets/`+late.No+`"]`)),
+	); err != nil {
+		t.Fatalf("alerts page should link the ticket_sla_breached alert to the ticket: %v", err)
+	}
+
+	// The reply is in the audit log under the operator.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(base+"/ops/audit?q=ticket:"+late.No),
+		chromedp.WaitVisible(chromedp.CSS(`main h1`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('tbody tr')].map(r => r.innerText)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (strings.Contains(e, "ops:alice") && strings.Contains(e, "ticket_reply"))
+	}
+	if !found {
+		t.Fatalf("audit page for ticket:%s: %q, want ticket_reply by ops:alice", late.No, entries)
+	}
+
+	// The credit-pay list renders; no page scrolls sideways at 200 % zoom.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/ops/credit"), chromedp.WaitVisible(chromedp.ID("state"))); err != nil {
+		t.Fatalf("credit page: %v", err)
+	}
+	shot(t, bctx, dir, "credit")
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(600, 900)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/ops/tickets", "/ops/tickets/" + late.No, "/ops/credit"} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+			t.Fatal(err)
+		}
+		over, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over {
+			t.Errorf("%s scrolls sideways at 600 CSS px (200%% zoom)", p)
+		}
+	}
+}

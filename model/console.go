@@ -122,6 +122,16 @@ func (s *AfterStore) FindRefundsByStatus(ctx context.Context, status service.Ref
 	return findAll(q, "find refunds", toRefund)
 }
 
+// FindCreditOrders lists credit-pay orders in a state ("" = all), newest
+// first.
+func (s *AfterStore) FindCreditOrders(ctx context.Context, state service.CreditState, limit int) ([]service.CreditOrder, error) {
+	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
+	if state != "" {
+		q = q.Where("state = ?", string(state))
+	}
+	return findAll(q, "find credit orders", toCredit)
+}
+
 // FindOrderNoByRef resolves an order_no, out_trade_no or transaction_id.
 func (s *AfterStore) FindOrderNoByRef(ctx context.Context, ref string) (string, error) {
 	var nos []string

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -99,6 +100,44 @@ func TestConsoleStoreQueries(t *testing.T) {
 		}
 		if _, err := after.FindOpsAlert(ctx, id+100); !errors.Is(err, service.ErrNotFound) {
 			t.Fatalf("missing alert: %v", err)
+		}
+	})
+}
+
+// The console's queues: credit orders filtered by state, newest first, and
+// tickets by first-response due time (the SLA queue), on both dialects.
+func TestConsoleListsCreditOrdersAndTicketsByDue(t *testing.T) {
+	clock := service.NewManualClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	modeltest.Each(t, clock, func(t *testing.T, db *model.DB) {
+		ctx := context.Background()
+		credits, after := model.NewCreditStore(db), model.NewAfterStore(db)
+		for i, st := range []service.CreditState{service.CreditPosted, service.CreditCollectionFailed, service.CreditPosted} {
+			otn := service.OutTradeNo(fmt.Sprintf("SPCREDIT%d", i), 1)
+			c := &service.CreditOrder{OutOrderNo: service.CreditOutOrderNo(otn), OutTradeNo: otn, OrderNo: fmt.Sprintf("SPCREDIT%d", i),
+				UserID: 1, Region: "zhejiang-hangzhou", AmountFen: service.Fen(10000 + i), State: st, ConfirmBy: clock.Now()}
+			if err := credits.CreateCredit(ctx, c, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		posted, err := after.FindCreditOrders(ctx, service.CreditPosted, 10)
+		if err != nil || len(posted) != 2 || posted[0].OrderNo != "SPCREDIT2" || posted[1].AmountFen != 10000 {
+			t.Fatalf("posted credit orders = %+v, %v; want SPCREDIT2 then SPCREDIT0", posted, err)
+		}
+		if all, err := after.FindCreditOrders(ctx, "", 10); err != nil || len(all) != 3 {
+			t.Fatalf("all credit orders = %d, %v; want 3", len(all), err)
+		}
+
+		help := model.NewHelpStore(db, testRing(t, "k1", 7))
+		for i, due := range []time.Duration{30 * time.Minute, 10 * time.Minute, 20 * time.Minute} {
+			tk := &service.Ticket{No: fmt.Sprintf("TKDUE%d", i), UserID: 1, Source: service.TicketFromFAQ, Category: "other",
+				Status: service.TicketOpen, Subject: "s", OpenedAt: clock.Now(), UpdatedAt: clock.Now(), FirstResponseDueAt: clock.Now().Add(due)}
+			if err := help.CreateTicket(ctx, tk, service.TicketMessage{Author: service.AuthorUser, Body: "b", CreatedAt: clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ts, err := help.FindTickets(ctx, service.TicketFilter{Status: string(service.TicketOpen), Limit: 2, ByDue: true})
+		if err != nil || len(ts) != 2 || ts[0].No != "TKDUE1" || ts[1].No != "TKDUE2" {
+			t.Fatalf("tickets by due = %+v, %v; want TKDUE1, TKDUE2", ts, err)
 		}
 	})
 }

@@ -157,9 +157,13 @@ func (s *HelpStore) FindTicket(ctx context.Context, no string) (*service.Ticket,
 	return t, nil
 }
 
-// FindTickets lists tickets newest first, without messages or context.
+// FindTickets lists tickets newest first (f.ByDue: earliest first-response
+// due first, index ix_tickets_sla), without messages or context.
 func (s *HelpStore) FindTickets(ctx context.Context, f service.TicketFilter) ([]service.Ticket, error) {
 	q := s.db.WithContext(ctx).Order("id DESC")
+	if f.ByDue {
+		q = s.db.WithContext(ctx).Order("first_response_due_at, id")
+	}
 	if f.UserID != 0 {
 		q = q.Where("user_id = ?", f.UserID)
 	}

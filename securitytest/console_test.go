@@ -110,7 +110,7 @@ func (c *consoleClient) signIn(tb testing.TB, operator, token string) string {
 // consoleRoutes are the console's routes with sample parameters.
 func consoleRoutes(t *testing.T, e *env) []string {
 	var out []string
-	p := strings.NewReplacer(":out_trade_no", "T0_01", ":out_refund_no", "R0", ":id", "1", ":order_no", "O0")
+	p := strings.NewReplacer(":out_trade_no", "T0_01", ":out_refund_no", "R0", ":id", "1", ":order_no", "O0", ":ticket_no", "TK0")
 	for _, r := range routes(t, e) {
 		if method, path, _ := strings.Cut(r, " "); strings.HasPrefix(path, "/ops") && !strings.Contains(path, "/static/") {
 			out = append(out, method+" "+p.Replace(path))
@@ -268,7 +268,8 @@ func TestConsolePagesHaveStrictHeadersAndNoScript(t *testing.T) {
 	c := newConsole(e)
 	c.signIn(t, "", e.app.Cfg.AdminToken)
 	pages := []string{"/ops/login", "/ops/", "/ops/holds", "/ops/unknown", "/ops/refunds", "/ops/alerts", "/ops/recon?date=2026-11-23",
-		"/ops/orders", "/ops/orders?q=nothing", "/ops/orders/O0", "/ops/audit", "/ops/audit?q=x&page=2"}
+		"/ops/orders", "/ops/orders?q=nothing", "/ops/orders/O0", "/ops/audit", "/ops/audit?q=x&page=2",
+		"/ops/tickets", "/ops/tickets/TK0", "/ops/credit", "/ops/credit?state=posted"}
 	for _, p := range pages {
 		r := c.do(t, "GET", p, nil, nil)
 		if r.status >= 500 || r.status == http.StatusSeeOther {

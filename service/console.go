@@ -77,6 +77,9 @@ type ConsoleStore interface {
 	// DecideAlert moves an alert from one of the from statuses to to, in one
 	// conditional update; ok=false when it was not in a from status.
 	DecideAlert(ctx context.Context, id int64, from []AlertStatus, to AlertStatus, by, note string, at time.Time) (ok bool, err error)
+	// FindCreditOrders lists credit-pay orders in a state ("" = all),
+	// newest first.
+	FindCreditOrders(ctx context.Context, state CreditState, limit int) ([]CreditOrder, error)
 }
 
 // OpsDeps are the dependencies of the OpsService.
@@ -225,6 +228,18 @@ func (s *OpsService) Refunds(ctx context.Context, actor string, status RefundSta
 	}
 	rs, err := s.d.Store.FindRefundsByStatus(ctx, status, 200)
 	return audited(ctx, s.d.Admin, actor, "list_refunds", string(status), rs, err)
+}
+
+// CreditOrders lists credit-pay (Pay Score) orders in a state ("" = all),
+// newest first; read-only.
+func (s *OpsService) CreditOrders(ctx context.Context, actor string, state CreditState) ([]CreditOrder, error) {
+	switch state {
+	case "", CreditCreated, CreditConfirmed, CreditPosted, CreditCollectionDue, CreditCollected, CreditCollectionFailed, CreditCancelled:
+	default:
+		return nil, Invalid("invalid_request", "信用付状态无效", FieldError{Field: "state", Code: "invalid", Message: "未知的信用付状态"})
+	}
+	cs, err := s.d.Store.FindCreditOrders(ctx, state, 200)
+	return audited(ctx, s.d.Admin, actor, "list_credit_orders", string(state), cs, err)
 }
 
 // Alerts lists alerts with their decisions in a status ("" = all).

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -452,6 +453,65 @@ func TestTicketSLACountsBusinessHoursOnly(t *testing.T) {
 			t.Errorf("ParseBusinessHours(%q): no error", bad)
 		}
 	}
+}
+
+// The operations queue: tickets waiting for their first response come
+// first, by due time, with the business time left or overdue from the
+// injected clock (Mon-Fri 09:00-18:00: a ticket opened Friday 17:50 has 40
+// minutes left at 17:55, still 35 on Sunday, and is 5 minutes late on
+// Monday 09:40); answered tickets follow; listing is audited.
+func TestTicketQueueSortsByDueAndCountsBusinessTime(t *testing.T) {
+	sla := func(d service.TicketDue) string {
+		return fmt.Sprintf("%s waiting=%v overdue=%v left=%v late=%v", d.No, d.Waiting, d.Overdue, d.Left, d.Late)
+	}
+	eachHelp(t, func(t *testing.T, h *helpHarness) {
+		ctx := context.Background()
+		hours, err := service.ParseBusinessHours("Mon-Fri 09:00-18:00")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets := service.NewTicketService(service.TicketDeps{Store: h.help, Orders: h.orders, Users: h.users, Audit: h.store,
+			Hours: hours, Clock: h.clock})
+		at := func(day, hour, min int) time.Time { return time.Date(2026, 3, day, hour, min, 0, 0, service.Shanghai) }
+		open := func(when time.Time, body string) *service.Ticket {
+			h.clock.Set(when)
+			tk, err := tickets.Open(ctx, 1, service.TicketInput{Category: "other", Body: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tk
+		}
+		answered := open(at(6, 17, 40), "已回复的") // due Monday 09:25
+		h.clock.Set(at(6, 17, 45))
+		if _, err := tickets.Reply(ctx, "ops:test", answered.No, "在处理"); err != nil {
+			t.Fatal(err)
+		}
+		late := open(at(6, 17, 50), "周五傍晚") // due Monday 09:35
+		for _, c := range []struct {
+			now  time.Time
+			left time.Duration
+		}{{at(6, 17, 55), 40 * time.Minute}, {at(8, 12, 0), 35 * time.Minute}} {
+			h.clock.Set(c.now)
+			if d := tickets.DueState(late); !d.Waiting || d.Overdue || d.Left != c.left {
+				t.Fatalf("at %v: %+v, want %v left", c.now, d, c.left)
+			}
+		}
+		fresh := open(at(9, 9, 40), "周一上午") // due 10:25
+		qs, err := tickets.Queue(ctx, "ops:test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) != 3 || qs[0].No != late.No || qs[1].No != fresh.No || qs[2].No != answered.No {
+			t.Fatalf("queue = %+v, want late, fresh, answered", qs)
+		}
+		if !qs[0].Overdue || qs[0].Late != 5*time.Minute || qs[1].Overdue || qs[1].Left != 45*time.Minute || qs[2].Waiting || qs[2].Overdue {
+			t.Fatalf("SLA states: %+v / %+v / %+v", sla(qs[0]), sla(qs[1]), sla(qs[2]))
+		}
+		es, err := h.store.FindAudit(ctx, "", 5)
+		if err != nil || len(es) == 0 || es[0].Action != "list_tickets" || es[0].Actor != "ops:test" {
+			t.Fatalf("queue not audited: %+v, %v", es, err)
+		}
+	})
 }
 
 // Info delay after 3 working days and an unknown platform outcome each open

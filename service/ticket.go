@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -191,6 +192,9 @@ type TicketFilter struct {
 	UserID int64  // 0: all users (operations)
 	Status string // "" for all
 	Limit  int
+	// ByDue lists the earliest first-response due time first (the SLA
+	// queue) instead of newest first, so a limit drops the least urgent.
+	ByDue bool
 }
 
 // TicketStore persists tickets. Subjects, messages and contexts are
@@ -452,6 +456,57 @@ func (s *TicketService) SetStatus(ctx context.Context, userID int64, no, status 
 // AdminTickets lists tickets for operations (numbers, subjects, statuses).
 func (s *TicketService) AdminTickets(ctx context.Context, actor, status string) ([]Ticket, error) {
 	return s.d.Store.FindTickets(ctx, TicketFilter{Status: status, Limit: 200})
+}
+
+// TicketDue is a ticket's first-response SLA at a moment: while nobody
+// from operations has answered (Waiting), the business time Left until
+// FirstResponseDueAt, or how Late it is once Overdue.
+type TicketDue struct {
+	Ticket
+	Waiting bool
+	Overdue bool
+	Left    time.Duration // business time until due (waiting, not overdue)
+	Late    time.Duration // business time past due (overdue)
+}
+
+// DueState returns t's SLA now (the injected clock), in business time
+// (HELP_HOURS).
+func (s *TicketService) DueState(t *Ticket) TicketDue {
+	now := s.d.Clock.Now()
+	d := TicketDue{Ticket: *t, Waiting: t.FirstResponseAt.IsZero() && t.Status == TicketOpen}
+	if !d.Waiting {
+		return d
+	}
+	if d.Overdue = now.After(t.FirstResponseDueAt); d.Overdue {
+		d.Late = s.d.Hours.Between(t.FirstResponseDueAt, now)
+	} else {
+		d.Left = s.d.Hours.Between(now, t.FirstResponseDueAt)
+	}
+	return d
+}
+
+// Queue is operations' work list: the open and answered tickets (up to
+// 200 of each, the earliest due first), those waiting for a first response
+// first, each by its SLA due time. Listing is audited (list_tickets) like
+// the console's other lists.
+func (s *TicketService) Queue(ctx context.Context, actor string) ([]TicketDue, error) {
+	var out []TicketDue
+	for _, st := range []TicketStatus{TicketOpen, TicketAnswered} {
+		ts, err := s.d.Store.FindTickets(ctx, TicketFilter{Status: string(st), Limit: 200, ByDue: true})
+		if err != nil {
+			return nil, err
+		}
+		for i := range ts {
+			out = append(out, s.DueState(&ts[i]))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Waiting != out[j].Waiting {
+			return out[i].Waiting
+		}
+		return out[i].FirstResponseDueAt.Before(out[j].FirstResponseDueAt)
+	})
+	return out, s.d.Audit.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "list_tickets", CreatedAt: s.d.Clock.Now()})
 }
 
 // AdminTicket returns one ticket with its messages and context, audited

@@ -59,6 +59,7 @@ func TestStylesheetMeetsWCAGContrast(t *testing.T) {
 		{"danger button", "button.danger { background: #b3261e;", "#ffffff", "#b3261e", 4.5},
 		{"flash", ".flash { background: #e6f4ea; color: #0d5217;", "#0d5217", "#e6f4ea", 4.5},
 		{"error", ".error { background: #fce8e6; color: #8c1d18;", "#8c1d18", "#fce8e6", 4.5},
+		{"overdue ticket", ".overdue { color: #8c1d18;", "#8c1d18", "#ffffff", 4.5},
 		{"note", ".note { background: #fff4e5; color: #5c3a00;", "#5c3a00", "#fff4e5", 4.5},
 		{"table head", "thead th { background: #f3f5f8;", "#1b1b1b", "#f3f5f8", 4.5},
 		{"chart ticks", ".chart .tick { fill: #333;", "#333333", "#ffffff", 4.5},

@@ -1,7 +1,8 @@
 // Package ops is the operations console: server-rendered pages under /ops/
 // (html/template, embedded CSS, no scripts at all) for the people who
 // release holds, resolve unknown outcomes, retry refunds, decide alerts,
-// read reconciliation and search orders.
+// read reconciliation, search orders, answer customer-service tickets and
+// follow credit-pay orders.
 //
 // It is mounted only where the JSON admin API is, and every action calls
 // the same service methods (service.AdminService, service.OpsService) and
@@ -54,6 +55,17 @@ type Ops interface {
 	FindOrder(ctx context.Context, actor, ref string) (*service.AdminOrder, error)
 	Person(ctx context.Context, actor, orderNo string, personID int64, reveal bool) (*service.Person, error)
 	AuditLog(ctx context.Context, actor string, f service.AuditFilter) ([]service.AuditEntry, int, error)
+	CreditOrders(ctx context.Context, actor string, state service.CreditState) ([]service.CreditOrder, error)
+}
+
+// Tickets is the customer-service desk (service.TicketService): the same
+// audited methods the JSON admin API (/api/v1/admin/tickets) calls.
+type Tickets interface {
+	Queue(ctx context.Context, actor string) ([]service.TicketDue, error)
+	DueState(t *service.Ticket) service.TicketDue
+	AdminTicket(ctx context.Context, actor, no string) (*service.Ticket, error)
+	Reply(ctx context.Context, actor, no, body string) (*service.Ticket, error)
+	AdminSetStatus(ctx context.Context, actor, no, status, note string) (*service.Ticket, error)
 }
 
 // Sessions keeps console sessions (cache.OpsSessionStore).
@@ -70,6 +82,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Admin    Admin
 	Ops      Ops
+	Tickets  Tickets
 	Sessions Sessions
 	Limiter  service.RateLimiter
 	Clock    service.Clock
@@ -101,7 +114,7 @@ var assets embed.FS
 // New parses the embedded templates; it panics on a missing dependency or
 // a broken template (a build error, not a runtime one).
 func New(d Deps) *Console {
-	if d.Log == nil || d.Admin == nil || d.Ops == nil || d.Sessions == nil || d.Limiter == nil || d.Clock == nil {
+	if d.Log == nil || d.Admin == nil || d.Ops == nil || d.Tickets == nil || d.Sessions == nil || d.Limiter == nil || d.Clock == nil {
 		panic("ops: New: missing dependency")
 	}
 	c := &Console{d: d, pages: map[string]*template.Template{}}
@@ -147,6 +160,11 @@ func (c *Console) Routes(g *gin.RouterGroup) {
 	a.GET("/orders", c.orders)
 	a.GET("/orders/:order_no", c.order)
 	a.POST("/orders/:order_no/reveal", c.csrf, c.revealOrder)
+	a.GET("/tickets", c.tickets)
+	a.GET("/tickets/:ticket_no", c.ticket)
+	a.POST("/tickets/:ticket_no/reply", c.csrf, c.replyTicket)
+	a.POST("/tickets/:ticket_no/status", c.csrf, c.setTicketStatus)
+	a.GET("/credit", c.creditOrders)
 	a.GET("/audit", c.audit)
 }
 

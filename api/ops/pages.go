@@ -33,13 +33,17 @@ type page struct {
 // flashes are the only messages a redirect may carry (?msg=code): a fixed
 // table, so nothing from the URL is ever echoed into the page.
 var flashes = map[string]string{
-	"released":   "已放行，订单将继续入账。",
-	"rejected":   "已拒绝，款项将原路退回。",
-	"retried":    "已重新发起退款。",
-	"acked":      "告警已确认。",
-	"resolved":   "告警已关闭。",
-	"confirmed":  "已记录平台确认结果。",
-	"signed_out": "已退出登录。",
+	"released":        "已放行，订单将继续入账。",
+	"rejected":        "已拒绝，款项将原路退回。",
+	"retried":         "已重新发起退款。",
+	"acked":           "告警已确认。",
+	"resolved":        "告警已关闭。",
+	"confirmed":       "已记录平台确认结果。",
+	"signed_out":      "已退出登录。",
+	"replied":         "已回复，用户将收到通知。",
+	"ticket_resolved": "工单已标记为已解决。",
+	"ticket_closed":   "工单已关闭。",
+	"ticket_open":     "工单已重新打开。",
 }
 
 func randomString() (string, error) {
@@ -109,6 +113,8 @@ func (c *Console) funcs() template.FuncMap {
 			return humanAge(d)
 		},
 		"label":   label,
+		"labelOf": labelOf,
+		"dur":     humanAge,
 		"rate":    rateText,
 		"join":    strings.Join,
 		"add":     func(a, b int) int { return a + b },
@@ -164,7 +170,7 @@ var labels = map[string]string{
 	"notify_mismatch": "通知与订单不符", "unknown_trade": "未知交易", "paid_after_close": "关单后支付",
 	"refund_abnormal": "退款异常", "refund_failed": "退款失败", "refund_closed": "退款关闭",
 	"unknown_refund": "未知退款", "posted_after_refund": "退款后入账", "unknown_posting": "未知入账回调",
-	"posting_delayed": "入账延迟", "recon_mismatch": "对账差异",
+	"posting_delayed": "入账延迟", "recon_mismatch": "对账差异", "ticket_sla_breached": "工单首次响应超时",
 	"missing_local": "微信有、本地无", "missing_remote": "本地有、微信无", "amount_diff": "金额不符", "status_diff": "状态不符",
 }
 
