@@ -240,7 +240,9 @@ func (s *CreditService) collect(ctx context.Context, j OutboxJob, c *CreditOrder
 		return s.retry(ctx, j, now.Add(time.Hour), "unexpected state "+so.State)
 	}
 	if _, err := s.update(ctx, c.OutOrderNo, creditStep(CreditPosted, func(c *CreditOrder) error { return c.Complete(now) }, "credit_collection_due",
-		func(c *CreditOrder) string { return fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen) })); err != nil {
+		func(c *CreditOrder) string {
+			return fmt.Sprintf("信用付扣款日：已通知微信支付分扣款 %s 元", c.AmountFen)
+		})); err != nil {
 		return err
 	}
 	if so.Collection.State == CollectionPaid {
