@@ -31,25 +31,8 @@ func TestRoundTripBudgetCachedUser(t *testing.T) {
 func roundTripBudgetCached(t *testing.T, mysql bool) {
 	a, clock, _ := budgetApp(t, mysql)
 	ctx := context.Background()
-	p, err := model.NewPersonStore(a.DB, a.PII).EnsurePerson(ctx, service.Person{Name: "预算", IDType: service.IDResident,
-		IDNumber: "32010219900101002X", Phone: "13900000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := model.NewUserStore(a.DB)
-	u, err := users.UpsertUserByOpenID(ctx, "obudget-cached", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := users.UpdateUser(ctx, u.ID, func(u *service.User) error { u.PersonID = p.ID; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.DB.Exec(`INSERT INTO face_attempts (user_id, flow, out_seq_no, cert_enc, status, person_id, day, created_at, expires_at, updated_at)
-		VALUES (?, 'v2', 'budget-cached-seq', 'x', ?, ?, ?, ?, ?, ?)`, u.ID, service.FaceVerified, p.ID, clock.Now().Format("2006-01-02"),
-		clock.Now(), clock.Now(), clock.Now()).Error; err != nil {
-		t.Fatal(err)
-	}
-	full, err := users.FindUserByID(ctx, u.ID)
+	u := budgetUser(t, a, clock, "obudget-cached")
+	full, err := model.NewUserStore(a.DB).FindUserByID(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,6 +181,33 @@ func budgetApp(tb testing.TB, mysql bool) (*app.App, *service.ManualClock, strin
 	return a, clock, dir
 }
 
+// budgetUser stores a verified user, as after login and identity check:
+// its person, and a verified face attempt (a method Beijing accepts;
+// quotes and orders check it).
+func budgetUser(t *testing.T, a *app.App, clock *service.ManualClock, openID string) *service.User {
+	t.Helper()
+	ctx := context.Background()
+	p, err := model.NewPersonStore(a.DB, a.PII).EnsurePerson(ctx, service.Person{Name: "预算", IDType: service.IDResident,
+		IDNumber: "32010219900101002X", Phone: "13900000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := model.NewUserStore(a.DB)
+	u, err := users.UpsertUserByOpenID(ctx, openID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.UpdateUser(ctx, u.ID, func(u *service.User) error { u.PersonID = p.ID; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.Exec(`INSERT INTO face_attempts (user_id, flow, out_seq_no, cert_enc, status, person_id, day, created_at, expires_at, updated_at)
+		VALUES (?, 'v2', ?, 'x', ?, ?, ?, ?, ?, ?)`, u.ID, openID+"-seq", service.FaceVerified, p.ID, clock.Now().Format("2006-01-02"),
+		clock.Now(), clock.Now(), clock.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestRoundTripBudget(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { roundTripBudget(t, false) })
 	t.Run("mysql", func(t *testing.T) {
@@ -192,26 +219,7 @@ func TestRoundTripBudget(t *testing.T) {
 func roundTripBudget(t *testing.T, mysql bool) {
 	a, clock, dir := budgetApp(t, mysql)
 	ctx := context.Background()
-	// A verified user with a session, as after login and identity check.
-	p, err := model.NewPersonStore(a.DB, a.PII).EnsurePerson(ctx, service.Person{Name: "预算", IDType: service.IDResident,
-		IDNumber: "32010219900101002X", Phone: "13900000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := model.NewUserStore(a.DB)
-	u, err := users.UpsertUserByOpenID(ctx, "obudget-user", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := users.UpdateUser(ctx, u.ID, func(u *service.User) error { u.PersonID = p.ID; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	// Verified by face, a method Beijing accepts (quotes and orders check it).
-	if err := a.DB.Exec(`INSERT INTO face_attempts (user_id, flow, out_seq_no, cert_enc, status, person_id, day, created_at, expires_at, updated_at)
-		VALUES (?, 'v2', 'budget-seq', 'x', ?, ?, ?, ?, ?, ?)`, u.ID, service.FaceVerified, p.ID, clock.Now().Format("2006-01-02"),
-		clock.Now(), clock.Now(), clock.Now()).Error; err != nil {
-		t.Fatal(err)
-	}
+	u := budgetUser(t, a, clock, "obudget-user")
 	token, err := cache.NewSessionStore(a.Redis, clock).CreateSession(ctx, u.ID, clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
