@@ -221,22 +221,29 @@ func TestSessionOldFormatStillWorks(t *testing.T) {
 	})
 }
 
+// recordedSession returns a session store on miniredis whose commands rec
+// records, and a session of user 42.
+func recordedSession(t *testing.T) (*cache.SessionStore, *keyRecorder, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	rec := &keyRecorder{}
+	rdb.AddHook(rec)
+	clock := service.NewManualClock(time.Date(2026, 12, 1, 8, 0, 20, 0, time.UTC))
+	store := cache.NewSessionStore(rdb, clock)
+	tok, err := store.CreateSession(context.Background(), 42, clock.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, rec, tok
+}
+
 // TestSessionKeysShareTheUsersSlot: the lookup is one command (MGET, or the
 // counting script) whose keys all carry the user's hash tag, so it runs on
 // Redis Cluster.
 func TestSessionKeysShareTheUsersSlot(t *testing.T) {
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	rec := &keyRecorder{}
-	rdb.AddHook(rec)
-	clock := service.NewManualClock(time.Date(2026, 12, 1, 8, 0, 20, 0, time.UTC))
-	store := cache.NewSessionStore(rdb, clock)
-	tok, err := store.CreateSession(ctx, 42, clock.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, rec, tok := recordedSession(t)
 	l := service.UserLimit{Route: "quote", Limit: 5, Window: time.Minute}
 	store.FindSessionCounting(ctx, tok, l) // loads the script
 	for _, lookup := range []func() error{

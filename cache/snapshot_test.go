@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shebao/sipay/cache"
@@ -131,17 +130,7 @@ func TestSessionSnapshotNeedsALiveSession(t *testing.T) {
 // keys of the user's hash slot.
 func TestSessionSnapshotLookupIsOneCommandInTheUsersSlot(t *testing.T) {
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	rec := &keyRecorder{}
-	rdb.AddHook(rec)
-	clock := service.NewManualClock(time.Date(2026, 12, 1, 8, 0, 20, 0, time.UTC))
-	store := cache.NewSessionStore(rdb, clock)
-	tok, err := store.CreateSession(ctx, 42, clock.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, rec, tok := recordedSession(t)
 	l := service.UserLimit{Route: "quote", Limit: 5, Window: time.Minute}
 	store.FindSessionSnapshot(ctx, tok, l) // loads the script
 	store.RememberUser(verifiedUser(42))
