@@ -81,7 +81,7 @@ func roundTripBudgetCached(t *testing.T, mysql bool) {
 	if n := countMatching(sqls, "FROM `users`", `FROM "users"`, "FROM users"); n > 0 {
 		t.Errorf("order with a cached user read the user row %d times", n)
 	}
-	if len(sqls) > 8 || len(cmds) > 3 {
-		t.Errorf("order with a cached user: %d statements and %d redis commands, budget 8 and 3", len(sqls), len(cmds))
+	if budget := orderBudget(mysql); len(sqls) > budget || len(cmds) > 3 {
+		t.Errorf("order with a cached user: %d statements and %d redis commands, budget %d and 3", len(sqls), len(cmds), budget)
 	}
 }

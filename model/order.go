@@ -140,11 +140,22 @@ type OrderStore struct{ db *DB }
 // NewOrderStore returns an OrderStore.
 func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
 
-// CreateOrder inserts the order, its batches and the "created" event.
+// CreateOrder inserts the order, its batches, its month claims and the
+// "created" event in one transaction.
 func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 	now := s.db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.SyncStatus()
+	for i := range o.Batches {
+		o.Batches[i].UpdatedAt = now
+	}
+	if s.db.multiDB != nil && o.MutualAidFen <= 0 && s.createInOneTrip(ctx, o, now) == nil {
+		return nil
+	}
+	// The statement-by-statement transaction: on SQLite, for an order with
+	// mutual aid (which locks the person first), and after the one-trip
+	// transaction failed, to tell what the failure was (the quote already
+	// ordered, a month claimed, stale claims to clear, a lost connection).
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		// The order row first: UNIQUE(quote_id) answers a second order of
 		// the same quote before the month claims do.
@@ -161,7 +172,6 @@ func (s *OrderStore) CreateOrder(ctx context.Context, o *service.Order) error {
 		}
 		rows := make([]batchRow, len(o.Batches))
 		for i := range o.Batches {
-			o.Batches[i].UpdatedAt = now
 			rows[i] = fromBatch(&o.Batches[i])
 		}
 		if err := tx.Create(&rows).Error; err != nil { // one multi-row INSERT

@@ -60,6 +60,26 @@ func TestOrderStoreOneOpenOrderPerPersonAndMonth(t *testing.T) {
 		if n := countRows(t, db, "order_months", "order_no = ?", "SIM000000000000000004"); n != 2 {
 			t.Fatalf("got %d claims of the new order, want 2", n)
 		}
+		// The refused order stays unwritten after later writes: on MySQL its
+		// one-trip transaction stopped at the claim with the order row
+		// inserted, and a connection left in that transaction would have
+		// committed it with the next transaction it ran.
+		for i := 5; i < 40; i++ {
+			mustCreateOrder(t, s, claimOrder(fmt.Sprintf("SIM%018d", i), fmt.Sprintf("qm-%d", i), fmt.Sprintf("2030-%02d", i%12+1)))
+			o := claimOrder(fmt.Sprintf("SIX%018d", i), fmt.Sprintf("qx-%d", i), fmt.Sprintf("2030-%02d", i%12+1))
+			if err := s.CreateOrder(ctx, o); service.ErrorCode(err) != service.CodeMonthAlreadyOrdered {
+				t.Fatalf("order %d: got %v, want %s", i, err, service.CodeMonthAlreadyOrdered)
+			}
+			if _, err := s.UpdateBatch(ctx, service.OutTradeNo(fmt.Sprintf("SIM%018d", i), 1), func(o *service.Order, b *service.Batch, fx *service.Effects) error {
+				b.Status = service.StatusClosed
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := countRows(t, db, "orders", "order_no = ? OR order_no LIKE ?", "SIM000000000000000002", "SIX%"); n != 0 {
+			t.Fatalf("got %d rows of refused orders, want nothing half-written", n)
+		}
 	})
 }
 

@@ -2,6 +2,8 @@ package model
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"strings"
 	"time"
 
@@ -149,4 +151,52 @@ func effectsSQL(dialect, orderNo string, fx *service.Effects, now time.Time) []s
 	}
 	add("INSERT INTO alerts (kind, ref, detail, status, created_at) VALUES ", len(fx.Alerts), 5, "", args)
 	return out
+}
+
+// createInOneTrip writes a new order on MySQL in one round trip: START
+// TRANSACTION, the INSERTs of the order, its month claims, its batches and
+// its "created" event, and COMMIT, sent together on one connection of the
+// multi-statement pool. MySQL stops at the first statement that fails (a
+// duplicate key, a deadlock), leaving the transaction open on that
+// connection, so after any error the connection is discarded (closing it
+// rolls the transaction back) and the error returned: the caller then runs
+// the statement-by-statement transaction, which tells a taken quote from a
+// claimed month, clears stale claims, and finds its own order if the
+// COMMIT here took effect though its answer was lost.
+func (s *OrderStore) createInOneTrip(ctx context.Context, o *service.Order, now time.Time) error {
+	var q strings.Builder
+	var args []any
+	q.WriteString("START TRANSACTION; INSERT INTO orders (order_no, user_id, person_id, quote_id, region, amount_fen, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)")
+	args = append(args, o.No, o.UserID, o.PersonID, o.QuoteID, o.Region, int64(o.AmountFen), string(o.Status), now, now)
+	if len(o.Claims) > 0 {
+		q.WriteString("; INSERT INTO order_months (person_id, insurance, month, order_no, out_trade_no, created_at) VALUES ")
+		for i, c := range o.Claims {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?)")
+			args = append(args, o.PersonID, c.Insurance, c.Month, o.No, c.OutTradeNo, now)
+		}
+	}
+	q.WriteString("; INSERT INTO batches (order_no, seq, out_trade_no, amount_fen, from_month, to_month, status, prepay_id, prepay_at, expire_at, payer_open_id, funding, transaction_id, paid_at, updated_at) VALUES ")
+	for i := range o.Batches {
+		r := fromBatch(&o.Batches[i])
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, r.OrderNo, r.Seq, r.OutTradeNo, r.AmountFen, r.FromMonth, r.ToMonth, r.Status, r.PrepayID, r.PrepayAt,
+			r.ExpireAt, r.PayerOpenID, r.Funding, r.TransactionID, r.PaidAt, r.UpdatedAt)
+	}
+	q.WriteString("; INSERT INTO order_events (order_no, batch_seq, type, detail, created_at) VALUES (?,?,?,?,?); COMMIT")
+	args = append(args, o.No, 0, "created", "订单已创建", now)
+	return s.db.multiDB.WithContext(ctx).Connection(func(tx *gorm.DB) error {
+		err := tx.Exec(q.String(), args...).Error
+		if err != nil {
+			if conn, ok := tx.Statement.ConnPool.(*sql.Conn); ok {
+				conn.Raw(func(any) error { return driver.ErrBadConn }) // discard: a transaction may be open on it
+			}
+		}
+		return err
+	})
 }

@@ -10,8 +10,9 @@ import (
 
 // Two quotes issued before either is ordered each deduct the whole family
 // mutual-aid balance: the first order commits it, the second is refused
-// with 409 mutual_aid_committed before WeChat hears of it, and nothing of it
-// is written (issue 9 #7).
+// with 409 mutual_aid_committed, nothing of it is written, and the trade
+// prepaid for it (batch 1 is prepaid before the order's one write) is
+// closed at WeChat, so nothing can pay it (issue 9 #7).
 func TestCreateOrderRefusesMutualAidCommittedMeanwhile(t *testing.T) {
 	e := newSQLiteOrderEnv(t)
 	ctx := context.Background()
@@ -38,8 +39,12 @@ func TestCreateOrderRefusesMutualAidCommittedMeanwhile(t *testing.T) {
 	if service.ErrorCode(err) != service.CodeMutualAidCommitted || service.ErrorKind(err) != service.KindConflict || res != nil {
 		t.Fatalf("got %+v %v, want 409 %s", res, err, service.CodeMutualAidCommitted)
 	}
-	if len(e.gw.prepays) != prepays {
-		t.Errorf("got %d prepays after the refusal, want %d", len(e.gw.prepays), prepays)
+	if len(e.gw.prepays) != prepays+1 {
+		t.Fatalf("got %d prepays for the refused order, want 1", len(e.gw.prepays)-prepays)
+	}
+	refused := e.gw.prepays[prepays].OutTradeNo
+	if len(e.gw.closes) != 1 || e.gw.closes[0] != refused {
+		t.Errorf("closed %q at WeChat, want exactly the refused order's trade %s", e.gw.closes, refused)
 	}
 	if _, err := e.store.FindOrderByQuote(ctx, "qa2"); err == nil {
 		t.Error("the refused quote has an order, want nothing written")

@@ -59,9 +59,9 @@ const (
 
 // ErrUnknownTrade is returned by HandleTransaction for a verified
 // notification whose out_trade_no we never issued. The notification is
-// WeChat's (its signature verified), and our orders and batches are written
-// before any prepay, so an unknown out_trade_no belongs to another system on
-// the same merchant id, or our data was lost. Retries by WeChat cannot fix
+// WeChat's (its signature verified), and a trade we prepaid can be paid only
+// after its order is committed (CreateOrder), so an unknown out_trade_no
+// belongs to another system on the same merchant id, or our data was lost. Retries by WeChat cannot fix
 // either, so the endpoint acknowledges it (204) and operations get an
 // AlertUnknownTrade carrying the raw event.
 var ErrUnknownTrade = errors.New("unknown out_trade_no")
@@ -150,40 +150,112 @@ type PayResult struct {
 // errors (identity_method_not_accepted), nothing_to_pay, and prepay_failed
 // (503: the order exists and the client can pay it again; the result is
 // returned with the error and names the order).
+//
+// WeChat hears of batch 1 before the order is written, so that its
+// prepay_id is stored in the order's one transaction (docs/performance.md,
+// "Order"). That is safe because nothing can be paid before we answer: a
+// JSAPI trade is paid only with our paySign over its prepay_id, which the
+// client gets after the order is committed. A prepaid trade whose order
+// could not be written is closed at WeChat when the write was definitely
+// refused (the quote already ordered, a month claimed, mutual aid spent);
+// after an ambiguous failure it is left to expire at its time_expire,
+// unpayable, because its order may exist.
 func (s *OrderService) CreateOrder(ctx context.Context, userID int64, quoteID string) (*PayResult, error) {
-	o, err := s.placeOrder(ctx, userID, quoteID, FundingWeChatPay, nil)
+	q, o, err := s.newOrder(ctx, userID, quoteID, FundingWeChatPay, nil)
 	if err != nil {
 		return nil, err
 	}
-	// The order was just written with batch 1's time_expire and payer: no
-	// need to read it back or update it before the prepay call.
+	b := &o.Batches[0]
+	prepaidNo, prepaid := o.No, b.OutTradeNo
+	pp, perr := s.gateway.Prepay(ctx, s.prepayOf(o.No, b))
+	if perr == nil {
+		b.PrepayID, b.PrepayAt = pp.PrepayID, s.clock.Now().UTC().Truncate(time.Microsecond)
+	}
+	if err := s.storeNew(ctx, q, o); err != nil {
+		if ErrorKind(err) == KindConflict && s.notStored(ctx, prepaidNo) {
+			// Definitely refused, and no order has the trade's number:
+			// the trade is ours alone. Closing one that never reached
+			// WeChat is harmless.
+			if cerr := s.gateway.CloseTrade(ctx, prepaid); cerr != nil {
+				s.log.Warn("close after refused order", "out_trade_no", prepaid, "err", cerr)
+			}
+		}
+		return nil, err
+	}
+	if o.No != prepaidNo {
+		// storeNew drew another order number (the random one was taken):
+		// the trade prepaid above is not this order's; prepay it anew.
+		return s.prepayStored(ctx, o)
+	}
+	if perr != nil {
+		s.log.Warn("prepay failed", "out_trade_no", prepaid, "err", perr)
+		// The order exists: the result names it, so a retry of this
+		// request (same Idempotency-Key) can resume it with ResumeOrder.
+		return &PayResult{Order: o, Seq: 1}, prepayFailed(o.No, perr)
+	}
+	return &PayResult{Order: o, Seq: 1, PayParams: pp}, nil
+}
+
+// prepayStored prepays batch 1 of an order stored without a prepay_id.
+func (s *OrderService) prepayStored(ctx context.Context, o *Order) (*PayResult, error) {
 	res, err := s.prepayBatch(ctx, o, 1)
 	if err != nil {
-		// The order exists: the result names it, so a retry of this request
-		// (same Idempotency-Key) can resume it with ResumeOrder.
 		return &PayResult{Order: o, Seq: 1}, err
 	}
 	return res, nil
 }
 
+// notStored reports whether no order numbered orderNo exists, so that a
+// trade of that number is nobody else's.
+func (s *OrderService) notStored(ctx context.Context, orderNo string) bool {
+	_, err := s.store.FindOrder(ctx, orderNo)
+	return errors.Is(err, ErrNotFound)
+}
+
+// prepayOf is the prepay request of batch b of order orderNo.
+func (s *OrderService) prepayOf(orderNo string, b *Batch) Prepay {
+	return Prepay{OutTradeNo: b.OutTradeNo, Description: s.cfg.Description, Attach: fmt.Sprintf("%s:%d", orderNo, b.Seq),
+		PayerOpenID: b.PayerOpenID, AmountFen: b.AmountFen, ExpireAt: b.ExpireAt}
+}
+
+func prepayFailed(orderNo string, err error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodePrepayFailed, RetryAfter: 3 * time.Second, Err: err,
+		Message: fmt.Sprintf("订单 %s 已创建，但微信支付下单暂时失败，请稍后在订单中点击“去支付”重试", orderNo)}
+}
+
 // placeOrder checks the user's quote and writes its order, every batch
 // funded by funding, without calling WeChat. check (optional) refuses a
-// quote before anything is written (credit pay's eligibility). A WeChat Pay
-// order gets batch 1's time_expire here; a credit order has none (the
-// Pay Score confirmation has its own window).
+// quote before anything is written (credit pay's eligibility).
 func (s *OrderService) placeOrder(ctx context.Context, userID int64, quoteID string, funding Funding, check func(*Quote) error) (*Order, error) {
+	q, o, err := s.newOrder(ctx, userID, quoteID, funding, check)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storeNew(ctx, q, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// newOrder checks the user's quote and builds its order, every batch funded
+// by funding, writing nothing. check (optional) refuses a quote (credit
+// pay's eligibility). A WeChat Pay order gets batch 1's time_expire here,
+// before WeChat hears of the batch: every prepay of that trade carries the
+// same time_expire. A credit order has none (the Pay Score confirmation
+// has its own window).
+func (s *OrderService) newOrder(ctx context.Context, userID int64, quoteID string, funding Funding, check func(*Quote) error) (*Quote, *Order, error) {
 	if quoteID == "" || len(quoteID) > 40 {
-		return nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
+		return nil, nil, Invalid(CodeInvalid, "请选择要缴费的报价", FieldError{Field: "quote_id", Code: "required", Message: "请提供 quote_id"})
 	}
 	q, err := s.quotes.FindQuote(ctx, userID, quoteID)
 	if errors.Is(err, ErrNotFound) || ErrorKind(err) == KindNotFound {
-		return nil, NotFound("报价不存在")
+		return nil, nil, NotFound("报价不存在")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create order: find quote: %w", err)
+		return nil, nil, fmt.Errorf("create order: find quote: %w", err)
 	}
 	if q.UserID != userID {
-		return nil, NotFound("报价不存在")
+		return nil, nil, NotFound("报价不存在")
 	}
 	now := s.clock.Now()
 	if !now.Before(q.ExpiresAt) {
@@ -191,78 +263,95 @@ func (s *OrderService) placeOrder(ctx context.Context, userID int64, quoteID str
 		// answer. On the way to a new order UNIQUE(quote_id) decides, so the
 		// happy path does not look first.
 		if o, err := s.store.FindOrderByQuote(ctx, q.ID); err == nil {
-			return nil, alreadyOrdered(o.No)
+			return nil, nil, alreadyOrdered(o.No)
 		} else if !errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("create order: %w", err)
+			return nil, nil, fmt.Errorf("create order: %w", err)
 		}
-		return nil, Errorf(KindUnprocessable, CodeQuoteExpired, "报价已过期，请重新获取报价")
+		return nil, nil, Errorf(KindUnprocessable, CodeQuoteExpired, "报价已过期，请重新获取报价")
 	}
 	if q.PayableFen <= 0 || len(q.Batches) == 0 {
-		return nil, Errorf(KindUnprocessable, CodeNothingToPay, "该报价无需通过微信支付缴费")
+		return nil, nil, Errorf(KindUnprocessable, CodeNothingToPay, "该报价无需通过微信支付缴费")
 	}
 	var sum Fen
 	for i, bp := range q.Batches {
 		if bp.Seq != i+1 || bp.AmountFen <= 0 {
-			return nil, fmt.Errorf("create order: quote %s: bad batch plan %d", q.ID, i)
+			return nil, nil, fmt.Errorf("create order: quote %s: bad batch plan %d", q.ID, i)
 		}
 		sum += bp.AmountFen
 	}
 	if sum != q.PayableFen {
-		return nil, fmt.Errorf("create order: quote %s: batches sum %d, payable %d", q.ID, sum, q.PayableFen)
+		return nil, nil, fmt.Errorf("create order: quote %s: batches sum %d, payable %d", q.ID, sum, q.PayableFen)
 	}
 	if s.identity != nil {
 		if err := s.identity.CheckPersonIdentity(ctx, userID, q.PersonID, q.Region); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if s.consent != nil {
 		if err := s.consent.CheckConsent(ctx, userID, q.PersonID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if check != nil {
 		if err := check(q); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	payer, err := userByID(ctx, userID, s.users.FindUserByID)
 	if err != nil {
-		return nil, fmt.Errorf("create order: payer: %w", err)
+		return nil, nil, fmt.Errorf("create order: payer: %w", err)
 	}
-
-	var o *Order
-	for attempt := 0; ; attempt++ {
-		o = &Order{No: newOrderNo(now), UserID: userID, PersonID: q.PersonID, QuoteID: q.ID, Region: q.Region, AmountFen: sum,
-			MutualAidFen: q.MutualAidFen, MutualAidBalanceFen: q.MutualAidBalanceFen}
-		for _, bp := range q.Batches {
-			b := Batch{OrderNo: o.No, Seq: bp.Seq, OutTradeNo: OutTradeNo(o.No, bp.Seq), AmountFen: bp.AmountFen,
-				FromMonth: bp.FromMonth, ToMonth: bp.ToMonth, Status: StatusPendingPayment, PayerOpenID: payer.OpenID, Funding: funding}
-			if bp.Seq == 1 && funding == FundingWeChatPay {
-				// time_expire is decided (and stored) before WeChat hears of
-				// the batch: from now on a trade may exist at WeChat, and
-				// every prepay of it carries this same time_expire.
-				b.ExpireAt = now.Add(s.cfg.OrderTTL).Truncate(time.Second)
-			}
-			o.Batches = append(o.Batches, b)
+	o := &Order{UserID: userID, PersonID: q.PersonID, QuoteID: q.ID, Region: q.Region, AmountFen: sum,
+		MutualAidFen: q.MutualAidFen, MutualAidBalanceFen: q.MutualAidBalanceFen}
+	for _, bp := range q.Batches {
+		b := Batch{Seq: bp.Seq, AmountFen: bp.AmountFen, FromMonth: bp.FromMonth, ToMonth: bp.ToMonth,
+			Status: StatusPendingPayment, PayerOpenID: payer.OpenID, Funding: funding}
+		if bp.Seq == 1 && funding == FundingWeChatPay {
+			b.ExpireAt = now.Add(s.cfg.OrderTTL).Truncate(time.Second)
 		}
-		o.Claims = claimsOf(q, o.Batches)
-		err = s.store.CreateOrder(ctx, o)
+		o.Batches = append(o.Batches, b)
+	}
+	o.number(newOrderNo(now), q)
+	return q, o, nil
+}
+
+// number gives o (and its batches and month claims) the order number no.
+func (o *Order) number(no string, q *Quote) {
+	o.No = no
+	for i := range o.Batches {
+		o.Batches[i].OrderNo, o.Batches[i].OutTradeNo = no, OutTradeNo(no, o.Batches[i].Seq)
+	}
+	o.Claims = claimsOf(q, o.Batches)
+}
+
+// storeNew writes the new order o of quote q. UNIQUE(quote_id) is the truth
+// about "one order per quote"; the other unique key is the random order
+// number, drawn again (with the prepay_id dropped: it belongs to the old
+// number's trade) when it is taken.
+func (s *OrderService) storeNew(ctx context.Context, q *Quote, o *Order) error {
+	for attempt := 0; ; attempt++ {
+		err := s.store.CreateOrder(ctx, o)
 		if err == nil {
-			break
+			return nil
 		}
 		if !errors.Is(err, ErrDuplicate) {
-			return nil, fmt.Errorf("create order: %w", err)
+			return fmt.Errorf("create order: %w", err)
 		}
-		// UNIQUE(quote_id) is the truth about "one order per quote"; the
-		// other unique key is the random order number.
-		if prev, ferr := s.store.FindOrderByQuote(ctx, q.ID); ferr == nil {
-			return nil, alreadyOrdered(prev.No)
+		prev, ferr := s.store.FindOrderByQuote(ctx, q.ID)
+		switch {
+		case ferr == nil && prev.No == o.No:
+			// Our own order: an earlier attempt committed though its
+			// answer was lost.
+			*o = *prev
+			return nil
+		case ferr == nil:
+			return alreadyOrdered(prev.No)
+		case attempt == 2:
+			return fmt.Errorf("create order: %w", err)
 		}
-		if attempt == 2 {
-			return nil, fmt.Errorf("create order: %w", err)
-		}
+		o.number(newOrderNo(s.clock.Now()), q)
+		o.Batches[0].PrepayID, o.Batches[0].PrepayAt = "", time.Time{}
 	}
-	return o, nil
 }
 
 // ResumeOrder continues the order that an earlier create-order request made,
@@ -448,12 +537,10 @@ func (s *OrderService) prepayBatch(ctx context.Context, o *Order, seq int) (*Pay
 	}
 	otn := OutTradeNo(o.No, seq)
 	now := s.clock.Now()
-	pp, err := s.gateway.Prepay(ctx, Prepay{OutTradeNo: otn, Description: s.cfg.Description,
-		Attach: fmt.Sprintf("%s:%d", o.No, seq), PayerOpenID: b.PayerOpenID, AmountFen: b.AmountFen, ExpireAt: b.ExpireAt})
+	pp, err := s.gateway.Prepay(ctx, s.prepayOf(o.No, b))
 	if err != nil {
 		s.log.Warn("prepay failed", "out_trade_no", otn, "err", err)
-		return nil, &Error{Kind: KindUnavailable, Code: CodePrepayFailed, RetryAfter: 3 * time.Second, Err: err,
-			Message: fmt.Sprintf("订单 %s 已创建，但微信支付下单暂时失败，请稍后在订单中点击“去支付”重试", o.No)}
+		return nil, prepayFailed(o.No, err)
 	}
 	err = s.store.SetPrepay(ctx, otn, pp.PrepayID, now)
 	if errors.Is(err, ErrStale) {
