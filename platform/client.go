@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shebao/sipay/internal/httpx"
 	"github.com/shebao/sipay/service"
 )
 
@@ -45,8 +46,10 @@ type Client struct {
 
 var _ service.Platform = (*Client)(nil)
 
-// NewClient returns a client. hc may be nil (a default client is used; the
-// per-request timeout comes from cfg.Timeout); logger may be nil.
+// NewClient returns a client. hc may be nil (a client of its own with
+// httpx.NewTransport, which keeps connections alive for the concurrent
+// posting workers; the per-request timeout comes from cfg.Timeout); logger
+// may be nil.
 func NewClient(cfg Config, clock service.Clock, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -55,7 +58,7 @@ func NewClient(cfg Config, clock service.Clock, hc *http.Client, logger *slog.Lo
 		return nil, errors.New("platform: clock is required")
 	}
 	if hc == nil {
-		hc = &http.Client{}
+		hc = &http.Client{Transport: httpx.NewTransport()}
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

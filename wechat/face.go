@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shebao/sipay/internal/httpx"
 	"github.com/shebao/sipay/service"
 )
 
@@ -38,7 +39,7 @@ func NewFaceClient(c *Client) *FaceClient {
 // NewFaceClientWith returns a FaceClient with explicit parts.
 func NewFaceClientWith(tokens TokenSource, apiBase string, hc *http.Client) *FaceClient {
 	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Second}
+		hc = &http.Client{Transport: httpx.NewTransport(), Timeout: timeout}
 	}
 	return &FaceClient{tokens: tokens, base: strings.TrimRight(apiBase, "/"), http: hc}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/silenceper/wechat/v2/util"
+
+	"github.com/shebao/sipay/internal/httpx"
 )
 
 // silenceper/wechat/v2 (v2.1.10) sends every request through its one
@@ -16,9 +18,10 @@ import (
 // keeps is the request context. So the global is set once, to a client
 // whose transport takes the calling Client's RoundTripper from the context
 // (sdkContext); a request without one (another user of silenceper in the
-// process) goes out as it would have: http.DefaultTransport, the real host.
-// Clients never change the global again, and the URI modifier is never
-// used.
+// process) goes to the real host, through one transport of the package's
+// own (httpx.NewTransport, not http.DefaultTransport's 2 idle connections
+// per host). Clients never change the global again, and the URI modifier is
+// never used.
 
 type transportKey struct{}
 
@@ -26,7 +29,7 @@ var installOnce sync.Once
 
 func installSDKTransport() {
 	installOnce.Do(func() {
-		util.DefaultHTTPClient = &http.Client{Transport: contextTransport{}}
+		util.DefaultHTTPClient = &http.Client{Transport: contextTransport{fallback: httpx.NewTransport()}}
 	})
 }
 
@@ -36,14 +39,15 @@ func (c *Client) sdkContext(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(context.WithValue(ctx, transportKey{}, c.http.Transport), timeout)
 }
 
-// contextTransport sends a request with the RoundTripper of its context.
-type contextTransport struct{}
+// contextTransport sends a request with the RoundTripper of its context,
+// or with fallback when it has none.
+type contextTransport struct{ fallback http.RoundTripper }
 
-func (contextTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t contextTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if rt, ok := r.Context().Value(transportKey{}).(http.RoundTripper); ok && rt != nil {
 		return rt.RoundTrip(r)
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	return t.fallback.RoundTrip(r)
 }
 
 // rewriteHost sends requests for https://api.weixin.qq.com to base instead

@@ -21,6 +21,7 @@ import (
 	"github.com/silenceper/wechat/v2/miniprogram"
 	miniConfig "github.com/silenceper/wechat/v2/miniprogram/config"
 
+	"github.com/shebao/sipay/internal/httpx"
 	"github.com/shebao/sipay/service"
 )
 
@@ -46,7 +47,7 @@ func New(appID, secret, apiBase string, rdb redis.UniversalClient) *Client {
 	if apiBase == "" {
 		apiBase = APIHost
 	}
-	var rt http.RoundTripper = http.DefaultTransport
+	var rt http.RoundTripper = httpx.NewTransport()
 	if apiBase != APIHost {
 		rt = &rewriteHost{base: apiBase, next: rt}
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shebao/sipay/internal/httpx"
 	"github.com/shebao/sipay/service"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
@@ -51,7 +52,8 @@ type Config struct {
 	NotifyURL       string
 	RefundNotifyURL string
 	HTTPTimeout     time.Duration // default 15s
-	// Transport is the base round tripper (default http.DefaultTransport).
+	// Transport is the base round tripper (default: the client's own
+	// httpx.NewTransport, which keeps connections alive for concurrent calls).
 	Transport http.RoundTripper
 }
 
@@ -97,7 +99,7 @@ func New(cfg Config, clock service.Clock) (*Client, error) {
 	}
 	next := cfg.Transport
 	if next == nil {
-		next = http.DefaultTransport
+		next = httpx.NewTransport()
 	}
 	if cfg.APIBase != "" {
 		base, err := url.Parse(cfg.APIBase)
