@@ -13,9 +13,10 @@ import (
 )
 
 // The hot writes of the payment path, each within the round-trip budget of
-// docs/performance.md: a prepay_id is one conditional UPDATE; a first
-// payment is BEGIN, one conditional UPDATE, one round trip of INSERTs,
-// COMMIT.
+// docs/performance.md: a new order (with batch 1's prepay_id) is one round
+// trip on MySQL (createInOneTrip); a later prepay_id is one conditional
+// UPDATE; a first payment is BEGIN, one conditional UPDATE, one round trip
+// of INSERTs, COMMIT.
 
 // SetPrepay stores a new prepay_id on a batch still pending payment.
 func (s *OrderStore) SetPrepay(ctx context.Context, outTradeNo, prepayID string, at time.Time) error {

@@ -61,9 +61,9 @@ const (
 // notification whose out_trade_no we never issued. The notification is
 // WeChat's (its signature verified), and a trade we prepaid can be paid only
 // after its order is committed (CreateOrder), so an unknown out_trade_no
-// belongs to another system on the same merchant id, or our data was lost. Retries by WeChat cannot fix
-// either, so the endpoint acknowledges it (204) and operations get an
-// AlertUnknownTrade carrying the raw event.
+// belongs to another system on the same merchant id, or our data was lost.
+// Retries by WeChat cannot fix either, so the endpoint acknowledges it (204)
+// and operations get an AlertUnknownTrade carrying the raw event.
 var ErrUnknownTrade = errors.New("unknown out_trade_no")
 
 // OrderService creates and pays orders and applies WeChat Pay results.
