@@ -34,6 +34,9 @@ func (a *App) wireCredit(deps *api.Deps, orders *service.OrderService, rs []serv
 		Waker: model.NewAfterStore(a.DB), PayScore: ps, Regions: rs, AppID: appID, MchID: mchID, ServiceID: serviceID,
 		Clock: a.Clock, Log: a.Log.With("component", "credit"), Owner: instanceID()})
 	a.After.Refunds.SetCreditReverser(credit)
+	// A member's consent withdrawal wakes the credit jobs of the payer's
+	// credit batches for them (OrderService.CloseForWithdrawnConsent).
+	orders.SetCreditWaker(model.NewAfterStore(a.DB))
 	a.After.Recon.SetCreditCollections(credits)
 	notify, ok := deps.Notify.(*service.NotifyService)
 	if !ok {

@@ -124,6 +124,10 @@ type payer struct {
 	token   string
 	userID  int64
 	quoteID string
+	// person is the user's verified person (name, ID number): a family
+	// test binds it as a member of another payer.
+	personID int64
+	person   service.PersonRef
 }
 
 func (e *creditEnv) newPayer(tb testing.TB, name string, amount service.Fen, arrears bool) payer {
@@ -131,7 +135,8 @@ func (e *creditEnv) newPayer(tb testing.TB, name string, amount service.Fen, arr
 	ctx := context.Background()
 	e.seq++
 	users, persons := model.NewUserStore(e.a.DB), model.NewPersonStore(e.a.DB, e.a.PII)
-	p, err := persons.EnsurePerson(ctx, service.Person{Name: name, IDType: service.IDResident, IDNumber: prepayResidentID(700 + e.seq)})
+	ref := service.PersonRef{Name: name, IDType: service.IDResident, IDNumber: prepayResidentID(700 + e.seq)}
+	p, err := persons.EnsurePerson(ctx, service.Person{Name: ref.Name, IDType: ref.IDType, IDNumber: ref.IDNumber})
 	if err != nil {
 		tb.Fatalf("person: %v", err)
 	}
@@ -152,20 +157,29 @@ func (e *creditEnv) newPayer(tb testing.TB, name string, amount service.Fen, arr
 	if err != nil {
 		tb.Fatalf("session: %v", err)
 	}
+	return payer{token: token, userID: u.ID, quoteID: e.quote(tb, u.ID, p.ID, amount, arrears), personID: p.ID, person: ref}
+}
+
+// quote stores a Hangzhou quote of amount fen (pension only) by userID for
+// personID: the current month, or with arrears one two months back.
+func (e *creditEnv) quote(tb testing.TB, userID, personID int64, amount service.Fen, arrears bool) string {
+	tb.Helper()
+	e.seq++
+	now := e.clock.Now()
 	month := now.In(service.Shanghai).Format("2006-01")
 	if arrears {
 		month = now.In(service.Shanghai).AddDate(0, -2, 0).Format("2006-01")
 	}
-	q := &service.Quote{ID: fmt.Sprintf("QTC%d%s", e.seq, time.Now().Format("150405.000000")), UserID: u.ID, PersonID: p.ID,
+	q := &service.Quote{ID: fmt.Sprintf("QTC%d%s", e.seq, time.Now().Format("150405.000000")), UserID: userID, PersonID: personID,
 		Region: "zhejiang-hangzhou",
 		Lines: []service.QuoteLine{{Insurance: service.InsurancePension, Month: month, Arrears: arrears, BaseFen: amount * 5, RateBP: 2000,
 			AmountFen: amount, PricedBy: service.PricedByRegion, Source: service.SourceIllustrative}},
 		TotalFen: amount, PayableFen: amount, Batches: []service.BatchPlan{{Seq: 1, AmountFen: amount, FromMonth: month, ToMonth: month}},
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := model.NewQuoteStore(e.a.DB).CreateQuote(ctx, q); err != nil {
+	if err := model.NewQuoteStore(e.a.DB).CreateQuote(context.Background(), q); err != nil {
 		tb.Fatalf("quote: %v", err)
 	}
-	return payer{token: token, userID: u.ID, quoteID: q.ID}
+	return q.ID
 }
 
 func (e *creditEnv) call(tb testing.TB, p payer, method, path, body string) (int, []byte) {

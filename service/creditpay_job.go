@@ -68,8 +68,10 @@ func (s *CreditService) Work(ctx context.Context, j OutboxJob) error {
 }
 
 // whileCreated handles an order waiting for the user's confirmation: a
-// closed batch (the user cancelled) or an ended window cancels the service
-// order at WeChat; a confirmation whose notification was lost is applied.
+// closed batch (the user cancelled), an ended window or a person who
+// withdrew the payer's consent (OrderService.ConsentWithdrawn; the
+// withdrawal wakes this job) cancels the service order at WeChat; a
+// confirmation whose notification was lost is applied.
 func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *CreditOrder, b *Batch, now time.Time) error {
 	if b.Status != StatusPendingPayment && b.Status != StatusClosed {
 		// The batch is paid on credit but the credit row was not moved on
@@ -79,8 +81,20 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 		}
 		return s.retry(ctx, j, now, "confirmed")
 	}
-	if b.Status == StatusPendingPayment && now.Before(c.ConfirmBy) {
-		return s.retry(ctx, j, c.ConfirmBy, "waiting for confirmation")
+	closeWhy, cancelWhy := "信用付未确认", "用户未确认或已取消缴费"
+	if now.Before(c.ConfirmBy) {
+		// Within the window only a closed batch or a withdrawn consent ends
+		// the order early; the same gate that refuses new pay params decides.
+		withdrawn, err := s.d.Orders.ConsentWithdrawn(ctx, *b)
+		if err != nil {
+			return err
+		}
+		switch {
+		case withdrawn:
+			closeWhy, cancelWhy = WhyConsentWithdrawn, WhyConsentWithdrawn
+		case b.Status == StatusPendingPayment:
+			return s.retry(ctx, j, c.ConfirmBy, "waiting for confirmation")
+		}
 	}
 	so, qerr, err := s.queryLeased(ctx, j, c)
 	if err != nil {
@@ -116,7 +130,7 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	// in between finds the batch closed and posts nothing (and this job
 	// cancels the DOING order); one that won the lock keeps the batch, and
 	// nothing is cancelled.
-	closed, err := s.closeBatch(ctx, c.OutTradeNo, "信用付未确认")
+	closed, err := s.closeBatch(ctx, c.OutTradeNo, closeWhy)
 	if err != nil {
 		return err
 	}
@@ -127,14 +141,14 @@ func (s *CreditService) whileCreated(ctx context.Context, j OutboxJob, c *Credit
 	if err != nil {
 		return err
 	}
-	cerr := s.d.PayScore.CancelServiceOrder(cctx, c.OutOrderNo, "用户未确认或已取消缴费")
+	cerr := s.d.PayScore.CancelServiceOrder(cctx, c.OutOrderNo, cancelWhy)
 	cancel()
 	if cerr != nil {
 		// Unknown: the next round queries first.
 		s.alert(ctx, AlertCreditOutcomeUnknown, c.OutOrderNo, "cancel: "+ErrorText(cerr, 500))
 		return s.retry(ctx, j, now.Add(CreditUnknownRetry), "cancel: "+ErrorText(cerr, 300))
 	}
-	return s.cancelled(ctx, j, c, "用户未确认或已取消缴费")
+	return s.cancelled(ctx, j, c, cancelWhy)
 }
 
 // queryLeased asks WeChat about c's service order inside a renewed lease of

@@ -130,10 +130,18 @@ func (s *CreditService) Start(ctx context.Context, userID int64, quoteID string)
 
 // Resume returns fresh confirmation parameters for the user's credit order
 // while it waits for confirmation (the create call is re-entrant).
-// Errors: not_found, credit_pay_not_credit, batch_already_paid (confirmed).
+// Errors: not_found, credit_pay_not_credit, family_consent_withdrawn (403:
+// the person withdrew the payer's consent, as for PayBatch),
+// batch_already_paid (confirmed).
 func (s *CreditService) Resume(ctx context.Context, userID int64, orderNo string) (*CreditStart, error) {
 	o, err := s.d.Orders.ownOrder(ctx, userID, orderNo)
 	if err != nil {
+		return nil, err
+	}
+	// Consent first, as for PayBatch: no new confirmation parameters for a
+	// person who withdrew consent (the credit job cancels the order). A
+	// new order (Start) was checked when it was placed.
+	if err := s.d.Orders.checkConsent(ctx, o); err != nil {
 		return nil, err
 	}
 	return s.resume(ctx, o)
@@ -251,11 +259,17 @@ func (s *CreditService) HandlePayScoreEvent(ctx context.Context, ev PayScoreEven
 
 // confirm applies the user's confirmation: the batch becomes paid on
 // credit (posting queued in the same transaction), then the credit order
-// confirmed. When the batch was closed meanwhile (cancelled, expired), the
-// job cancels the service order instead.
+// confirmed. When the batch was closed meanwhile (cancelled, expired,
+// consent withdrawn), the job cancels the service order instead.
+//
+// The batch's PaidAt is when the confirmation is applied, kept to the
+// microsecond (the columns' precision): the third-party hold rule
+// (ConsentedFamily) compares it with the moment the person withdrew consent,
+// and a confirmation applied after a withdrawal in the same second must not
+// count as paid under consent.
 func (s *CreditService) confirm(ctx context.Context, c *CreditOrder, so ServiceOrder, raw *RawEvent) error {
 	rule := s.rules[c.Region]
-	now := s.d.Clock.Now().UTC().Truncate(time.Second)
+	now := s.d.Clock.Now().UTC().Truncate(time.Microsecond)
 	closed := false
 	_, err := updateBatch(ctx, s.d.Orders.store, c.OutTradeNo, func(o *Order, b *Batch, fx *Effects) error {
 		fx.Raw = raw

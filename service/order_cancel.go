@@ -100,12 +100,21 @@ const WhyConsentWithdrawn = "亲属已撤回代缴授权"
 // and marked closed here only on WeChat's definite answer. A batch whose
 // close fails or is unknown stays pending: the order gate already refuses
 // new pay params, and the payment poller closes it on its next look
-// (ConsentWithdrawn). It returns how many batches were left pending; only a
-// store failure listing the orders is an error. Running it again is
-// harmless: closed and paid batches are skipped.
+// (ConsentWithdrawn).
+//
+// A credit batch waiting for the user's Pay Score confirmation is not
+// touched here: the credit job owns its service order. Its job is made due
+// now (SetCreditWaker) instead of at the end of the confirmation window, and
+// it cancels the service order early (CreditService, whileCreated). A wake
+// that fails is logged: the job still runs when the window ends, and a
+// confirmation in between is held by the third-party rule.
+//
+// It returns how many batches were left pending (credit batches always are:
+// their job closes them); only a store failure listing the orders is an
+// error. Running it again is harmless: closed and paid batches are skipped.
 func (s *OrderService) CloseForWithdrawnConsent(ctx context.Context, payerUserID, personID int64) (left int, err error) {
 	const page = 100
-	var pending []Batch
+	var pending, credit []Batch
 	for off := 0; ; off += page {
 		os, _, err := s.store.FindOrders(ctx, OrderFilter{UserID: payerUserID, Offset: off, Limit: page})
 		if err != nil {
@@ -116,7 +125,11 @@ func (s *OrderService) CloseForWithdrawnConsent(ctx context.Context, payerUserID
 				continue
 			}
 			for _, b := range o.Batches {
-				if b.Status == StatusPendingPayment && b.Funding != FundingCredit {
+				switch {
+				case b.Status != StatusPendingPayment:
+				case b.Funding == FundingCredit:
+					credit = append(credit, b)
+				default:
 					pending = append(pending, b)
 				}
 			}
@@ -131,7 +144,31 @@ func (s *OrderService) CloseForWithdrawnConsent(ctx context.Context, payerUserID
 			s.log.Warn("close batch after consent withdrawal; the payment poller retries", "out_trade_no", b.OutTradeNo, "err", err)
 		}
 	}
+	for _, b := range credit {
+		left++
+		if s.creditWaker == nil {
+			s.log.Warn("credit batch after consent withdrawal: credit pay not wired; its job runs when the window ends", "out_trade_no", b.OutTradeNo)
+			continue
+		}
+		if err := s.creditWaker.WakeJob(ctx, JobCreditOrder, CreditOutOrderNo(b.OutTradeNo)); err != nil {
+			s.log.Warn("wake credit job after consent withdrawal; it runs when the window ends", "out_trade_no", b.OutTradeNo, "err", err)
+		}
+	}
 	return left, nil
+}
+
+// SetCreditWaker lets CloseForWithdrawnConsent make the credit jobs of
+// credit batches due now (the credit service is built after the order
+// service).
+func (s *OrderService) SetCreditWaker(w JobWaker) { s.creditWaker = w }
+
+// checkConsent refuses paying for the person of o when they withdrew the
+// payer's consent (the order gate; family_consent_withdrawn).
+func (s *OrderService) checkConsent(ctx context.Context, o *Order) error {
+	if s.consent == nil {
+		return nil
+	}
+	return s.consent.CheckConsent(ctx, o.UserID, o.PersonID)
 }
 
 // ConsentWithdrawn reports whether the person of b's order withdrew the

@@ -79,6 +79,8 @@ type OrderService struct {
 
 	identity IdentityGate
 	consent  ConsentGate
+	// creditWaker (SetCreditWaker) makes credit jobs due now.
+	creditWaker JobWaker
 }
 
 // ConsentGate refuses ordering or paying for a family member who withdrew
